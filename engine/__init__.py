@@ -1,0 +1,1 @@
+"""Rectiflow engine: BPMN execution, persistence and rules. Knows nothing of HTTP."""

@@ -1,0 +1,119 @@
+"""Who may complete a task: the diagram's lanes resolved against the item.
+
+A lane names a rule (``candidates`` property). Each rule turns an item into a candidate set with
+up to four parts, stored on the task row so that the inbox is one indexed query:
+
+- ``role``: users holding this role ...
+- ``department_id``: ... and belonging to this department (when set);
+- ``assignee_id``: or exactly this user;
+- ``excluded_user_id``: never this user (segregation of duties), whatever else matches.
+
+The rules:
+
+==================== ==================================================================
+``department_managers``  managers of the item's responsible department
+``department_members``   managers and members of the item's responsible department
+``owner``                the item's assigned owner only (nobody until one is assigned)
+``approvers``            users with the approver role, never the item's owner
+==================== ==================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm import Session
+
+from engine.models import Item, Task, User, UserRole
+
+
+@dataclass(frozen=True)
+class Candidates:
+    roles: tuple[str, ...] = ()
+    department_id: int | None = None
+    assignee_id: int | None = None
+    excluded_user_id: int | None = None
+
+
+def _department_managers(item: Item) -> Candidates:
+    return Candidates(roles=("manager",), department_id=item.department_id)
+
+
+def _department_members(item: Item) -> Candidates:
+    return Candidates(roles=("manager", "member"), department_id=item.department_id)
+
+
+def _owner(item: Item) -> Candidates:
+    return Candidates(assignee_id=item.owner_id)
+
+
+def _approvers(item: Item) -> Candidates:
+    return Candidates(roles=("approver",), excluded_user_id=item.owner_id)
+
+
+RULES: dict[str, Callable[[Item], Candidates]] = {
+    "department_managers": _department_managers,
+    "department_members": _department_members,
+    "owner": _owner,
+    "approvers": _approvers,
+}
+
+
+def resolve(rule: str, item: Item) -> Candidates:
+    return RULES[rule](item)
+
+
+def apply(task: Task, candidates: Candidates) -> None:
+    # Delimited on both sides so that the inbox can match one role with LIKE '%,role,%'.
+    task.candidate_role = f",{','.join(candidates.roles)}," if candidates.roles else None
+    task.candidate_department_id = candidates.department_id
+    task.assignee_id = candidates.assignee_id
+    task.excluded_user_id = candidates.excluded_user_id
+
+
+def _roles(task: Task) -> list[str]:
+    return [role for role in (task.candidate_role or "").split(",") if role]
+
+
+def may_complete(user: User, task: Task) -> bool:
+    if not user.active or task.excluded_user_id == user.id:
+        return False
+    if task.assignee_id is not None and task.assignee_id == user.id:
+        return True
+    if not task.candidate_role or not user.roles.intersection(_roles(task)):
+        return False
+    return task.candidate_department_id is None or task.candidate_department_id == user.department_id
+
+
+def inbox_clause(user: User) -> ColumnElement[bool]:
+    """SQL twin of ``may_complete`` for listing the tasks a user may complete."""
+    by_role = [Task.candidate_role.like(f"%,{role},%") for role in sorted(user.roles)]
+    role_match = and_(
+        or_(*by_role) if by_role else false(),
+        or_(Task.candidate_department_id.is_(None), Task.candidate_department_id == user.department_id),
+    )
+    return and_(
+        or_(Task.excluded_user_id.is_(None), Task.excluded_user_id != user.id),
+        or_(Task.assignee_id == user.id, role_match),
+    )
+
+
+def candidate_usernames(session: Session, task: Task) -> list[str]:
+    """The people who may complete the task right now, for display."""
+    query = select(User).where(User.active.is_(True))
+    clauses = []
+    if task.assignee_id is not None:
+        clauses.append(User.id == task.assignee_id)
+    if task.candidate_role:
+        in_role: ColumnElement[bool] = User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(_roles(task))))
+        if task.candidate_department_id is not None:
+            in_role = and_(in_role, User.department_id == task.candidate_department_id)
+        clauses.append(in_role)
+    if not clauses:
+        return []
+    query = query.where(or_(*clauses))
+    if task.excluded_user_id is not None:
+        query = query.where(User.id != task.excluded_user_id)
+    return list(session.scalars(query.with_only_columns(User.username).order_by(User.username)))

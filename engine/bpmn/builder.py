@@ -1,0 +1,37 @@
+"""Builds the three SpiffWorkflow parts every other module receives: parser, script engine, serializer.
+
+Nothing else in the product constructs these, so changing the script environment (a sandbox) or the
+serializer configuration happens here and only here.
+"""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from functools import cache
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+# Our diagrams use the Camunda extension namespace: stock bpmn-js with camunda-bpmn-moddle and the
+# Camunda desktop modeler can edit every property the product reads (formKey, camunda:properties).
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+def make_parser() -> CamundaParser:
+    """A fresh parser; parsers accumulate files, so each deployment gets its own."""
+    return CamundaParser()
+
+
+@cache
+def script_engine() -> PythonScriptEngine:
+    return PythonScriptEngine()
+
+
+@cache
+def serializer() -> BpmnWorkflowSerializer:
+    # Copy the library's config before customising it: never edit a library's module-level state.
+    registry = BpmnWorkflowSerializer.configure(deepcopy(CAMUNDA_CONFIG))
+    return BpmnWorkflowSerializer(registry)

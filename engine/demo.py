@@ -1,0 +1,135 @@
+"""Demo data for ``make run``: the sample ledger's units, people and 40 items at realistic stages.
+
+Items are driven through the real lifecycle (the same service calls as the API), so the demo's
+history, tasks and statuses are what the product itself would have produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine import identity, items, workflow
+from engine.config import REPO_ROOT
+from engine.ledger_import import LedgerRow, read_ledger
+from engine.models import Item, User
+
+SAMPLE_LEDGER = REPO_ROOT / "demo" / "problem-list-sample.xlsx"
+
+DEPARTMENTS = {
+    "office": ("办公室", False),
+    "cadre_edu": ("干部教育科", False),
+    "organisation": ("组织科", False),
+    "talent": ("人才办", False),
+    "cadre": ("干部科", False),
+    "veteran": ("老干部科", False),
+    "supervision": ("干部监督科", False),
+    "grassroots": ("基层办", False),
+    "civil_service": ("公务员科", False),
+    "exit_entry": ("市公安局出入境管理支队", True),
+}
+# Romanised usernames for the owners named in the sample ledger.
+PINYIN = {
+    "张伟": "zhangwei", "刘洋": "liuyang", "赵磊": "zhaolei", "吴婷": "wuting", "马骏": "majun",
+    "郭蕾": "guolei", "李娜": "lina", "杨帆": "yangfan", "周杰": "zhoujie", "孙丽": "sunli",
+    "胡斌": "hubin", "王芳": "wangfang", "陈静": "chenjing", "黄敏": "huangmin", "徐涛": "xutao",
+    "朱琳": "zhulin",
+}  # fmt: skip
+STAFF = {
+    "reporter": ("office", ["reporter"], "问题登记员 Reporter"),
+    "approver": ("office", ["approver"], "审核人 Approver"),
+    "auditor": (None, ["auditor"], "审计员 Auditor"),
+    "designer": (None, ["designer"], "流程设计员 Designer"),
+    "admin": (None, ["admin"], "管理员 Administrator"),
+}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    loaded: bool
+    tokens: dict[str, str]
+    items: int
+
+
+def is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Item)) and not session.scalar(
+        select(func.count()).select_from(User)
+    )
+
+
+def load(session: Session, ledger: Path = SAMPLE_LEDGER) -> DemoResult:
+    """Load the demo when the database is empty; either way, print-ready fresh tokens for the staff."""
+    loaded = is_empty(session)
+    if loaded:
+        for code, (name, external) in DEPARTMENTS.items():
+            identity.add_department(session, code, name, external)
+            if not external:
+                identity.add_user(session, f"{code}_manager", code, ["manager"], f"{name}负责人")
+        for username, (department, roles, display) in STAFF.items():
+            identity.add_user(session, username, department, roles, display)
+        preview = read_ledger(
+            ledger, lambda name: found.code if (found := identity.resolve_department(session, name)) else None
+        )
+        for row in preview.rows:
+            _drive(session, row)
+    tokens = {
+        username: identity.create_token(session, username, "demo")
+        for username in [*STAFF, "office_manager", *sorted(_owners(session))[:1]]
+    }
+    total = session.scalar(select(func.count()).select_from(Item)) or 0
+    return DemoResult(loaded=loaded, tokens=tokens, items=total)
+
+
+def _owners(session: Session) -> list[str]:
+    return list(session.scalars(select(User.username).where(User.username.contains("."))))
+
+
+def _owner(session: Session, row: LedgerRow) -> str | None:
+    if not row.owner_name:
+        return None
+    username = f"{PINYIN.get(row.owner_name, 'owner')}.{row.department}"
+    if session.scalar(select(User).where(User.username == username)) is None:
+        identity.add_user(session, username, row.department, ["member"], row.owner_name)
+    return username
+
+
+def _complete(session: Session, item: Item, username: str, data: dict[str, object]) -> None:
+    actor = identity.user_by_username(session, username)
+    task = items.live_tasks(session, item)[0]
+    workflow.complete_task(session, actor, task.id, data)
+
+
+def _drive(session: Session, row: LedgerRow) -> None:
+    """未开始: measures agreed; 正在整改: owner at work; 已完成: reviewed and closed."""
+    description = row.title
+    if row.co_departments:
+        names = [DEPARTMENTS[code][0] for code in row.co_departments if code in DEPARTMENTS]
+        description += f"\n配合单位 Co-units: {'、'.join(names)}"
+    if row.ongoing:
+        description += "\n整改时限 Deadline: 长期坚持 ongoing"
+    reporter = identity.user_by_username(session, "reporter")
+    item = workflow.create_item(
+        session,
+        reporter,
+        workflow.NewItem(
+            title=row.title,
+            description=description,
+            source=row.source,
+            category=row.category,
+            department=row.department,
+            deadline=row.deadline,
+        ),
+    )
+    manager = f"{row.department}_manager"
+    if row.measures:
+        _complete(session, item, manager, {"measures": row.measures})
+    owner = _owner(session, row)
+    if owner is None or row.progress not in ("正在整改", "已完成"):
+        return
+    _complete(session, item, manager, {"owner": owner})
+    if row.progress == "已完成":
+        _complete(session, item, owner, {"result": "已按整改措施完成整改"})
+        _complete(session, item, "approver", {"decision": "approve", "comment": "整改到位，同意销号"})

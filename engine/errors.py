@@ -1,0 +1,41 @@
+"""One exception hierarchy for the engine; ``web`` maps each class to an HTTP status in one place.
+
+Each class's docstring is its default message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RectiflowError(Exception):
+    """Something went wrong."""
+
+    def __init__(self, detail: str | None = None, errors: list[dict[str, Any]] | None = None) -> None:
+        self.detail = detail or (self.__doc__ or "").strip()
+        self.errors = errors or []
+        super().__init__(self.detail)
+
+
+class NotFound(RectiflowError):
+    """No such resource."""
+
+
+class Forbidden(RectiflowError):
+    """You may not do this."""
+
+
+class InvalidInput(RectiflowError):
+    """The submitted data is not valid."""
+
+
+class InvalidDiagram(RectiflowError):
+    """The BPMN diagram cannot be deployed."""
+
+
+class TaskNotReady(RectiflowError):
+    """This task is no longer ready: it was completed or cancelled."""
+
+
+class StaleVersion(RectiflowError):
+    """The item changed since you read it."""

@@ -1,0 +1,41 @@
+"""The item's history: every creation and every completed task, with who, when, what and why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.models import HistoryEvent, Item
+
+
+def record(
+    session: Session,
+    item: Item,
+    *,
+    actor: str | None,
+    action: str,
+    task: str | None = None,
+    status_from: str | None = None,
+    status_to: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> HistoryEvent:
+    """Append one event; the caller holds the item's lock, so ``seq`` cannot collide."""
+    last = session.scalar(select(func.max(HistoryEvent.seq)).where(HistoryEvent.item_id == item.id))
+    event = HistoryEvent(
+        item_id=item.id,
+        seq=(last or 0) + 1,
+        actor=actor,
+        action=action,
+        task=task,
+        status_from=status_from,
+        status_to=status_to,
+        data=data or {},
+    )
+    session.add(event)
+    return event
+
+
+def events(session: Session, item_id: int) -> list[HistoryEvent]:
+    return list(session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq)))

@@ -1,0 +1,84 @@
+"""Reading items: who may see which, filters, pagination, the live tasks of an item."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from engine import assignment
+from engine.errors import NotFound
+from engine.identity import Role
+from engine.models import Department, Instance, Item, ProcessDefinition, Task, User
+
+# Roles whose work spans every unit: they read every item.
+GLOBAL_READERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN, Role.DESIGNER})
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    status: str | None = None
+    department: str | None = None
+    q: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """Everyone sees their unit's items and the items they raised or own; some roles see all."""
+    if user.roles & GLOBAL_READERS:
+        return true()
+    clauses = [Item.owner_id == user.id, Item.created_by_id == user.id]
+    if user.department_id is not None:
+        clauses.append(Item.department_id == user.department_id)
+    return or_(*clauses) if clauses else false()
+
+
+def _filtered(user: User, flt: ItemFilter) -> Select[Item]:
+    query = select(Item).where(visible_clause(user))
+    if flt.status:
+        query = query.where(Item.status == flt.status)
+    if flt.department:
+        query = query.where(Item.department_id.in_(select(Department.id).where(Department.code == flt.department)))
+    if flt.q:
+        pattern = f"%{flt.q}%"
+        query = query.where(or_(Item.title.ilike(pattern), Item.description.ilike(pattern)))
+    return query
+
+
+def list_items(session: Session, user: User, flt: ItemFilter) -> tuple[list[Item], int]:
+    query = _filtered(user, flt)
+    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Item.id).subquery())) or 0
+    page = query.order_by(Item.id.desc()).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
+    return list(session.scalars(page)), total
+
+
+def get_visible(session: Session, user: User, item_id: int) -> Item:
+    """An item the user may see; one they may not see is reported as missing, not as forbidden."""
+    item = session.scalar(select(Item).where(Item.id == item_id, visible_clause(user)))
+    if item is None:
+        raise NotFound(f"事项不存在 No item {item_id}")
+    return item
+
+
+def live_tasks(session: Session, item: Item) -> list[Task]:
+    return list(
+        session.scalars(
+            select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))).order_by(Task.id)
+        )
+    )
+
+
+def inbox(session: Session, user: User) -> list[Task]:
+    query = select(Task).where(Task.state == "ready", assignment.inbox_clause(user)).order_by(Task.created_at, Task.id)
+    return list(session.scalars(query))
+
+
+def definition_of(session: Session, item: Item) -> ProcessDefinition:
+    return session.get_one(ProcessDefinition, item.definition_id)
+
+
+def data_of(session: Session, item: Item) -> dict[str, object]:
+    instance = session.get_one(Instance, item.id)
+    return dict(instance.data)

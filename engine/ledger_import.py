@@ -1,0 +1,304 @@
+"""Read problem-list ledgers (问题清单台账) from Excel workbooks.
+
+A pure reader: no database, no web framework. :func:`read_ledger` finds the header row, maps the
+columns by name (with synonyms) and returns a :class:`LedgerPreview` of readable rows, row-level
+errors and skipped rows, so a caller can show a preview before importing anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain, islice
+from typing import Any, BinaryIO
+
+from openpyxl import load_workbook
+
+HEADER_SCAN_ROWS = 20
+"""How many rows at the top of each sheet are searched for the header row."""
+
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "title": ("问题描述", "存在问题", "问题表现", "问题", "问题内容"),
+    "source": ("问题来源", "来源"),
+    "category": ("问题类别", "类别", "问题类型"),
+    "measures": ("整改措施", "措施"),
+    "department": ("责任单位", "牵头单位", "责任部门", "牵头部门"),
+    "co_departments": ("配合单位", "协办单位", "配合部门"),
+    "owner": ("责任人", "整改责任人"),
+    "deadline": ("整改时限", "完成时限", "整改期限", "时限"),
+    "progress": ("整改进度", "进度", "完成情况"),
+    "remarks": ("备注",),
+}
+_SYNONYMS = {name: key for key, names in _COLUMNS.items() for name in names}
+_REQUIRED = {"title": "问题描述", "department": "责任单位"}
+
+_ONGOING = re.compile(r"^(长期|持续|常态)")
+_CN_DATE = re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日?(之?前)?$")
+_SEP_DATE = re.compile(r"^(?P<y>\d{4})(?P<sep>[./-])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})(之?前)?$")
+_FOOTER = re.compile(
+    r"^(填报人|填表人|制表人|审核人|审批人|联系人|联系电话|填报单位|填报日期|制表日期|注|说明)\d*(:|$)"
+)
+_UNIT_SEPARATORS = re.compile(r"[、，,;；\s]+")
+
+Row = tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One readable ledger item; ``department`` and ``co_departments`` are resolved codes."""
+
+    row: int
+    title: str
+    source: str | None
+    category: str | None
+    measures: str | None
+    department: str
+    co_departments: list[str]
+    owner_name: str | None
+    deadline: datetime.date | None
+    ongoing: bool
+    progress: str | None
+    remarks: str | None
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A problem with one cell; ``column`` is the header text as found in the sheet."""
+
+    row: int
+    column: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A row that is not an item: ``reason`` is "empty", "footer" or "heading"."""
+
+    row: int
+    reason: str
+
+
+@dataclass
+class LedgerPreview:
+    """Everything read from a ledger; rows with any error are only in ``errors``."""
+
+    rows: list[LedgerRow]
+    errors: list[RowError]
+    skipped: list[SkippedRow]
+
+
+class LedgerFormatError(Exception):
+    """The file is not a readable ledger (not .xlsx, no header row, a required column missing)."""
+
+
+@dataclass
+class _Table:
+    """The located table: its header row, field key -> column index, and the numbered data rows."""
+
+    header: Row
+    columns: dict[str, int]
+    rows: Iterator[tuple[int, Row]]
+
+    def name(self, key: str) -> str:
+        """The header text of a field's column, as found in the sheet."""
+        return _text(self.header[self.columns[key]]) or key
+
+    def value(self, values: Row, key: str) -> object:
+        index = self.columns.get(key)
+        return values[index] if index is not None and index < len(values) else None
+
+    def text(self, values: Row, key: str) -> str | None:
+        return _text(self.value(values, key))
+
+
+def _text(value: object) -> str | None:
+    """Cell value as stripped text; None for empty cells (``1.0`` becomes ``"1"``)."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip() or None
+
+
+def _compact(text: str) -> str:
+    """Full-width to half-width (NFKC) and all whitespace removed."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def parse_deadline(value: object) -> tuple[datetime.date | None, bool]:
+    """Read a 整改时限 cell as ``(date, ongoing)``.
+
+    Accepts date/datetime cells and the strings 'YYYY年M月D日', 'YYYY.M.D', 'YYYY-MM-DD' and 'YYYY/M/D'
+    (an optional trailing 前/之前 is ignored). '长期坚持', '长期', '持续推进', '常态化' and similar give
+    ``(None, True)``; an empty cell gives ``(None, False)``. Raises ValueError for anything else,
+    including impossible calendar dates such as 2026年2月30日.
+    """
+    if isinstance(value, datetime.datetime):
+        return value.date(), False
+    if isinstance(value, datetime.date):
+        return value, False
+    text = _text(value)
+    if text is None:
+        return None, False
+    compact = _compact(text) if isinstance(value, str) else ""
+    if _ONGOING.match(compact):
+        return None, True
+    match = _CN_DATE.match(compact) or _SEP_DATE.match(compact)
+    if match is None:
+        raise ValueError(f"无法识别的整改时限 Unreadable deadline: {text!r}")
+    try:
+        return datetime.date(int(match["y"]), int(match["m"]), int(match["d"])), False
+    except ValueError:
+        raise ValueError(f"无效日期 Invalid date: {text!r}") from None
+
+
+def _match_header(values: Row) -> dict[str, int]:
+    """Known columns in a row: field key -> index of its first column."""
+    columns: dict[str, int] = {}
+    for index, cell in enumerate(values):
+        text = _text(cell)
+        key = _SYNONYMS.get(_compact(text).rstrip(":")) if text else None
+        if key is not None:
+            columns.setdefault(key, index)
+    return columns
+
+
+def _locate_table(workbook: Any) -> _Table:
+    """The first sheet whose header row has the title and responsible-unit columns."""
+    missing_message = None
+    for sheet in workbook.worksheets:
+        sheet.reset_dimensions()  # some writers store wrong dimensions; read what is really there
+        cells = sheet.iter_rows(values_only=True)
+        rows: Iterator[tuple[int, Row]] = enumerate(cells, start=1)
+        head = list(islice(rows, HEADER_SCAN_ROWS))
+        # the header is the first row matching the most known column names
+        number, header = max(head, key=lambda item: len(_match_header(item[1])), default=(0, ()))
+        columns = _match_header(header)
+        if all(key in columns for key in _REQUIRED):
+            return _Table(header, columns, chain((item for item in head if item[0] > number), rows))
+        cells.close()
+        if len(columns) >= 2 and missing_message is None:
+            missing = "、".join(label for key, label in _REQUIRED.items() if key not in columns)
+            missing_message = (
+                f"缺少必需列 Missing required column: {missing} (sheet {sheet.title!r}, header row {number})"
+            )
+    raise LedgerFormatError(
+        missing_message or "未找到表头行 No header row found: expected columns such as 问题描述 and 责任单位"
+    )
+
+
+def _skip_reason(values: Row, table: _Table, started: bool) -> str | None:
+    """Why a row is not an item ("empty", "footer", "heading"), or None if it should be read."""
+    filled = [value for value in values if _text(value) is not None]
+    if not filled:
+        return "empty"
+    first = filled[0]
+    if isinstance(first, str) and _FOOTER.match(_compact(first)):
+        return "footer"
+    if table.text(values, "title") or table.text(values, "department"):
+        return None
+    if len(filled) == 1 and isinstance(first, str):
+        return "footer" if started else "heading"
+    if all(table.text(values, key) is None for key in table.columns):
+        return "empty"  # e.g. only a pre-filled 序号
+    return None
+
+
+def _resolve_units(
+    names: Iterable[str], key: str, resolve: Callable[[str], str | None], problems: list[tuple[str, str]]
+) -> list[str]:
+    """Codes for the non-empty unit names (without repeats); unknown names are added to ``problems``."""
+    codes: list[str] = []
+    for name in filter(None, names):
+        code = resolve(name)
+        if not code:
+            problems.append((key, f"未知单位 Unknown unit: {name!r}"))
+        elif code not in codes:
+            codes.append(code)
+    return codes
+
+
+def _parse_row(
+    number: int, values: Row, table: _Table, resolve: Callable[[str], str | None]
+) -> LedgerRow | list[RowError]:
+    """The item in one data row, or the errors that keep it from being read."""
+    problems: list[tuple[str, str]] = []
+    title = table.text(values, "title")
+    if title is None:
+        problems.append(("title", "问题描述为空 Empty problem description"))
+    department = table.text(values, "department")
+    if department is None:
+        problems.append(("department", "责任单位为空 Empty responsible unit"))
+    departments = _resolve_units([department or ""], "department", resolve, problems)
+    co_names = _UNIT_SEPARATORS.split(table.text(values, "co_departments") or "")
+    co_departments = _resolve_units(co_names, "co_departments", resolve, problems)
+    deadline: datetime.date | None = None
+    ongoing = False
+    try:
+        deadline, ongoing = parse_deadline(table.value(values, "deadline"))
+    except ValueError as exc:
+        problems.append(("deadline", str(exc)))
+    if problems or title is None or not departments:
+        return [RowError(number, table.name(key), message) for key, message in problems]
+    return LedgerRow(
+        row=number,
+        title=title,
+        source=table.text(values, "source"),
+        category=table.text(values, "category"),
+        measures=table.text(values, "measures"),
+        department=departments[0],
+        co_departments=co_departments,
+        owner_name=table.text(values, "owner"),
+        deadline=deadline,
+        ongoing=ongoing,
+        progress=table.text(values, "progress"),
+        remarks=table.text(values, "remarks"),
+    )
+
+
+def _read_rows(table: _Table, resolve: Callable[[str], str | None]) -> LedgerPreview:
+    preview = LedgerPreview(rows=[], errors=[], skipped=[])
+    blanks: list[SkippedRow] = []  # reported only if something follows them
+    started = False
+    for number, values in table.rows:
+        reason = _skip_reason(values, table, started)
+        if reason == "empty":
+            blanks.append(SkippedRow(number, reason))
+            continue
+        preview.skipped.extend(blanks)
+        blanks.clear()
+        if reason is not None:
+            preview.skipped.append(SkippedRow(number, reason))
+            continue
+        started = True
+        item = _parse_row(number, values, table, resolve)
+        if isinstance(item, LedgerRow):
+            preview.rows.append(item)
+        else:
+            preview.errors.extend(item)
+    return preview
+
+
+def read_ledger(
+    source: str | os.PathLike[str] | BinaryIO, resolve_department: Callable[[str], str | None]
+) -> LedgerPreview:
+    """Read a ledger workbook (path or binary file object) into a preview.
+
+    ``resolve_department`` maps a unit name as written (e.g. '组织科') to a department code, or
+    None if unknown. Blank rows after the last non-blank row are ignored silently. Raises
+    LedgerFormatError if the file is not an .xlsx workbook or has no usable header row.
+    """
+    try:
+        workbook = load_workbook(source, read_only=True, data_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, InvalidFileException, KeyError, XML errors...
+        raise LedgerFormatError(f"不是有效的 Excel (.xlsx) 文件 Not a readable .xlsx file: {exc}") from exc
+    try:
+        return _read_rows(_locate_table(workbook), resolve_department)
+    finally:
+        workbook.close()

@@ -1,0 +1,202 @@
+"""Typed ORM models: identity, process definitions, items with their instance, tasks and history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from engine.db import Base
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on both databases (SQLite keeps no offset: store and read as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Department(Base):
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(row.role for row in self.role_rows)
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a diagram; its parsed spec is stored once here, not in every instance."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version"), UniqueConstraint("key", "sha256"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    specs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Item(Base):
+    """A rectification item (整改事项); ``version`` grows with every change and is the ETag."""
+
+    __tablename__ = "item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str | None] = mapped_column(String(50))
+    category: Mapped[str | None] = mapped_column(String(100))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(64), index=True)
+    status_label: Mapped[str] = mapped_column(String(200))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    department: Mapped[Department] = relationship(lazy="joined")
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    definition: Mapped[ProcessDefinition] = relationship(lazy="raise")
+    instance: Mapped[Instance] = relationship(back_populates="item", lazy="raise")
+
+
+class Instance(Base):
+    """The SpiffWorkflow state of one item, without its spec (that lives on the definition)."""
+
+    __tablename__ = "instance"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    item: Mapped[Item] = relationship(back_populates="instance")
+
+
+class Task(Base):
+    """A user task as people see it. Ids are ours, never reused: a finished task stays finished."""
+
+    __tablename__ = "task"
+    __table_args__ = (Index("ix_task_inbox", "state", "candidate_role", "candidate_department_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    spiff_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    candidate_role: Mapped[str | None] = mapped_column(String(32))
+    candidate_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    excluded_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    item: Mapped[Item] = relationship(lazy="raise")
+
+
+class HistoryEvent(Base):
+    """Append-only record of what happened to an item: who, when, what and why."""
+
+    __tablename__ = "history_event"
+    __table_args__ = (UniqueConstraint("item_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    task: Mapped[str | None] = mapped_column(String(200))
+    status_from: Mapped[str | None] = mapped_column(String(64))
+    status_to: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

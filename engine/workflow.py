@@ -1,0 +1,233 @@
+"""The item lifecycle service: start an item on a diagram, complete its tasks.
+
+Every change runs inside the caller's transaction while holding the item's lock, and writes the
+item row, the instance state, the task rows and the history together: all of it or none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import assignment, forms, history, permissions
+from engine.bpmn import deploy
+from engine.bpmn.instance import (
+    LIVE_STATES,
+    current_data,
+    dump,
+    find_task,
+    live_user_tasks,
+    new_workflow,
+    reached_end_events,
+    restore,
+    run_engine,
+)
+from engine.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
+from engine.identity import department_by_code
+from engine.models import Instance, Item, ProcessDefinition, Task, User, utcnow
+
+DEFAULT_PROCESS = "rectification_item"
+# Status when a diagram declares none: running, and finished.
+FALLBACK_ACTIVE = ("active", "进行中 In progress")
+FALLBACK_DONE = ("closed", "已办结 Completed")
+# The workflow variable that names the item's owner (set by the assign_owner form).
+OWNER_VARIABLE = "owner"
+
+
+@dataclass(frozen=True)
+class NewItem:
+    title: str
+    department: str
+    description: str = ""
+    source: str | None = None
+    category: str | None = None
+    deadline: dt.date | None = None
+    process: str = DEFAULT_PROCESS
+
+
+def etag(item: Item) -> str:
+    return f'"{item.id}-{item.version}"'
+
+
+def create_item(session: Session, actor: User, new: NewItem) -> Item:
+    permissions.require_reporter(actor)
+    department = department_by_code(session, new.department)
+    if department is None:
+        raise InvalidInput(
+            f"未知单位 Unknown department {new.department!r}",
+            errors=[{"field": "department", "message": f"未知单位 Unknown department {new.department!r}"}],
+        )
+    try:
+        definition = deploy.latest(session, new.process)
+    except NotFound as exc:
+        raise InvalidInput(exc.detail, errors=[{"field": "process", "message": exc.detail}]) from exc
+    item = Item(
+        title=new.title,
+        description=new.description,
+        source=new.source,
+        category=new.category,
+        department=department,
+        deadline=new.deadline,
+        status="",
+        status_label="",
+        definition_id=definition.id,
+        created_by_id=actor.id,
+        version=0,
+    )
+    session.add(item)
+    session.flush()
+    workflow = new_workflow(definition, {})
+    run_engine(workflow)
+    instance = Instance(item_id=item.id, serializer_version="", state={}, data={})
+    session.add(instance)
+    _store(session, item, instance, definition, workflow)
+    history.record(
+        session,
+        item,
+        actor=actor.username,
+        action="created",
+        status_to=item.status,
+        data={
+            "title": item.title,
+            "department": department.code,
+            "source": item.source,
+            "category": item.category,
+            "deadline": item.deadline.isoformat() if item.deadline else None,
+            "process": {"key": definition.key, "version": definition.version},
+        },
+    )
+    session.flush()
+    return item
+
+
+def authorize_task(session: Session, actor: User, task_id: int) -> Task:
+    """404 for an unknown task, 403 for someone who may not complete it; checked before any body."""
+    row = session.get(Task, task_id)
+    if row is None:
+        raise NotFound(f"任务不存在 No task {task_id}")
+    if not assignment.may_complete(actor, row):
+        raise Forbidden("您不是该任务的处理人 You may not complete this task")
+    return row
+
+
+def lock_item(session: Session, item_id: int) -> Item:
+    item = session.scalars(
+        select(Item).where(Item.id == item_id).with_for_update(of=Item).execution_options(populate_existing=True)
+    ).one_or_none()
+    if item is None:
+        raise NotFound(f"事项不存在 No item {item_id}")
+    return item
+
+
+def complete_task(
+    session: Session, actor: User, task_id: int, data: dict[str, Any], if_match: str | None = None
+) -> Item:
+    row = authorize_task(session, actor, task_id)
+    item = lock_item(session, row.item_id)
+    # Re-read under the lock: another request may have completed it while we waited.
+    session.refresh(row)
+    if row.state != "ready":
+        raise TaskNotReady()
+    if not assignment.may_complete(actor, row):
+        raise Forbidden("您不是该任务的处理人 You may not complete this task")
+    if if_match is not None and if_match not in ("*", etag(item)):
+        raise StaleVersion(f"事项已被修改 The item changed since you read it (now {etag(item)})")
+    definition = session.get_one(ProcessDefinition, item.definition_id)
+    forms.validate(session, item, definition.model["tasks"].get(row.name, {}).get("form"), data)
+
+    instance = session.get_one(Instance, item.id)
+    workflow = restore(definition, instance)
+    spiff_task = find_task(workflow, row.spiff_id)
+    if spiff_task is None or spiff_task.state != TaskState.READY:
+        raise TaskNotReady()
+    spiff_task.data.update(data)
+    spiff_task.run()
+    run_engine(workflow)
+
+    row.state = "completed"
+    row.completed_at = utcnow()
+    row.completed_by_id = actor.id
+    session.flush()
+    status_from = item.status
+    _store(session, item, instance, definition, workflow)
+    history.record(
+        session,
+        item,
+        actor=actor.username,
+        action="completed",
+        task=row.name,
+        status_from=status_from,
+        status_to=item.status,
+        data=data,
+    )
+    session.flush()
+    return item
+
+
+def _store(
+    session: Session, item: Item, instance: Instance, definition: ProcessDefinition, workflow: BpmnWorkflow
+) -> None:
+    data = current_data(workflow)
+    _sync_owner(session, item, data)
+    item.status, item.status_label = _status(definition.model, workflow)
+    now = utcnow()
+    item.closed_at = now if workflow.completed else None
+    item.updated_at = now
+    item.version += 1
+    _sync_tasks(session, item, definition.model, workflow)
+    instance.serializer_version, instance.state = dump(workflow)
+    instance.data = data
+
+
+def _sync_owner(session: Session, item: Item, data: dict[str, Any]) -> None:
+    username = data.get(OWNER_VARIABLE)
+    if isinstance(username, str) and (item.owner is None or item.owner.username != username):
+        item.owner = session.scalar(select(User).where(User.username == username))
+
+
+def _status(model: dict[str, Any], workflow: BpmnWorkflow) -> tuple[str, str]:
+    statuses: dict[str, dict[str, str]] = model["statuses"]
+    if workflow.completed:
+        for bpmn_id in reversed(reached_end_events(workflow)):
+            if bpmn_id in statuses:
+                return statuses[bpmn_id]["status"], statuses[bpmn_id]["label"]
+        return FALLBACK_DONE
+    for task in live_user_tasks(workflow):
+        found = statuses.get(task.task_spec.bpmn_id)
+        if found:
+            return found["status"], found["label"]
+    return FALLBACK_ACTIVE
+
+
+def _sync_tasks(session: Session, item: Item, model: dict[str, Any], workflow: BpmnWorkflow) -> None:
+    live = {str(task.id): task for task in live_user_tasks(workflow)}
+    rows = session.scalars(select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))))
+    kept = set()
+    for row in rows:
+        task = live.get(row.spiff_id)
+        if task is None or task.task_spec.bpmn_id != row.name:
+            row.state = "cancelled"
+            row.completed_at = utcnow()
+        else:
+            row.state = LIVE_STATES[task.state]
+            kept.add(row.spiff_id)
+    for spiff_id, task in live.items():
+        if spiff_id in kept:
+            continue
+        spec = model["tasks"][task.task_spec.bpmn_id]
+        row = Task(
+            item_id=item.id,
+            spiff_id=spiff_id,
+            name=task.task_spec.bpmn_id,
+            title=spec["title"],
+            lane=spec["lane"],
+            state=LIVE_STATES[task.state],
+        )
+        assignment.apply(row, assignment.resolve(spec["candidates"], item))
+        session.add(row)

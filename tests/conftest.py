@@ -1,0 +1,159 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``RECTIFLOW_TEST_POSTGRES_URL`` (a server URL; a fresh database is created
+for the run and dropped after). Locally an unreachable server skips the PostgreSQL half; with
+``CI=true`` it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from waitress.server import create_server
+
+from engine import identity, migrate
+from engine.bpmn import deploy
+from engine.config import REPO_ROOT
+from engine.db import Base, make_engine, make_session_factory, transaction
+from web import create_app, db
+
+PROCESSES = REPO_ROOT / "processes"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_database() -> Iterator[str]:
+    server = make_url(os.environ.get("RECTIFLOW_TEST_POSTGRES_URL", DEFAULT_PG))
+    name = f"rectiflow_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {server.render_as_string()}: {exc}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty database of each kind, shared by the tests of one run."""
+    if request.param == "sqlite":
+        urls: Iterator[str] = iter([f"sqlite:///{tmp_path_factory.mktemp('db') / 'rectiflow.sqlite3'}"])
+    else:
+        urls = _postgres_database()
+    url = next(urls)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    for _ in urls:  # runs the PostgreSQL generator's clean-up
+        pass
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sessions(db_engine: Engine) -> sessionmaker[Session]:
+    """A session factory on a database emptied for this test, with the bundled diagrams deployed."""
+    with db_engine.begin() as conn:
+        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+        if db_engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+    factory = make_session_factory(db_engine)
+    with transaction(factory) as session:
+        deploy.deploy_bundled(session, PROCESSES)
+    return factory
+
+
+@dataclass(frozen=True)
+class People:
+    """The cast of the default lifecycle, each with a bearer token."""
+
+    tokens: dict[str, str]
+
+    def auth(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+
+CAST = {
+    "reporter": ("office", ["reporter"]),
+    "manager": ("office", ["manager"]),
+    "owner": ("office", ["member"]),
+    "outsider": ("works", ["member"]),
+    "works_manager": ("works", ["manager"]),
+    "approver": (None, ["approver"]),
+    "approver2": (None, ["approver"]),
+    "designer": (None, ["designer"]),
+    "auditor": (None, ["auditor"]),
+    "admin": (None, ["admin"]),
+    "owner_approver": ("office", ["member", "approver"]),
+}
+
+
+@pytest.fixture
+def people(sessions: sessionmaker[Session]) -> People:
+    with transaction(sessions) as session:
+        identity.add_department(session, "office", "办公室")
+        identity.add_department(session, "works", "工务科")
+        tokens = {}
+        for username, (department, roles) in CAST.items():
+            identity.add_user(session, username, department, roles)
+            tokens[username] = identity.create_token(session, username)
+    return People(tokens)
+
+
+@pytest.fixture
+def app(database_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[Flask]:
+    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": tmp_path, "TESTING": True})
+    yield app
+    db.dispose(app)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app behind a real waitress HTTP server on loopback; yields its base URL."""
+    server = create_server(app, host="127.0.0.1", port=free_port(), threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=10)

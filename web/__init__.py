@@ -1,0 +1,36 @@
+"""Thin Flask layer over ``engine``: API blueprints, auth, error mapping, wiring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from engine.config import Settings
+from engine.db import make_engine
+from web import db, problems
+from web.api import init_api
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; configuration is read here, from the environment or ``test_config``."""
+    app = Flask(__name__)
+    settings = Settings.from_env()
+    overrides = test_config or {}
+    settings = Settings(
+        instance_path=overrides.get("INSTANCE_PATH", settings.instance_path),
+        database_url=overrides.get("DATABASE_URL", settings.database_url),
+        processes_path=overrides.get("PROCESSES_PATH", settings.processes_path),
+        max_upload_bytes=overrides.get("MAX_UPLOAD_BYTES", settings.max_upload_bytes),
+    )
+    app.config.update(
+        RECTIFLOW_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+    )
+    app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    db.init_app(app, make_engine(settings.database_url))
+    init_api(app)
+    problems.init_app(app)
+    return app

@@ -1,0 +1,59 @@
+"""Process definitions: list, deploy a new version, download a version's XML."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import Schema
+
+from engine import permissions
+from engine.bpmn import deploy
+from web import db
+from web.api.schemas import DeployedSchema, ProcessListSchema
+from web.auth import authenticate, check_first, current_user
+
+blp = Blueprint("processes", __name__, url_prefix="/processes", description="流程 Process definitions")
+blp.before_request(authenticate)
+
+
+class UploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "a .bpmn file (BPMN 2.0 XML, UTF-8, at most 5 MB)"})
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, ProcessListSchema)
+def list_processes() -> dict[str, Any]:
+    processes = []
+    for key, group in groupby(deploy.all_definitions(db.session()), key=lambda d: d.key):
+        versions = list(group)
+        processes.append(
+            {"key": key, "name": versions[-1].name, "latest_version": versions[-1].version, "versions": versions}
+        )
+    return {"processes": processes}
+
+
+@blp.route("", methods=["POST"])
+@check_first(permissions.require_designer)
+@blp.arguments(UploadSchema, location="files")
+@blp.response(201, DeployedSchema)
+@blp.alt_response(200, schema=DeployedSchema, description="Identical XML was already deployed: that version")
+def deploy_process(files: dict[str, Any]) -> tuple[Any, int]:
+    definition, created = deploy.deploy(
+        db.session(), files["file"].read(), db.settings().processes_path / "forms", current_user().username
+    )
+    return definition, 201 if created else 200
+
+
+@blp.route("/<key>/<int:version>/bpmn", methods=["GET"])
+@blp.response(200, content_type="application/xml")
+def download(key: str, version: int) -> Response:
+    definition = deploy.get(db.session(), key, version)
+    return Response(
+        definition.bpmn_xml,
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{key}-v{version}.bpmn"'},
+    )

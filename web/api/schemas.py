@@ -1,0 +1,154 @@
+"""marshmallow schemas: the shape of every payload in and out of the API."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from engine.workflow import DEFAULT_PROCESS
+
+SOURCES = ("自查", "走访调研", "群众反映", "上级督查", "其他")
+
+
+class ItemCreateSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    description = fields.String(load_default="", validate=validate.Length(max=10000))
+    source = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(SOURCES), metadata={"description": "问题来源"}
+    )
+    category = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    department = fields.String(required=True, metadata={"description": "责任单位 code"})
+    deadline = fields.Date(load_default=None, allow_none=True, metadata={"description": "整改时限 YYYY-MM-DD"})
+    process = fields.String(load_default=DEFAULT_PROCESS, validate=validate.Length(min=1, max=200))
+
+
+class ItemQuerySchema(Schema):
+    status = fields.String()
+    department = fields.String()
+    q = fields.String(validate=validate.Length(max=200))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+
+
+class DepartmentRefSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class TaskSchema(Schema):
+    id = fields.Integer()
+    item_id = fields.Integer()
+    name = fields.String(metadata={"description": "the BPMN element id"})
+    title = fields.String()
+    lane = fields.String(allow_none=True)
+    state = fields.String(metadata={"description": "ready or waiting"})
+    candidates = fields.List(fields.String(), metadata={"description": "usernames who may complete it"})
+    created_at = fields.DateTime()
+
+
+class ProcessRefSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+
+
+class ItemSchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    description = fields.String()
+    source = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    department = fields.Nested(DepartmentRefSchema)
+    deadline = fields.Date(allow_none=True)
+    status = fields.String()
+    status_label = fields.String()
+    owner = fields.String(allow_none=True)
+    process = fields.Nested(ProcessRefSchema)
+    tasks = fields.List(fields.Nested(TaskSchema))
+    data = fields.Dict()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class ItemSummarySchema(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    source = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    department = fields.Nested(DepartmentRefSchema)
+    deadline = fields.Date(allow_none=True)
+    status = fields.String()
+    status_label = fields.String()
+    owner = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class ItemPageSchema(Schema):
+    items = fields.List(fields.Nested(ItemSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class HistoryEventSchema(Schema):
+    seq = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String(allow_none=True)
+    action = fields.String()
+    task = fields.String(allow_none=True)
+    status_from = fields.String(allow_none=True)
+    status_to = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class HistorySchema(Schema):
+    events = fields.List(fields.Nested(HistoryEventSchema))
+
+
+class TaskListSchema(Schema):
+    tasks = fields.List(fields.Nested(TaskSchema))
+    total = fields.Integer()
+
+
+class CompleteSchema(Schema):
+    data = fields.Dict(keys=fields.String(), required=True, metadata={"description": "the task form's fields"})
+
+
+class ProcessVersionSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+    sha256 = fields.String()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.String(allow_none=True)
+
+
+class ProcessSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    latest_version = fields.Integer()
+    versions = fields.List(fields.Nested(ProcessVersionSchema))
+
+
+class ProcessListSchema(Schema):
+    processes = fields.List(fields.Nested(ProcessSchema))
+
+
+class DeployedSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    name = fields.String()
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.List(fields.Dict())

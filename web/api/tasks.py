@@ -1,0 +1,42 @@
+"""Tasks: the inbox and completing a task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+from flask_smorest import Blueprint
+
+from engine import items, workflow
+from engine.models import User
+from web import db
+from web.api.presenters import item_payload, task_payload
+from web.api.schemas import CompleteSchema, ItemSchema, TaskListSchema
+from web.auth import authenticate, check_first, current_user
+
+blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="待办 Tasks")
+blp.before_request(authenticate)
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, TaskListSchema)
+def inbox() -> dict[str, Any]:
+    session = db.session()
+    tasks = items.inbox(session, current_user())
+    return {"tasks": [task_payload(session, task) for task in tasks], "total": len(tasks)}
+
+
+def _may_complete(user: User, task_id: int) -> None:
+    workflow.authorize_task(db.session(), user, task_id)
+
+
+@blp.route("/<int:task_id>/complete", methods=["POST"])
+@check_first(_may_complete)
+@blp.arguments(CompleteSchema)
+@blp.response(200, ItemSchema)
+@blp.alt_response(409, description="The task is no longer ready")
+@blp.alt_response(412, description="If-Match does not match the item's current ETag")
+def complete(body: dict[str, Any], task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    session = db.session()
+    item = workflow.complete_task(session, current_user(), task_id, body["data"], request.headers.get("If-Match"))
+    return item_payload(session, item), 200, {"ETag": workflow.etag(item)}

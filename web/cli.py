@@ -1,0 +1,130 @@
+"""The ``rectiflow`` command: set up, manage people, load the demo, serve."""
+
+from __future__ import annotations
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import demo, identity, migrate
+from engine.bpmn import deploy
+from engine.config import Settings
+from engine.db import make_engine, make_session_factory, transaction
+from engine.errors import RectiflowError
+
+
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    return make_session_factory(make_engine(settings.database_url))
+
+
+def _engine(factory: sessionmaker[Session]) -> Engine:
+    bind = factory.kw["bind"]
+    assert isinstance(bind, Engine)
+    return bind
+
+
+class _Group(click.Group):
+    """Domain errors print as a message and exit 1, never as a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except RectiflowError as exc:
+            raise click.ClickException(exc.detail) from exc
+
+
+@click.group(cls=_Group)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Rectiflow: 整改事项 rectification items driven by BPMN."""
+    ctx.obj = Settings.from_env()
+
+
+@main.command()
+@click.pass_obj
+def init(settings: Settings) -> None:
+    """Create or upgrade the schema and deploy the bundled diagrams (idempotent)."""
+    factory = _sessions(settings)
+    migrate.upgrade(_engine(factory))
+    with transaction(factory) as session:
+        for definition, created in deploy.deploy_bundled(session, settings.processes_path):
+            state = "deployed" if created else "unchanged"
+            click.echo(f"{definition.key} v{definition.version}: {state}")
+
+
+@main.group()
+def department() -> None:
+    """Departments (单位)."""
+
+
+@department.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--external", is_flag=True, help="A unit outside the office (e.g. 市民政局).")
+@click.pass_obj
+def department_add(settings: Settings, code: str, name: str, external: bool) -> None:
+    with transaction(_sessions(settings)) as session:
+        identity.add_department(session, code, name, external)
+    click.echo(f"department {code} added")
+
+
+@main.group()
+def user() -> None:
+    """Users and their roles."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--department", "department_code", help="Department code.")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in identity.Role]))
+@click.option("--display-name", help="Name shown to people (default: the username).")
+@click.pass_obj
+def user_add(
+    settings: Settings, username: str, department_code: str | None, roles: tuple[str, ...], display_name: str | None
+) -> None:
+    with transaction(_sessions(settings)) as session:
+        identity.add_user(session, username, department_code, list(roles), display_name)
+    click.echo(f"user {username} added")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", default="", help="What the token is for.")
+@click.pass_obj
+def token_create(settings: Settings, username: str, name: str) -> None:
+    """Print a new token for USERNAME (alone on the last line; it is not shown again)."""
+    with transaction(_sessions(settings)) as session:
+        secret = identity.create_token(session, username, name)
+    click.echo(f"token for {username} (store it now, it is not shown again):")
+    click.echo(secret)
+
+
+@main.command("demo")
+@click.pass_obj
+def demo_command(settings: Settings) -> None:
+    """Load the demo data when the database is empty; print fresh tokens for the demo users."""
+    with transaction(_sessions(settings)) as session:
+        result = demo.load(session)
+    click.echo(f"demo data {'loaded' if result.loaded else 'already present'}: {result.items} items")
+    for username, secret in result.tokens.items():
+        click.echo(f"  {username:<28} Authorization: Bearer {secret}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the API with waitress (a production WSGI server)."""
+    from waitress import serve as waitress_serve
+
+    from web import create_app
+
+    click.echo(f"Rectiflow on http://{host}:{port}/api/v1/docs")
+    waitress_serve(create_app(), host=host, port=port, threads=threads, ident="rectiflow")

@@ -1,0 +1,56 @@
+"""One database session per request; the request's outcome decides commit or rollback, here only."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from engine.config import Settings
+from engine.db import make_session_factory
+
+
+def init_app(app: Flask, engine: Engine) -> None:
+    app.extensions["rectiflow_engine"] = engine
+    app.extensions["rectiflow_sessions"] = make_session_factory(engine)
+    app.after_request(_finish)
+    app.teardown_request(_close)
+
+
+def session() -> Session:
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["rectiflow_sessions"]()
+    db_session: Session = g.db_session
+    return db_session
+
+
+def settings() -> Settings:
+    configured: Settings = current_app.config["RECTIFLOW_SETTINGS"]
+    return configured
+
+
+def dispose(app: Flask) -> None:
+    """Close the app's connection pool (tests and clean shutdowns)."""
+    engine: Engine = app.extensions["rectiflow_engine"]
+    engine.dispose()
+
+
+def _finish(response: Response) -> Response:
+    """Commit what a successful request did; a refused request changes nothing."""
+    db_session: Session | None = g.pop("db_session", None)
+    if db_session is not None:
+        try:
+            if response.status_code < 400:
+                db_session.commit()
+            else:
+                db_session.rollback()
+        finally:
+            db_session.close()
+    return response
+
+
+def _close(_exc: BaseException | None) -> None:
+    db_session: Session | None = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.rollback()
+        db_session.close()
