@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from engine import demo, identity, migrate
 from engine.bpmn import deploy
@@ -13,15 +17,20 @@ from engine.db import make_engine, make_session_factory, transaction
 from engine.errors import RectiflowError
 
 
-def _sessions(settings: Settings) -> sessionmaker[Session]:
+@contextmanager
+def _database(settings: Settings) -> Iterator[Engine]:
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    return make_session_factory(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
-def _engine(factory: sessionmaker[Session]) -> Engine:
-    bind = factory.kw["bind"]
-    assert isinstance(bind, Engine)
-    return bind
+@contextmanager
+def _unit_of_work(settings: Settings) -> Iterator[Session]:
+    with _database(settings) as engine, transaction(make_session_factory(engine)) as session:
+        yield session
 
 
 class _Group(click.Group):
@@ -45,9 +54,9 @@ def main(ctx: click.Context) -> None:
 @click.pass_obj
 def init(settings: Settings) -> None:
     """Create or upgrade the schema and deploy the bundled diagrams (idempotent)."""
-    factory = _sessions(settings)
-    migrate.upgrade(_engine(factory))
-    with transaction(factory) as session:
+    with _database(settings) as engine:
+        migrate.upgrade(engine)
+    with _unit_of_work(settings) as session:
         for definition, created in deploy.deploy_bundled(session, settings.processes_path):
             state = "deployed" if created else "unchanged"
             click.echo(f"{definition.key} v{definition.version}: {state}")
@@ -64,7 +73,7 @@ def department() -> None:
 @click.option("--external", is_flag=True, help="A unit outside the office (e.g. 市民政局).")
 @click.pass_obj
 def department_add(settings: Settings, code: str, name: str, external: bool) -> None:
-    with transaction(_sessions(settings)) as session:
+    with _unit_of_work(settings) as session:
         identity.add_department(session, code, name, external)
     click.echo(f"department {code} added")
 
@@ -83,7 +92,7 @@ def user() -> None:
 def user_add(
     settings: Settings, username: str, department_code: str | None, roles: tuple[str, ...], display_name: str | None
 ) -> None:
-    with transaction(_sessions(settings)) as session:
+    with _unit_of_work(settings) as session:
         identity.add_user(session, username, department_code, list(roles), display_name)
     click.echo(f"user {username} added")
 
@@ -99,7 +108,7 @@ def token() -> None:
 @click.pass_obj
 def token_create(settings: Settings, username: str, name: str) -> None:
     """Print a new token for USERNAME (alone on the last line; it is not shown again)."""
-    with transaction(_sessions(settings)) as session:
+    with _unit_of_work(settings) as session:
         secret = identity.create_token(session, username, name)
     click.echo(f"token for {username} (store it now, it is not shown again):")
     click.echo(secret)
@@ -109,7 +118,7 @@ def token_create(settings: Settings, username: str, name: str) -> None:
 @click.pass_obj
 def demo_command(settings: Settings) -> None:
     """Load the demo data when the database is empty; print fresh tokens for the demo users."""
-    with transaction(_sessions(settings)) as session:
+    with _unit_of_work(settings) as session:
         result = demo.load(session)
     click.echo(f"demo data {'loaded' if result.loaded else 'already present'}: {result.items} items")
     for username, secret in result.tokens.items():
@@ -121,10 +130,17 @@ def demo_command(settings: Settings) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 def serve(host: str, port: int, threads: int) -> None:
-    """Serve the API with waitress (a production WSGI server)."""
-    from waitress import serve as waitress_serve
+    """Serve the API with waitress (a production WSGI server); port 0 picks a free port."""
+    from waitress.server import create_server
 
     from web import create_app
 
-    click.echo(f"Rectiflow on http://{host}:{port}/api/v1/docs")
-    waitress_serve(create_app(), host=host, port=port, threads=threads, ident="rectiflow")
+    server = create_server(create_app(), host=host, port=port, threads=threads, ident="rectiflow")
+    # Printed once the socket listens, so scripts can wait for this line instead of polling.
+    click.echo(f"Rectiflow listening on http://{host}:{server.effective_port}/api/v1/docs", nl=True)
+    sys.stdout.flush()
+    server.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The ``rectiflow`` command against a real database."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from web.cli import main
+
+
+@pytest.fixture
+def rectiflow(database_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> CliRunner:
+    return CliRunner(env={"RECTIFLOW_DATABASE_URL": database_url, "RECTIFLOW_INSTANCE_PATH": str(tmp_path)})
+
+
+def invoke(runner: CliRunner, *args: str) -> Result:
+    return runner.invoke(main, list(args), catch_exceptions=False)
+
+
+def test_init_is_idempotent(rectiflow: CliRunner) -> None:
+    first = invoke(rectiflow, "init")
+    second = invoke(rectiflow, "init")
+    assert first.exit_code == second.exit_code == 0
+    assert second.output == "rectification_item v1: unchanged\n"
+
+
+def test_people_and_a_token_that_works_over_http(rectiflow: CliRunner, client: FlaskClient) -> None:
+    assert invoke(rectiflow, "department", "add", "office", "办公室").exit_code == 0
+    added = invoke(rectiflow, "user", "add", "li", "--department", "office", "--role", "reporter", "--role", "member")
+    assert added.exit_code == 0
+    created = invoke(rectiflow, "token", "create", "li")
+    assert created.exit_code == 0
+    token = created.output.strip().splitlines()[-1]
+
+    response = client.post(
+        "/api/v1/items",
+        json={"title": "CLI 用户登记的问题", "department": "office"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 201
+
+
+def test_mistakes_are_reported_without_a_traceback(rectiflow: CliRunner) -> None:
+    invoke(rectiflow, "department", "add", "office", "办公室")
+    duplicate = invoke(rectiflow, "department", "add", "office", "办公室")
+    assert duplicate.exit_code == 1
+    assert "already exists" in duplicate.output
+    unknown = invoke(rectiflow, "user", "add", "wang", "--department", "nowhere", "--role", "member")
+    assert unknown.exit_code == 1
+    assert "Unknown department 'nowhere'" in unknown.output
+    bad_role = invoke(rectiflow, "user", "add", "wang", "--role", "boss")
+    assert bad_role.exit_code == 2
+    assert invoke(rectiflow, "token", "create", "ghost").exit_code == 1
+
+
+def test_demo_loads_the_sample_ledger_at_its_stages(rectiflow: CliRunner, client: FlaskClient) -> None:
+    loaded = invoke(rectiflow, "demo")
+    assert loaded.exit_code == 0, loaded.output
+    assert "demo data loaded: 40 items" in loaded.output
+    tokens = {
+        user.strip(): token
+        for user, token in (line.split("Authorization: Bearer ") for line in loaded.output.splitlines()[1:])
+    }
+    auditor = {"Authorization": f"Bearer {tokens['auditor']}"}
+    items = client.get("/api/v1/items?per_page=100", headers=auditor).json["items"]
+    # The sample ledger: 未开始 → measures agreed, 正在整改 → owner at work, 已完成 → closed.
+    assert Counter(item["status"] for item in items) == {"measures": 14, "owner": 13, "closed": 13}
+
+    again = invoke(rectiflow, "demo")
+    assert "demo data already present: 40 items" in again.output
