@@ -89,6 +89,8 @@ def may_complete(user: User, task: Task) -> bool:
 
 def inbox_clause(user: User) -> ColumnElement[bool]:
     """SQL twin of ``may_complete`` for listing the tasks a user may complete."""
+    if not user.active:
+        return false()
     by_role = [Task.candidate_role.like(f"%,{role},%") for role in sorted(user.roles)]
     role_match = and_(
         or_(*by_role) if by_role else false(),

@@ -7,6 +7,8 @@ responsible department).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -43,14 +45,22 @@ def _format_checker(session: Session, item: Item) -> FormatChecker:
     return checker
 
 
+def _name(path: Any) -> str:
+    return ".".join(["data", *(str(part) for part in path)])
+
+
 def _field(error: ValidationError) -> list[str]:
-    path = ".".join(str(part) for part in error.absolute_path)
-    prefix = f"data.{path}" if path else "data"
+    prefix = _name(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
         return [f"{prefix}.{name}" for name in error.validator_value if name not in error.instance]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
-        return [f"{prefix}.{name}" for name in error.instance if name not in allowed]
+        patterns = list(error.schema.get("patternProperties", {}))
+        return [
+            f"{prefix}.{name}"
+            for name in error.instance
+            if name not in allowed and not any(re.search(pattern, name) for pattern in patterns)
+        ]
     return [prefix]
 
 
@@ -66,13 +76,37 @@ def _message(error: ValidationError, item: Item) -> str:
     return error.message
 
 
+def _unstorable_text(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[dict[str, str]]:
+    """Strings no database column can hold (NUL) or no UTF-8 can encode (lone surrogates), as item fields."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _unstorable_text(key, (*path, key))
+            yield from _unstorable_text(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _unstorable_text(inner, (*path, index))
+    elif isinstance(value, str):
+        if "\x00" in value:
+            yield {"field": _name(path), "message": "不能包含 NUL 字符 Must not contain NUL characters"}
+        else:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                yield {"field": _name(path), "message": "不是有效的 Unicode 文本 Not valid Unicode text"}
+
+
 def validate(session: Session, item: Item, schema: dict[str, Any] | None, data: Any) -> None:
-    """Raise InvalidInput listing every field at fault."""
+    """Raise InvalidInput listing every field at fault, each once."""
     validator = Draft202012Validator(schema or EMPTY_FORM, format_checker=_format_checker(session, item))
-    errors = [
+    errors: list[dict[str, str]] = []
+    # jsonschema reports one "required" error per missing property; ``_field`` names them all from each.
+    found = [
         {"field": field, "message": _message(error, item)}
         for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         for field in _field(error)
     ]
+    for error in [*found, *_unstorable_text(data)]:
+        if error not in errors:
+            errors.append(error)
     if errors:
         raise InvalidInput("表单数据无效 The form data is not valid", errors=errors)

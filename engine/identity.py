@@ -7,7 +7,7 @@ import secrets
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine.errors import InvalidInput, NotFound
 from engine.models import ApiToken, Department, User, UserRole
@@ -83,7 +83,13 @@ def create_token(session: Session, username: str, name: str = "") -> str:
 
 
 def authenticate(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash(token), ApiToken.revoked_at.is_(None)))
+    # One query for token, user and roles: this runs on every request.
+    query = (
+        select(ApiToken)
+        .where(ApiToken.token_hash == _hash(token), ApiToken.revoked_at.is_(None))
+        .options(joinedload(ApiToken.user).joinedload(User.role_rows))
+    )
+    row = session.scalars(query).unique().one_or_none()
     if row is None or not row.user.active:
         return None
     return row.user

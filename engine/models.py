@@ -110,9 +110,10 @@ class ProcessDefinition(Base):
     key: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    # Large and immutable: loaded only when needed (the parsed spec is cached by its hash).
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64))
-    specs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    specs: Mapped[str] = mapped_column(Text, deferred=True)
     model: Mapped[dict[str, Any]] = mapped_column(JSON)
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(String(64))
@@ -154,7 +155,8 @@ class Instance(Base):
 
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
-    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Serialized JSON text, so that restoring needs one parse of spec and state together.
+    state: Mapped[str] = mapped_column(Text, deferred=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     item: Mapped[Item] = relationship(back_populates="instance")

@@ -84,7 +84,7 @@ def create_item(session: Session, actor: User, new: NewItem) -> Item:
     session.flush()
     workflow = new_workflow(definition, {})
     run_engine(workflow)
-    instance = Instance(item_id=item.id, serializer_version="", state={}, data={})
+    instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
     _store(session, item, instance, definition, workflow)
     history.record(

@@ -8,10 +8,12 @@ for the run and dropped after). Locally an unreachable server skips the PostgreS
 from __future__ import annotations
 
 import os
-import socket
-import threading
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from waitress.server import create_server
 
 from engine import identity, migrate
 from engine.bpmn import deploy
@@ -141,19 +142,28 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+
+
+@contextmanager
+def serve(database_url: str, instance: Path) -> Iterator[str]:
+    """``rectiflow serve`` (waitress) in its own process on a free port; yields its base URL."""
+    env = {**os.environ, "RECTIFLOW_DATABASE_URL": database_url, "RECTIFLOW_INSTANCE_PATH": str(instance)}
+    command = [sys.executable, "-m", "web.cli", "serve", "--port", "0"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
+        try:
+            assert process.stdout is not None
+            # The server prints this line once its socket listens: no polling needed.
+            match = LISTENING.search(process.stdout.readline())
+            assert match, "the server did not start"
+            yield match.group(1)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """The app behind a real waitress HTTP server on loopback; yields its base URL."""
-    server = create_server(app, host="127.0.0.1", port=free_port(), threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+def live_server(database_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> Iterator[str]:
+    """A real server process on loopback over the test database."""
+    with serve(database_url, tmp_path) as base:
+        yield base

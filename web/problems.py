@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
 from engine import errors
@@ -23,6 +23,9 @@ STATUS: dict[type[errors.RectiflowError], int] = {
 }
 
 log = logging.getLogger(__name__)
+
+# Ids are INTEGER columns (32-bit on PostgreSQL): a larger id in a URL names nothing.
+MAX_ID = 2**31 - 1
 
 
 def problem(status: int, title: str, detail: str, problem_errors: list[dict[str, Any]] | None = None) -> Response:
@@ -41,7 +44,9 @@ def _webargs_errors(messages: Any) -> list[dict[str, Any]]:
             for key, value in node.items():
                 walk(value, [*path, str(key)])
         elif isinstance(node, list) and all(isinstance(m, str) for m in node):
-            field = ".".join(path[1:]) if path and path[0] in {"json", "query", "files", "form"} else ".".join(path)
+            names = path[1:] if path and path[0] in {"json", "query", "files", "form"} else path
+            # marshmallow's "_schema" is the whole object (e.g. a JSON array sent instead of an object).
+            field = ".".join(name for name in names if name != "_schema")
             found.extend({"field": field or "body", "message": message} for message in node)
         elif isinstance(node, list):
             for index, value in enumerate(node):
@@ -58,7 +63,12 @@ def _http(exc: HTTPException) -> Response:
     detail = exc.description or ""
     if messages:
         detail = "请求数据无效 The request is not valid" if status == 422 else "请求格式错误 Malformed request"
-    return problem(status, exc.name, detail, _webargs_errors(messages) if messages else None)
+    response = problem(status, exc.name, detail, _webargs_errors(messages) if messages else None)
+    # Keep the exception's own headers (``Allow`` on 405, ``WWW-Authenticate`` on 401), not its HTML type.
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _domain(exc: errors.RectiflowError) -> Response:
@@ -74,7 +84,20 @@ def _unexpected(exc: Exception) -> Response:
     return problem(500, HTTP_STATUS_CODES[500], "服务器内部错误 Internal server error")
 
 
+def _unstorable(value: Any) -> bool:
+    if isinstance(value, int):
+        return value > MAX_ID
+    return isinstance(value, str) and "\x00" in value
+
+
+def _reject_unknown_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A URL id beyond the id range (or a key with NUL) names nothing: 404, before the database refuses it (500)."""
+    if values and any(_unstorable(value) for value in values.values()):
+        raise NotFound()
+
+
 def init_app(app: Flask) -> None:
+    app.url_value_preprocessor(_reject_unknown_ids)
     # Registered after flask-smorest's own handler, so these win.
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(errors.RectiflowError, _domain)

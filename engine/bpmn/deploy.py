@@ -17,7 +17,8 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.bpmn.builder import BPMN_NS, make_parser, serializer
+from engine.bpmn.builder import BPMN_NS, make_parser
+from engine.bpmn.instance import serialize_specs
 from engine.bpmn.model import NS, read_model
 from engine.errors import InvalidDiagram, NotFound
 from engine.models import ProcessDefinition
@@ -32,7 +33,7 @@ class BuiltDefinition:
     name: str
     xml: str
     sha256: str
-    specs: dict[str, Any]
+    specs: str
     model: dict[str, Any]
 
 
@@ -62,7 +63,7 @@ def _executable_process(root: etree._Element) -> etree._Element:
     return process
 
 
-def _parse_specs(root: etree._Element, key: str) -> dict[str, Any]:
+def _parse_specs(root: etree._Element, key: str) -> str:
     try:
         parser = make_parser()
         parser.add_bpmn_xml(root, filename=f"{key}.bpmn")
@@ -78,11 +79,7 @@ def _parse_specs(root: etree._Element, key: str) -> dict[str, Any]:
             f"BPMN 解析失败 Cannot parse process {key!r}: {type(exc).__name__}: {exc}",
             errors=[{"element": key, "message": f"{type(exc).__name__}: {exc}"}],
         ) from exc
-    registry = serializer().registry
-    return {
-        "spec": registry.convert(spec),
-        "subprocess_specs": {name: registry.convert(sub) for name, sub in subprocesses.items()},
-    }
+    return serialize_specs(spec, subprocesses)
 
 
 def build(content: bytes, forms_path: Path) -> BuiltDefinition:

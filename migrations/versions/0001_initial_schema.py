@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:11:22.484220
+Create Date: 2026-11-25 14:19:25.904952
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('bpmn_xml', sa.Text(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
-    sa.Column('specs', sa.JSON(), nullable=False),
+    sa.Column('specs', sa.Text(), nullable=False),
     sa.Column('model', sa.JSON(), nullable=False),
     sa.Column('deployed_at', engine.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('deployed_by', sa.String(length=64), nullable=True),
@@ -128,7 +128,7 @@ def upgrade() -> None:
     op.create_table('instance',
     sa.Column('item_id', sa.Integer(), nullable=False),
     sa.Column('serializer_version', sa.String(length=20), nullable=False),
-    sa.Column('state', sa.JSON(), nullable=False),
+    sa.Column('state', sa.Text(), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_instance_item_id_item')),
     sa.PrimaryKeyConstraint('item_id', name=op.f('pk_instance'))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,7 +22,7 @@ def step(sessions: sessionmaker[Session], item_id: int, username: str, data: dic
 
 def state_size(sessions: sessionmaker[Session], item_id: int) -> int:
     with transaction(sessions) as session:
-        return len(json.dumps(session.get_one(Instance, item_id).state))
+        return len(session.get_one(Instance, item_id).state)
 
 
 def test_a_thousand_reject_rounds_keep_state_bounded_and_history_whole(

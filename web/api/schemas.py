@@ -2,30 +2,56 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from engine.workflow import DEFAULT_PROCESS
 
 SOURCES = ("自查", "走访调研", "群众反映", "上级督查", "其他")
+# Pages are counted like ids (32-bit): beyond this the row offset would overflow the database's.
+MAX_PAGE = 2**31 - 1
+
+
+class Text(fields.String):
+    """A string both databases can store: PostgreSQL text holds no NUL, UTF-8 holds no lone surrogate.
+
+    Refused here as a 422 naming the field, instead of failing in the database as a 500.
+    """
+
+    default_error_messages = {
+        "nul": "不能包含 NUL 字符 Must not contain NUL characters",
+        "surrogate": "不是有效的 Unicode 文本 Not valid Unicode text (lone surrogate)",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise self.make_error("nul")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise self.make_error("surrogate") from exc
+        return text
 
 
 class ItemCreateSchema(Schema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    description = fields.String(load_default="", validate=validate.Length(max=10000))
-    source = fields.String(
+    title = Text(required=True, validate=validate.Length(min=1, max=500))
+    description = Text(load_default="", validate=validate.Length(max=10000))
+    source = Text(
         load_default=None, allow_none=True, validate=validate.OneOf(SOURCES), metadata={"description": "问题来源"}
     )
-    category = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
-    department = fields.String(required=True, metadata={"description": "责任单位 code"})
+    category = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    department = Text(required=True, metadata={"description": "责任单位 code"})
     deadline = fields.Date(load_default=None, allow_none=True, metadata={"description": "整改时限 YYYY-MM-DD"})
-    process = fields.String(load_default=DEFAULT_PROCESS, validate=validate.Length(min=1, max=200))
+    process = Text(load_default=DEFAULT_PROCESS, validate=validate.Length(min=1, max=200))
 
 
 class ItemQuerySchema(Schema):
-    status = fields.String()
-    department = fields.String()
-    q = fields.String(validate=validate.Length(max=200))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    status = Text()
+    department = Text()
+    q = Text(validate=validate.Length(max=200))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
 
 

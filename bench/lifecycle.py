@@ -1,0 +1,252 @@
+"""Lifecycle benchmark: real HTTP against ``rectiflow serve``, single client, plus the raw engine floor.
+
+    python bench/lifecycle.py                       # SQLite only
+    python bench/lifecycle.py --postgres postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    python bench/lifecycle.py --lifecycles 100 --rounds 1000
+
+Prints median/p95 latency of create/complete/get/list, full lifecycles per second, the cost and
+stored state size of a reject-and-resubmit round at round 1 and at the last round of one item,
+and the raw SpiffWorkflow floor (the same diagram in-process, serialize + deserialize every step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine import identity, migrate
+from engine.bpmn import deploy
+from engine.config import REPO_ROOT
+from engine.db import make_engine, make_session_factory, transaction
+from engine.models import Instance
+
+PROCESSES = REPO_ROOT / "processes"
+CAST = {"reporter": ["reporter"], "manager": ["manager"], "owner": ["member"], "approver": ["approver"]}
+STEPS = [
+    ("manager", {"measures": "增设自助取号机"}),
+    ("manager", {"owner": "owner"}),
+    ("owner", {"result": "已整改"}),
+    ("approver", {"decision": "approve"}),
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def seed(url: str) -> dict[str, str]:
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    with transaction(make_session_factory(engine)) as session:
+        deploy.deploy_bundled(session, PROCESSES)
+        identity.add_department(session, "office", "办公室")
+        for username, roles in CAST.items():
+            identity.add_user(session, username, None if username == "approver" else "office", roles)
+        tokens = {username: identity.create_token(session, username) for username in CAST}
+    engine.dispose()
+    return tokens
+
+
+@contextmanager
+def server(url: str, instance: str) -> Iterator[str]:
+    env = {**os.environ, "RECTIFLOW_DATABASE_URL": url, "RECTIFLOW_INSTANCE_PATH": instance}
+    command = [sys.executable, "-m", "web.cli", "serve", "--port", "0"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
+        assert process.stdout is not None
+        match = re.search(r"listening on (http://\S+?)/api", process.stdout.readline())
+        try:
+            assert match, "server did not start"
+            yield match.group(1) + "/api/v1"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+class Client:
+    def __init__(self, base: str, tokens: dict[str, str]) -> None:
+        self.base = base
+        self.http = requests.Session()
+        self.headers = {user: {"Authorization": f"Bearer {token}"} for user, token in tokens.items()}
+        self.timings: dict[str, list[float]] = {"create": [], "complete": [], "get": [], "list": []}
+
+    def _timed(self, kind: str, call: Callable[[], requests.Response], status: int) -> dict[str, Any]:
+        start = time.perf_counter()
+        response = call()
+        self.timings[kind].append(time.perf_counter() - start)
+        assert response.status_code == status, (kind, response.status_code, response.text)
+        body: dict[str, Any] = response.json()
+        return body
+
+    def create(self) -> dict[str, Any]:
+        body = {"title": "窗口服务排队时间长", "department": "office"}
+        return self._timed(
+            "create", lambda: self.http.post(f"{self.base}/items", json=body, headers=self.headers["reporter"]), 201
+        )
+
+    def complete(self, item: dict[str, Any], user: str, data: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base}/tasks/{item['tasks'][0]['id']}/complete"
+        return self._timed(
+            "complete", lambda: self.http.post(url, json={"data": data}, headers=self.headers[user]), 200
+        )
+
+    def get(self, item_id: int) -> None:
+        self._timed("get", lambda: self.http.get(f"{self.base}/items/{item_id}", headers=self.headers["manager"]), 200)
+
+    def list(self) -> None:
+        self._timed(
+            "list", lambda: self.http.get(f"{self.base}/items?per_page=20", headers=self.headers["manager"]), 200
+        )
+
+
+def lifecycles(client: Client, count: int) -> float:
+    start = time.perf_counter()
+    for _ in range(count):
+        item = client.create()
+        client.get(item["id"])
+        client.list()
+        for user, data in STEPS:
+            item = client.complete(item, user, data)
+        assert item["status"] == "closed"
+    return count / (time.perf_counter() - start)
+
+
+def state_size(url: str, item_id: int) -> int:
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        size = len(session.get_one(Instance, item_id).state)
+    engine.dispose()
+    return size
+
+
+def reject_loop(client: Client, url: str, rounds: int) -> dict[str, float]:
+    """Cost (ms, median of a window of 20 rounds) and state size at the first and last rounds."""
+    item = client.create()
+    item = client.complete(item, "manager", STEPS[0][1])
+    item = client.complete(item, "manager", STEPS[1][1])
+    costs: list[float] = []
+    sizes: dict[int, int] = {}
+    for n in range(1, rounds + 1):
+        start = time.perf_counter()
+        item = client.complete(item, "owner", {"result": f"第{n}次整改"})
+        item = client.complete(item, "approver", {"decision": "reject", "comment": f"第{n}次退回"})
+        costs.append((time.perf_counter() - start) * 1000)
+        if n in (1, rounds):
+            sizes[n] = state_size(url, item["id"])
+    window = min(20, rounds)
+    return {
+        "first_ms": statistics.median(costs[:window]),
+        "last_ms": statistics.median(costs[-window:]),
+        "first_bytes": sizes[1],
+        "last_bytes": sizes[rounds],
+    }
+
+
+def raw_floor(count: int) -> tuple[float, float]:
+    """(ms per step, lifecycles/s): SpiffWorkflow alone, serialize + deserialize at every step."""
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+    from SpiffWorkflow.util.task import TaskState
+
+    from engine.bpmn.builder import make_parser, script_engine, serializer
+
+    parser = make_parser()
+    parser.add_bpmn_file(str(PROCESSES / "rectification_item.bpmn"))
+    spec = parser.get_spec("rectification_item")
+    ser = serializer()
+    steps = 0
+    start = time.perf_counter()
+    for _ in range(count):
+        workflow = BpmnWorkflow(spec, script_engine=script_engine())
+        workflow.do_engine_steps()
+        state = ser.serialize_json(workflow)
+        for _user, data in STEPS:
+            workflow = ser.deserialize_json(state)
+            workflow.script_engine = script_engine()
+            task = workflow.get_tasks(state=TaskState.READY)[0]
+            task.data.update(data)
+            task.run()
+            workflow.do_engine_steps()
+            state = ser.serialize_json(workflow)
+            steps += 1
+    elapsed = time.perf_counter() - start
+    return elapsed / steps * 1000, count / elapsed
+
+
+def postgres_database(server_url: str) -> Iterator[str]:
+    base = make_url(server_url)
+    name = f"rectiflow_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def run(label: str, url: str, args: argparse.Namespace, floor_ms: float) -> None:
+    tokens = seed(url)
+    with tempfile.TemporaryDirectory() as instance, server(url, instance) as base:
+        client = Client(base, tokens)
+        lifecycles(client, 10)  # warm-up: imports, caches, connection pool
+        client.timings = {kind: [] for kind in client.timings}
+        per_second = lifecycles(client, args.lifecycles)
+        loop = reject_loop(client, url, args.rounds)
+    print(f"\n== {label}: {args.lifecycles} lifecycles over HTTP, one client ==")
+    print(f"{'operation':<10} {'median ms':>10} {'p95 ms':>8} {'n':>6}")
+    for kind, values in client.timings.items():
+        if kind == "complete":
+            values = values[: args.lifecycles * len(STEPS)]
+        ms = [v * 1000 for v in values]
+        print(f"{kind:<10} {statistics.median(ms):>10.2f} {percentile(ms, 0.95):>8.2f} {len(ms):>6}")
+    complete_median = statistics.median(client.timings["complete"][: args.lifecycles * len(STEPS)]) * 1000
+    print(f"full lifecycles per second: {per_second:.1f}")
+    print(
+        f"reject round 1: {loop['first_ms']:.2f} ms, state {loop['first_bytes']} B; "
+        f"round {args.rounds}: {loop['last_ms']:.2f} ms, state {loop['last_bytes']} B"
+    )
+    print("targets:")
+    print(f"  complete median / raw step  = {complete_median / floor_ms:.2f}x (target <= 3x)")
+    print(f"  round {args.rounds} / round 1 cost   = {loop['last_ms'] / loop['first_ms']:.2f}x (target <= 1.5x)")
+    print(f"  round {args.rounds} / round 1 state  = {loop['last_bytes'] / loop['first_bytes']:.2f}x (target <= 2x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lifecycles", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=1000)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL; a scratch database is created and dropped")
+    args = parser.parse_args()
+
+    floor_ms, floor_rate = raw_floor(200)
+    print("== raw SpiffWorkflow floor (in-process, serialize + deserialize every step) ==")
+    print(f"per step: {floor_ms:.3f} ms; lifecycles per second: {floor_rate:.0f}")
+
+    with tempfile.TemporaryDirectory() as folder:
+        run("SQLite", f"sqlite:///{Path(folder) / 'bench.sqlite3'}", args, floor_ms)
+    if args.postgres:
+        for url in postgres_database(args.postgres):
+            run("PostgreSQL", url, args, floor_ms)
+
+
+if __name__ == "__main__":
+    main()
