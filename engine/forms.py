@@ -8,7 +8,7 @@ responsible department).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
@@ -45,7 +45,7 @@ def _format_checker(session: Session, item: Item) -> FormatChecker:
     return checker
 
 
-def _name(path: Any) -> str:
+def _name(path: Iterable[object]) -> str:
     return ".".join(["data", *(str(part) for part in path)])
 
 
@@ -77,7 +77,7 @@ def _message(error: ValidationError, item: Item) -> str:
 
 
 def _unstorable_text(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[dict[str, str]]:
-    """Strings no database column can hold (NUL) or no UTF-8 can encode (lone surrogates), as item fields."""
+    """Strings PostgreSQL text cannot hold (NUL) or UTF-8 cannot encode (lone surrogates): refused as in items."""
     if isinstance(value, dict):
         for key, inner in value.items():
             yield from _unstorable_text(key, (*path, key))
@@ -98,13 +98,13 @@ def _unstorable_text(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[d
 def validate(session: Session, item: Item, schema: dict[str, Any] | None, data: Any) -> None:
     """Raise InvalidInput listing every field at fault, each once."""
     validator = Draft202012Validator(schema or EMPTY_FORM, format_checker=_format_checker(session, item))
-    errors: list[dict[str, str]] = []
-    # jsonschema reports one "required" error per missing property; ``_field`` names them all from each.
     found = [
         {"field": field, "message": _message(error, item)}
         for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         for field in _field(error)
     ]
+    # jsonschema reports one "required" error per missing property, and ``_field`` names them all from each.
+    errors: list[dict[str, str]] = []
     for error in [*found, *_unstorable_text(data)]:
         if error not in errors:
             errors.append(error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.workflow import DEFAULT_PROCESS
 
@@ -19,19 +19,14 @@ class Text(fields.String):
     Refused here as a 422 naming the field, instead of failing in the database as a 500.
     """
 
-    default_error_messages = {
-        "nul": "不能包含 NUL 字符 Must not contain NUL characters",
-        "surrogate": "不是有效的 Unicode 文本 Not valid Unicode text (lone surrogate)",
-    }
-
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
-            raise self.make_error("nul")
+            raise ValidationError("不能包含 NUL 字符 Must not contain NUL characters")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
-            raise self.make_error("surrogate") from exc
+            raise ValidationError("不是有效的 Unicode 文本 Not valid Unicode text (lone surrogate)") from exc
         return text
 
 
