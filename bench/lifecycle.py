@@ -19,22 +19,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import identity, migrate
 from engine.bpmn import deploy
 from engine.config import REPO_ROOT
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import make_engine, make_session_factory, scratch_database, transaction
 from engine.models import Instance
 
 PROCESSES = REPO_ROOT / "processes"
@@ -189,20 +186,6 @@ def raw_floor(count: int) -> tuple[float, float]:
     return elapsed / steps * 1000, count / elapsed
 
 
-def postgres_database(server_url: str) -> Iterator[str]:
-    base = make_url(server_url)
-    name = f"rectiflow_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def run(label: str, url: str, args: argparse.Namespace, floor_ms: float) -> None:
     tokens = seed(url)
     with tempfile.TemporaryDirectory() as instance, server(url, instance) as base:
@@ -244,7 +227,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         run("SQLite", f"sqlite:///{Path(folder) / 'bench.sqlite3'}", args, floor_ms)
     if args.postgres:
-        for url in postgres_database(args.postgres):
+        with scratch_database(args.postgres, "rectiflow_bench") as url:
             run("PostgreSQL", url, args, floor_ms)
 
 

@@ -22,10 +22,15 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> HistoryEvent:
     """Append one event; the caller holds the item's lock, so ``seq`` cannot collide."""
-    last = session.scalar(select(func.max(HistoryEvent.seq)).where(HistoryEvent.item_id == item.id))
+    # Computed by the INSERT itself: one statement, no read-then-write.
+    next_seq = (
+        select(func.coalesce(func.max(HistoryEvent.seq), 0) + 1)
+        .where(HistoryEvent.item_id == item.id)
+        .scalar_subquery()
+    )
     event = HistoryEvent(
         item_id=item.id,
-        seq=(last or 0) + 1,
+        seq=next_seq,
         actor=actor,
         action=action,
         task=task,
@@ -34,6 +39,8 @@ def record(
         data=data or {},
     )
     session.add(event)
+    # Insert now, so that a second event of the same transaction counts this one.
+    session.flush()
     return event
 
 

@@ -11,63 +11,53 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import identity, migrate
 from engine.bpmn import deploy
 from engine.config import REPO_ROOT
-from engine.db import Base, make_engine, make_session_factory, transaction
+from engine.db import Base, make_engine, make_session_factory, scratch_database, transaction
 from web import create_app, db
 
 PROCESSES = REPO_ROOT / "processes"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
+@contextmanager
 def _postgres_database() -> Iterator[str]:
-    server = make_url(os.environ.get("RECTIFLOW_TEST_POSTGRES_URL", DEFAULT_PG))
-    name = f"rectiflow_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {server.render_as_string()}: {exc}")
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    server = os.environ.get("RECTIFLOW_TEST_POSTGRES_URL", DEFAULT_PG)
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(server, "rectiflow_test"))
+        except OperationalError as exc:
+            if os.environ.get("CI") == "true":
+                raise
+            pytest.skip(f"PostgreSQL not reachable at {server}: {exc}")
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated, empty database of each kind, shared by the tests of one run."""
-    if request.param == "sqlite":
-        urls: Iterator[str] = iter([f"sqlite:///{tmp_path_factory.mktemp('db') / 'rectiflow.sqlite3'}"])
-    else:
-        urls = _postgres_database()
-    url = next(urls)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    engine.dispose()
-    yield url
-    for _ in urls:  # runs the PostgreSQL generator's clean-up
-        pass
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'rectiflow.sqlite3'}"
+        else:
+            url = stack.enter_context(_postgres_database())
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

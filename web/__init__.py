@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -18,9 +19,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = Settings.from_env()
     overrides = test_config or {}
     settings = Settings(
-        instance_path=overrides.get("INSTANCE_PATH", settings.instance_path),
+        instance_path=Path(overrides.get("INSTANCE_PATH", settings.instance_path)),
         database_url=overrides.get("DATABASE_URL", settings.database_url),
-        processes_path=overrides.get("PROCESSES_PATH", settings.processes_path),
+        processes_path=Path(overrides.get("PROCESSES_PATH", settings.processes_path)),
         max_upload_bytes=overrides.get("MAX_UPLOAD_BYTES", settings.max_upload_bytes),
     )
     app.config.update(

@@ -8,12 +8,16 @@ All of it comes from the BPMN file and the form files next to it, never from Pyt
 - ``camunda:formKey`` on a user task: a JSON Schema file in the forms folder.
 - ``camunda:properties`` on a lane: ``candidates`` names the rule (see ``engine.assignment``) that
   decides who may complete the lane's tasks. Without the property the lane's id is taken as the rule.
+  A task inside an expanded sub-process that no lane lists takes the lane of its sub-process.
+
+Everything read here ends up in a database column when an item runs, so it is checked against the
+column's size at deploy time: a diagram either deploys and runs, or is refused naming the element.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -23,8 +27,38 @@ from lxml import etree
 from engine.assignment import RULES
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
 from engine.errors import InvalidDiagram
+from engine.models import Item, Task
 
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
+
+
+def _column_length(column: Any) -> int:
+    return int(column.type.length)
+
+
+# The columns these values are copied into while an item runs.
+MAX_STATUS = _column_length(Item.__table__.c.status)
+MAX_STATUS_LABEL = _column_length(Item.__table__.c.status_label)
+MAX_TASK_NAME = _column_length(Task.__table__.c.name)
+MAX_TASK_TITLE = _column_length(Task.__table__.c.title)
+MAX_LANE_NAME = _column_length(Task.__table__.c.lane)
+# A condition longer than this is not a condition a person wrote; the Python parser also runs out of
+# memory (MemoryError) on pathological input long before the upload limit.
+MAX_EXPRESSION = 10_000
+
+# Where Spiff evaluates Python: sequence-flow conditions, scripts, timers, loop and event conditions.
+_EXPRESSIONS = {
+    "./bpmn:conditionExpression": "eval",
+    "./bpmn:script": "exec",
+    "./bpmn:timerEventDefinition/bpmn:timeDate": "eval",
+    "./bpmn:timerEventDefinition/bpmn:timeDuration": "eval",
+    "./bpmn:timerEventDefinition/bpmn:timeCycle": "eval",
+    "./bpmn:conditionalEventDefinition/bpmn:condition": "eval",
+    "./bpmn:standardLoopCharacteristics/bpmn:loopCondition": "eval",
+    "./bpmn:multiInstanceLoopCharacteristics/bpmn:loopCardinality": "eval",
+    "./bpmn:multiInstanceLoopCharacteristics/bpmn:completionCondition": "eval",
+    "./bpmn:completionCondition": "eval",
+}
 
 
 def _properties(node: etree._Element) -> dict[str, str]:
@@ -39,20 +73,49 @@ def _invalid(element: str, message: str) -> InvalidDiagram:
 
 
 def _lanes(process: etree._Element) -> dict[str, dict[str, str]]:
-    """Map each flow node id to its innermost lane's name and candidates rule."""
+    """Map each flow node id to its innermost lane's id, name and candidates rule."""
     by_node: dict[str, dict[str, str]] = {}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
         lane_id = lane.get("id", "")
-        rule = _properties(lane).get("candidates", lane_id)
+        props = _properties(lane)
+        rule = props.get("candidates", lane_id)
         for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
             # Nested lanes are visited after their parent, so the innermost lane wins.
-            by_node[(ref.text or "").strip()] = {"name": lane.get("name") or lane_id, "rule": rule}
+            by_node[(ref.text or "").strip()] = {
+                "id": lane_id,
+                "name": lane.get("name") or lane_id,
+                "rule": rule,
+                "explicit": "candidates" if "candidates" in props else "",
+            }
     return by_node
 
 
+def _lane_of(node: etree._Element, lanes: dict[str, dict[str, str]], process: etree._Element) -> dict[str, str] | None:
+    """The node's lane, or the lane of the nearest enclosing sub-process (as SpiffWorkflow does)."""
+    current: etree._Element | None = node
+    while current is not None and current is not process:
+        lane = lanes.get(current.get("id", ""))
+        if lane is not None:
+            return lane
+        current = current.getparent()
+    return None
+
+
 def _load_form(forms_path: Path, element: str, key: str) -> dict[str, Any]:
-    path = (forms_path / key).resolve()
-    if forms_path.resolve() not in path.parents or not path.is_file():
+    relative = PurePosixPath(key)
+    if relative.is_absolute() or ".." in relative.parts or "\\" in key or not key.strip():
+        # Refused on its shape alone: nothing outside the forms folder is ever opened.
+        raise _invalid(
+            element,
+            f"表单必须是表单目录中的文件 Form {key!r} of user task {element!r} must be a file name in the forms "
+            "folder (no absolute path, no '..')",
+        )
+    try:
+        path = (forms_path / key).resolve()
+        found = forms_path.resolve() in path.parents and path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, ...
+        found = False
+    if not found:
         raise _invalid(element, f"表单文件不存在 Form file not found: {key!r} (user task {element!r})")
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
@@ -64,20 +127,43 @@ def _load_form(forms_path: Path, element: str, key: str) -> dict[str, Any]:
     return schema
 
 
-def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Path) -> dict[str, Any]:
-    element = node.get("id", "")
+def _check_length(element: str, what: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise _invalid(
+            element, f"{what} 过长 {what} of {element!r} is {len(value)} characters long; at most {limit} are allowed"
+        )
+
+
+def _check_lane(element: str, lane: dict[str, str] | None) -> dict[str, str]:
     if lane is None:
         raise _invalid(element, f"用户任务不在任何泳道中 User task {element!r} is in no lane: nobody could complete it")
     if lane["rule"] not in RULES:
-        raise _invalid(
-            element,
-            f"泳道的处理人规则未知 Lane {lane['name']!r} names unknown candidates rule {lane['rule']!r}; "
-            f"known: {', '.join(sorted(RULES))}",
-        )
+        known = ", ".join(sorted(RULES))
+        if lane["explicit"]:
+            message = (
+                f"泳道的处理人规则未知 Lane {lane['name']!r} (of user task {element!r}) names unknown candidates rule "
+                f"{lane['rule']!r}; known: {known}"
+            )
+        else:
+            message = (
+                f"泳道没有处理人规则 Lane {lane['name']!r} (of user task {element!r}) has no 'candidates' property and "
+                f"its id {lane['id']!r} is not a rule: add the property with one of {known}"
+            )
+        raise _invalid(lane["id"], message)
+    _check_length(lane["id"], "泳道名称 Lane name", lane["name"], MAX_LANE_NAME)
+    return lane
+
+
+def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Path) -> dict[str, Any]:
+    element = node.get("id", "")
+    _check_length(element, "任务 id Task id", element, MAX_TASK_NAME)
+    title = node.get("name") or element
+    _check_length(element, "任务名称 Task name", title, MAX_TASK_TITLE)
+    lane = _check_lane(element, lane)
     form_key = node.get(f"{{{CAMUNDA_NS}}}formKey")
     props = _properties(node)
     return {
-        "title": node.get("name") or element,
+        "title": title,
         "lane": lane["name"],
         "candidates": lane["rule"],
         "form": _load_form(forms_path, element, form_key) if form_key else None,
@@ -85,6 +171,16 @@ def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Pa
         "status": props.get("status"),
         "status_label": props.get("status_label") or props.get("status"),
     }
+
+
+def _status(element: str, props: dict[str, str]) -> dict[str, str]:
+    status = props["status"].strip()
+    if not status:
+        raise _invalid(element, f"状态为空 The status property of {element!r} is empty")
+    _check_length(element, "状态 Status", status, MAX_STATUS)
+    label = props.get("status_label") or status
+    _check_length(element, "状态名称 Status label", label, MAX_STATUS_LABEL)
+    return {"status": status, "label": label}
 
 
 def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
@@ -97,20 +193,50 @@ def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
         if element is None:
             continue
         if node.tag == f"{{{BPMN_NS}}}userTask":
-            tasks[element] = _user_task(node, lanes.get(element), forms_path)
+            tasks[element] = _user_task(node, _lane_of(node, lanes, process), forms_path)
         props = _properties(node)
         if "status" in props:
-            statuses[element] = {"status": props["status"], "label": props.get("status_label") or props["status"]}
+            statuses[element] = _status(element, props)
         _check_expressions(node, element)
     return {"name": process.get("name") or process.get("id"), "tasks": tasks, "statuses": statuses}
 
 
 def _check_expressions(node: etree._Element, element: str) -> None:
-    """Conditions and scripts must at least be valid Python: refuse them at deploy, not at run time."""
-    sources = [(text, "eval") for text in node.xpath("./bpmn:conditionExpression/text()", namespaces=NS)]
-    sources += [(text, "exec") for text in node.xpath("./bpmn:script/text()", namespaces=NS)]
-    for text, mode in sources:
-        try:
-            compile(str(text).strip(), element, mode)
-        except SyntaxError as exc:
-            raise _invalid(element, f"表达式语法错误 Invalid expression in {element!r}: {exc.msg}") from exc
+    """Conditions, scripts and timers are Python: refuse invalid ones at deploy, not when an item reaches them.
+
+    SpiffWorkflow runs an element's ``text`` as written (``eval``/``exec``), so that is what is compiled.
+    """
+    for path, mode in _EXPRESSIONS.items():
+        for expression in node.xpath(path, namespaces=NS):
+            if expression.text is not None:
+                language = expression.get("language") or (node.get("scriptFormat") if mode == "exec" else None)
+                _compile(element, expression.text, mode, language)
+
+
+def _compile(element: str, text: str, mode: str, language: str | None) -> None:
+    if language and "python" not in language.lower():
+        raise _invalid(
+            element,
+            f"不支持的表达式语言 {element!r} uses language {language!r}: Rectiflow evaluates Python only "
+            "(leave the language empty or set it to python)",
+        )
+    if not text.strip():
+        raise _invalid(element, f"表达式为空 The expression in {element!r} is empty")
+    if len(text) > MAX_EXPRESSION:
+        raise _invalid(
+            element, f"表达式过长 Expression in {element!r} is {len(text)} characters long; at most {MAX_EXPRESSION}"
+        )
+    hint = ""
+    if text.lstrip().startswith(("${", "#{", "=")):
+        hint = " (this looks like a JUEL or FEEL expression: Rectiflow evaluates Python, e.g. decision == 'approve')"
+    elif text != text.lstrip():
+        hint = " (it is run exactly as written: remove the line break or indentation before it)"
+    try:
+        # eval() skips leading spaces and tabs of an expression; exec() runs a script as it is.
+        compile(text.lstrip(" \t") if mode == "eval" else text, element, mode)
+    except SyntaxError as exc:
+        raise _invalid(
+            element, f"表达式语法错误 Invalid Python expression in {element!r}: {exc.msg}: {text.strip()[:200]!r}{hint}"
+        ) from exc
+    except (ValueError, MemoryError, RecursionError) as exc:
+        raise _invalid(element, f"表达式无法解析 Expression in {element!r} is too complex to parse{hint}") from exc

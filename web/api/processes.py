@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from itertools import groupby
 from typing import Any
+from urllib.parse import quote
 
-from flask import Response
+from flask import Response, url_for
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 from engine import permissions
 from engine.bpmn import deploy
 from web import db
-from web.api.schemas import DeployedSchema, ProcessListSchema
+from web.api.schemas import DeployedSchema, ProblemSchema, ProcessListSchema
 from web.auth import authenticate, check_first, current_user
 
 blp = Blueprint("processes", __name__, url_prefix="/processes", description="流程 Process definitions")
@@ -22,6 +23,12 @@ blp.before_request(authenticate)
 
 class UploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "a .bpmn file (BPMN 2.0 XML, UTF-8, at most 5 MB)"})
+
+
+class DeploymentSchema(DeployedSchema):
+    sha256 = fields.String(metadata={"description": "SHA-256 of the deployed file, hex"})
+    deployed_at = fields.DateTime()
+    deployed_by = fields.String(allow_none=True)
 
 
 @blp.route("", methods=["GET"])
@@ -39,21 +46,32 @@ def list_processes() -> dict[str, Any]:
 @blp.route("", methods=["POST"])
 @check_first(permissions.require_designer)
 @blp.arguments(UploadSchema, location="files")
-@blp.response(201, DeployedSchema)
-@blp.alt_response(200, schema=DeployedSchema, description="Identical XML was already deployed: that version")
-def deploy_process(files: dict[str, Any]) -> tuple[Any, int]:
+@blp.response(201, DeploymentSchema, description="A new version of the process")
+@blp.alt_response(200, schema=DeploymentSchema, description="Identical XML was already deployed: that version")
+@blp.alt_response(413, schema=ProblemSchema, description="The upload is larger than 5 MB")
+@blp.alt_response(
+    422,
+    schema=ProblemSchema,
+    description="The diagram cannot be deployed; `errors` names each element at fault: "
+    '`[{"element": "<BPMN id>", "message": "..."}]`',
+)
+def deploy_process(files: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     definition, created = deploy.deploy(
         db.session(), files["file"].read(), db.settings().processes_path / "forms", current_user().username
     )
-    return definition, 201 if created else 200
+    location = url_for(".download", key=definition.key, version=definition.version)
+    return definition, 201 if created else 200, {"Location": location}
 
 
 @blp.route("/<key>/<int:version>/bpmn", methods=["GET"])
 @blp.response(200, content_type="application/xml")
 def download(key: str, version: int) -> Response:
     definition = deploy.get(db.session(), key, version)
+    filename = f"{key}-v{version}.bpmn"
+    # Keys may hold any letter: an ASCII fallback name, and the real one per RFC 6266.
+    fallback = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
     return Response(
         definition.bpmn_xml,
         mimetype="application/xml",
-        headers={"Content-Disposition": f'attachment; filename="{key}-v{version}.bpmn"'},
+        headers={"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"},
     )

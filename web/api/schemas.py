@@ -71,25 +71,6 @@ class ProcessRefSchema(Schema):
     version = fields.Integer()
 
 
-class ItemSchema(Schema):
-    id = fields.Integer()
-    title = fields.String()
-    description = fields.String()
-    source = fields.String(allow_none=True)
-    category = fields.String(allow_none=True)
-    department = fields.Nested(DepartmentRefSchema)
-    deadline = fields.Date(allow_none=True)
-    status = fields.String()
-    status_label = fields.String()
-    owner = fields.String(allow_none=True)
-    process = fields.Nested(ProcessRefSchema)
-    tasks = fields.List(fields.Nested(TaskSchema))
-    data = fields.Dict()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    closed_at = fields.DateTime(allow_none=True)
-
-
 class ItemSummarySchema(Schema):
     id = fields.Integer()
     title = fields.String()
@@ -103,6 +84,13 @@ class ItemSummarySchema(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+
+
+class ItemSchema(ItemSummarySchema):
+    description = fields.String()
+    process = fields.Nested(ProcessRefSchema)
+    tasks = fields.List(fields.Nested(TaskSchema))
+    data = fields.Dict()
 
 
 class ItemPageSchema(Schema):
