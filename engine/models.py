@@ -104,7 +104,7 @@ class ProcessDefinition(Base):
     """One deployed version of a diagram; its parsed spec is stored once here, not in every instance."""
 
     __tablename__ = "process_definition"
-    __table_args__ = (UniqueConstraint("key", "version"), UniqueConstraint("key", "sha256"))
+    __table_args__ = (UniqueConstraint("key", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))

@@ -20,7 +20,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.node_parser import NodeParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -392,27 +392,31 @@ def build(content: bytes, forms_path: Path) -> BuiltDefinition:
     )
 
 
-def _find(session: Session, key: str, sha256: str) -> ProcessDefinition | None:
+def _latest(session: Session, key: str) -> ProcessDefinition | None:
     return session.scalar(
-        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.sha256 == sha256)
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
     )
 
 
 def deploy(session: Session, content: bytes, forms_path: Path, actor: str | None) -> tuple[ProcessDefinition, bool]:
-    """Store a new version; identical XML already deployed returns that version (created=False).
+    """Store a new version, unless it would repeat the latest one (created=False, that version returned).
 
+    "Repeat" means the same XML and the same forms: a designer who edits only a form file gets a new
+    version too, and redeploying an older diagram after a newer one makes it the latest again.
     Two deployments of one key at once both read the same latest version: the second one's insert
-    then violates a unique constraint, is rolled back to its savepoint, and tries again.
+    then violates the (key, version) unique constraint, is rolled back to its savepoint, and tries again.
     """
     built = build(content, forms_path)
     for _attempt in range(50):  # each retry follows another deployment's commit: progress is certain
-        existing = _find(session, built.key, built.sha256)
-        if existing is not None:
-            return existing, False
-        current = session.scalar(select(func.max(ProcessDefinition.version)).where(ProcessDefinition.key == built.key))
+        current = _latest(session, built.key)
+        if current is not None and current.sha256 == built.sha256 and current.model == built.model:
+            return current, False
         definition = ProcessDefinition(
             key=built.key,
-            version=(current or 0) + 1,
+            version=(current.version if current else 0) + 1,
             name=built.name,
             bpmn_xml=built.xml,
             sha256=built.sha256,
@@ -437,12 +441,7 @@ def deploy_bundled(session: Session, processes_path: Path) -> list[tuple[Process
 
 
 def latest(session: Session, key: str) -> ProcessDefinition:
-    definition = session.scalar(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.key == key)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    )
+    definition = _latest(session, key)
     if definition is None:
         raise NotFound(
             f"未部署的流程 No process deployed with key {key!r}",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:19:25.904952
+Create Date: 2026-11-25 14:48:17.445437
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ def upgrade() -> None:
     sa.Column('deployed_at', engine.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('deployed_by', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_definition')),
-    sa.UniqueConstraint('key', 'sha256', name=op.f('uq_process_definition_key_sha256')),
     sa.UniqueConstraint('key', 'version', name=op.f('uq_process_definition_key_version'))
     )
     op.create_table('user_account',

@@ -179,3 +179,18 @@ def test_forms_are_read_from_the_forms_folder_only(tmp_path: Path) -> None:
             deploy.build(user_task_with_form(key), forms)
         assert caught.value.errors[0]["element"] == "x", key
         assert "secret" not in caught.value.detail
+
+
+def test_a_changed_form_alone_makes_a_new_version(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    for form in FORMS.glob("*.json"):
+        (forms / form.name).write_text(form.read_text(encoding="utf-8"), encoding="utf-8")
+    with transaction(sessions) as session:
+        same, created = deploy.deploy(session, BUNDLED, forms, actor="designer")
+        assert (same.version, created) == (1, False)
+        rectify = forms / "rectify.json"
+        rectify.write_text(rectify.read_text(encoding="utf-8").replace('"maxLength": 5000', '"maxLength": 200', 1))
+        changed, created = deploy.deploy(session, BUNDLED, forms, actor="designer")
+        assert (changed.version, created) == (2, True)
+        assert changed.model["tasks"]["rectify"]["form"]["properties"]["result"]["maxLength"] == 200

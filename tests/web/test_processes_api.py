@@ -226,6 +226,18 @@ def test_a_changed_diagram_is_version_2_and_items_started_before_stay_on_version
         assert download.data == content
 
 
+def test_redeploying_an_older_diagram_after_a_newer_one_makes_it_the_latest_again(
+    client: FlaskClient, people: People
+) -> None:
+    assert upload(client, people, redesigned()).json["version"] == 2
+    back = upload(client, people, BUNDLED.read_bytes())
+    assert (back.status_code, back.json["version"]) == (201, 3)
+    assert back.json["sha256"] == hashlib.sha256(BUNDLED.read_bytes()).hexdigest()
+    item = create_item(client, people)
+    assert item["process"] == {"key": KEY, "version": 3}
+    assert run_to_end(client, people, item)[2] == ("rectify", "owner", "责任人整改中 Owner rectifying")
+
+
 def test_statuses_come_from_the_diagram(client: FlaskClient, people: People) -> None:
     assert upload(client, people, redesigned()).status_code == 201
     item = create_item(client, people)
