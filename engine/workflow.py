@@ -102,7 +102,6 @@ def create_item(session: Session, actor: User, new: NewItem) -> Item:
             "process": {"key": definition.key, "version": definition.version},
         },
     )
-    session.flush()
     return item
 
 
@@ -153,7 +152,6 @@ def complete_task(
     row.state = "completed"
     row.completed_at = utcnow()
     row.completed_by_id = actor.id
-    session.flush()
     status_from = item.status
     _store(session, item, instance, definition, workflow)
     history.record(
@@ -166,7 +164,6 @@ def complete_task(
         status_to=item.status,
         data=data,
     )
-    session.flush()
     return item
 
 
