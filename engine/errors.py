@@ -32,6 +32,11 @@ class InvalidInput(RectiflowError):
 class InvalidDiagram(RectiflowError):
     """The BPMN diagram cannot be deployed."""
 
+    @classmethod
+    def at(cls, element: str, message: str) -> InvalidDiagram:
+        """The diagram refused because of one element (or process, by its key), named in ``errors``."""
+        return cls(message, errors=[{"element": element, "message": message}])
+
 
 class TaskNotReady(RectiflowError):
     """This task is no longer ready: it was completed or cancelled."""

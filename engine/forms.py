@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
 from engine.models import Item, User
+from engine.text import unstorable
 
 # A task without a form accepts no fields at all.
 EMPTY_FORM: dict[str, Any] = {"type": "object", "additionalProperties": False}
@@ -85,14 +86,8 @@ def _unstorable_text(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[d
     elif isinstance(value, list):
         for index, inner in enumerate(value):
             yield from _unstorable_text(inner, (*path, index))
-    elif isinstance(value, str):
-        if "\x00" in value:
-            yield {"field": _name(path), "message": "不能包含 NUL 字符 Must not contain NUL characters"}
-        else:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                yield {"field": _name(path), "message": "不是有效的 Unicode 文本 Not valid Unicode text"}
+    elif isinstance(value, str) and (problem := unstorable(value)):
+        yield {"field": _name(path), "message": problem}
 
 
 def validate(session: Session, item: Item, schema: dict[str, Any] | None, data: Any) -> None:

@@ -166,10 +166,14 @@ class Task(Base):
     """A user task as people see it. Ids are ours, never reused: a finished task stays finished."""
 
     __tablename__ = "task"
-    __table_args__ = (Index("ix_task_inbox", "state", "candidate_role", "candidate_department_id"),)
+    __table_args__ = (
+        Index("ix_task_inbox", "state", "candidate_role", "candidate_department_id"),
+        # An item's live tasks, found without scanning every task it ever had.
+        Index("ix_task_item_state", "item_id", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
     spiff_id: Mapped[str] = mapped_column(String(36))
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(500))
@@ -193,7 +197,8 @@ class HistoryEvent(Base):
     __table_args__ = (UniqueConstraint("item_id", "seq"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    # Indexed by the (item_id, seq) unique constraint.
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     actor: Mapped[str | None] = mapped_column(String(64))

@@ -68,10 +68,6 @@ def _properties(node: etree._Element) -> dict[str, str]:
     }
 
 
-def _invalid(element: str, message: str) -> InvalidDiagram:
-    return InvalidDiagram(message, errors=[{"element": element, "message": message}])
-
-
 def _lanes(process: etree._Element) -> dict[str, dict[str, str]]:
     """Map each flow node id to its innermost lane's id, name and candidates rule."""
     by_node: dict[str, dict[str, str]] = {}
@@ -105,7 +101,7 @@ def _load_form(forms_path: Path, element: str, key: str) -> dict[str, Any]:
     relative = PurePosixPath(key)
     if relative.is_absolute() or ".." in relative.parts or "\\" in key or not key.strip():
         # Refused on its shape alone: nothing outside the forms folder is ever opened.
-        raise _invalid(
+        raise InvalidDiagram.at(
             element,
             f"表单必须是表单目录中的文件 Form {key!r} of user task {element!r} must be a file name in the forms "
             "folder (no absolute path, no '..')",
@@ -116,27 +112,31 @@ def _load_form(forms_path: Path, element: str, key: str) -> dict[str, Any]:
     except (OSError, ValueError):  # a name too long for the file system, ...
         found = False
     if not found:
-        raise _invalid(element, f"表单文件不存在 Form file not found: {key!r} (user task {element!r})")
+        raise InvalidDiagram.at(element, f"表单文件不存在 Form file not found: {key!r} (user task {element!r})")
     try:
         schema = json.loads(path.read_text(encoding="utf-8"))
         Draft202012Validator.check_schema(schema)
     except (ValueError, SchemaError) as exc:
-        raise _invalid(element, f"表单不是有效的 JSON Schema Form {key!r} is not a valid JSON Schema: {exc}") from exc
+        raise InvalidDiagram.at(
+            element, f"表单不是有效的 JSON Schema Form {key!r} is not a valid JSON Schema: {exc}"
+        ) from exc
     if not isinstance(schema, dict):
-        raise _invalid(element, f"Form {key!r} must be a JSON object")
+        raise InvalidDiagram.at(element, f"Form {key!r} must be a JSON object")
     return schema
 
 
 def _check_length(element: str, what: str, value: str, limit: int) -> None:
     if len(value) > limit:
-        raise _invalid(
+        raise InvalidDiagram.at(
             element, f"{what} 过长 {what} of {element!r} is {len(value)} characters long; at most {limit} are allowed"
         )
 
 
 def _check_lane(element: str, lane: dict[str, str] | None) -> dict[str, str]:
     if lane is None:
-        raise _invalid(element, f"用户任务不在任何泳道中 User task {element!r} is in no lane: nobody could complete it")
+        raise InvalidDiagram.at(
+            element, f"用户任务不在任何泳道中 User task {element!r} is in no lane: nobody could complete it"
+        )
     if lane["rule"] not in RULES:
         known = ", ".join(sorted(RULES))
         if lane["explicit"]:
@@ -149,7 +149,7 @@ def _check_lane(element: str, lane: dict[str, str] | None) -> dict[str, str]:
                 f"泳道没有处理人规则 Lane {lane['name']!r} (of user task {element!r}) has no 'candidates' property and "
                 f"its id {lane['id']!r} is not a rule: add the property with one of {known}"
             )
-        raise _invalid(lane["id"], message)
+        raise InvalidDiagram.at(lane["id"], message)
     _check_length(lane["id"], "泳道名称 Lane name", lane["name"], MAX_LANE_NAME)
     return lane
 
@@ -176,7 +176,7 @@ def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Pa
 def _status(element: str, props: dict[str, str]) -> dict[str, str]:
     status = props["status"].strip()
     if not status:
-        raise _invalid(element, f"状态为空 The status property of {element!r} is empty")
+        raise InvalidDiagram.at(element, f"状态为空 The status property of {element!r} is empty")
     _check_length(element, "状态 Status", status, MAX_STATUS)
     label = props.get("status_label") or status
     _check_length(element, "状态名称 Status label", label, MAX_STATUS_LABEL)
@@ -215,15 +215,15 @@ def _check_expressions(node: etree._Element, element: str) -> None:
 
 def _compile(element: str, text: str, mode: str, language: str | None) -> None:
     if language and "python" not in language.lower():
-        raise _invalid(
+        raise InvalidDiagram.at(
             element,
             f"不支持的表达式语言 {element!r} uses language {language!r}: Rectiflow evaluates Python only "
             "(leave the language empty or set it to python)",
         )
     if not text.strip():
-        raise _invalid(element, f"表达式为空 The expression in {element!r} is empty")
+        raise InvalidDiagram.at(element, f"表达式为空 The expression in {element!r} is empty")
     if len(text) > MAX_EXPRESSION:
-        raise _invalid(
+        raise InvalidDiagram.at(
             element, f"表达式过长 Expression in {element!r} is {len(text)} characters long; at most {MAX_EXPRESSION}"
         )
     hint = ""
@@ -235,8 +235,10 @@ def _compile(element: str, text: str, mode: str, language: str | None) -> None:
         # eval() skips leading spaces and tabs of an expression; exec() runs a script as it is.
         compile(text.lstrip(" \t") if mode == "eval" else text, element, mode)
     except SyntaxError as exc:
-        raise _invalid(
+        raise InvalidDiagram.at(
             element, f"表达式语法错误 Invalid Python expression in {element!r}: {exc.msg}: {text.strip()[:200]!r}{hint}"
         ) from exc
     except (ValueError, MemoryError, RecursionError) as exc:
-        raise _invalid(element, f"表达式无法解析 Expression in {element!r} is too complex to parse{hint}") from exc
+        raise InvalidDiagram.at(
+            element, f"表达式无法解析 Expression in {element!r} is too complex to parse{hint}"
+        ) from exc

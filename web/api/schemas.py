@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from engine.text import unstorable
 from engine.workflow import DEFAULT_PROCESS
 
 SOURCES = ("自查", "走访调研", "群众反映", "上级督查", "其他")
@@ -21,12 +22,9 @@ class Text(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("不能包含 NUL 字符 Must not contain NUL characters")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ValidationError("不是有效的 Unicode 文本 Not valid Unicode text (lone surrogate)") from exc
+        problem = unstorable(text)
+        if problem:
+            raise ValidationError(problem)
         return text
 
 
