@@ -10,23 +10,30 @@ up to four parts, stored on the task row so that the inbox is one indexed query:
 
 The rules:
 
-==================== ==================================================================
-``department_managers``  managers of the item's responsible department
-``department_members``   managers and members of the item's responsible department
-``owner``                the item's assigned owner only (nobody until one is assigned)
-``approvers``            users with the approver role, never the item's owner
-==================== ==================================================================
+========================= =============================================================
+``department_managers``   managers of the item's responsible (lead) department
+``department_members``    managers and members of the item's responsible department
+``unit_members``          managers and members of the unit a multi-instance task works
+                          on (its element variable ``unit``, a department code)
+``owner``                 the item's assigned owner only (nobody until one is assigned)
+``approvers``             users with the approver role, never the item's owner
+``independent_approvers`` approvers, never the person whose step made the review ready
+========================= =============================================================
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import Item, Task, User, UserRole
+from engine.models import Department, Item, Task, User, UserRole
+
+# The multi-instance element variable that names a unit (see processes/joint_task.bpmn).
+UNIT_VARIABLE = "unit"
 
 
 @dataclass(frozen=True)
@@ -37,32 +44,55 @@ class Candidates:
     excluded_user_id: int | None = None
 
 
-def _department_managers(item: Item) -> Candidates:
-    return Candidates(roles=("manager",), department_id=item.department_id)
+@dataclass(frozen=True)
+class Context:
+    """What a rule may look at: the item, the task's own data, and who made the task ready."""
+
+    session: Session
+    item: Item
+    data: dict[str, Any]
+    actor_id: int | None
 
 
-def _department_members(item: Item) -> Candidates:
-    return Candidates(roles=("manager", "member"), department_id=item.department_id)
+def _department_managers(ctx: Context) -> Candidates:
+    return Candidates(roles=("manager",), department_id=ctx.item.department_id)
 
 
-def _owner(item: Item) -> Candidates:
-    return Candidates(assignee_id=item.owner_id)
+def _department_members(ctx: Context) -> Candidates:
+    return Candidates(roles=("manager", "member"), department_id=ctx.item.department_id)
 
 
-def _approvers(item: Item) -> Candidates:
-    return Candidates(roles=("approver",), excluded_user_id=item.owner_id)
+def _unit_members(ctx: Context) -> Candidates:
+    code = ctx.data.get(UNIT_VARIABLE)
+    unit = ctx.session.scalar(select(Department).where(Department.code == code)) if isinstance(code, str) else None
+    # An instance naming no known unit is nobody's: it shows up as a task without candidates.
+    return Candidates(roles=("manager", "member"), department_id=unit.id) if unit else Candidates()
 
 
-RULES: dict[str, Callable[[Item], Candidates]] = {
+def _owner(ctx: Context) -> Candidates:
+    return Candidates(assignee_id=ctx.item.owner_id)
+
+
+def _approvers(ctx: Context) -> Candidates:
+    return Candidates(roles=("approver",), excluded_user_id=ctx.item.owner_id)
+
+
+def _independent_approvers(ctx: Context) -> Candidates:
+    return Candidates(roles=("approver",), excluded_user_id=ctx.actor_id)
+
+
+RULES: dict[str, Callable[[Context], Candidates]] = {
     "department_managers": _department_managers,
     "department_members": _department_members,
+    "unit_members": _unit_members,
     "owner": _owner,
     "approvers": _approvers,
+    "independent_approvers": _independent_approvers,
 }
 
 
-def resolve(rule: str, item: Item) -> Candidates:
-    return RULES[rule](item)
+def resolve(rule: str, ctx: Context) -> Candidates:
+    return RULES[rule](ctx)
 
 
 def apply(task: Task, candidates: Candidates) -> None:

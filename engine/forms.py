@@ -1,8 +1,8 @@
 """Task forms: JSON Schema files beside the diagram, validated before the engine sees the data.
 
-Two formats tie a field to the product's people, checked against the item at hand:
-``username`` (an active user) and ``department-member`` (an active user of the item's
-responsible department).
+Three formats tie a field to the product's people and units, checked against the item at hand:
+``username`` (an active user), ``department-member`` (an active user of the item's responsible
+department) and ``item-unit`` (the code of a unit taking part in the item).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
-from engine.models import Item, User
+from engine.models import Department, Item, ItemUnit, User
 from engine.text import unstorable
 
 # A task without a form accepts no fields at all.
@@ -35,6 +35,11 @@ def _format_checker(session: Session, item: Item) -> FormatChecker:
     @checker.checks("username")
     def _is_user(value: object) -> bool:
         return not isinstance(value, str) or active_user(value) is not None
+
+    @checker.checks("item-unit")
+    def _is_unit(value: object) -> bool:
+        units = select(Department.code).join(ItemUnit, ItemUnit.department_id == Department.id)
+        return not isinstance(value, str) or value in session.scalars(units.where(ItemUnit.item_id == item.id))
 
     @checker.checks("department-member")
     def _is_member(value: object) -> bool:
@@ -72,6 +77,8 @@ def _message(error: ValidationError, item: Item) -> str:
         return "未知字段 Unknown field"
     if error.validator == "format" and error.validator_value == "department-member":
         return f"不是责任单位 {item.department.name} 的人员 {error.instance!r} is not a member of the responsible unit"
+    if error.validator == "format" and error.validator_value == "item-unit":
+        return f"不是本事项的单位 {error.instance!r} is not a unit of this item"
     if error.validator == "format" and error.validator_value == "username":
         return f"用户不存在 Unknown user {error.instance!r}"
     return error.message
@@ -105,3 +112,13 @@ def validate(session: Session, item: Item, schema: dict[str, Any] | None, data: 
             errors.append(error)
     if errors:
         raise InvalidInput("表单数据无效 The form data is not valid", errors=errors)
+
+
+def with_defaults(schema: dict[str, Any] | None, data: dict[str, Any]) -> dict[str, Any]:
+    """The data the engine sees: the form's top-level ``default`` values fill what was not sent.
+
+    Diagram conditions can then name every field of the form, sent or not.
+    """
+    properties = (schema or {}).get("properties", {})
+    defaults = {name: prop["default"] for name, prop in properties.items() if "default" in prop}
+    return {**defaults, **data}

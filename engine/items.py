@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import assignment
 from engine.errors import NotFound
 from engine.identity import Role
-from engine.models import Department, Instance, Item, ProcessDefinition, Task, User
+from engine.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User
 
 # Roles whose work spans every unit: they read every item.
 GLOBAL_READERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN, Role.DESIGNER})
@@ -26,12 +27,13 @@ class ItemFilter:
 
 
 def visible_clause(user: User) -> ColumnElement[bool]:
-    """Everyone sees their unit's items and the items they raised or own; some roles see all."""
+    """Everyone sees the items their unit takes part in and those they raised or own; some roles see all."""
     if user.roles & GLOBAL_READERS:
         return true()
     clauses = [Item.owner_id == user.id, Item.created_by_id == user.id]
     if user.department_id is not None:
-        clauses.append(Item.department_id == user.department_id)
+        # The unit's own items and the joint tasks it takes part in (how external units see anything).
+        clauses.append(Item.id.in_(select(ItemUnit.item_id).where(ItemUnit.department_id == user.department_id)))
     return or_(*clauses) if clauses else false()
 
 
@@ -82,3 +84,47 @@ def definition_of(session: Session, item: Item) -> ProcessDefinition:
 def data_of(session: Session, item: Item) -> dict[str, object]:
     instance = session.get_one(Instance, item.id)
     return dict(instance.data)
+
+
+def units(session: Session, item: Item) -> list[ItemUnit]:
+    """The lead unit first, then the co-units in the order they were named."""
+    return list(session.scalars(select(ItemUnit).where(ItemUnit.item_id == item.id).order_by(ItemUnit.position)))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One unit's share of a joint task: its latest instance of the diagram's multi-instance task."""
+
+    unit: ItemUnit
+    task: Task | None
+
+    @property
+    def state(self) -> str:
+        if self.task is None:
+            return "none"
+        return "done" if self.task.state == "completed" else "pending"
+
+    @property
+    def submitted(self) -> dict[str, Any]:
+        return dict(self.task.data or {}) if self.task is not None and self.task.state == "completed" else {}
+
+    @property
+    def actor(self) -> str | None:
+        done_by = self.task.completed_by if self.task is not None else None
+        return done_by.username if done_by is not None else None
+
+
+def parts(session: Session, item: Item) -> list[Part]:
+    """Each unit's part, for items whose diagram has a multi-instance user task; else nothing."""
+    definition = definition_of(session, item)
+    names = [name for name, task in definition.model["tasks"].items() if task.get("multi_instance")]
+    if not names:
+        return []
+    rows = session.scalars(
+        select(Task)
+        .where(Task.item_id == item.id, Task.name.in_(names), Task.state != "cancelled")
+        .options(joinedload(Task.completed_by))
+        .order_by(Task.id)
+    )
+    latest = {row.instance_key: row for row in rows}
+    return [Part(unit, latest.get(unit.department.code)) for unit in units(session, item)]

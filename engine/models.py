@@ -148,6 +148,19 @@ class Item(Base):
     instance: Mapped[Instance] = relationship(back_populates="item", lazy="raise")
 
 
+class ItemUnit(Base):
+    """A unit taking part in an item: its lead (责任单位/牵头单位) and co-units (配合单位) of a joint task."""
+
+    __tablename__ = "item_unit"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(8))
+    position: Mapped[int] = mapped_column(Integer)
+
+    department: Mapped[Department] = relationship(lazy="joined")
+
+
 class Instance(Base):
     """The SpiffWorkflow state of one item, without its spec (that lives on the definition)."""
 
@@ -186,8 +199,13 @@ class Task(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Which instance of a multi-instance task this is: the element it works on (e.g. a unit's code).
+    instance_key: Mapped[str | None] = mapped_column(String(200))
+    # What was submitted when it was completed.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     item: Mapped[Item] = relationship(lazy="raise")
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="raise")
 
 
 class HistoryEvent(Base):

@@ -22,6 +22,7 @@ from engine.bpmn.instance import (
     current_data,
     dump,
     find_task,
+    instance_key,
     live_user_tasks,
     new_workflow,
     reached_end_events,
@@ -30,14 +31,17 @@ from engine.bpmn.instance import (
 )
 from engine.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
 from engine.identity import department_by_code
-from engine.models import Instance, Item, ProcessDefinition, Task, User, utcnow
+from engine.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User, utcnow
 
 DEFAULT_PROCESS = "rectification_item"
+JOINT_PROCESS = "joint_task"
 # Status when a diagram declares none: running, and finished.
 FALLBACK_ACTIVE = ("active", "进行中 In progress")
 FALLBACK_DONE = ("closed", "已办结 Completed")
 # The workflow variable that names the item's owner (set by the assign_owner form).
 OWNER_VARIABLE = "owner"
+# The workflow variable listing the units taking part (lead first), set when the item starts.
+UNITS_VARIABLE = "units"
 
 
 @dataclass(frozen=True)
@@ -48,25 +52,45 @@ class NewItem:
     source: str | None = None
     category: str | None = None
     deadline: dt.date | None = None
-    process: str = DEFAULT_PROCESS
+    co_departments: tuple[str, ...] = ()
+    # None: the joint-task diagram when there are co-units, else the default lifecycle.
+    process: str | None = None
 
 
 def etag(item: Item) -> str:
     return f'"{item.id}-{item.version}"'
 
 
+def _field_error(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+def _units(session: Session, new: NewItem) -> list[Department]:
+    """The lead unit, then the co-units, each known and named once."""
+    units = []
+    for field, code in [("department", new.department), *(("co_departments", c) for c in new.co_departments)]:
+        department = department_by_code(session, code)
+        if department is None:
+            raise _field_error(field, f"未知单位 Unknown department {code!r}")
+        if department in units:
+            raise _field_error(field, f"单位重复 Department {code!r} is named twice")
+        units.append(department)
+    return units
+
+
+def _definition(session: Session, new: NewItem) -> ProcessDefinition:
+    key = new.process or (JOINT_PROCESS if new.co_departments else DEFAULT_PROCESS)
+    try:
+        return deploy.latest(session, key)
+    except NotFound as exc:
+        raise _field_error("process", exc.detail) from exc
+
+
 def create_item(session: Session, actor: User, new: NewItem) -> Item:
     permissions.require_reporter(actor)
-    department = department_by_code(session, new.department)
-    if department is None:
-        raise InvalidInput(
-            f"未知单位 Unknown department {new.department!r}",
-            errors=[{"field": "department", "message": f"未知单位 Unknown department {new.department!r}"}],
-        )
-    try:
-        definition = deploy.latest(session, new.process)
-    except NotFound as exc:
-        raise InvalidInput(exc.detail, errors=[{"field": "process", "message": exc.detail}]) from exc
+    units = _units(session, new)
+    department = units[0]
+    definition = _definition(session, new)
     item = Item(
         title=new.title,
         description=new.description,
@@ -82,7 +106,12 @@ def create_item(session: Session, actor: User, new: NewItem) -> Item:
     )
     session.add(item)
     session.flush()
-    workflow = new_workflow(definition, {})
+    session.add_all(
+        ItemUnit(item_id=item.id, department=unit, role="lead" if n == 0 else "co", position=n)
+        for n, unit in enumerate(units)
+    )
+    codes = [unit.code for unit in units]
+    workflow = new_workflow(definition, {"department": department.code, UNITS_VARIABLE: codes})
     run_engine(workflow)
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
@@ -99,6 +128,7 @@ def create_item(session: Session, actor: User, new: NewItem) -> Item:
             "source": item.source,
             "category": item.category,
             "deadline": item.deadline.isoformat() if item.deadline else None,
+            "co_departments": codes[1:],
             "process": {"key": definition.key, "version": definition.version},
         },
     )
@@ -138,22 +168,24 @@ def complete_task(
     if if_match is not None and if_match not in ("*", etag(item)):
         raise StaleVersion(f"事项已被修改 The item changed since you read it (now {etag(item)})")
     definition = session.get_one(ProcessDefinition, item.definition_id)
-    forms.validate(session, item, definition.model["tasks"].get(row.name, {}).get("form"), data)
+    form = definition.model["tasks"].get(row.name, {}).get("form")
+    forms.validate(session, item, form, data)
 
     instance = session.get_one(Instance, item.id)
     workflow = restore(definition, instance)
     spiff_task = find_task(workflow, row.spiff_id)
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise TaskNotReady()
-    spiff_task.data.update(data)
+    spiff_task.data.update(forms.with_defaults(form, data))
     spiff_task.run()
     run_engine(workflow)
 
     row.state = "completed"
     row.completed_at = utcnow()
     row.completed_by_id = actor.id
+    row.data = data
     status_from = item.status
-    _store(session, item, instance, definition, workflow)
+    _store(session, item, instance, definition, workflow, actor)
     history.record(
         session,
         item,
@@ -168,7 +200,12 @@ def complete_task(
 
 
 def _store(
-    session: Session, item: Item, instance: Instance, definition: ProcessDefinition, workflow: BpmnWorkflow
+    session: Session,
+    item: Item,
+    instance: Instance,
+    definition: ProcessDefinition,
+    workflow: BpmnWorkflow,
+    actor: User | None = None,
 ) -> None:
     data = current_data(workflow)
     _sync_owner(session, item, data)
@@ -177,7 +214,7 @@ def _store(
     item.closed_at = now if workflow.completed else None
     item.updated_at = now
     item.version += 1
-    _sync_tasks(session, item, definition.model, workflow)
+    _sync_tasks(session, item, definition.model, workflow, actor)
     instance.serializer_version, instance.state = dump(workflow)
     instance.data = data
 
@@ -202,7 +239,9 @@ def _status(model: dict[str, Any], workflow: BpmnWorkflow) -> tuple[str, str]:
     return FALLBACK_ACTIVE
 
 
-def _sync_tasks(session: Session, item: Item, model: dict[str, Any], workflow: BpmnWorkflow) -> None:
+def _sync_tasks(
+    session: Session, item: Item, model: dict[str, Any], workflow: BpmnWorkflow, actor: User | None
+) -> None:
     live = {str(task.id): task for task in live_user_tasks(workflow)}
     rows = session.scalars(select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))))
     kept = set()
@@ -225,6 +264,8 @@ def _sync_tasks(session: Session, item: Item, model: dict[str, Any], workflow: B
             title=spec["title"],
             lane=spec["lane"],
             state=LIVE_STATES[task.state],
+            instance_key=instance_key(task),
         )
-        assignment.apply(row, assignment.resolve(spec["candidates"], item))
+        context = assignment.Context(session, item, task.data, actor.id if actor else None)
+        assignment.apply(row, assignment.resolve(spec["candidates"], context))
         session.add(row)

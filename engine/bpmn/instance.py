@@ -53,7 +53,9 @@ def new_workflow(definition: ProcessDefinition, data: dict[str, Any]) -> BpmnWor
     specs = json.loads(_specs(definition))
     subprocesses = {name: ser.from_dict(sub) for name, sub in specs["subprocess_specs"].items()}
     workflow = BpmnWorkflow(ser.from_dict(specs["spec"]), subprocesses, script_engine=script_engine())
-    workflow.data.update(data)
+    # The start task's data flows on to every task (multi-instance collections are read from it).
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.data.update(data)
     return workflow
 
 
@@ -98,6 +100,13 @@ def live_user_tasks(workflow: BpmnWorkflow) -> Iterator[SpiffTask]:
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
         if isinstance(task.task_spec, UserTask):
             yield task
+
+
+def instance_key(task: SpiffTask) -> str | None:
+    """For one instance of a multi-instance task: the value of its element variable (e.g. a unit)."""
+    item = getattr(task.parent.task_spec, "input_item", None) if task.parent else None
+    value = task.data.get(item.bpmn_id) if item is not None else None
+    return None if value is None else str(value)
 
 
 def find_task(workflow: BpmnWorkflow, spiff_id: str) -> SpiffTask | None:

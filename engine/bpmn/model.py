@@ -170,6 +170,8 @@ def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Pa
         "form_key": form_key,
         "status": props.get("status"),
         "status_label": props.get("status_label") or props.get("status"),
+        # One instance per element (e.g. per unit): each is a part of the item, shown as such.
+        "multi_instance": bool(node.xpath("./bpmn:multiInstanceLoopCharacteristics", namespaces=NS)),
     }
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 14:54:03.147336
+Create Date: 2026-11-25 15:03:15.628313
 """
 
 from __future__ import annotations
@@ -129,6 +129,18 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_instance_item_id_item')),
     sa.PrimaryKeyConstraint('item_id', name=op.f('pk_instance'))
     )
+    op.create_table('item_unit',
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=False),
+    sa.Column('role', sa.String(length=8), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_item_unit_department_id_department')),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_item_unit_item_id_item')),
+    sa.PrimaryKeyConstraint('item_id', 'department_id', name=op.f('pk_item_unit'))
+    )
+    with op.batch_alter_table('item_unit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_item_unit_department_id'), ['department_id'], unique=False)
+
     op.create_table('task',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
@@ -144,6 +156,8 @@ def upgrade() -> None:
     sa.Column('created_at', engine.models.UtcDateTime(timezone=True), nullable=False),
     sa.Column('completed_at', engine.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('completed_by_id', sa.Integer(), nullable=True),
+    sa.Column('instance_key', sa.String(length=200), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['user_account.id'], name=op.f('fk_task_assignee_id_user_account')),
     sa.ForeignKeyConstraint(['candidate_department_id'], ['department.id'], name=op.f('fk_task_candidate_department_id_department')),
     sa.ForeignKeyConstraint(['completed_by_id'], ['user_account.id'], name=op.f('fk_task_completed_by_id_user_account')),
@@ -167,6 +181,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_task_assignee_id'))
 
     op.drop_table('task')
+    with op.batch_alter_table('item_unit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_item_unit_department_id'))
+
+    op.drop_table('item_unit')
     op.drop_table('instance')
     op.drop_table('history_event')
     op.drop_table('user_role')

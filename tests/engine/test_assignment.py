@@ -72,6 +72,13 @@ def listed(session: Session, task: Task) -> list[str]:
 
 # --- the rules, as the diagram's lanes use them -----------------------------------------------------------------------
 
+
+def resolve(session: Session, rule: str, item: Item, unit: str = "works", actor: str | None = None) -> Candidates:
+    """A rule's candidates for a task working on ``unit`` (multi-instance), made ready by ``actor``."""
+    actor_id = user(session, actor).id if actor else None
+    return assignment.resolve(rule, assignment.Context(session, item, {"unit": unit}, actor_id))
+
+
 RULE_CASES = [
     ("department_managers", "office", "owner", ["manager", "office_reporter_manager"]),
     ("department_managers", "works", "outsider", ["works_manager"]),
@@ -85,7 +92,27 @@ RULE_CASES = [
     ("approvers", "office", "owner_approver", ["approver", "approver2", "works_approver"]),
     ("approvers", "works", "works_approver", ["approver", "approver2", "owner_approver"]),
     ("approvers", "office", None, ["approver", "approver2", "owner_approver", "works_approver"]),
+    ("unit_members", "office", None, ["outsider", "works_approver", "works_manager"]),
+    (
+        "independent_approvers",
+        "office",
+        "owner_approver",
+        ["approver", "approver2", "owner_approver", "works_approver"],
+    ),
 ]
+
+
+def test_independent_approvers_never_include_whoever_made_the_review_ready(session: Session) -> None:
+    item = new_item(session, "office", None)
+    task = add_task(session, item, resolve(session, "independent_approvers", item, actor="approver2"), "review")
+    assert listed(session, task) == ["approver", "owner_approver", "works_approver"]
+    assert not assignment.may_complete(user(session, "approver2"), task)
+
+
+def test_a_unit_that_does_not_exist_makes_a_task_nobody_may_complete(session: Session) -> None:
+    item = new_item(session, "office", None)
+    task = add_task(session, item, resolve(session, "unit_members", item, unit="nowhere"), "unit")
+    assert may(session, task) == listed(session, task) == []
 
 
 @pytest.mark.parametrize(("rule", "department", "owner", "expected"), RULE_CASES)
@@ -93,7 +120,7 @@ def test_each_rule_names_exactly_the_right_people(
     session: Session, rule: str, department: str, owner: str | None, expected: list[str]
 ) -> None:
     item = new_item(session, department, owner)
-    task = add_task(session, item, assignment.resolve(rule, item), rule)
+    task = add_task(session, item, resolve(session, rule, item), rule)
     assert may(session, task) == expected
     assert listed(session, task) == expected
     inbox = {u.username for u in everyone(session) if task.id in inbox_ids(session, u)}
@@ -102,7 +129,7 @@ def test_each_rule_names_exactly_the_right_people(
 
 def test_the_owner_is_never_an_approver_of_his_own_item(session: Session) -> None:
     item = new_item(session, "office", "owner_approver")
-    task = add_task(session, item, assignment.resolve("approvers", item), "review")
+    task = add_task(session, item, resolve(session, "approvers", item), "review")
     owner_approver = user(session, "owner_approver")
     assert not assignment.may_complete(owner_approver, task)
     assert task.id not in inbox_ids(session, owner_approver)
@@ -113,7 +140,7 @@ def test_the_owner_is_never_an_approver_of_his_own_item(session: Session) -> Non
 def test_a_deactivated_user_may_complete_nothing_and_has_an_empty_inbox(session: Session) -> None:
     manager = user(session, "manager")
     item = new_item(session, "office", "manager")
-    tasks = [add_task(session, item, assignment.resolve(rule, item), rule) for rule in assignment.RULES]
+    tasks = [add_task(session, item, resolve(session, rule, item), rule) for rule in assignment.RULES]
     assert {t.name for t in tasks if assignment.may_complete(manager, t)} == {
         "department_managers",
         "department_members",
@@ -151,7 +178,7 @@ def grid(session: Session) -> list[Task]:
         ]
     ]
     tasks = [
-        add_task(session, item, assignment.resolve(rule, item), rule)
+        add_task(session, item, resolve(session, rule, item), rule)
         for item, rule in itertools.product(items, assignment.RULES)
     ]
     handmade = [
@@ -174,7 +201,7 @@ def grid(session: Session) -> list[Task]:
 def test_may_complete_and_the_inbox_agree_for_every_user_and_task(session: Session) -> None:
     tasks = grid(session)
     users = everyone(session)
-    assert (len(tasks), len(users)) == (40, 16)
+    assert (len(tasks), len(users)) == (6 * len(assignment.RULES) + 16, 16)
     for who in users:
         expected = {t.id for t in tasks if assignment.may_complete(who, t)}
         assert inbox_ids(session, who) == expected, who.username

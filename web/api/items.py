@@ -31,7 +31,8 @@ def list_items(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(201, ItemSchema)
 def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
-    item = workflow.create_item(session, current_user(), workflow.NewItem(**body))
+    new = workflow.NewItem(**{**body, "co_departments": tuple(body["co_departments"])})
+    item = workflow.create_item(session, current_user(), new)
     return item_payload(session, item), 201, {"ETag": workflow.etag(item), "Location": f"/api/v1/items/{item.id}"}
 
 

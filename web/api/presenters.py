@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine import assignment, items
-from engine.models import Item, Task
+from engine.models import Department, Item, Task
 
 
 def task_payload(session: Session, task: Task) -> dict[str, Any]:
@@ -18,13 +18,14 @@ def task_payload(session: Session, task: Task) -> dict[str, Any]:
         "title": task.title,
         "lane": task.lane,
         "state": task.state,
+        "unit": task.instance_key,
         "candidates": assignment.candidate_usernames(session, task),
         "created_at": task.created_at,
     }
 
 
-def _department(item: Item) -> dict[str, str]:
-    return {"code": item.department.code, "name": item.department.name}
+def _unit(department: Department) -> dict[str, str]:
+    return {"code": department.code, "name": department.name}
 
 
 def item_summary(item: Item) -> dict[str, Any]:
@@ -33,7 +34,7 @@ def item_summary(item: Item) -> dict[str, Any]:
         "title": item.title,
         "source": item.source,
         "category": item.category,
-        "department": _department(item),
+        "department": _unit(item.department),
         "deadline": item.deadline,
         "status": item.status,
         "status_label": item.status_label,
@@ -44,10 +45,30 @@ def item_summary(item: Item) -> dict[str, Any]:
     }
 
 
+def _parts(session: Session, item: Item) -> dict[str, Any]:
+    parts = items.parts(session, item)
+    return {
+        "parts": [
+            {
+                "department": _unit(part.unit.department),
+                "role": part.unit.role,
+                "state": part.state,
+                "actor": part.actor,
+                "contribution": part.submitted.get("contribution"),
+                "data": part.submitted,
+            }
+            for part in parts
+        ],
+        "progress": {"done": sum(p.state == "done" for p in parts), "total": len(parts)} if parts else None,
+    }
+
+
 def item_payload(session: Session, item: Item) -> dict[str, Any]:
     definition = items.definition_of(session, item)
     return {
         **item_summary(item),
+        **_parts(session, item),
+        "co_departments": [_unit(unit.department) for unit in items.units(session, item) if unit.role == "co"],
         "description": item.description,
         "process": {"key": definition.key, "version": definition.version},
         "tasks": [task_payload(session, task) for task in items.live_tasks(session, item)],

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.text import unstorable
-from engine.workflow import DEFAULT_PROCESS
+from engine.workflow import DEFAULT_PROCESS, JOINT_PROCESS
 
 SOURCES = ("自查", "走访调研", "群众反映", "上级督查", "其他")
 # Pages are counted like ids (32-bit): beyond this the row offset would overflow the database's.
@@ -37,7 +37,17 @@ class ItemCreateSchema(Schema):
     category = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
     department = Text(required=True, metadata={"description": "责任单位 code"})
     deadline = fields.Date(load_default=None, allow_none=True, metadata={"description": "整改时限 YYYY-MM-DD"})
-    process = Text(load_default=DEFAULT_PROCESS, validate=validate.Length(min=1, max=200))
+    co_departments = fields.List(
+        Text(validate=validate.Length(min=1, max=64)),
+        load_default=(),
+        validate=validate.Length(max=100),
+        metadata={"description": "配合单位 codes: a joint task (联动攻坚) of the lead department and these"},
+    )
+    process = Text(
+        load_default=None,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": f"process key; default {DEFAULT_PROCESS}, or {JOINT_PROCESS} with co_departments"},
+    )
 
 
 class ItemQuerySchema(Schema):
@@ -60,6 +70,7 @@ class TaskSchema(Schema):
     title = fields.String()
     lane = fields.String(allow_none=True)
     state = fields.String(metadata={"description": "ready or waiting"})
+    unit = fields.String(allow_none=True, metadata={"description": "the unit (code) of a joint task's part"})
     candidates = fields.List(fields.String(), metadata={"description": "usernames who may complete it"})
     created_at = fields.DateTime()
 
@@ -84,7 +95,24 @@ class ItemSummarySchema(Schema):
     closed_at = fields.DateTime(allow_none=True)
 
 
+class PartSchema(Schema):
+    department = fields.Nested(DepartmentRefSchema)
+    role = fields.String(metadata={"description": "lead (牵头单位) or co (配合单位)"})
+    state = fields.String(metadata={"description": "pending, done, or none (not asked yet)"})
+    actor = fields.String(allow_none=True)
+    contribution = fields.String(allow_none=True)
+    data = fields.Dict(metadata={"description": "everything the unit submitted"})
+
+
+class ProgressSchema(Schema):
+    done = fields.Integer()
+    total = fields.Integer()
+
+
 class ItemSchema(ItemSummarySchema):
+    co_departments = fields.List(fields.Nested(DepartmentRefSchema))
+    parts = fields.List(fields.Nested(PartSchema), metadata={"description": "each unit's part of a joint task"})
+    progress = fields.Nested(ProgressSchema, allow_none=True)
     description = fields.String()
     process = fields.Nested(ProcessRefSchema)
     tasks = fields.List(fields.Nested(TaskSchema))
