@@ -66,8 +66,7 @@ def load(session: Session, ledger: Path = SAMPLE_LEDGER) -> DemoResult:
     if loaded:
         for code, (name, external) in DEPARTMENTS.items():
             identity.add_department(session, code, name, external)
-            if not external:
-                identity.add_user(session, f"{code}_manager", code, ["manager"], f"{name}负责人")
+            identity.add_user(session, f"{code}_manager", code, ["manager"], f"{name}负责人")
         for username, (department, roles, display) in STAFF.items():
             identity.add_user(session, username, department, roles, display)
         preview = read_ledger(
@@ -96,18 +95,15 @@ def _owner(session: Session, row: LedgerRow) -> str | None:
     return username
 
 
-def _complete(session: Session, item: Item, username: str, data: dict[str, object]) -> None:
+def _complete(session: Session, item: Item, username: str, data: dict[str, object], unit: str | None = None) -> None:
     actor = identity.user_by_username(session, username)
-    task = items.live_tasks(session, item)[0]
+    task = next(t for t in items.live_tasks(session, item) if unit is None or t.instance_key == unit)
     workflow.complete_task(session, actor, task.id, data)
 
 
 def _drive(session: Session, row: LedgerRow) -> None:
-    """未开始: measures agreed; 正在整改: owner at work; 已完成: reviewed and closed."""
+    """Bring the item to the stage its ledger row reports."""
     description = row.title
-    if row.co_departments:
-        names = [DEPARTMENTS[code][0] for code in row.co_departments if code in DEPARTMENTS]
-        description += f"\n配合单位 Co-units: {'、'.join(names)}"
     if row.ongoing:
         description += "\n整改时限 Deadline: 长期坚持 ongoing"
     reporter = identity.user_by_username(session, "reporter")
@@ -121,8 +117,17 @@ def _drive(session: Session, row: LedgerRow) -> None:
             category=row.category,
             department=row.department,
             deadline=row.deadline,
+            co_departments=tuple(row.co_departments),
         ),
     )
+    if row.co_departments:
+        _drive_joint(session, item, row)
+    else:
+        _drive_single(session, item, row)
+
+
+def _drive_single(session: Session, item: Item, row: LedgerRow) -> None:
+    """未开始: measures agreed; 正在整改: owner at work; 已完成: reviewed and closed."""
     manager = f"{row.department}_manager"
     if row.measures:
         _complete(session, item, manager, {"measures": row.measures})
@@ -133,3 +138,15 @@ def _drive(session: Session, row: LedgerRow) -> None:
     if row.progress == "已完成":
         _complete(session, item, owner, {"result": "已按整改措施完成整改"})
         _complete(session, item, "approver", {"decision": "approve", "comment": "整改到位，同意销号"})
+
+
+def _drive_joint(session: Session, item: Item, row: LedgerRow) -> None:
+    """未开始: no part delivered; 正在整改: the lead unit's part done; 已完成: consolidated and closed."""
+    if row.progress not in ("正在整改", "已完成"):
+        return
+    units = [row.department, *row.co_departments] if row.progress == "已完成" else [row.department]
+    for unit in units:
+        _complete(session, item, f"{unit}_manager", {"contribution": row.measures or "已完成本单位任务"}, unit)
+    if row.progress == "已完成":
+        _complete(session, item, f"{row.department}_manager", {"summary": "各单位均已完成，汇总报审"})
+        _complete(session, item, "approver", {"decision": "approve", "comment": "联动整改到位，同意销号"})

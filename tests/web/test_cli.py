@@ -68,8 +68,17 @@ def test_demo_loads_the_sample_ledger_at_its_stages(rectiflow: CliRunner, client
     }
     auditor = {"Authorization": f"Bearer {tokens['auditor']}"}
     items = client.get("/api/v1/items?per_page=100", headers=auditor).json["items"]
-    # The sample ledger: 未开始 → measures agreed, 正在整改 → owner at work, 已完成 → closed.
-    assert Counter(item["status"] for item in items) == {"measures": 14, "owner": 13, "closed": 13}
+    # The sample ledger: 未开始 → measures agreed, 正在整改 → owner at work, 已完成 → closed;
+    # its 8 rows with co-units are joint tasks (3 closed, 5 with the units at work).
+    assert Counter(item["status"] for item in items) == {"measures": 12, "owner": 10, "units": 5, "closed": 13}
+    (joint,) = [
+        item
+        for item in items
+        if item["title"].startswith("因私出国（境）管理台账信息更新不及时") and "批" not in item["title"]
+    ]
+    detail = client.get(f"/api/v1/items/{joint['id']}", headers=auditor).json
+    assert [d["name"] for d in detail["co_departments"]] == ["市公安局出入境管理支队", "干部教育科"]
+    assert (detail["status"], detail["progress"]) == ("closed", {"done": 3, "total": 3})
 
     again = invoke(rectiflow, "demo")
     assert "demo data already present: 40 items" in again.output
