@@ -19,12 +19,14 @@ class Settings:
       ``postgresql://`` and ``postgresql+psycopg://`` are both accepted.
     - ``RECTIFLOW_PROCESSES_PATH``: the bundled diagrams and their forms (default ``processes/``).
     - ``RECTIFLOW_MAX_UPLOAD_BYTES``: largest request body accepted (default 5 MB).
+    - ``RECTIFLOW_TIMEZONE``: the office's time zone, for deadlines and report periods (default Asia/Shanghai).
     """
 
     instance_path: Path
     database_url: str
     processes_path: Path = REPO_ROOT / "processes"
     max_upload_bytes: int = 5 * 1024 * 1024
+    timezone: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -36,4 +38,5 @@ class Settings:
             database_url=url,
             processes_path=Path(env.get("RECTIFLOW_PROCESSES_PATH", str(REPO_ROOT / "processes"))),
             max_upload_bytes=int(env.get("RECTIFLOW_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
+            timezone=env.get("RECTIFLOW_TIMEZONE", "Asia/Shanghai"),
         )

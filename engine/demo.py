@@ -103,20 +103,18 @@ def _complete(session: Session, item: Item, username: str, data: dict[str, objec
 
 def _drive(session: Session, row: LedgerRow) -> None:
     """Bring the item to the stage its ledger row reports."""
-    description = row.title
-    if row.ongoing:
-        description += "\n整改时限 Deadline: 长期坚持 ongoing"
     reporter = identity.user_by_username(session, "reporter")
     item = workflow.create_item(
         session,
         reporter,
         workflow.NewItem(
             title=row.title,
-            description=description,
+            description=row.title,
             source=row.source,
             category=row.category,
             department=row.department,
             deadline=row.deadline,
+            ongoing=row.ongoing,
             co_departments=tuple(row.co_departments),
         ),
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from engine import assignment
+from engine import assignment, deadlines
 from engine.errors import NotFound
 from engine.identity import Role
 from engine.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User
@@ -22,6 +23,9 @@ class ItemFilter:
     status: str | None = None
     department: str | None = None
     q: str | None = None
+    overdue: bool | None = None
+    due_within: int | None = None
+    ongoing: bool | None = None
     page: int = 1
     per_page: int = 20
 
@@ -37,8 +41,15 @@ def visible_clause(user: User) -> ColumnElement[bool]:
     return or_(*clauses) if clauses else false()
 
 
-def _filtered(user: User, flt: ItemFilter) -> Select[Item]:
+def _filtered(user: User, flt: ItemFilter, on: dt.date) -> Select[Item]:
     query = select(Item).where(visible_clause(user))
+    if flt.overdue is not None:
+        overdue = deadlines.overdue_clause(on)
+        query = query.where(overdue if flt.overdue else or_(~overdue, Item.deadline.is_(None)))
+    if flt.due_within is not None:
+        query = query.where(deadlines.due_within_clause(on, flt.due_within))
+    if flt.ongoing is not None:
+        query = query.where(Item.ongoing.is_(flt.ongoing))
     if flt.status:
         query = query.where(Item.status == flt.status)
     if flt.department:
@@ -49,8 +60,9 @@ def _filtered(user: User, flt: ItemFilter) -> Select[Item]:
     return query
 
 
-def list_items(session: Session, user: User, flt: ItemFilter) -> tuple[list[Item], int]:
-    query = _filtered(user, flt)
+def list_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> tuple[list[Item], int]:
+    """A page of the items ``user`` may see; ``on`` is the office's date for the deadline filters."""
+    query = _filtered(user, flt, on)
     total = session.scalar(select(func.count()).select_from(query.with_only_columns(Item.id).subquery())) or 0
     page = query.order_by(Item.id.desc()).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
     return list(session.scalars(page)), total

@@ -132,6 +132,8 @@ class Item(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    # 长期坚持: no fixed date, never due.
+    ongoing: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(64), index=True)
     status_label: Mapped[str] = mapped_column(String(200))
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
@@ -206,6 +208,23 @@ class Task(Base):
 
     item: Mapped[Item] = relationship(lazy="raise")
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="raise")
+
+
+class ProgressUpdate(Base):
+    """A progress note on an item without completing its task (for 旬调度 and the week's plan)."""
+
+    __tablename__ = "progress_update"
+    __table_args__ = (Index("ix_progress_update_item_at", "item_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(Text)
+    percent: Mapped[int | None] = mapped_column(Integer)
+    plan: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[User] = relationship(lazy="joined")
 
 
 class HistoryEvent(Base):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from engine.errors import Forbidden
 from engine.identity import Role
-from engine.models import User
+from engine.models import Item, ItemUnit, User
 
 
 def require_reporter(user: User) -> None:
@@ -17,3 +20,15 @@ def require_designer(user: User) -> None:
     """Designers deploy diagrams."""
     if Role.DESIGNER not in user.roles:
         raise Forbidden("只有流程设计人员可以部署流程 Only process designers may deploy diagrams")
+
+
+def require_progress_reporter(session: Session, user_id: int, item: Item) -> User:
+    """The item's owner, and managers and members of every unit taking part, report its progress."""
+    user = session.get_one(User, user_id)
+    if item.owner_id == user.id:
+        return user
+    units = select(ItemUnit.department_id).where(ItemUnit.item_id == item.id)
+    in_unit = user.department_id is not None and user.department_id in session.scalars(units)
+    if in_unit and user.roles & {Role.MANAGER, Role.MEMBER}:
+        return user
+    raise Forbidden("只有责任人和参与单位可以报送进展 Only the owner and the units taking part report progress")

@@ -52,6 +52,7 @@ class NewItem:
     source: str | None = None
     category: str | None = None
     deadline: dt.date | None = None
+    ongoing: bool = False
     co_departments: tuple[str, ...] = ()
     # None: the joint-task diagram when there are co-units, else the default lifecycle.
     process: str | None = None
@@ -88,6 +89,8 @@ def _definition(session: Session, new: NewItem) -> ProcessDefinition:
 
 def create_item(session: Session, actor: User, new: NewItem) -> Item:
     permissions.require_reporter(actor)
+    if new.ongoing and new.deadline is not None:
+        raise _field_error("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
     units = _units(session, new)
     department = units[0]
     definition = _definition(session, new)
@@ -98,6 +101,7 @@ def create_item(session: Session, actor: User, new: NewItem) -> Item:
         category=new.category,
         department=department,
         deadline=new.deadline,
+        ongoing=new.ongoing,
         status="",
         status_label="",
         definition_id=definition.id,
@@ -128,6 +132,7 @@ def create_item(session: Session, actor: User, new: NewItem) -> Item:
             "source": item.source,
             "category": item.category,
             "deadline": item.deadline.isoformat() if item.deadline else None,
+            "ongoing": item.ongoing,
             "co_departments": codes[1:],
             "process": {"key": definition.key, "version": definition.version},
         },

@@ -23,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         database_url=overrides.get("DATABASE_URL", settings.database_url),
         processes_path=Path(overrides.get("PROCESSES_PATH", settings.processes_path)),
         max_upload_bytes=overrides.get("MAX_UPLOAD_BYTES", settings.max_upload_bytes),
+        timezone=overrides.get("TIMEZONE", settings.timezone),
     )
     app.config.update(
         RECTIFLOW_SETTINGS=settings,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask, Response, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from engine import deadlines
 from engine.config import Settings
 from engine.db import make_session_factory
 
@@ -33,6 +36,11 @@ def dispose(app: Flask) -> None:
     """Close the app's connection pool (tests and clean shutdowns)."""
     engine: Engine = app.extensions["rectiflow_engine"]
     engine.dispose()
+
+
+def today() -> dt.date:
+    """The office's date now, for deadline flags and filters."""
+    return deadlines.today(settings().timezone)
 
 
 def _finish(response: Response) -> Response:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 15:03:15.628313
+Create Date: 2026-11-25 15:13:58.094035
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def upgrade() -> None:
     sa.Column('department_id', sa.Integer(), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=True),
     sa.Column('deadline', sa.Date(), nullable=True),
+    sa.Column('ongoing', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=64), nullable=False),
     sa.Column('status_label', sa.String(length=200), nullable=False),
     sa.Column('definition_id', sa.Integer(), nullable=False),
@@ -141,6 +142,22 @@ def upgrade() -> None:
     with op.batch_alter_table('item_unit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_item_unit_department_id'), ['department_id'], unique=False)
 
+    op.create_table('progress_update',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('at', engine.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('actor_id', sa.Integer(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('percent', sa.Integer(), nullable=True),
+    sa.Column('plan', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['actor_id'], ['user_account.id'], name=op.f('fk_progress_update_actor_id_user_account')),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_progress_update_item_id_item')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_progress_update'))
+    )
+    with op.batch_alter_table('progress_update', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_progress_update_at'), ['at'], unique=False)
+        batch_op.create_index('ix_progress_update_item_at', ['item_id', 'at'], unique=False)
+
     op.create_table('task',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
@@ -181,6 +198,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_task_assignee_id'))
 
     op.drop_table('task')
+    with op.batch_alter_table('progress_update', schema=None) as batch_op:
+        batch_op.drop_index('ix_progress_update_item_at')
+        batch_op.drop_index(batch_op.f('ix_progress_update_at'))
+
+    op.drop_table('progress_update')
     with op.batch_alter_table('item_unit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_unit_department_id'))
 

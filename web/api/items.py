@@ -6,10 +6,20 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from engine import history, items, permissions, workflow
+from engine import history, items, permissions, progress, workflow
+from engine.models import ProgressUpdate, User
 from web import db
 from web.api.presenters import item_payload, item_summary
-from web.api.schemas import HistorySchema, ItemCreateSchema, ItemPageSchema, ItemQuerySchema, ItemSchema
+from web.api.schemas import (
+    HistorySchema,
+    ItemCreateSchema,
+    ItemPageSchema,
+    ItemQuerySchema,
+    ItemSchema,
+    ProgressCreateSchema,
+    ProgressListSchema,
+    ProgressUpdateSchema,
+)
 from web.auth import authenticate, check_first, current_user
 
 blp = Blueprint("items", __name__, url_prefix="/items", description="整改事项 Rectification items")
@@ -21,8 +31,10 @@ blp.before_request(authenticate)
 @blp.response(200, ItemPageSchema)
 def list_items(query: dict[str, Any]) -> dict[str, Any]:
     flt = items.ItemFilter(**query)
-    found, total = items.list_items(db.session(), current_user(), flt)
-    return {"items": [item_summary(item) for item in found], "total": total, "page": flt.page, "per_page": flt.per_page}
+    today = db.today()
+    found, total = items.list_items(db.session(), current_user(), flt, today)
+    summaries = [item_summary(item, today) for item in found]
+    return {"items": summaries, "total": total, "page": flt.page, "per_page": flt.per_page}
 
 
 @blp.route("", methods=["POST"])
@@ -33,7 +45,11 @@ def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
     session = db.session()
     new = workflow.NewItem(**{**body, "co_departments": tuple(body["co_departments"])})
     item = workflow.create_item(session, current_user(), new)
-    return item_payload(session, item), 201, {"ETag": workflow.etag(item), "Location": f"/api/v1/items/{item.id}"}
+    return (
+        item_payload(session, item, db.today()),
+        201,
+        {"ETag": workflow.etag(item), "Location": f"/api/v1/items/{item.id}"},
+    )
 
 
 @blp.route("/<int:item_id>", methods=["GET"])
@@ -41,7 +57,7 @@ def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
 def get_item(item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
-    return item_payload(session, item), 200, {"ETag": workflow.etag(item)}
+    return item_payload(session, item, db.today()), 200, {"ETag": workflow.etag(item)}
 
 
 @blp.route("/<int:item_id>/history", methods=["GET"])
@@ -50,3 +66,26 @@ def get_history(item_id: int) -> dict[str, Any]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
     return {"events": history.events(session, item.id)}
+
+
+def _may_report_progress(user: User, item_id: int) -> None:
+    session = db.session()
+    permissions.require_progress_reporter(session, user.id, items.get_visible(session, user, item_id))
+
+
+@blp.route("/<int:item_id>/progress", methods=["POST"])
+@check_first(_may_report_progress)
+@blp.arguments(ProgressCreateSchema)
+@blp.response(201, ProgressUpdateSchema)
+def report_progress(body: dict[str, Any], item_id: int) -> ProgressUpdate:
+    session = db.session()
+    item = items.get_visible(session, current_user(), item_id)
+    return progress.report(session, current_user().id, item, progress.NewProgress(**body))
+
+
+@blp.route("/<int:item_id>/progress", methods=["GET"])
+@blp.response(200, ProgressListSchema)
+def list_progress(item_id: int) -> dict[str, Any]:
+    session = db.session()
+    item = items.get_visible(session, current_user(), item_id)
+    return {"updates": progress.updates(session, item)}

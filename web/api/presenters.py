@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import assignment, items
+from engine import assignment, deadlines, items, progress
 from engine.models import Department, Item, Task
 
 
@@ -28,7 +29,7 @@ def _unit(department: Department) -> dict[str, str]:
     return {"code": department.code, "name": department.name}
 
 
-def item_summary(item: Item) -> dict[str, Any]:
+def item_summary(item: Item, today: dt.date) -> dict[str, Any]:
     return {
         "id": item.id,
         "title": item.title,
@@ -36,6 +37,9 @@ def item_summary(item: Item) -> dict[str, Any]:
         "category": item.category,
         "department": _unit(item.department),
         "deadline": item.deadline,
+        "ongoing": item.ongoing,
+        "warning": deadlines.is_warning(item, today),
+        "overdue": deadlines.is_overdue(item, today),
         "status": item.status,
         "status_label": item.status_label,
         "owner": item.owner.username if item.owner else None,
@@ -63,10 +67,11 @@ def _parts(session: Session, item: Item) -> dict[str, Any]:
     }
 
 
-def item_payload(session: Session, item: Item) -> dict[str, Any]:
+def item_payload(session: Session, item: Item, today: dt.date) -> dict[str, Any]:
     definition = items.definition_of(session, item)
     return {
-        **item_summary(item),
+        **item_summary(item, today),
+        "latest_progress": progress.latest(session, item),
         **_parts(session, item),
         "co_departments": [_unit(unit.department) for unit in items.units(session, item) if unit.role == "co"],
         "description": item.description,

@@ -37,6 +37,7 @@ class ItemCreateSchema(Schema):
     category = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
     department = Text(required=True, metadata={"description": "责任单位 code"})
     deadline = fields.Date(load_default=None, allow_none=True, metadata={"description": "整改时限 YYYY-MM-DD"})
+    ongoing = fields.Boolean(load_default=False, metadata={"description": "长期坚持: no fixed deadline"})
     co_departments = fields.List(
         Text(validate=validate.Length(min=1, max=64)),
         load_default=(),
@@ -54,6 +55,11 @@ class ItemQuerySchema(Schema):
     status = Text()
     department = Text()
     q = Text(validate=validate.Length(max=200))
+    overdue = fields.Boolean(metadata={"description": "逾期: past the deadline and not closed"})
+    due_within = fields.Integer(
+        validate=validate.Range(min=0, max=3660), metadata={"description": "open items due in the next N days"}
+    )
+    ongoing = fields.Boolean(metadata={"description": "长期坚持 items"})
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
 
@@ -83,6 +89,9 @@ class ProcessRefSchema(Schema):
 class ItemSummarySchema(Schema):
     id = fields.Integer()
     title = fields.String()
+    ongoing = fields.Boolean()
+    warning = fields.Boolean(metadata={"description": "预警: the deadline is within 3 days"})
+    overdue = fields.Boolean(metadata={"description": "逾期: the deadline has passed"})
     source = fields.String(allow_none=True)
     category = fields.String(allow_none=True)
     department = fields.Nested(DepartmentRefSchema)
@@ -109,7 +118,29 @@ class ProgressSchema(Schema):
     total = fields.Integer()
 
 
+class ProgressCreateSchema(Schema):
+    note = Text(required=True, validate=validate.Length(min=1, max=5000), metadata={"description": "进展情况"})
+    percent = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0, max=100))
+    plan = Text(
+        load_default=None, allow_none=True, validate=validate.Length(max=5000), metadata={"description": "下周计划"}
+    )
+
+
+class ProgressUpdateSchema(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.Function(lambda update: update.actor.username)
+    note = fields.String()
+    percent = fields.Integer(allow_none=True)
+    plan = fields.String(allow_none=True)
+
+
+class ProgressListSchema(Schema):
+    updates = fields.List(fields.Nested(ProgressUpdateSchema))
+
+
 class ItemSchema(ItemSummarySchema):
+    latest_progress = fields.Nested(ProgressUpdateSchema, allow_none=True)
     co_departments = fields.List(fields.Nested(DepartmentRefSchema))
     parts = fields.List(fields.Nested(PartSchema), metadata={"description": "each unit's part of a joint task"})
     progress = fields.Nested(ProgressSchema, allow_none=True)

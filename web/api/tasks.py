@@ -39,4 +39,4 @@ def _may_complete(user: User, task_id: int) -> None:
 def complete(body: dict[str, Any], task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     item = workflow.complete_task(session, current_user(), task_id, body["data"], request.headers.get("If-Match"))
-    return item_payload(session, item), 200, {"ETag": workflow.etag(item)}
+    return item_payload(session, item, db.today()), 200, {"ETag": workflow.etag(item)}
