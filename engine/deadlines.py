@@ -42,3 +42,25 @@ def overdue_clause(on: dt.date) -> ColumnElement[bool]:
 def due_within_clause(on: dt.date, days: int) -> ColumnElement[bool]:
     """Open items whose deadline falls in the next ``days`` days (today included)."""
     return and_(Item.closed_at.is_(None), Item.deadline >= on, Item.deadline <= on + dt.timedelta(days=days))
+
+
+# The timer date of an item without a deadline: never reached.
+NEVER = "9999-12-31T00:00:00+00:00"
+
+
+def deadline_end(deadline: dt.date | None, timezone: str) -> str:
+    """The instant an item becomes overdue (the end of its deadline day in the office), ISO 8601 in UTC.
+
+    Diagrams read it as the workflow variable ``deadline_end`` in their timer expressions.
+    """
+    if deadline is None:
+        return NEVER
+    end = dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time(), ZoneInfo(timezone))
+    return end.astimezone(dt.UTC).isoformat()
+
+
+def days_before(instant: str, days: float) -> str:
+    """For timer expressions: ``days_before(deadline_end, 3)`` is the start of the warning window."""
+    if instant == NEVER:
+        return NEVER
+    return (dt.datetime.fromisoformat(instant) - dt.timedelta(days=days)).isoformat()

@@ -60,7 +60,7 @@ def is_empty(session: Session) -> bool:
     )
 
 
-def load(session: Session, ledger: Path = SAMPLE_LEDGER) -> DemoResult:
+def load(session: Session, timezone: str, ledger: Path = SAMPLE_LEDGER) -> DemoResult:
     """Load the demo when the database is empty; either way, print-ready fresh tokens for the staff."""
     loaded = is_empty(session)
     if loaded:
@@ -73,7 +73,7 @@ def load(session: Session, ledger: Path = SAMPLE_LEDGER) -> DemoResult:
             ledger, lambda name: found.code if (found := identity.resolve_department(session, name)) else None
         )
         for row in preview.rows:
-            _drive(session, row)
+            _drive(session, row, timezone)
     tokens = {
         username: identity.create_token(session, username, "demo")
         for username in [*STAFF, "office_manager", *sorted(_owners(session))[:1]]
@@ -101,7 +101,7 @@ def _complete(session: Session, item: Item, username: str, data: dict[str, objec
     workflow.complete_task(session, actor, task.id, data)
 
 
-def _drive(session: Session, row: LedgerRow) -> None:
+def _drive(session: Session, row: LedgerRow, timezone: str) -> None:
     """Bring the item to the stage its ledger row reports."""
     reporter = identity.user_by_username(session, "reporter")
     item = workflow.create_item(
@@ -117,6 +117,7 @@ def _drive(session: Session, row: LedgerRow) -> None:
             ongoing=row.ongoing,
             co_departments=tuple(row.co_departments),
         ),
+        timezone,
     )
     if row.co_departments:
         _drive_joint(session, item, row)

@@ -244,3 +244,22 @@ class HistoryEvent(Base):
     status_from: Mapped[str | None] = mapped_column(String(64))
     status_to: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Job(Base):
+    """Background work due at a time: claimed by one worker at a time under a lease.
+
+    A timer job is the next moment one of an item's BPMN timers is due; there is at most one per item.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (UniqueConstraint("kind", "item_id"), Index("ix_job_due", "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)

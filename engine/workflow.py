@@ -15,7 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import assignment, forms, history, permissions
+from engine import assignment, deadlines, forms, history, permissions
 from engine.bpmn import deploy
 from engine.bpmn.instance import (
     LIVE_STATES,
@@ -25,13 +25,14 @@ from engine.bpmn.instance import (
     instance_key,
     live_user_tasks,
     new_workflow,
+    next_timer,
     reached_end_events,
     restore,
     run_engine,
 )
 from engine.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
 from engine.identity import department_by_code
-from engine.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User, utcnow
+from engine.models import Department, Instance, Item, ItemUnit, Job, ProcessDefinition, Task, User, utcnow
 
 DEFAULT_PROCESS = "rectification_item"
 JOINT_PROCESS = "joint_task"
@@ -42,6 +43,9 @@ FALLBACK_DONE = ("closed", "已办结 Completed")
 OWNER_VARIABLE = "owner"
 # The workflow variable listing the units taking part (lead first), set when the item starts.
 UNITS_VARIABLE = "units"
+# The workflow variable with the instant the item becomes overdue, for the diagram's timers.
+DEADLINE_VARIABLE = "deadline_end"
+TIMER_JOB = "timer"
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,8 @@ def _definition(session: Session, new: NewItem) -> ProcessDefinition:
         raise _field_error("process", exc.detail) from exc
 
 
-def create_item(session: Session, actor: User, new: NewItem) -> Item:
+def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> Item:
+    """Raise an item and start its process; ``timezone`` is the office's, for the deadline's timers."""
     permissions.require_reporter(actor)
     if new.ongoing and new.deadline is not None:
         raise _field_error("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
@@ -115,8 +120,13 @@ def create_item(session: Session, actor: User, new: NewItem) -> Item:
         for n, unit in enumerate(units)
     )
     codes = [unit.code for unit in units]
-    workflow = new_workflow(definition, {"department": department.code, UNITS_VARIABLE: codes})
-    run_engine(workflow)
+    start_data = {
+        "department": department.code,
+        UNITS_VARIABLE: codes,
+        DEADLINE_VARIABLE: deadlines.deadline_end(new.deadline, timezone),
+    }
+    workflow = new_workflow(definition, start_data)
+    fired = run_engine(workflow)
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
     _store(session, item, instance, definition, workflow)
@@ -137,6 +147,7 @@ def create_item(session: Session, actor: User, new: NewItem) -> Item:
             "process": {"key": definition.key, "version": definition.version},
         },
     )
+    _record_escalations(session, item, definition, fired)
     return item
 
 
@@ -183,7 +194,7 @@ def complete_task(
         raise TaskNotReady()
     spiff_task.data.update(forms.with_defaults(form, data))
     spiff_task.run()
-    run_engine(workflow)
+    fired = run_engine(workflow)
 
     row.state = "completed"
     row.completed_at = utcnow()
@@ -201,7 +212,56 @@ def complete_task(
         status_to=item.status,
         data=data,
     )
+    _record_escalations(session, item, definition, fired)
     return item
+
+
+def fire_timers(session: Session, item_id: int) -> list[str]:
+    """Fire the item's due timers (the worker's job); returns the BPMN ids that fired.
+
+    Runs under the item's lock on the stored state: a timer that already fired is no longer waiting,
+    so a second worker on the same job finds nothing to fire.
+    """
+    item = lock_item(session, item_id)
+    definition = session.get_one(ProcessDefinition, item.definition_id)
+    instance = session.get_one(Instance, item.id)
+    workflow = restore(definition, instance)
+    fired = run_engine(workflow)
+    if fired:
+        status_from = item.status
+        _store(session, item, instance, definition, workflow)
+        _record_escalations(session, item, definition, fired, status_from)
+    else:
+        _schedule(session, item, workflow)
+    return fired
+
+
+def _record_escalations(
+    session: Session, item: Item, definition: ProcessDefinition, fired: list[str], status_from: str | None = None
+) -> None:
+    for element in fired:
+        escalation = definition.model.get("escalations", {}).get(element, {})
+        history.record(
+            session,
+            item,
+            actor=None,
+            action="escalation" if escalation else "timer",
+            task=element,
+            status_from=status_from or item.status,
+            status_to=item.status,
+            data=escalation,
+        )
+
+
+def _schedule(session: Session, item: Item, workflow: BpmnWorkflow) -> None:
+    """Keep the item's timer job due when its earliest waiting timer is."""
+    job = session.scalar(select(Job).where(Job.kind == TIMER_JOB, Job.item_id == item.id))
+    due = next_timer(workflow)
+    if job is None and due is not None:
+        session.add(Job(kind=TIMER_JOB, item_id=item.id, due_at=due))
+    elif job is not None:
+        job.due_at = due
+        job.attempts = 0
 
 
 def _store(
@@ -222,6 +282,7 @@ def _store(
     _sync_tasks(session, item, definition.model, workflow, actor)
     instance.serializer_version, instance.state = dump(workflow)
     instance.data = data
+    _schedule(session, item, workflow)
 
 
 def _sync_owner(session: Session, item: Item, data: dict[str, Any]) -> None:

@@ -119,7 +119,7 @@ def token_create(settings: Settings, username: str, name: str) -> None:
 def demo_command(settings: Settings) -> None:
     """Load the demo data when the database is empty; print fresh tokens for the demo users."""
     with _unit_of_work(settings) as session:
-        result = demo.load(session)
+        result = demo.load(session, settings.timezone)
     click.echo(f"demo data {'loaded' if result.loaded else 'already present'}: {result.items} items")
     for username, secret in result.tokens.items():
         click.echo(f"  {username:<28} Authorization: Bearer {secret}")

@@ -8,11 +8,13 @@ The finished round's data is in the product's history table before compaction dr
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -20,6 +22,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.builder import script_engine, serializer
+from engine.deadlines import NEVER
 from engine.models import Instance, ProcessDefinition
 
 _SPEC_KEYS = ("spec", "subprocess_specs")
@@ -79,11 +82,41 @@ def dump(workflow: BpmnWorkflow) -> tuple[str, str]:
     return str(dct.pop(ser.VERSION_KEY)), json.dumps(dct)
 
 
-def run_engine(workflow: BpmnWorkflow) -> None:
-    """Run engine steps until every branch waits for a person or an event, then compact loops."""
-    workflow.refresh_timers()
-    workflow.do_engine_steps()
+def run_engine(workflow: BpmnWorkflow) -> list[str]:
+    """Run engine steps until every branch waits for a person or a future event, then compact loops.
+
+    Returns the BPMN ids of the timer events that fired. Timers armed by these steps are evaluated
+    at once, so one already due (a deadline in the past) fires now rather than at the next pass.
+    """
+    done_before = {task.id for task in _timer_tasks(workflow, TaskState.COMPLETED)}
+    for _ in range(2):
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+    fired = [
+        task.task_spec.bpmn_id for task in _timer_tasks(workflow, TaskState.COMPLETED) if task.id not in done_before
+    ]
     _compact_loops(workflow)
+    return fired
+
+
+def _timer_tasks(workflow: BpmnWorkflow, state: TaskState) -> list[SpiffTask]:
+    return [
+        task
+        for task in workflow.get_tasks(state=state)
+        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
+    ]
+
+
+def next_timer(workflow: BpmnWorkflow) -> dt.datetime | None:
+    """When the earliest waiting timer is due (None when no timer waits, or only 'never')."""
+    due = []
+    for task in _timer_tasks(workflow, TaskState.WAITING):
+        value = task._get_internal_data("event_value")
+        if isinstance(value, dict):  # a cycle timer: its next occurrence
+            value = value.get("next")
+        if isinstance(value, str) and value != NEVER:
+            due.append(TimerEventDefinition.get_datetime(value))
+    return min(due, default=None)
 
 
 def _compact_loops(workflow: BpmnWorkflow) -> None:

@@ -5,6 +5,8 @@ All of it comes from the BPMN file and the form files next to it, never from Pyt
 - ``camunda:properties`` on a flow node: ``status`` (machine name, e.g. ``review``) and
   ``status_label`` (shown to people). A user task's status is the item's status while it is open;
   an end event's status is the item's status once the process reaches it.
+- ``camunda:properties`` on an event: ``escalation`` (e.g. ``warning``, ``overdue``): when the event
+  fires (a deadline timer), the item's history records an escalation of that kind.
 - ``camunda:formKey`` on a user task: a JSON Schema file in the forms folder.
 - ``camunda:properties`` on a lane: ``candidates`` names the rule (see ``engine.assignment``) that
   decides who may complete the lane's tasks. Without the property the lane's id is taken as the rule.
@@ -190,6 +192,7 @@ def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
     lanes = _lanes(process)
     tasks: dict[str, Any] = {}
     statuses: dict[str, dict[str, str]] = {}
+    escalations: dict[str, dict[str, str]] = {}
     for node in process.iter(f"{{{BPMN_NS}}}*"):
         element = node.get("id")
         if element is None:
@@ -199,8 +202,15 @@ def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
         props = _properties(node)
         if "status" in props:
             statuses[element] = _status(element, props)
+        if "escalation" in props:
+            escalations[element] = {"kind": props["escalation"], "name": node.get("name") or element}
         _check_expressions(node, element)
-    return {"name": process.get("name") or process.get("id"), "tasks": tasks, "statuses": statuses}
+    return {
+        "name": process.get("name") or process.get("id"),
+        "tasks": tasks,
+        "statuses": statuses,
+        "escalations": escalations,
+    }
 
 
 def _check_expressions(node: etree._Element, element: str) -> None:

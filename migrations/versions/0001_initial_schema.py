@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 15:13:58.094035
+Create Date: 2026-11-25 15:20:52.379315
 """
 
 from __future__ import annotations
@@ -142,6 +142,22 @@ def upgrade() -> None:
     with op.batch_alter_table('item_unit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_item_unit_department_id'), ['department_id'], unique=False)
 
+    op.create_table('job',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=True),
+    sa.Column('due_at', engine.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('locked_by', sa.String(length=100), nullable=True),
+    sa.Column('locked_until', engine.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_job_item_id_item')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job')),
+    sa.UniqueConstraint('kind', 'item_id', name=op.f('uq_job_kind_item_id'))
+    )
+    with op.batch_alter_table('job', schema=None) as batch_op:
+        batch_op.create_index('ix_job_due', ['due_at'], unique=False)
+
     op.create_table('progress_update',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
@@ -203,6 +219,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_progress_update_at'))
 
     op.drop_table('progress_update')
+    with op.batch_alter_table('job', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_due')
+
+    op.drop_table('job')
     with op.batch_alter_table('item_unit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_unit_department_id'))
 

@@ -41,7 +41,10 @@ def user(session: Session, username: str) -> User:
 
 def new_item(session: Session, department: str, owner: str | None) -> Item:
     item = workflow.create_item(
-        session, user(session, "reporter"), workflow.NewItem(title=f"{department}/{owner}", department=department)
+        session,
+        user(session, "reporter"),
+        workflow.NewItem(title=f"{department}/{owner}", department=department),
+        "Asia/Shanghai",
     )
     item.owner = user(session, owner) if owner else None
     session.flush()

@@ -31,7 +31,9 @@ def session(sessions: sessionmaker[Session], people: People) -> Iterator[Session
 def item(session: Session) -> Item:
     """An office item, raised the way the API raises one."""
     reporter = user_by_username(session, "reporter")
-    return workflow.create_item(session, reporter, workflow.NewItem(title="窗口服务排队时间长", department="office"))
+    return workflow.create_item(
+        session, reporter, workflow.NewItem(title="窗口服务排队时间长", department="office"), "Asia/Shanghai"
+    )
 
 
 def form(session: Session, task: str) -> dict[str, Any]:
@@ -126,7 +128,9 @@ def test_a_deactivated_user_is_no_longer_a_member(session: Session, item: Item) 
 
 def test_membership_follows_the_items_unit(session: Session) -> None:
     reporter = user_by_username(session, "reporter")
-    works = workflow.create_item(session, reporter, workflow.NewItem(title="工务问题", department="works"))
+    works = workflow.create_item(
+        session, reporter, workflow.NewItem(title="工务问题", department="works"), "Asia/Shanghai"
+    )
     assert fields(session, works, form(session, "assign_owner"), {"owner": "outsider"}) == []
     assert fields(session, works, form(session, "assign_owner"), {"owner": "owner"}) == ["data.owner"]
 

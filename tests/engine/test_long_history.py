@@ -30,7 +30,9 @@ def test_a_thousand_reject_rounds_keep_state_bounded_and_history_whole(
 ) -> None:
     with transaction(sessions) as session:
         reporter = identity.user_by_username(session, "reporter")
-        item_id = workflow.create_item(session, reporter, workflow.NewItem(title="反复退回", department="office")).id
+        item_id = workflow.create_item(
+            session, reporter, workflow.NewItem(title="反复退回", department="office"), "Asia/Shanghai"
+        ).id
     step(sessions, item_id, "manager", {"measures": "m"})
     step(sessions, item_id, "manager", {"owner": "owner"})
 

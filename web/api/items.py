@@ -44,7 +44,7 @@ def list_items(query: dict[str, Any]) -> dict[str, Any]:
 def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     new = workflow.NewItem(**{**body, "co_departments": tuple(body["co_departments"])})
-    item = workflow.create_item(session, current_user(), new)
+    item = workflow.create_item(session, current_user(), new, db.settings().timezone)
     return (
         item_payload(session, item, db.today()),
         201,
