@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import socket
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +19,7 @@ from engine.bpmn import deploy
 from engine.config import Settings
 from engine.db import make_engine, make_session_factory, transaction
 from engine.errors import RectiflowError
+from engine.worker import Worker
 
 
 @contextmanager
@@ -125,16 +130,50 @@ def demo_command(settings: Settings) -> None:
         click.echo(f"  {username:<28} Authorization: Bearer {secret}")
 
 
+def _worker(engine: Engine, name: str, lease: float, batch: int, verbose: bool) -> Worker:
+    def report(job_id: int, item_id: int | None, fired: list[str]) -> None:
+        click.echo(f"job {job_id} item {item_id} fired {','.join(fired) or '-'}")
+        sys.stdout.flush()
+
+    return Worker(
+        make_session_factory(engine),
+        name=name,
+        lease=dt.timedelta(seconds=lease),
+        batch=batch,
+        on_done=report if verbose else None,
+    )
+
+
+@main.command("worker")
+@click.option("--name", default=lambda: f"{socket.gethostname()}:{os.getpid()}", help="Shown on the jobs it leases.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between looks when nothing is due.")
+@click.option("--lease", default=60.0, show_default=True, help="Seconds a claimed job stays ours.")
+@click.option("--batch", default=10, show_default=True, help="Jobs claimed at a time.")
+@click.option("--until-idle", is_flag=True, help="Exit once no job is due.")
+@click.pass_obj
+def worker_command(settings: Settings, name: str, interval: float, lease: float, batch: int, until_idle: bool) -> None:
+    """Fire due BPMN timers and run other background jobs."""
+    with _database(settings) as engine:
+        worker = _worker(engine, name, lease, batch, verbose=True)
+        worker.run_until(threading.Event(), interval, until_idle=until_idle)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int) -> None:
+@click.option("--worker/--no-worker", default=True, show_default=True, help="Run one worker thread beside the server.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, threads: int, worker: bool) -> None:
     """Serve the API with waitress (a production WSGI server); port 0 picks a free port."""
     from waitress.server import create_server
 
     from web import create_app
 
+    if worker:
+        engine = make_engine(settings.database_url)
+        background = _worker(engine, f"{socket.gethostname()}:{os.getpid()}:serve", 60.0, 10, False)
+        threading.Thread(target=background.run_until, args=(threading.Event(), 1.0), daemon=True).start()
     server = create_server(create_app(), host=host, port=port, threads=threads, ident="rectiflow")
     # Printed once the socket listens, so scripts can wait for this line instead of polling.
     click.echo(f"Rectiflow listening on http://{host}:{server.effective_port}/api/v1/docs", nl=True)
