@@ -20,7 +20,7 @@ from engine.db import transaction
 from engine.models import HistoryEvent, Item, Job
 from tests.conftest import People
 
-ITEMS = 150  # two timers each: 300 due timers
+ITEMS = 400  # two timers each: 800 due timers, far more than one worker finishes while the other starts
 TZ = "Asia/Shanghai"
 
 
@@ -53,20 +53,24 @@ def test_two_workers_one_killed_midway_fire_every_timer_exactly_once(
     with transaction(sessions) as session:
         assert session.scalar(select(func.count()).select_from(Job).where(Job.due_at.is_not(None))) == ITEMS
 
-    with worker(database_url, "doomed", tmp_path) as doomed, worker(database_url, "survivor", tmp_path) as survivor:
-        try:
-            assert doomed.stdout is not None
-            for _ in range(20):  # let it get well into its work, with jobs leased, then kill it outright
-                assert doomed.stdout.readline().startswith("job ")
-            doomed.send_signal(signal.SIGKILL)
-            doomed.wait(timeout=30)
-            out, _ = survivor.communicate(timeout=300)
-        finally:
-            for process in (doomed, survivor):
-                if process.poll() is None:
-                    process.kill()
+    with worker(database_url, "doomed", tmp_path) as doomed:
+        assert doomed.stdout is not None
+        assert doomed.stdout.readline().startswith("job ")
+        with worker(database_url, "survivor", tmp_path) as survivor:
+            try:
+                # Both are at work now; kill the first one outright, in the middle of its leased batch.
+                assert survivor.stdout is not None
+                first = survivor.stdout.readline()
+                assert first.startswith("job ")
+                doomed.send_signal(signal.SIGKILL)
+                doomed.wait(timeout=30)
+                survivor.communicate(timeout=300)
+            finally:
+                for process in (doomed, survivor):
+                    if process.poll() is None:
+                        process.kill()
     assert survivor.returncode == 0
-    assert out.count("job ") > 0
+    assert doomed.returncode == -signal.SIGKILL
 
     with transaction(sessions) as session:
         fired = Counter(
