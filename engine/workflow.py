@@ -15,7 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import assignment, deadlines, forms, history, permissions
+from engine import assignment, deadlines, forms, history, notifications, permissions
 from engine.bpmn import deploy
 from engine.bpmn.instance import (
     LIVE_STATES,
@@ -129,7 +129,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
     fired = run_engine(workflow)
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
-    _store(session, item, instance, definition, workflow)
+    new_tasks = _store(session, item, instance, definition, workflow)
     history.record(
         session,
         item,
@@ -148,6 +148,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
         },
     )
     _record_escalations(session, item, definition, fired)
+    notifications.tasks_ready(session, item, new_tasks, None)
     return item
 
 
@@ -201,7 +202,7 @@ def complete_task(
     row.completed_by_id = actor.id
     row.data = data
     status_from = item.status
-    _store(session, item, instance, definition, workflow, actor)
+    new_tasks = _store(session, item, instance, definition, workflow, actor)
     history.record(
         session,
         item,
@@ -213,6 +214,7 @@ def complete_task(
         data=data,
     )
     _record_escalations(session, item, definition, fired)
+    notifications.tasks_ready(session, item, new_tasks, data)
     return item
 
 
@@ -229,8 +231,9 @@ def fire_timers(session: Session, item_id: int) -> list[str]:
     fired = run_engine(workflow)
     if fired:
         status_from = item.status
-        _store(session, item, instance, definition, workflow)
+        new_tasks = _store(session, item, instance, definition, workflow)
         _record_escalations(session, item, definition, fired, status_from)
+        notifications.tasks_ready(session, item, new_tasks, None)
     else:
         _schedule(session, item, workflow)
     return fired
@@ -251,6 +254,8 @@ def _record_escalations(
             status_to=item.status,
             data=escalation,
         )
+        if escalation:
+            notifications.escalated(session, item, escalation["kind"], escalation["name"])
 
 
 def _schedule(session: Session, item: Item, workflow: BpmnWorkflow) -> None:
@@ -271,7 +276,8 @@ def _store(
     definition: ProcessDefinition,
     workflow: BpmnWorkflow,
     actor: User | None = None,
-) -> None:
+) -> list[Task]:
+    """Write the workflow's state into the item, its tasks and its instance; returns the new tasks."""
     data = current_data(workflow)
     _sync_owner(session, item, data)
     item.status, item.status_label = _status(definition.model, workflow)
@@ -279,10 +285,11 @@ def _store(
     item.closed_at = now if workflow.completed else None
     item.updated_at = now
     item.version += 1
-    _sync_tasks(session, item, definition.model, workflow, actor)
+    new_tasks = _sync_tasks(session, item, definition.model, workflow, actor)
     instance.serializer_version, instance.state = dump(workflow)
     instance.data = data
     _schedule(session, item, workflow)
+    return new_tasks
 
 
 def _sync_owner(session: Session, item: Item, data: dict[str, Any]) -> None:
@@ -307,10 +314,11 @@ def _status(model: dict[str, Any], workflow: BpmnWorkflow) -> tuple[str, str]:
 
 def _sync_tasks(
     session: Session, item: Item, model: dict[str, Any], workflow: BpmnWorkflow, actor: User | None
-) -> None:
+) -> list[Task]:
     live = {str(task.id): task for task in live_user_tasks(workflow)}
     rows = session.scalars(select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))))
     kept = set()
+    created = []
     for row in rows:
         task = live.get(row.spiff_id)
         if task is None or task.task_spec.bpmn_id != row.name:
@@ -335,3 +343,6 @@ def _sync_tasks(
         context = assignment.Context(session, item, task.data, actor.id if actor else None)
         assignment.apply(row, assignment.resolve(spec["candidates"], context))
         session.add(row)
+        created.append(row)
+    session.flush()
+    return created

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 15:20:52.379315
+Create Date: 2026-11-25 15:35:15.218145
 """
 
 from __future__ import annotations
@@ -158,6 +158,22 @@ def upgrade() -> None:
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.create_index('ix_job_due', ['due_at'], unique=False)
 
+    op.create_table('notification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=500), nullable=False),
+    sa.Column('message', sa.Text(), nullable=False),
+    sa.Column('created_at', engine.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('read_at', engine.models.UtcDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_notification_item_id_item')),
+    sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_notification_user_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_notification'))
+    )
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index('ix_notification_user_created', ['user_id', 'created_at'], unique=False)
+
     op.create_table('progress_update',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
@@ -219,6 +235,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_progress_update_at'))
 
     op.drop_table('progress_update')
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_user_created')
+
+    op.drop_table('notification')
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.drop_index('ix_job_due')
 

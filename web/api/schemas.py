@@ -218,3 +218,70 @@ class ProblemSchema(Schema):
     status = fields.Integer()
     detail = fields.String()
     errors = fields.List(fields.Dict())
+
+
+class ReportPeriodSchema(Schema):
+    kind = fields.String(metadata={"description": "dispatch (旬调度), monthly (月总结) or week (周计划)"})
+    label = fields.String(metadata={"example": "2026年11月中旬"})
+    start = fields.Date(metadata={"description": "the first day"})
+    end = fields.Date(metadata={"description": "the last day (included)"})
+
+
+class ReportFiguresSchema(Schema):
+    open_at_start = fields.Integer(metadata={"description": "期初在办: open when the period began"})
+    raised = fields.Integer(metadata={"description": "本期新增: raised in the period"})
+    closed = fields.Integer(metadata={"description": "本期销号: closed in the period"})
+    overdue = fields.Integer(metadata={"description": "逾期: open at the end, deadline day passed"})
+    due_next = fields.Integer(metadata={"description": "下期到期: open at the end, due in the next period"})
+    no_progress = fields.Integer(metadata={"description": "本期无进展: open in the period, no progress update"})
+    closure_rate = fields.Float(allow_none=True, metadata={"description": "销号率: closed / (open_at_start + raised)"})
+    avg_days_to_close = fields.Float(allow_none=True, metadata={"description": "平均办结天数 of the closed items"})
+
+
+class ReportUnitFiguresSchema(ReportFiguresSchema):
+    department = fields.Nested(DepartmentRefSchema, metadata={"description": "the lead (responsible) unit"})
+
+    class Meta:
+        fields = ("department", *ReportFiguresSchema._declared_fields)
+
+
+class FiguresReportSchema(Schema):
+    period = fields.Nested(ReportPeriodSchema)
+    next = fields.Nested(ReportPeriodSchema, metadata={"description": "the next period (for due_next)"})
+    units = fields.List(fields.Nested(ReportUnitFiguresSchema))
+    total = fields.Nested(ReportFiguresSchema)
+
+
+class WeekPlanItemSchema(Schema):
+    item_id = fields.Integer()
+    title = fields.String()
+    plan = fields.String(metadata={"description": "下周计划: the item's latest plan reported this week"})
+    at = fields.DateTime()
+    actor = fields.String(metadata={"description": "username of who reported it"})
+    actor_name = fields.String()
+
+
+class WeekPlanUnitSchema(Schema):
+    department = fields.Nested(DepartmentRefSchema)
+    plans = fields.List(fields.Nested(WeekPlanItemSchema))
+
+
+class WeekPlanSchema(Schema):
+    period = fields.Nested(ReportPeriodSchema)
+    next = fields.Nested(ReportPeriodSchema, metadata={"description": "the week the plans are for"})
+    units = fields.List(fields.Nested(WeekPlanUnitSchema))
+    total = fields.Integer(metadata={"description": "how many plans"})
+
+
+class NotificationSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "task, rejection, warning or overdue"})
+    item_id = fields.Integer(allow_none=True)
+    title = fields.String()
+    message = fields.String()
+    created_at = fields.DateTime()
+    read = fields.Function(lambda notification: notification.read_at is not None)
+
+
+class NotificationListSchema(Schema):
+    notifications = fields.List(fields.Nested(NotificationSchema))

@@ -1,0 +1,72 @@
+"""In-app notifications (通知): who hears about what.
+
+- ``task``: a task became ready that you may complete (you, or your unit).
+- ``rejection``: a review sent the work back to you, with the reviewer's reason.
+- ``warning`` / ``overdue``: a deadline timer fired (预警 / 逾期督办); the responsible unit's managers
+  and the approvers hear of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine import assignment
+from engine.errors import NotFound
+from engine.identity import Role
+from engine.models import Item, Notification, Task, User, UserRole, utcnow
+
+# Form fields a review uses to send work back (see processes/forms/review.json).
+DECISION_FIELD, REJECT, COMMENT_FIELD = "decision", "reject", "comment"
+
+
+def _notify(session: Session, user_ids: Iterable[int], kind: str, item: Item, title: str, message: str) -> None:
+    for user_id in sorted(set(user_ids)):
+        session.add(Notification(user_id=user_id, kind=kind, item_id=item.id, title=title, message=message))
+
+
+def tasks_ready(session: Session, item: Item, tasks: list[Task], submitted: dict[str, object] | None) -> None:
+    """Tell the candidates of newly ready tasks; after a rejection, say so and why."""
+    sent = submitted or {}
+    rejected = sent.get(DECISION_FIELD) == REJECT
+    for task in tasks:
+        users = session.scalars(select(User.id).where(User.username.in_(assignment.candidate_usernames(session, task))))
+        if rejected:
+            reason = sent.get(COMMENT_FIELD) or ""
+            _notify(
+                session, users, "rejection", item, f"被退回：{item.title}", f"{task.title}｜退回原因 Reason: {reason}"
+            )
+        else:
+            _notify(session, users, "task", item, f"新的待办：{item.title}", f"{task.title}")
+
+
+def escalated(session: Session, item: Item, kind: str, name: str) -> None:
+    """A deadline timer fired: the responsible unit's managers and all approvers hear of it."""
+    managers = select(UserRole.user_id).where(UserRole.role == Role.MANAGER)
+    approvers = select(UserRole.user_id).where(UserRole.role == Role.APPROVER)
+    users = session.scalars(
+        select(User.id).where(
+            User.active.is_(True),
+            or_(User.id.in_(approvers), User.id.in_(managers) & (User.department_id == item.department_id)),
+        )
+    )
+    label = {"warning": "预警 Warning", "overdue": "逾期督办 Overdue"}.get(kind, kind)
+    deadline = item.deadline.isoformat() if item.deadline else "—"
+    _notify(session, users, kind, item, f"{label}：{item.title}", f"{name}｜整改时限 Deadline: {deadline}")
+
+
+def for_user(session: Session, user: User, limit: int = 200) -> list[Notification]:
+    """Newest first."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    return list(session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
+def mark_read(session: Session, user: User, notification_id: int) -> Notification:
+    found = session.get(Notification, notification_id)
+    if found is None or found.user_id != user.id:
+        raise NotFound(f"通知不存在 No notification {notification_id}")
+    if found.read_at is None:
+        found.read_at = utcnow()
+    return found
