@@ -249,11 +249,12 @@ class HistoryEvent(Base):
 class Job(Base):
     """Background work due at a time: claimed by one worker at a time under a lease.
 
-    A timer job is the next moment one of an item's BPMN timers is due; there is at most one per item.
+    A timer job is the next moment one of an item's BPMN timers is due; there is at most one per item,
+    kept so by updating it under the item's lock. An email job carries its notification's id.
     """
 
     __tablename__ = "job"
-    __table_args__ = (UniqueConstraint("kind", "item_id"), Index("ix_job_due", "due_at"))
+    __table_args__ = (Index("ix_job_kind_item", "kind", "item_id"), Index("ix_job_due", "due_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -263,6 +264,7 @@ class Job(Base):
     locked_by: Mapped[str | None] = mapped_column(String(100))
     locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Notification(Base):
@@ -279,3 +281,24 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class ExtensionRequest(Base):
+    """A request to move an item's deadline (延期申请): asked by its owner, decided by an approver."""
+
+    __tablename__ = "extension_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    current_deadline: Mapped[dt.date | None] = mapped_column(Date)
+    new_deadline: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")

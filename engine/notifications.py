@@ -2,6 +2,7 @@
 
 - ``task``: a task became ready that you may complete (you, or your unit).
 - ``rejection``: a review sent the work back to you, with the reviewer's reason.
+- ``extension``: a deadline extension was requested (approvers) or decided (the requester).
 - ``warning`` / ``overdue``: a deadline timer fired (预警 / 逾期督办); the responsible unit's managers
   and the approvers hear of it.
 """
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine import assignment
 from engine.errors import NotFound
 from engine.identity import Role
-from engine.models import Item, Notification, Task, User, UserRole, utcnow
+from engine.models import ExtensionRequest, Item, Notification, Task, User, UserRole, utcnow
 
 # Form fields a review uses to send work back (see processes/forms/review.json).
 DECISION_FIELD, REJECT, COMMENT_FIELD = "decision", "reject", "comment"
@@ -70,3 +71,18 @@ def mark_read(session: Session, user: User, notification_id: int) -> Notificatio
     if found.read_at is None:
         found.read_at = utcnow()
     return found
+
+
+def extension_requested(session: Session, item: Item, request: ExtensionRequest) -> None:
+    """Approvers hear of a request to move a deadline."""
+    approvers = select(UserRole.user_id).where(UserRole.role == Role.APPROVER)
+    users = session.scalars(select(User.id).where(User.active.is_(True), User.id.in_(approvers)))
+    message = f"{request.current_deadline or '—'} → {request.new_deadline}｜理由 Reason: {request.reason}"
+    _notify(session, users, "extension", item, f"延期申请：{item.title}", message)
+
+
+def extension_decided(session: Session, item: Item, request: ExtensionRequest) -> None:
+    """The requester hears the decision."""
+    verdict = "同意 Granted" if request.state == "granted" else "不同意 Refused"
+    message = f"{verdict}：{request.new_deadline}｜{request.comment or ''}"
+    _notify(session, [request.requested_by_id], "extension", item, f"延期{verdict}：{item.title}", message)

@@ -230,13 +230,33 @@ def fire_timers(session: Session, item_id: int) -> list[str]:
     workflow = restore(definition, instance)
     fired = run_engine(workflow)
     if fired:
-        status_from = item.status
-        new_tasks = _store(session, item, instance, definition, workflow)
-        _record_escalations(session, item, definition, fired, status_from)
-        notifications.tasks_ready(session, item, new_tasks, None)
+        _store_fired(session, item, instance, definition, workflow, fired)
     else:
         _schedule(session, item, workflow)
     return fired
+
+
+def store_timers(
+    session: Session, item: Item, instance: Instance, definition: ProcessDefinition, workflow: BpmnWorkflow
+) -> list[str]:
+    """Store a workflow whose timer variables changed (the item is locked): what is due now fires."""
+    fired = run_engine(workflow)
+    _store_fired(session, item, instance, definition, workflow, fired)
+    return fired
+
+
+def _store_fired(
+    session: Session,
+    item: Item,
+    instance: Instance,
+    definition: ProcessDefinition,
+    workflow: BpmnWorkflow,
+    fired: list[str],
+) -> None:
+    status_from = item.status
+    new_tasks = _store(session, item, instance, definition, workflow)
+    _record_escalations(session, item, definition, fired, status_from)
+    notifications.tasks_ready(session, item, new_tasks, None)
 
 
 def _record_escalations(

@@ -107,6 +107,20 @@ def _timer_tasks(workflow: BpmnWorkflow, state: TaskState) -> list[SpiffTask]:
     ]
 
 
+def set_variable(workflow: BpmnWorkflow, name: str, value: Any) -> None:
+    """Change a variable throughout the task tree and re-arm the waiting timers, which read it afresh.
+
+    How a moved deadline reaches the diagram's timers: waiting tasks take their data from their
+    parents again when refreshed, so every task holding the variable gets the new value; the timers
+    then evaluate their expression again (a timer that already fired stays fired).
+    """
+    for task in workflow.get_tasks():
+        if name in task.data:
+            task.data[name] = value
+    for task in _timer_tasks(workflow, TaskState.WAITING):
+        task.internal_data.pop("event_value", None)
+
+
 def next_timer(workflow: BpmnWorkflow) -> dt.datetime | None:
     """When the earliest waiting timer is due (None when no timer waits, or only 'never')."""
     due = []

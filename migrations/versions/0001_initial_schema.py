@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 15:35:15.218145
+Create Date: 2026-11-25 15:38:40.281220
 """
 
 from __future__ import annotations
@@ -107,6 +107,26 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_user_role_user_id_user_account')),
     sa.PrimaryKeyConstraint('user_id', 'role', name=op.f('pk_user_role'))
     )
+    op.create_table('extension_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=False),
+    sa.Column('requested_at', engine.models.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('current_deadline', sa.Date(), nullable=True),
+    sa.Column('new_deadline', sa.Date(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('decided_by_id', sa.Integer(), nullable=True),
+    sa.Column('decided_at', engine.models.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('comment', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['decided_by_id'], ['user_account.id'], name=op.f('fk_extension_request_decided_by_id_user_account')),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_extension_request_item_id_item')),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['user_account.id'], name=op.f('fk_extension_request_requested_by_id_user_account')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_extension_request'))
+    )
+    with op.batch_alter_table('extension_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_extension_request_item_id'), ['item_id'], unique=False)
+
     op.create_table('history_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
@@ -151,12 +171,13 @@ def upgrade() -> None:
     sa.Column('locked_by', sa.String(length=100), nullable=True),
     sa.Column('locked_until', engine.models.UtcDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('payload', sa.JSON(), nullable=True),
     sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_job_item_id_item')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_job')),
-    sa.UniqueConstraint('kind', 'item_id', name=op.f('uq_job_kind_item_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job'))
     )
     with op.batch_alter_table('job', schema=None) as batch_op:
         batch_op.create_index('ix_job_due', ['due_at'], unique=False)
+        batch_op.create_index('ix_job_kind_item', ['kind', 'item_id'], unique=False)
 
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -240,6 +261,7 @@ def downgrade() -> None:
 
     op.drop_table('notification')
     with op.batch_alter_table('job', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_kind_item')
         batch_op.drop_index('ix_job_due')
 
     op.drop_table('job')
@@ -249,6 +271,10 @@ def downgrade() -> None:
     op.drop_table('item_unit')
     op.drop_table('instance')
     op.drop_table('history_event')
+    with op.batch_alter_table('extension_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_extension_request_item_id'))
+
+    op.drop_table('extension_request')
     op.drop_table('user_role')
     with op.batch_alter_table('item', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_status'))

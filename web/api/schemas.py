@@ -285,3 +285,31 @@ class NotificationSchema(Schema):
 
 class NotificationListSchema(Schema):
     notifications = fields.List(fields.Nested(NotificationSchema))
+
+
+class ExtensionCreateSchema(Schema):
+    new_deadline = fields.Date(required=True, metadata={"description": "新的整改时限 YYYY-MM-DD"})
+    reason = Text(required=True, validate=validate.Length(min=1, max=5000), metadata={"description": "延期理由"})
+
+
+class ExtensionDecisionSchema(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(("grant", "refuse")))
+    comment = Text(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+
+
+class ExtensionSchema(Schema):
+    id = fields.Integer()
+    item_id = fields.Integer()
+    requested_by = fields.Function(lambda request: request.requested_by.username)
+    requested_at = fields.DateTime()
+    current_deadline = fields.Date(allow_none=True)
+    new_deadline = fields.Date()
+    reason = fields.String()
+    state = fields.String(metadata={"description": "pending, granted or refused"})
+    decided_by = fields.Function(lambda request: request.decided_by.username if request.decided_by else None)
+    decided_at = fields.DateTime(allow_none=True)
+    comment = fields.String(allow_none=True)
+
+
+class ExtensionListSchema(Schema):
+    extensions = fields.List(fields.Nested(ExtensionSchema))
