@@ -251,3 +251,16 @@ def test_two_server_processes_on_one_database_share_the_twenty_submissions(
     with serve(database_url, tmp_path / "a") as first, serve(database_url, tmp_path / "b") as second:
         item, codes = race([first, second], people, twenty)
         assert_every_part_recorded_once(first, people, item, codes)
+
+
+def test_a_joint_task_past_its_deadline_is_escalated_at_once(client: FlaskClient, units: People) -> None:
+    body = {"title": "已逾期的联动事项", "department": "office", "co_departments": ["works"], "deadline": "2020-01-10"}
+    item = client.post(f"{API}/items", json=body, headers=units.auth("reporter")).json
+    assert (item["status"], item["overdue"]) == ("units", True)
+    events = client.get(f"{API}/items/{item['id']}/history", headers=units.auth("auditor")).json["events"]
+    assert [(e["action"], e["task"], e["data"].get("kind")) for e in events[1:]] == [
+        ("escalation", "units_warning", "warning"),
+        ("escalation", "units_overdue", "overdue"),
+    ]
+    kinds = [n["kind"] for n in client.get(f"{API}/notifications", headers=units.auth("manager")).json["notifications"]]
+    assert sorted(kinds) == ["overdue", "task", "warning"]
