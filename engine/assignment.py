@@ -8,13 +8,17 @@ up to four parts, stored on the task row so that the inbox is one indexed query:
 - ``assignee_id``: or exactly this user;
 - ``excluded_user_id``: never this user (segregation of duties), whatever else matches.
 
+Besides its rule, a ready task may be given to one person (``assignee_id``) by a manager who may
+complete it himself: "a member they assign" (see ``engine.delegation``).
+
 The rules:
 
 ========================= =============================================================
 ``department_managers``   managers of the item's responsible (lead) department
 ``department_members``    managers and members of the item's responsible department
-``unit_members``          managers and members of the unit a multi-instance task works
-                          on (its element variable ``unit``, a department code)
+``unit_managers``         managers of the unit a multi-instance task works on (its element
+                          variable ``unit``, a department code)
+``unit_members``          managers and members of that unit
 ``owner``                 the item's assigned owner only (nobody until one is assigned)
 ``approvers``             users with the approver role, never the item's owner
 ``independent_approvers`` approvers, never the person whose step made the review ready
@@ -62,10 +66,19 @@ def _department_members(ctx: Context) -> Candidates:
     return Candidates(roles=("manager", "member"), department_id=ctx.item.department_id)
 
 
-def _unit_members(ctx: Context) -> Candidates:
+def _unit(ctx: Context) -> Department | None:
     code = ctx.data.get(UNIT_VARIABLE)
-    unit = ctx.session.scalar(select(Department).where(Department.code == code)) if isinstance(code, str) else None
+    return ctx.session.scalar(select(Department).where(Department.code == code)) if isinstance(code, str) else None
+
+
+def _unit_managers(ctx: Context) -> Candidates:
+    unit = _unit(ctx)
     # An instance naming no known unit is nobody's: it shows up as a task without candidates.
+    return Candidates(roles=("manager",), department_id=unit.id) if unit else Candidates()
+
+
+def _unit_members(ctx: Context) -> Candidates:
+    unit = _unit(ctx)
     return Candidates(roles=("manager", "member"), department_id=unit.id) if unit else Candidates()
 
 
@@ -84,6 +97,7 @@ def _independent_approvers(ctx: Context) -> Candidates:
 RULES: dict[str, Callable[[Context], Candidates]] = {
     "department_managers": _department_managers,
     "department_members": _department_members,
+    "unit_managers": _unit_managers,
     "unit_members": _unit_members,
     "owner": _owner,
     "approvers": _approvers,

@@ -5,6 +5,11 @@
 - ``extension``: a deadline extension was requested (approvers) or decided (the requester).
 - ``warning`` / ``overdue``: a deadline timer fired (预警 / 逾期督办); the responsible unit's managers
   and the approvers hear of it.
+
+E-mail: a session whose ``info`` carries ``MAIL_FLAG`` (set by ``enable_mail`` on the session factory
+of whoever has ``RECTIFLOW_SMTP_*`` configured: the web app and the worker) also enqueues one
+``email`` job per notification, in the same transaction; the worker sends it (``engine.mailer``).
+The engine itself reads no configuration.
 """
 
 from __future__ import annotations
@@ -12,20 +17,49 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine import assignment
+from engine.config import MailSettings
 from engine.errors import NotFound
 from engine.identity import Role
-from engine.models import ExtensionRequest, Item, Notification, Task, User, UserRole, utcnow
+from engine.mailer import EMAIL_JOB
+from engine.models import ExtensionRequest, Item, Job, Notification, Task, User, UserRole, utcnow
 
 # Form fields a review uses to send work back (see processes/forms/review.json).
 DECISION_FIELD, REJECT, COMMENT_FIELD = "decision", "reject", "comment"
 
 
+MAIL_FLAG = "rectiflow_mail"
+
+
+def enable_mail(sessions: sessionmaker[Session], mail: MailSettings | None) -> None:
+    """Sessions from this factory enqueue e-mail for each notification; no-op without mail settings."""
+    if mail is not None:
+        sessions.configure(info={**sessions.kw.get("info", {}), MAIL_FLAG: True})
+
+
+def enqueue_email(session: Session, notification: Notification) -> Job:
+    """An email job for the notification, due now, in the caller's transaction."""
+    if notification.id is None:
+        session.flush()
+    job = Job(
+        kind=EMAIL_JOB, item_id=notification.item_id, due_at=utcnow(), payload={"notification_id": notification.id}
+    )
+    session.add(job)
+    return job
+
+
 def _notify(session: Session, user_ids: Iterable[int], kind: str, item: Item, title: str, message: str) -> None:
-    for user_id in sorted(set(user_ids)):
-        session.add(Notification(user_id=user_id, kind=kind, item_id=item.id, title=title, message=message))
+    created = [
+        Notification(user_id=user_id, kind=kind, item_id=item.id, title=title, message=message)
+        for user_id in sorted(set(user_ids))
+    ]
+    session.add_all(created)
+    if created and session.info.get(MAIL_FLAG):
+        session.flush()
+        for notification in created:
+            enqueue_email(session, notification)
 
 
 def tasks_ready(session: Session, item: Item, tasks: list[Task], submitted: dict[str, object] | None) -> None:
@@ -86,3 +120,8 @@ def extension_decided(session: Session, item: Item, request: ExtensionRequest) -
     verdict = "同意 Granted" if request.state == "granted" else "不同意 Refused"
     message = f"{verdict}：{request.new_deadline}｜{request.comment or ''}"
     _notify(session, [request.requested_by_id], "extension", item, f"延期{verdict}：{item.title}", message)
+
+
+def task_assigned(session: Session, item: Item, task: Task, user: User) -> None:
+    """The person a manager gave a task to."""
+    _notify(session, [user.id], "task", item, f"指派给您的待办：{item.title}", task.title)

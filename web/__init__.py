@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from engine import notifications
 from engine.config import Settings
 from engine.db import make_engine
 from web import db, problems
@@ -24,6 +25,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         processes_path=Path(overrides.get("PROCESSES_PATH", settings.processes_path)),
         max_upload_bytes=overrides.get("MAX_UPLOAD_BYTES", settings.max_upload_bytes),
         timezone=overrides.get("TIMEZONE", settings.timezone),
+        mail=overrides.get("MAIL", settings.mail),
     )
     app.config.update(
         RECTIFLOW_SETTINGS=settings,
@@ -33,6 +35,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     db.init_app(app, make_engine(settings.database_url))
+    # Notifications made in requests are e-mailed (by the worker) when SMTP is configured.
+    notifications.enable_mail(app.extensions["rectiflow_sessions"], settings.mail)
     init_api(app)
     problems.init_app(app)
     return app

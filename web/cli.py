@@ -130,7 +130,7 @@ def demo_command(settings: Settings) -> None:
         click.echo(f"  {username:<28} Authorization: Bearer {secret}")
 
 
-def _worker(engine: Engine, name: str, lease: float, batch: int, verbose: bool) -> Worker:
+def _worker(engine: Engine, settings: Settings, name: str, lease: float, batch: int, verbose: bool) -> Worker:
     def report(job_id: int, item_id: int | None, fired: list[str]) -> None:
         click.echo(f"job {job_id} item {item_id} fired {','.join(fired) or '-'}")
         sys.stdout.flush()
@@ -141,6 +141,7 @@ def _worker(engine: Engine, name: str, lease: float, batch: int, verbose: bool) 
         lease=dt.timedelta(seconds=lease),
         batch=batch,
         on_done=report if verbose else None,
+        mail=settings.mail,
     )
 
 
@@ -154,7 +155,7 @@ def _worker(engine: Engine, name: str, lease: float, batch: int, verbose: bool) 
 def worker_command(settings: Settings, name: str, interval: float, lease: float, batch: int, until_idle: bool) -> None:
     """Fire due BPMN timers and run other background jobs."""
     with _database(settings) as engine:
-        worker = _worker(engine, name, lease, batch, verbose=True)
+        worker = _worker(engine, settings, name, lease, batch, verbose=True)
         worker.run_until(threading.Event(), interval, until_idle=until_idle)
 
 
@@ -172,7 +173,7 @@ def serve(settings: Settings, host: str, port: int, threads: int, worker: bool) 
 
     if worker:
         engine = make_engine(settings.database_url)
-        background = _worker(engine, f"{socket.gethostname()}:{os.getpid()}:serve", 60.0, 10, False)
+        background = _worker(engine, settings, f"{socket.gethostname()}:{os.getpid()}:serve", 60.0, 10, False)
         threading.Thread(target=background.run_until, args=(threading.Event(), 1.0), daemon=True).start()
     server = create_server(create_app(), host=host, port=port, threads=threads, ident="rectiflow")
     # Printed once the socket listens, so scripts can wait for this line instead of polling.

@@ -22,12 +22,13 @@ API = "/api/v1"
 
 @pytest.fixture
 def units(sessions: sessionmaker[Session], people: People) -> People:
-    """The cast plus an external unit (市民政局) and a lead manager who is also an approver."""
+    """The cast plus an external unit (市民政局: a manager and a clerk) and a lead manager who also approves."""
     with transaction(sessions) as session:
         identity.add_department(session, "civil", "市民政局", external=True)
+        identity.add_user(session, "civil_chief", "civil", ["manager"])
         identity.add_user(session, "civil_clerk", "civil", ["member"])
         identity.add_user(session, "lead_boss", "office", ["manager", "approver"])
-        tokens = {name: identity.create_token(session, name) for name in ("civil_clerk", "lead_boss")}
+        tokens = {name: identity.create_token(session, name) for name in ("civil_chief", "civil_clerk", "lead_boss")}
     return People({**people.tokens, **tokens})
 
 
@@ -67,18 +68,22 @@ def test_a_joint_task_from_parts_to_close_out_with_a_partial_send_back(client: F
         ("works", "pending", None, None),
         ("civil", "pending", None, None),
     ]
-    assert task_for(item, "unit_contribution", "civil")["candidates"] == ["civil_clerk"]
+    civil = task_for(item, "unit_contribution", "civil")
+    assert civil["candidates"] == ["civil_chief"]
 
-    # A unit cannot deliver another unit's part.
-    assert (
-        complete(
-            client, units, "works_manager", task_for(item, "unit_contribution", "civil"), {"contribution": "x"}
-        ).status_code
-        == 403
-    )
-    item = step(
-        client, units, "civil_clerk", task_for(item, "unit_contribution", "civil"), {"contribution": "排查低保户"}
-    )
+    # A unit cannot deliver another unit's part; a member delivers it once his manager assigns him.
+    assert complete(client, units, "works_manager", civil, {"contribution": "x"}).status_code == 403
+    assert complete(client, units, "civil_clerk", civil, {"contribution": "x"}).status_code == 403
+    assign = f"{API}/tasks/{civil['id']}/assign"
+    assert client.post(assign, json={"assignee": "civil_chief"}, headers=units.auth("civil_clerk")).status_code == 403
+    outsider = client.post(assign, json={"assignee": "outsider"}, headers=units.auth("civil_chief"))
+    assert (outsider.status_code, outsider.json["errors"][0]["field"]) == (422, "assignee")
+    assigned = client.post(assign, json={"assignee": "civil_clerk"}, headers=units.auth("civil_chief"))
+    assert assigned.status_code == 200, assigned.json
+    assert task_for(assigned.json, "unit_contribution", "civil")["candidates"] == ["civil_chief", "civil_clerk"]
+    notified = client.get(f"{API}/notifications", headers=units.auth("civil_clerk")).json["notifications"]
+    assert [n["kind"] for n in notified] == ["task"]
+    item = step(client, units, "civil_clerk", civil, {"contribution": "排查低保户"})
     item = step(
         client, units, "works_manager", task_for(item, "unit_contribution", "works"), {"contribution": "修缮路面"}
     )
@@ -137,6 +142,7 @@ def test_a_joint_task_from_parts_to_close_out_with_a_partial_send_back(client: F
     events = client.get(f"{API}/items/{item['id']}/history", headers=units.auth("auditor")).json["events"]
     assert [(e["actor"], e["task"]) for e in events] == [
         ("reporter", None),
+        ("civil_chief", "unit_contribution"),
         ("civil_clerk", "unit_contribution"),
         ("works_manager", "unit_contribution"),
         ("manager", "unit_contribution"),
@@ -149,7 +155,8 @@ def test_a_joint_task_from_parts_to_close_out_with_a_partial_send_back(client: F
         ("approver2", "review"),
     ]
     assert events[0]["data"]["co_departments"] == ["works", "civil"]
-    assert events[5]["data"]["redo_departments"] == ["works"]
+    assert (events[1]["action"], events[1]["data"]) == ("assigned", {"assignee": "civil_clerk", "unit": "civil"})
+    assert events[6]["data"]["redo_departments"] == ["works"]
 
 
 def test_an_external_unit_sees_only_what_it_takes_part_in(client: FlaskClient, units: People) -> None:
@@ -158,7 +165,7 @@ def test_an_external_unit_sees_only_what_it_takes_part_in(client: FlaskClient, u
     listed = client.get(f"{API}/items", headers=units.auth("civil_clerk")).json
     assert [i["title"] for i in listed["items"]] == ["联合整治"]
     assert client.get(f"{API}/items/{other['id']}", headers=units.auth("civil_clerk")).status_code == 404
-    inbox = client.get(f"{API}/tasks", headers=units.auth("civil_clerk")).json["tasks"]
+    inbox = client.get(f"{API}/tasks", headers=units.auth("civil_chief")).json["tasks"]
     assert [(t["item_id"], t["unit"]) for t in inbox] == [(joint["id"], "civil")]
     # The co-unit sees the joint item, the item of another unit not at all.
     assert client.get(f"{API}/items/{joint['id']}", headers=units.auth("works_manager")).status_code == 404

@@ -313,3 +313,7 @@ class ExtensionSchema(Schema):
 
 class ExtensionListSchema(Schema):
     extensions = fields.List(fields.Nested(ExtensionSchema))
+
+
+class AssignSchema(Schema):
+    assignee = Text(required=True, validate=validate.Length(min=1, max=64), metadata={"description": "username"})

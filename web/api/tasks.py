@@ -7,11 +7,11 @@ from typing import Any
 from flask import request
 from flask_smorest import Blueprint
 
-from engine import items, workflow
+from engine import delegation, items, workflow
 from engine.models import User
 from web import db
 from web.api.presenters import item_payload, task_payload
-from web.api.schemas import CompleteSchema, ItemSchema, TaskListSchema
+from web.api.schemas import AssignSchema, CompleteSchema, ItemSchema, TaskListSchema
 from web.auth import authenticate, check_first, current_user
 
 blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="待办 Tasks")
@@ -39,4 +39,19 @@ def _may_complete(user: User, task_id: int) -> None:
 def complete(body: dict[str, Any], task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     item = workflow.complete_task(session, current_user(), task_id, body["data"], request.headers.get("If-Match"))
+    return item_payload(session, item, db.today()), 200, {"ETag": workflow.etag(item)}
+
+
+def _may_assign(user: User, task_id: int) -> None:
+    delegation.require_delegator(db.session(), user, task_id)
+
+
+@blp.route("/<int:task_id>/assign", methods=["POST"])
+@check_first(_may_assign)
+@blp.arguments(AssignSchema)
+@blp.response(200, ItemSchema)
+def assign(body: dict[str, Any], task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Give the task to a member of its unit (managers who may complete it themselves)."""
+    session = db.session()
+    item = delegation.assign(session, current_user(), task_id, body["assignee"])
     return item_payload(session, item, db.today()), 200, {"ETag": workflow.etag(item)}
