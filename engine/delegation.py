@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from engine import history, notifications
 from engine.errors import Forbidden, InvalidInput, TaskNotReady
 from engine.identity import Role
-from engine.models import Item, Task, User, utcnow
+from engine.models import Item, Task, User
 from engine.workflow import authorize_task, lock_item
 
 
@@ -36,17 +36,7 @@ def assign(session: Session, actor: User, task_id: int, username: str) -> Item:
         message = f"须指派给本单位人员 {username!r} is not a member of the unit this task belongs to"
         raise InvalidInput(message, errors=[{"field": "assignee", "message": message}])
     row.assignee_id = target.id
-    item.version += 1
-    item.updated_at = utcnow()
-    history.record(
-        session,
-        item,
-        actor=actor.username,
-        action="assigned",
-        task=row.name,
-        status_from=item.status,
-        status_to=item.status,
-        data={"assignee": target.username, "unit": row.instance_key},
-    )
+    data = {"assignee": target.username, "unit": row.instance_key}
+    history.record_change(session, item, actor=actor.username, action="assigned", task=row.name, data=data)
     notifications.task_assigned(session, item, row, target)
     return item

@@ -100,15 +100,11 @@ def _move_deadline(session: Session, item: Item, deadline: dt.date, timezone: st
 
 
 def _record(session: Session, item: Item, actor: User, action: str, found: ExtensionRequest) -> None:
-    item.version += 1
-    item.updated_at = utcnow()
-    history.record(
+    history.record_change(
         session,
         item,
         actor=actor.username,
         action=action,
-        status_from=item.status,
-        status_to=item.status,
         data={
             "request": found.id,
             "current_deadline": found.current_deadline.isoformat() if found.current_deadline else None,

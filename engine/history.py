@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.models import HistoryEvent, Item
+from engine.models import HistoryEvent, Item, utcnow
 
 
 def record(
@@ -46,3 +46,14 @@ def record(
 
 def events(session: Session, item_id: int) -> list[HistoryEvent]:
     return list(session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq)))
+
+
+def record_change(
+    session: Session, item: Item, *, actor: str, action: str, data: dict[str, Any], task: str | None = None
+) -> HistoryEvent:
+    """An event that changes the item without moving its status; the item's version (its ETag) moves."""
+    item.version += 1
+    item.updated_at = utcnow()
+    return record(
+        session, item, actor=actor, action=action, task=task, status_from=item.status, status_to=item.status, data=data
+    )

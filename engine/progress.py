@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import history, permissions
-from engine.models import Item, ProgressUpdate, utcnow
+from engine.models import Item, ProgressUpdate
 from engine.workflow import lock_item
 
 
@@ -25,17 +25,8 @@ def report(session: Session, actor_id: int, item: Item, new: NewProgress) -> Pro
     actor = permissions.require_progress_reporter(session, actor_id, item)
     update = ProgressUpdate(item_id=item.id, actor_id=actor.id, note=new.note, percent=new.percent, plan=new.plan)
     session.add(update)
-    item.version += 1
-    item.updated_at = utcnow()
-    history.record(
-        session,
-        item,
-        actor=actor.username,
-        action="progress",
-        status_from=item.status,
-        status_to=item.status,
-        data={"note": new.note, "percent": new.percent, "plan": new.plan},
-    )
+    data = {"note": new.note, "percent": new.percent, "plan": new.plan}
+    history.record_change(session, item, actor=actor.username, action="progress", data=data)
     return update
 
 
