@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine.models import Department, Item, Task, User, UserRole
@@ -146,9 +146,8 @@ def inbox_clause(user: User) -> ColumnElement[bool]:
     )
 
 
-def candidate_usernames(session: Session, task: Task) -> list[str]:
-    """The people who may complete the task right now, for display."""
-    query = select(User).where(User.active.is_(True))
+def candidates_clause(task: Task) -> ColumnElement[bool]:
+    """SQL for the users who may complete the task right now (a third twin of ``may_complete``)."""
     clauses = []
     if task.assignee_id is not None:
         clauses.append(User.id == task.assignee_id)
@@ -158,8 +157,11 @@ def candidate_usernames(session: Session, task: Task) -> list[str]:
             in_role = and_(in_role, User.department_id == task.candidate_department_id)
         clauses.append(in_role)
     if not clauses:
-        return []
-    query = query.where(or_(*clauses))
-    if task.excluded_user_id is not None:
-        query = query.where(User.id != task.excluded_user_id)
-    return list(session.scalars(query.with_only_columns(User.username).order_by(User.username)))
+        return false()
+    excluded = User.id != task.excluded_user_id if task.excluded_user_id is not None else true()
+    return and_(User.active.is_(True), or_(*clauses), excluded)
+
+
+def candidate_usernames(session: Session, task: Task) -> list[str]:
+    """The people who may complete the task right now, for display."""
+    return list(session.scalars(select(User.username).where(candidates_clause(task)).order_by(User.username)))

@@ -67,7 +67,7 @@ def tasks_ready(session: Session, item: Item, tasks: list[Task], submitted: dict
     sent = submitted or {}
     rejected = sent.get(DECISION_FIELD) == REJECT
     for task in tasks:
-        users = session.scalars(select(User.id).where(User.username.in_(assignment.candidate_usernames(session, task))))
+        users = session.scalars(select(User.id).where(assignment.candidates_clause(task)))
         if rejected:
             reason = sent.get(COMMENT_FIELD) or ""
             _notify(
