@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.models import HistoryEvent, Item, utcnow
 
 
@@ -21,26 +23,32 @@ def record(
     status_to: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> HistoryEvent:
-    """Append one event; the caller holds the item's lock, so ``seq`` cannot collide."""
-    # Computed by the INSERT itself: one statement, no read-then-write.
-    next_seq = (
-        select(func.coalesce(func.max(HistoryEvent.seq), 0) + 1)
+    """Append one event, chained to the item's last; the caller holds the item's lock."""
+    last = session.execute(
+        select(HistoryEvent.seq, HistoryEvent.hash)
         .where(HistoryEvent.item_id == item.id)
-        .scalar_subquery()
-    )
+        .order_by(HistoryEvent.seq.desc())
+        .limit(1)
+    ).first()
     event = HistoryEvent(
         item_id=item.id,
-        seq=next_seq,
+        seq=last.seq + 1 if last else 1,
+        at=utcnow(),
         actor=actor,
         action=action,
         task=task,
         status_from=status_from,
         status_to=status_to,
-        data=data or {},
+        # Stored as the JSON it will be read back as, so that the hash is recomputed the same.
+        data=json.loads(json.dumps(data or {})),
+        prev_hash=last.hash if last else audit.GENESIS,
     )
+    event.hash = audit.event_hash(event)
     session.add(event)
-    # Insert now, so that a second event of the same transaction counts this one.
+    # Insert now, so that a second event of the same transaction follows this one.
     session.flush()
+    if last is None:
+        audit.anchor(session, event)
     return event
 
 

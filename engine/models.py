@@ -244,6 +244,9 @@ class HistoryEvent(Base):
     status_from: Mapped[str | None] = mapped_column(String(64))
     status_to: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Tamper evidence: SHA-256 over this event's canonical form and the previous event's hash.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Job(Base):
@@ -302,3 +305,16 @@ class ExtensionRequest(Base):
 
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+
+class AuditAnchor(Base):
+    """A global chain with one link per item, holding its first event's hash: deleting a whole item shows."""
+
+    __tablename__ = "audit_anchor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, unique=True)
+    first_hash: Mapped[str] = mapped_column(String(64))
+    # Unique: two links can never claim the same predecessor, so the chain cannot fork.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))

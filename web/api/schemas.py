@@ -166,6 +166,8 @@ class HistoryEventSchema(Schema):
     status_from = fields.String(allow_none=True)
     status_to = fields.String(allow_none=True)
     data = fields.Dict()
+    prev_hash = fields.String()
+    hash = fields.String(metadata={"description": "SHA-256 over the event and prev_hash (tamper evidence)"})
 
 
 class HistorySchema(Schema):
@@ -317,3 +319,15 @@ class ExtensionListSchema(Schema):
 
 class AssignSchema(Schema):
     assignee = Text(required=True, validate=validate.Length(min=1, max=64), metadata={"description": "username"})
+
+
+class AuditProblemSchema(Schema):
+    item_id = fields.Integer()
+    seq = fields.Integer(allow_none=True)
+    reason = fields.String()
+
+
+class AuditReportSchema(Schema):
+    ok = fields.Boolean()
+    checked = fields.Integer(metadata={"description": "events checked"})
+    problems = fields.List(fields.Nested(AuditProblemSchema))
