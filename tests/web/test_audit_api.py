@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
+import time_machine
 from flask.testing import FlaskClient
+from openpyxl import load_workbook
 
 from tests.conftest import People
 
@@ -22,3 +26,46 @@ def test_auditors_verify_the_history_and_see_its_hashes(client: FlaskClient, peo
     events = client.get(f"{API}/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
     assert events[0]["prev_hash"] == "0" * 64
     assert events[1]["prev_hash"] == events[0]["hash"] != events[1]["hash"]
+
+
+def test_the_auditor_exports_the_history_across_items_filtered_with_hashes(client: FlaskClient, people: People) -> None:
+    with time_machine.travel("2026-11-10T02:00:00+00:00", tick=False):
+        early = client.post(
+            f"{API}/items", json={"title": "早", "department": "office"}, headers=people.auth("reporter")
+        ).json
+    with time_machine.travel("2026-11-20T02:00:00+00:00", tick=False):
+        late = client.post(
+            f"{API}/items", json={"title": "晚", "department": "works"}, headers=people.auth("reporter")
+        ).json
+        task = late["tasks"][0]["id"]
+        client.post(
+            f"{API}/tasks/{task}/complete", json={"data": {"measures": "m"}}, headers=people.auth("works_manager")
+        )
+
+    def export(query: str) -> list[tuple[int, int, str | None, str]]:
+        response = client.get(f"{API}/audit/history?{query}", headers=people.auth("auditor"))
+        assert response.status_code == 200, response.json
+        return [(e["item_id"], e["seq"], e["actor"], e["action"]) for e in response.json["events"]]
+
+    assert export("") == [
+        (early["id"], 1, "reporter", "created"),
+        (late["id"], 1, "reporter", "created"),
+        (late["id"], 2, "works_manager", "completed"),
+    ]
+    assert export("actor=works_manager") == [(late["id"], 2, "works_manager", "completed")]
+    assert export("action=created&department=office") == [(early["id"], 1, "reporter", "created")]
+    assert export("since=2026-11-15") == [
+        (late["id"], 1, "reporter", "created"),
+        (late["id"], 2, "works_manager", "completed"),
+    ]
+    assert export("until=2026-11-10") == [(early["id"], 1, "reporter", "created")]
+    assert client.get(f"{API}/audit/history?since=yesterday", headers=people.auth("auditor")).status_code == 422
+    assert client.get(f"{API}/audit/history", headers=people.auth("manager")).status_code == 403
+
+    rows = client.get(f"{API}/audit/history", headers=people.auth("auditor")).json["events"]
+    sheet = load_workbook(
+        io.BytesIO(client.get(f"{API}/audit/history.xlsx", headers=people.auth("auditor")).data)
+    ).active
+    table = list(sheet.iter_rows(values_only=True))
+    assert len(table) == 1 + len(rows)
+    assert [(r[0], r[3], r[12]) for r in table[1:]] == [(e["item_id"], e["seq"], e["hash"]) for e in rows]

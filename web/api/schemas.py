@@ -331,3 +331,21 @@ class AuditReportSchema(Schema):
     ok = fields.Boolean()
     checked = fields.Integer(metadata={"description": "events checked"})
     problems = fields.List(fields.Nested(AuditProblemSchema))
+
+
+class HistoryExportQuerySchema(Schema):
+    actor = Text(validate=validate.Length(max=64))
+    action = Text(validate=validate.Length(max=32))
+    department = Text(validate=validate.Length(max=64), metadata={"description": "unit code"})
+    since = fields.Date(metadata={"description": "from this office date (included)"})
+    until = fields.Date(metadata={"description": "to this office date (included)"})
+
+
+class HistoryExportRowSchema(HistoryEventSchema):
+    item_id = fields.Integer()
+    title = fields.String()
+    department = fields.String()
+
+
+class HistoryExportSchema(Schema):
+    events = fields.List(fields.Nested(HistoryExportRowSchema))
