@@ -7,12 +7,12 @@ import io
 import json
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.deadlines import day_start
 from engine.models import Department, HistoryEvent, Item
 
 MAX_ROWS = 200_000
@@ -42,10 +42,6 @@ class ExportFilter:
     until: dt.date | None = None
 
 
-def _instant(day: dt.date, timezone: str) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), ZoneInfo(timezone)).astimezone(dt.UTC)
-
-
 def rows(session: Session, flt: ExportFilter, timezone: str) -> list[dict[str, Any]]:
     query = (
         select(HistoryEvent, Item.title, Department.code)
@@ -59,9 +55,9 @@ def rows(session: Session, flt: ExportFilter, timezone: str) -> list[dict[str, A
     if flt.department:
         query = query.where(Department.code == flt.department)
     if flt.since:
-        query = query.where(HistoryEvent.at >= _instant(flt.since, timezone))
+        query = query.where(HistoryEvent.at >= day_start(flt.since, timezone))
     if flt.until:
-        query = query.where(HistoryEvent.at < _instant(flt.until + dt.timedelta(days=1), timezone))
+        query = query.where(HistoryEvent.at < day_start(flt.until + dt.timedelta(days=1), timezone))
     found = session.execute(query.order_by(HistoryEvent.item_id, HistoryEvent.seq).limit(MAX_ROWS))
     return [
         {

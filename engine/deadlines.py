@@ -22,6 +22,11 @@ def today(timezone: str) -> dt.date:
     return dt.datetime.now(ZoneInfo(timezone)).date()
 
 
+def day_start(day: dt.date, timezone: str) -> dt.datetime:
+    """The instant the office's day begins, in UTC: the bound of deadlines, report periods and exports."""
+    return dt.datetime.combine(day, dt.time(), ZoneInfo(timezone)).astimezone(dt.UTC)
+
+
 def is_overdue(item: Item, on: dt.date) -> bool:
     return item.closed_at is None and item.deadline is not None and item.deadline < on
 
@@ -55,8 +60,7 @@ def deadline_end(deadline: dt.date | None, timezone: str) -> str:
     """
     if deadline is None:
         return NEVER
-    end = dt.datetime.combine(deadline + dt.timedelta(days=1), dt.time(), ZoneInfo(timezone))
-    return end.astimezone(dt.UTC).isoformat()
+    return day_start(deadline + dt.timedelta(days=1), timezone).isoformat()
 
 
 def days_before(instant: str, days: float) -> str:

@@ -36,11 +36,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, fields
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.deadlines import day_start
 from engine.items import visible_clause
 from engine.models import Department, Item, ProgressUpdate, User
 
@@ -153,11 +153,6 @@ class Report:
     total: Figures
 
 
-def utc(day: dt.date, timezone: str) -> dt.datetime:
-    """The instant the office's day begins, in UTC."""
-    return dt.datetime.combine(day, dt.time(), ZoneInfo(timezone)).astimezone(dt.UTC)
-
-
 def _days_open(dialect: str) -> ColumnElement[Any]:
     if dialect == "sqlite":
         return func.julianday(Item.closed_at) - func.julianday(Item.created_at)
@@ -166,7 +161,7 @@ def _days_open(dialect: str) -> ColumnElement[Any]:
 
 def figures(session: Session, user: User, period: Period, timezone: str) -> Report:
     """The dispatch or monthly figures of ``period`` over what ``user`` may see."""
-    start, stop, following = utc(period.start, timezone), utc(period.stop, timezone), period.next()
+    start, stop, following = day_start(period.start, timezone), day_start(period.stop, timezone), period.next()
     open_at_end = and_(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= stop))
     dated_at_end = and_(open_at_end, Item.ongoing.is_(False), Item.deadline.is_not(None))
     updated = exists().where(ProgressUpdate.item_id == Item.id, ProgressUpdate.at >= start, ProgressUpdate.at < stop)
@@ -220,7 +215,7 @@ class WeekPlan:
 
 def week_plan(session: Session, user: User, period: Period, timezone: str) -> WeekPlan:
     """Each unit's plans for the week after ``period``: the latest non-blank plan per item."""
-    start, stop = utc(period.start, timezone), utc(period.stop, timezone)
+    start, stop = day_start(period.start, timezone), day_start(period.stop, timezone)
     newest_first = (ProgressUpdate.at.desc(), ProgressUpdate.id.desc())
     ranked = (
         select(
