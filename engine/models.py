@@ -66,6 +66,8 @@ class User(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # argon2 hash; None: the user cannot log in with a password (tokens or single sign-on only).
+    password_hash: Mapped[str | None] = mapped_column(String(255), deferred=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(
@@ -96,6 +98,8 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # None: valid until revoked (tokens made by an administrator); login tokens always expire.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -318,3 +322,53 @@ class AuditAnchor(Base):
     # Unique: two links can never claim the same predecessor, so the chain cannot fork.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Incident(Base):
+    """A diagram's script, condition or timer expression failed on an item: the item waits for an admin's retry.
+
+    Only that item stops; the error is in its history too. ``resolved_at`` is set by a retry that succeeds.
+    """
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    # The BPMN element whose expression failed.
+    element: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AdminLogEntry(Base):
+    """Append-only log of denied actions (403) and administrative changes, for auditors."""
+
+    __tablename__ = "admin_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    # Who did it (None: not known, e.g. a failed login for an unknown name).
+    actor: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What, e.g. ``denied``, ``user.create``, ``token.revoke``, ``process.deploy``, ``login.locked``.
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    # What it was done to: a username, a token id, a process key, a request path.
+    target: Mapped[str | None] = mapped_column(String(500))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class HistoryPrune(Base):
+    """An item's history removed under the configured retention; the removed chain's head stays provable."""
+
+    __tablename__ = "history_prune"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, unique=True)
+    # The last removed event: its seq and hash, so the archive file can be checked against the database.
+    through_seq: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    pruned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    retention_days: Mapped[int] = mapped_column(Integer)
+    archive: Mapped[str] = mapped_column(String(500))

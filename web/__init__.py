@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 from typing import Any
 
 from flask import Flask
@@ -17,15 +17,11 @@ from web.api import init_api
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; configuration is read here, from the environment or ``test_config``."""
     app = Flask(__name__)
-    settings = Settings.from_env()
     overrides = test_config or {}
-    settings = Settings(
-        instance_path=Path(overrides.get("INSTANCE_PATH", settings.instance_path)),
-        database_url=overrides.get("DATABASE_URL", settings.database_url),
-        processes_path=Path(overrides.get("PROCESSES_PATH", settings.processes_path)),
-        max_upload_bytes=overrides.get("MAX_UPLOAD_BYTES", settings.max_upload_bytes),
-        timezone=overrides.get("TIMEZONE", settings.timezone),
-        mail=overrides.get("MAIL", settings.mail),
+    # A test overrides any setting by its field name in capitals (``DATABASE_URL``, ``MAIL``...).
+    fields = {f.name for f in dataclasses.fields(Settings)}
+    settings = dataclasses.replace(
+        Settings.from_env(), **{key.lower(): value for key, value in overrides.items() if key.lower() in fields}
     )
     app.config.update(
         RECTIFLOW_SETTINGS=settings,
