@@ -67,6 +67,15 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return value in _TRUE
 
 
+def _retention_days(value: str) -> int | None:
+    value = value.strip().lower()
+    if value in ("", "forever"):
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"RECTIFLOW_HISTORY_RETENTION_DAYS must be a number of days or 'forever', not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed settings; every variable the product reads is a field here.
@@ -78,6 +87,9 @@ class Settings:
     - ``RECTIFLOW_MAX_UPLOAD_BYTES``: largest request body accepted (default 5 MB).
     - ``RECTIFLOW_TIMEZONE``: the office's time zone, for deadlines and report periods (default Asia/Shanghai).
     - ``RECTIFLOW_SMTP_*``: notification e-mail, see ``MailSettings`` (``mail`` is None: no e-mail).
+    - ``RECTIFLOW_HISTORY_RETENTION_DAYS``: how long the history of a *closed* item is kept; unset or
+      ``forever`` (the default): kept forever. Even when set, history goes only when an operator runs
+      ``rectiflow audit prune``, which archives it first (see ``engine.retention``).
     """
 
     instance_path: Path
@@ -86,6 +98,7 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     timezone: str = "Asia/Shanghai"
     mail: MailSettings | None = None
+    history_retention_days: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,4 +112,5 @@ class Settings:
             max_upload_bytes=int(env.get("RECTIFLOW_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
             timezone=env.get("RECTIFLOW_TIMEZONE", "Asia/Shanghai"),
             mail=MailSettings.from_env(env),
+            history_retention_days=_retention_days(env.get("RECTIFLOW_HISTORY_RETENTION_DAYS", "")),
         )

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit
-from engine.models import HistoryEvent, Item, utcnow
+from engine.models import HistoryEvent, HistoryPrune, Item, utcnow
 
 
 def record(
@@ -30,9 +30,14 @@ def record(
         .order_by(HistoryEvent.seq.desc())
         .limit(1)
     ).first()
+    if last is None:
+        # An item whose history was pruned under retention continues its chain from the removed head.
+        last = session.execute(
+            select(HistoryPrune.through_seq, HistoryPrune.head_hash).where(HistoryPrune.item_id == item.id)
+        ).first()
     event = HistoryEvent(
         item_id=item.id,
-        seq=last.seq + 1 if last else 1,
+        seq=last[0] + 1 if last else 1,
         at=utcnow(),
         actor=actor,
         action=action,
@@ -41,7 +46,7 @@ def record(
         status_to=status_to,
         # Stored as the JSON it will be read back as, so that the hash is recomputed the same.
         data=json.loads(json.dumps(data or {})),
-        prev_hash=last.hash if last else audit.GENESIS,
+        prev_hash=last[1] if last else audit.GENESIS,
     )
     event.hash = audit.event_hash(event)
     session.add(event)
@@ -54,6 +59,11 @@ def record(
 
 def events(session: Session, item_id: int) -> list[HistoryEvent]:
     return list(session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq)))
+
+
+def pruned(session: Session, item_id: int) -> HistoryPrune | None:
+    """Where the item's older history went, if it was removed under the retention policy."""
+    return session.scalar(select(HistoryPrune).where(HistoryPrune.item_id == item_id))
 
 
 def record_change(

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import os
 import socket
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from engine import audit as history_audit
-from engine import demo, identity, migrate
+from engine import deadlines, demo, identity, migrate, retention
 from engine.bpmn import deploy
 from engine.config import Settings
 from engine.db import make_engine, make_session_factory, transaction
@@ -131,11 +133,53 @@ def audit_verify(settings: Settings) -> None:
     """Recompute every hash chain; exit 1 naming each broken event."""
     with _unit_of_work(settings) as session:
         report = history_audit.verify(session)
+    _print_report(report)
+
+
+def _print_report(report: history_audit.Report) -> None:
     for problem in report.problems:
         click.echo(f"item {problem['item_id']} event {problem['seq']}: {problem['reason']}")
     click.echo(f"{'OK' if report.ok else 'TAMPERED'}: {report.checked} events checked, {len(report.problems)} problems")
     if not report.ok:
         raise SystemExit(1)
+
+
+def _cli_actor() -> str:
+    """Who ran a command, for the admin log: the operating-system account."""
+    return f"cli:{getpass.getuser()}"
+
+
+@audit.command("prune")
+@click.option("--dry-run", is_flag=True, help="Only count what would be removed.")
+@click.option("--archive-dir", type=click.Path(file_okay=False, path_type=Path), help="Default: <instance>/archive.")
+@click.pass_obj
+def audit_prune(settings: Settings, dry_run: bool, archive_dir: Path | None) -> None:
+    """Archive, then remove, the history of items closed longer ago than RECTIFLOW_HISTORY_RETENTION_DAYS."""
+    with _unit_of_work(settings) as session:
+        result = retention.prune(
+            session,
+            retention_days=settings.history_retention_days,
+            today=deadlines.today(settings.timezone),
+            timezone=settings.timezone,
+            archive_dir=archive_dir or settings.instance_path / "archive",
+            actor=_cli_actor(),
+            dry_run=dry_run,
+        )
+    verb = "would remove" if dry_run else "removed"
+    cutoff = f"{result.cutoff:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"{verb} {result.events} events of {result.items} items closed before {cutoff}")
+    if result.archive:
+        click.echo(f"archive: {result.archive}")
+
+
+@audit.command("verify-archive")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def audit_verify_archive(settings: Settings, archive: Path) -> None:
+    """Check that ARCHIVE is exactly the history that pruning removed; exit 1 otherwise."""
+    with _unit_of_work(settings) as session:
+        report = retention.verify_archive(session, archive)
+    _print_report(report)
 
 
 @main.command("demo")

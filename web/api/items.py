@@ -65,7 +65,7 @@ def get_item(item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
 def get_history(item_id: int) -> dict[str, Any]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
-    return {"events": history.events(session, item.id)}
+    return {"events": history.events(session, item.id), "pruned": history.pruned(session, item.id)}
 
 
 def _may_report_progress(user: User, item_id: int) -> None:

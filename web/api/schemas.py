@@ -170,8 +170,20 @@ class HistoryEventSchema(Schema):
     hash = fields.String(metadata={"description": "SHA-256 over the event and prev_hash (tamper evidence)"})
 
 
+class HistoryPruneSchema(Schema):
+    through_seq = fields.Integer(metadata={"description": "events 1..through_seq were removed"})
+    pruned_at = fields.DateTime()
+    retention_days = fields.Integer()
+    archive = fields.String(metadata={"description": "the archive file that holds them"})
+
+
 class HistorySchema(Schema):
     events = fields.List(fields.Nested(HistoryEventSchema))
+    pruned = fields.Nested(
+        HistoryPruneSchema,
+        allow_none=True,
+        metadata={"description": "set when older events were removed under the retention policy"},
+    )
 
 
 class TaskListSchema(Schema):
