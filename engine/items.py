@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
@@ -14,18 +15,36 @@ from engine.errors import NotFound
 from engine.identity import Role
 from engine.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User
 
+# 问题来源: where a problem was found (the ledger's and the API's one list).
+SOURCES = ("自查", "走访调研", "群众反映", "上级督查", "其他")
 # Roles whose work spans every unit: they read every item.
 GLOBAL_READERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN, Role.DESIGNER})
+
+
+# How a ledger may be sorted: name -> column; "-name" sorts descending.
+SORTS = {
+    "id": Item.id,
+    "deadline": Item.deadline,
+    "created_at": Item.created_at,
+    "updated_at": Item.updated_at,
+    "status": Item.status,
+    "title": Item.title,
+}
 
 
 @dataclass(frozen=True)
 class ItemFilter:
     status: str | None = None
     department: str | None = None
+    source: str | None = None
+    category: str | None = None
     q: str | None = None
     overdue: bool | None = None
     due_within: int | None = None
     ongoing: bool | None = None
+    deadline_from: dt.date | None = None
+    deadline_to: dt.date | None = None
+    sort: str = "-id"
     page: int = 1
     per_page: int = 20
 
@@ -42,16 +61,10 @@ def visible_clause(user: User) -> ColumnElement[bool]:
 
 
 def _filtered(user: User, flt: ItemFilter, on: dt.date) -> Select[Item]:
-    query = select(Item).where(visible_clause(user))
-    if flt.overdue is not None:
-        overdue = deadlines.overdue_clause(on)
-        query = query.where(overdue if flt.overdue else or_(~overdue, Item.deadline.is_(None)))
-    if flt.due_within is not None:
-        query = query.where(deadlines.due_within_clause(on, flt.due_within))
-    if flt.ongoing is not None:
-        query = query.where(Item.ongoing.is_(flt.ongoing))
-    if flt.status:
-        query = query.where(Item.status == flt.status)
+    query = _deadline_filters(select(Item).where(visible_clause(user)), flt, on)
+    for column, wanted in ((Item.status, flt.status), (Item.source, flt.source), (Item.category, flt.category)):
+        if wanted:
+            query = query.where(column == wanted)
     if flt.department:
         query = query.where(Item.department_id.in_(select(Department.id).where(Department.code == flt.department)))
     if flt.q:
@@ -60,12 +73,51 @@ def _filtered(user: User, flt: ItemFilter, on: dt.date) -> Select[Item]:
     return query
 
 
+def _deadline_filters(query: Select[Item], flt: ItemFilter, on: dt.date) -> Select[Item]:
+    if flt.overdue is not None:
+        overdue = deadlines.overdue_clause(on)
+        query = query.where(overdue if flt.overdue else or_(~overdue, Item.deadline.is_(None)))
+    if flt.due_within is not None:
+        query = query.where(deadlines.due_within_clause(on, flt.due_within))
+    if flt.ongoing is not None:
+        query = query.where(Item.ongoing.is_(flt.ongoing))
+    if flt.deadline_from is not None:
+        query = query.where(Item.deadline >= flt.deadline_from)
+    if flt.deadline_to is not None:
+        query = query.where(Item.deadline <= flt.deadline_to)
+    return query
+
+
+def _ordered(query: Select[Item], sort: str) -> Select[Item]:
+    column = SORTS[sort.removeprefix("-")]
+    # Items without a deadline (长期坚持) sort last either way; the id keeps pages stable.
+    order = column.desc() if sort.startswith("-") else column.asc()
+    return query.order_by(order.nulls_last(), Item.id.desc() if sort.startswith("-") else Item.id.asc())
+
+
 def list_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> tuple[list[Item], int]:
     """A page of the items ``user`` may see; ``on`` is the office's date for the deadline filters."""
     query = _filtered(user, flt, on)
     total = session.scalar(select(func.count()).select_from(query.with_only_columns(Item.id).subquery())) or 0
-    page = query.order_by(Item.id.desc()).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
+    page = _ordered(query, flt.sort).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
     return list(session.scalars(page)), total
+
+
+def all_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> Iterator[Item]:
+    """Every item the filter selects, in its order (an export: no pages)."""
+    query = _ordered(_filtered(user, flt, on), flt.sort).execution_options(yield_per=500)
+    yield from session.scalars(query)
+
+
+def status_counts(session: Session, user: User, flt: ItemFilter, on: dt.date) -> dict[str, tuple[str, int]]:
+    """Per status: its label and how many items the filter selects, whatever their status."""
+    unfiltered_status = _filtered(user, replace(flt, status=None), on).subquery()
+    query = (
+        select(unfiltered_status.c.status, func.max(unfiltered_status.c.status_label), func.count())
+        .group_by(unfiltered_status.c.status)
+        .order_by(unfiltered_status.c.status)
+    )
+    return {status: (label, count) for status, label, count in session.execute(query)}
 
 
 def get_visible(session: Session, user: User, item_id: int) -> Item:

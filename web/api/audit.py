@@ -12,10 +12,10 @@ from engine.errors import Forbidden
 from engine.identity import Role
 from engine.models import User
 from web import db
+from web.api.downloads import XLSX, attachment
 from web.api.schemas import AuditReportSchema, HistoryExportQuerySchema, HistoryExportSchema
 from web.auth import authenticate, check_first
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 blp = Blueprint("audit", __name__, url_prefix="/audit", description="审计 Audit")
 blp.before_request(authenticate)
 
@@ -51,5 +51,5 @@ def history_xlsx(query: dict[str, Any]) -> Response:
     return Response(
         audit_export.workbook(found),
         mimetype=XLSX,
-        headers={"Content-Disposition": 'attachment; filename="rectiflow-history.xlsx"'},
+        headers={"Content-Disposition": attachment("rectiflow-history.xlsx")},
     )

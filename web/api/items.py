@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 
-from engine import history, items, permissions, progress, workflow
+from engine import history, items, ledger, ledger_export, permissions, progress, workflow
 from engine.models import ProgressUpdate, User
 from web import db
+from web.api.downloads import XLSX, attachment
 from web.api.presenters import item_payload, item_summary
 from web.api.schemas import (
     HistorySchema,
+    ImportQuerySchema,
     ItemCreateSchema,
+    ItemPageQuerySchema,
     ItemPageSchema,
     ItemQuerySchema,
     ItemSchema,
+    LedgerImportedSchema,
+    LedgerPreviewSchema,
+    LedgerUploadSchema,
+    ProblemSchema,
     ProgressCreateSchema,
     ProgressListSchema,
     ProgressUpdateSchema,
@@ -27,14 +35,53 @@ blp.before_request(authenticate)
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(ItemQuerySchema, location="query")
+@blp.arguments(ItemPageQuerySchema, location="query")
 @blp.response(200, ItemPageSchema)
 def list_items(query: dict[str, Any]) -> dict[str, Any]:
     flt = items.ItemFilter(**query)
-    today = db.today()
-    found, total = items.list_items(db.session(), current_user(), flt, today)
-    summaries = [item_summary(item, today) for item in found]
-    return {"items": summaries, "total": total, "page": flt.page, "per_page": flt.per_page}
+    session, today = db.session(), db.today()
+    found, total = items.list_items(session, current_user(), flt, today)
+    counts = items.status_counts(session, current_user(), flt, today)
+    return {
+        "items": [item_summary(item, today) for item in found],
+        "total": total,
+        "page": flt.page,
+        "per_page": flt.per_page,
+        "counts": [{"status": status, "label": label, "count": n} for status, (label, n) in counts.items()],
+    }
+
+
+@blp.route("/export.xlsx", methods=["GET"])
+@blp.arguments(ItemQuerySchema, location="query")
+@blp.response(200, content_type=XLSX, description="the ledger (台账): every item the filters select")
+def export_ledger(query: dict[str, Any]) -> Response:
+    settings = db.settings()
+    content = ledger_export.export(
+        db.session(), current_user(), items.ItemFilter(**query), db.today(), settings.timezone
+    )
+    return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(f"台账-{db.today()}.xlsx")})
+
+
+@blp.route("/import", methods=["POST"])
+@check_first(permissions.require_reporter)
+@blp.arguments(ImportQuerySchema, location="query")
+@blp.arguments(LedgerUploadSchema, location="files")
+@blp.response(201, LedgerImportedSchema, description="every row's item was raised")
+@blp.alt_response(200, schema=LedgerPreviewSchema, description="dry_run: the preview; nothing was saved")
+@blp.alt_response(
+    422,
+    schema=ProblemSchema,
+    description="not a readable ledger, or row errors (`errors`: `[{row, column, message}]`): nothing was imported",
+)
+def import_ledger(query: dict[str, Any], files: dict[str, Any]) -> tuple[dict[str, Any], int] | Response:
+    session, upload = db.session(), files["file"]
+    if query["dry_run"]:
+        found = ledger.preview(session, upload.stream)
+        rows = [{"row": row.row, "item": row} for row in found.rows]
+        # The 201 schema shapes only the real import: the preview is shaped by its own schema here.
+        return jsonify(LedgerPreviewSchema().dump({"rows": rows, "errors": found.errors, "skipped": found.skipped}))
+    created = ledger.import_ledger(session, current_user(), upload.stream, db.settings().timezone)
+    return {"created": len(created), "items": [item.id for item in created]}, 201
 
 
 @blp.route("", methods=["POST"])

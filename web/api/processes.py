@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from itertools import groupby
 from typing import Any
-from urllib.parse import quote
 
 from flask import Response, url_for
 from flask_smorest import Blueprint
@@ -14,6 +13,7 @@ from marshmallow import Schema, fields
 from engine import permissions
 from engine.bpmn import deploy
 from web import db
+from web.api.downloads import attachment
 from web.api.schemas import DeployedSchema, ProblemSchema, ProcessListSchema
 from web.auth import authenticate, check_first, current_user
 
@@ -67,11 +67,6 @@ def deploy_process(files: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
 @blp.response(200, content_type="application/xml")
 def download(key: str, version: int) -> Response:
     definition = deploy.get(db.session(), key, version)
-    filename = f"{key}-v{version}.bpmn"
-    # Keys may hold any letter: an ASCII fallback name, and the real one per RFC 6266.
-    fallback = filename.encode("ascii", "replace").decode("ascii").replace("?", "_")
-    return Response(
-        definition.bpmn_xml,
-        mimetype="application/xml",
-        headers={"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"},
-    )
+    # Keys may hold any letter: ``attachment`` gives an ASCII fallback name too.
+    headers = {"Content-Disposition": attachment(f"{key}-v{version}.bpmn")}
+    return Response(definition.bpmn_xml, mimetype="application/xml", headers=headers)

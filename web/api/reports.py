@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import Response
 from flask_smorest import Blueprint
@@ -11,10 +10,9 @@ from marshmallow import Schema, ValidationError
 
 from engine import report_xlsx, reports
 from web import db
+from web.api.downloads import XLSX, attachment
 from web.api.schemas import FiguresReportSchema, Text, WeekPlanSchema
 from web.auth import authenticate, current_user
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="报表 旬调度, 月总结, 周计划 Rhythm reports")
 blp.before_request(authenticate)
@@ -55,10 +53,7 @@ def _week(period: reports.Period) -> reports.WeekPlan:
 
 
 def _xlsx(content: bytes, period: reports.Period) -> Response:
-    # An ASCII fallback name, and the Chinese title per RFC 6266.
-    fallback = f"{period.kind}-{period.start.isoformat()}.xlsx"
-    name = quote(f"{report_xlsx.title(period)}.xlsx")
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{name}"
+    disposition = attachment(f"{report_xlsx.title(period)}.xlsx", f"{period.kind}-{period.start.isoformat()}.xlsx")
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": disposition})
 
 

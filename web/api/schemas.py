@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
+from engine.items import SORTS, SOURCES
 from engine.text import unstorable
 from engine.workflow import DEFAULT_PROCESS, JOINT_PROCESS
 
-SOURCES = ("自查", "走访调研", "群众反映", "上级督查", "其他")
 # Pages are counted like ids (32-bit): beyond this the row offset would overflow the database's.
 MAX_PAGE = 2**31 - 1
 
@@ -60,6 +61,18 @@ class ItemQuerySchema(Schema):
         validate=validate.Range(min=0, max=3660), metadata={"description": "open items due in the next N days"}
     )
     ongoing = fields.Boolean(metadata={"description": "长期坚持 items"})
+    source = Text(validate=validate.Length(max=50), metadata={"description": "问题来源"})
+    category = Text(validate=validate.Length(max=100), metadata={"description": "问题类别"})
+    deadline_from = fields.Date(metadata={"description": "deadline on or after this day"})
+    deadline_to = fields.Date(metadata={"description": "deadline on or before this day"})
+    sort = fields.String(
+        load_default="-id",
+        validate=validate.OneOf([*SORTS, *(f"-{name}" for name in SORTS)]),
+        metadata={"description": "a column, descending with a leading '-'"},
+    )
+
+
+class ItemPageQuerySchema(ItemQuerySchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
 
@@ -150,11 +163,69 @@ class ItemSchema(ItemSummarySchema):
     data = fields.Dict()
 
 
+class StatusCountSchema(Schema):
+    status = fields.String()
+    label = fields.String()
+    count = fields.Integer()
+
+
 class ItemPageSchema(Schema):
     items = fields.List(fields.Nested(ItemSummarySchema))
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+    counts = fields.List(
+        fields.Nested(StatusCountSchema), metadata={"description": "items per status under the other filters"}
+    )
+
+
+class LedgerUploadSchema(Schema):
+    file = Upload(required=True, metadata={"description": "a ledger workbook (.xlsx)"})
+
+
+class ImportQuerySchema(Schema):
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "preview only: nothing is saved"})
+
+
+class LedgerItemSchema(Schema):
+    title = fields.String()
+    department = fields.String(metadata={"description": "责任单位 code"})
+    co_departments = fields.List(fields.String())
+    source = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    deadline = fields.Date(allow_none=True)
+    ongoing = fields.Boolean()
+    measures = fields.String(allow_none=True)
+    owner_name = fields.String(allow_none=True)
+    progress = fields.String(allow_none=True)
+    remarks = fields.String(allow_none=True)
+
+
+class LedgerPreviewRowSchema(Schema):
+    row = fields.Integer()
+    item = fields.Nested(LedgerItemSchema)
+
+
+class LedgerRowErrorSchema(Schema):
+    row = fields.Integer()
+    column = fields.String()
+    message = fields.String()
+
+
+class LedgerSkippedSchema(Schema):
+    row = fields.Integer()
+    reason = fields.String(metadata={"description": "empty, footer or heading"})
+
+
+class LedgerPreviewSchema(Schema):
+    rows = fields.List(fields.Nested(LedgerPreviewRowSchema))
+    errors = fields.List(fields.Nested(LedgerRowErrorSchema))
+    skipped = fields.List(fields.Nested(LedgerSkippedSchema))
+
+
+class LedgerImportedSchema(Schema):
+    created = fields.Integer()
+    items = fields.List(fields.Integer(), metadata={"description": "the new items' ids, in ledger order"})
 
 
 class HistoryEventSchema(Schema):

@@ -1,0 +1,104 @@
+// The designer: bpmn-js modeler with the Camunda properties panel (lanes, forms, status, timers),
+// server-side validation shown on the offending elements, deploy and download.
+import BpmnModeler from "bpmn-js/lib/Modeler";
+import {
+  BpmnPropertiesPanelModule,
+  BpmnPropertiesProviderModule,
+  CamundaPlatformPropertiesProviderModule,
+} from "bpmn-js-properties-panel";
+import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
+
+const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+function setup(root) {
+  const status = root.querySelector("[data-status]");
+  const modeler = new BpmnModeler({
+    container: root.querySelector("[data-canvas]"),
+    propertiesPanel: { parent: root.querySelector("[data-properties]") },
+    additionalModules: [
+      BpmnPropertiesPanelModule,
+      BpmnPropertiesProviderModule,
+      CamundaPlatformPropertiesProviderModule,
+    ],
+    moddleExtensions: { camunda: camundaModdle },
+  });
+  window.rectiflowModeler = modeler; // for the browser tests and the curious
+  const canvas = modeler.get("canvas");
+  const overlays = modeler.get("overlays");
+  const registry = modeler.get("elementRegistry");
+  let marked = [];
+
+  const say = (text, kind) => {
+    status.textContent = text;
+    status.dataset.kind = kind;
+  };
+
+  const clearProblems = () => {
+    marked.forEach((id) => registry.get(id) && canvas.removeMarker(id, "rf-invalid"));
+    overlays.remove({ type: "rf-problem" });
+    marked = [];
+  };
+
+  const showProblems = (problems) => {
+    problems.forEach(({ element, message }) => {
+      if (!element || !registry.get(element)) return;
+      canvas.addMarker(element, "rf-invalid");
+      const note = document.createElement("div");
+      note.className = "rf-problem";
+      note.textContent = message;
+      overlays.add(element, "rf-problem", { position: { bottom: -4, left: 0 }, html: note });
+      marked.push(element);
+    });
+  };
+
+  const send = async (url) => {
+    const { xml } = await modeler.saveXML({ format: true });
+    const body = new FormData();
+    body.append("file", new Blob([xml], { type: "application/xml" }), "diagram.bpmn");
+    const response = await fetch(url, {
+      method: "POST",
+      body,
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf() },
+    });
+    return { response, result: await response.json() };
+  };
+
+  const act = async (url, okText) => {
+    clearProblems();
+    const { response, result } = await send(url);
+    if (response.ok) {
+      say(result.message || okText, "ok");
+      if (result.location) window.location.assign(result.location);
+    } else {
+      say(result.detail, "error");
+      showProblems(result.errors || []);
+    }
+  };
+
+  root.querySelector("[data-validate]").addEventListener("click", () =>
+    act(root.dataset.validateUrl, root.dataset.validText),
+  );
+  root.querySelector("[data-deploy]").addEventListener("click", () =>
+    act(root.dataset.deployUrl, root.dataset.deployedText),
+  );
+  root.querySelector("[data-download]").addEventListener("click", async () => {
+    const { xml } = await modeler.saveXML({ format: true });
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(new Blob([xml], { type: "application/xml" }));
+    link.download = root.dataset.filename || "diagram.bpmn";
+    link.click();
+    URL.revokeObjectURL(link.href);
+  });
+
+  fetch(root.dataset.xmlUrl, { credentials: "same-origin" })
+    .then((response) => response.text())
+    .then((xml) => modeler.importXML(xml))
+    .then(() => {
+      canvas.zoom("fit-viewport");
+      root.dataset.ready = "true";
+    })
+    .catch((error) => say(String(error), "error"));
+}
+
+document.querySelectorAll("[data-bpmn-modeler]").forEach(setup);
