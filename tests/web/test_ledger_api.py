@@ -12,8 +12,8 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import demo, identity
-from engine.db import transaction
 from engine.config import REPO_ROOT
+from engine.db import transaction
 from tests.conftest import People
 
 SAMPLE = REPO_ROOT / "demo" / "problem-list-sample.xlsx"
@@ -57,9 +57,7 @@ def total(client: FlaskClient, people: People, query: str = "") -> int:
     return int(client.get(f"/api/v1/items?{query}", headers=people.auth("approver")).json["total"])
 
 
-def test_the_sample_ledger_previews_then_imports_its_40_items(
-    client: FlaskClient, people: People, units: None
-) -> None:
+def test_the_sample_ledger_previews_then_imports_its_40_items(client: FlaskClient, people: People, units: None) -> None:
     content = SAMPLE.read_bytes()
     preview = upload(client, people, content, dry_run=True)
     assert preview.status_code == 200, preview.json
