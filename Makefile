@@ -4,14 +4,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+TRANSLATIONS := web/translations/en/LC_MESSAGES/messages.mo
+
+.PHONY: install run test lint bench browser assets clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TRANSLATIONS): web/translations/en/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -d web/translations -D messages
+
+install: $(STAMP) $(TRANSLATIONS)
+
+# Debian's Chromium and a CJK font for the browser tests, when this is a Debian machine run as root.
+browser:
+	@dpkg -s chromium fonts-wqy-microhei >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei; } || \
+		echo "chromium is not installed: the browser tests skip (with CI=true they fail)"
+
+# The browser islands (bpmn-js, ECharts) from npm, bundled into web/static/dist (committed: no npm at run time).
+assets:
+	cd frontend && npm ci --no-audit --no-fund && node build.mjs
 
 run: install
 	$(BIN)/rectiflow init
@@ -23,11 +38,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/lifecycle.py
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance build .pytest_cache .mypy_cache .ruff_cache $(TRANSLATIONS)

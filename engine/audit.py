@@ -126,3 +126,20 @@ def verify(session: Session) -> Report:
     for item_id in sorted(set(firsts) - anchored):
         report.problem(item_id, 1, "history not anchored in the global chain")
     return report
+
+
+def verify_item(session: Session, item_id: int) -> Report:
+    """One item's chain and its link in the global chain (what an auditor sees on the item's page)."""
+    report = Report()
+    events = list(session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq)))
+    pruned = session.scalar(select(HistoryPrune).where(HistoryPrune.item_id == item_id))
+    after = (pruned.through_seq, pruned.head_hash) if pruned else (0, GENESIS)
+    first = verify_chain(report, item_id, events, after)
+    link = session.scalar(select(AuditAnchor).where(AuditAnchor.item_id == item_id))
+    if link is None:
+        report.problem(item_id, 1, "history not anchored in the global chain")
+    elif anchor_hash(link) != link.hash:
+        report.problem(item_id, None, "the global audit chain is broken here")
+    elif pruned is None:
+        _check_first(report, link, {item_id: first} if events else {})
+    return report

@@ -12,6 +12,7 @@ from engine.config import Settings
 from engine.db import make_engine
 from web import db, problems
 from web.api import init_api
+from web.pages import init_pages
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -34,5 +35,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Notifications made in requests are e-mailed (by the worker) when SMTP is configured.
     notifications.enable_mail(app.extensions["rectiflow_sessions"], settings.mail)
     init_api(app)
+    init_pages(app)
     problems.init_app(app)
     return app

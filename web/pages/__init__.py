@@ -1,0 +1,88 @@
+"""The web pages: server-rendered Jinja over the same ``engine`` services as the API.
+
+Chinese first, English on request (Flask-Babel, catalogue in ``web/translations``). Every page but
+the login needs a browser session (``web.browser_session``); every form posts a CSRF token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask_babel import Babel, get_locale
+from werkzeug.wrappers import Response
+
+from engine.identity import Role
+from engine.models import User
+from web import browser_session, db
+from web.pages import admin, dashboard, designer, inbox, item, ledger, login, text
+from web.pages.base import LOCALE_KEY, LOCALES, csrf
+
+
+# Pages a person sees only with one of these roles (the page itself checks again what it shows).
+NAV_ROLES = {
+    "designer.processes": {Role.DESIGNER},
+    "admin.people": {Role.ADMIN},
+}
+
+
+def _locale() -> str:
+    chosen = session.get(LOCALE_KEY)
+    if chosen in LOCALES:
+        return str(chosen)
+    return request.accept_languages.best_match(LOCALES, default="zh") if request else "zh"
+
+
+def _require_login() -> Response | None:
+    if browser_session.current_user_or_none() is None:
+        return redirect(url_for("login.form", next=request.full_path.rstrip("?")))
+    if request.method == "POST":
+        csrf.protect()
+    return None
+
+
+def _template_globals() -> dict[str, Any]:
+    user = browser_session.current_user_or_none()
+    return {
+        "me": user,
+        "locale": str(get_locale()),
+        "may_see": lambda endpoint: _may_see(user, endpoint),
+    }
+
+
+def _may_see(user: User | None, endpoint: str) -> bool:
+    roles = NAV_ROLES.get(endpoint)
+    return user is not None and (roles is None or bool(user.roles & roles))
+
+
+def _day(value: dt.date | dt.datetime | None) -> str:
+    """2026年11月25日 in Chinese, 2026-11-25 in English."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(ZoneInfo(db.settings().timezone)).date()
+    return f"{value.year}年{value.month}月{value.day}日" if str(get_locale()) == "zh" else value.isoformat()
+
+
+def _moment(value: dt.datetime | None) -> str:
+    """A point in time on the office's clock, with the date as ``_day`` writes it."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(db.settings().timezone))
+    return f"{_day(local.date())} {local:%H:%M}"
+
+
+def init_pages(app: Flask) -> None:
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # the API uses bearer tokens, not cookies
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    csrf.init_app(app)
+    Babel(app, locale_selector=_locale, default_locale="zh")
+    app.context_processor(_template_globals)
+    app.jinja_env.filters.update(day=_day, moment=_moment, pick=lambda value: text.pick(value, str(get_locale())))
+    app.register_blueprint(login.bp)
+    for module in (inbox, ledger, item, designer, dashboard, admin):
+        blueprint: Blueprint = module.bp
+        blueprint.before_request(_require_login)
+        app.register_blueprint(blueprint)

@@ -1,0 +1,28 @@
+"""What every page module shares: the CSRF guard, the languages, safe redirects, role checks."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask_wtf.csrf import CSRFProtect
+
+from engine.models import User
+from web import browser_session
+
+LOCALES = ("zh", "en")
+LOCALE_KEY = "locale"
+csrf = CSRFProtect()
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """Only a path on this site: ``next=https://elsewhere`` or ``//elsewhere`` must not redirect away."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def me() -> User:
+    """The logged-in person (every page blueprint but the login's requires one)."""
+    user = browser_session.current_user_or_none()
+    if user is None:
+        abort(401)
+    return user

@@ -1,0 +1,26 @@
+"""总览 Dashboard: each chart draws the table printed under it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from engine import dashboard
+from web import db
+from web.pages.base import me
+from web.pages.errors import handle_on
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+handle_on(bp)
+
+
+@bp.get("")
+def index() -> str:
+    session, today, timezone = db.session(), db.today(), db.settings().timezone
+    current_xun, current_month = dashboard.current_periods(today)
+    return render_template(
+        "dashboard.html",
+        units=dashboard.unit_states(session, me(), today),
+        by_xun=dashboard.trend(session, me(), current_xun, timezone),
+        by_month=dashboard.trend(session, me(), current_month, timezone),
+        ageing=dashboard.overdue_ageing(session, me(), today),
+    )

@@ -1,0 +1,97 @@
+"""我的待办 Inbox: my ready tasks, overdue and oldest first; a task's page with its form."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from engine import deadlines, history, items, workflow
+from engine.errors import InvalidInput
+from engine.models import Department, Item, Task
+from web import db
+from web.pages import task_form
+from web.pages.base import me
+from web.pages.errors import handle_on
+
+bp = Blueprint("inbox", __name__)
+handle_on(bp)
+
+
+@dataclass(frozen=True)
+class Row:
+    task: Task
+    item: Item
+    unit: str
+    days_left: int | None
+    overdue: bool
+    warning: bool
+
+
+def _row(task: Task, item: Item, unit_names: dict[str, str], today: dt.date) -> Row:
+    return Row(
+        task=task,
+        item=item,
+        unit=unit_names.get(task.instance_key or "", item.department.name),
+        days_left=(item.deadline - today).days if item.deadline else None,
+        overdue=deadlines.is_overdue(item, today),
+        warning=deadlines.is_warning(item, today),
+    )
+
+
+@bp.get("/")
+def home() -> Response:
+    return redirect(url_for("inbox.list_tasks"))
+
+
+@bp.get("/inbox")
+def list_tasks() -> str:
+    session, today = db.session(), db.today()
+    tasks = items.inbox(session, me())
+    found = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_({t.item_id for t in tasks})))}
+    names = {code: name for code, name in session.execute(select(Department.code, Department.name))}
+    rows = [_row(task, found[task.item_id], names, today) for task in tasks]
+    # Overdue first, then the oldest: what most needs doing is at the top.
+    rows.sort(key=lambda row: (not row.overdue, row.task.created_at, row.task.id))
+    return render_template("inbox.html", rows=rows)
+
+
+def _task_page(task: Task, values: dict[str, Any], errors: list[dict[str, str]]) -> str:
+    session = db.session()
+    item = items.get_visible(session, me(), task.item_id)
+    form = items.definition_of(session, item).model["tasks"].get(task.name, {}).get("form")
+    return render_template(
+        "task.html",
+        task=task,
+        item=item,
+        form=form or {},
+        fields=task_form.fields(session, item, form, values, errors),
+        events=history.events(session, item.id),
+        data=items.data_of(session, item),
+    )
+
+
+@bp.get("/tasks/<int:task_id>")
+def show(task_id: int) -> str:
+    return _task_page(workflow.authorize_task(db.session(), me(), task_id), {}, [])
+
+
+@bp.post("/tasks/<int:task_id>")
+def complete(task_id: int) -> Response | tuple[str, int]:
+    session = db.session()
+    task = workflow.authorize_task(session, me(), task_id)
+    item = items.get_visible(session, me(), task.item_id)
+    form = items.definition_of(session, item).model["tasks"].get(task.name, {}).get("form")
+    data = task_form.parse(form, request.form)
+    try:
+        workflow.complete_task(session, me(), task_id, data, request.form.get("etag") or None)
+    except InvalidInput as exc:
+        session.rollback()
+        return _task_page(session.get_one(Task, task_id), data, exc.errors), 422
+    flash(_("已提交：%(step)s", step=task.title))
+    return redirect(url_for("inbox.list_tasks"))

@@ -1,0 +1,48 @@
+"""An item's page: its fields, its diagram with the steps done and the step now, each unit's part,
+the history as a timeline and, for auditors, whether that history verifies."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, render_template
+from sqlalchemy import select
+
+from engine import audit, history, items, progress
+from engine.identity import Role
+from engine.models import Task
+from web import db
+from web.pages.base import me
+from web.pages.errors import handle_on
+
+bp = Blueprint("item", __name__, url_prefix="/items")
+handle_on(bp)
+
+
+@bp.get("/<int:item_id>")
+def show(item_id: int) -> str:
+    session = db.session()
+    item = items.get_visible(session, me(), item_id)
+    tasks = list(session.scalars(select(Task).where(Task.item_id == item.id).order_by(Task.id)))
+    done = sorted({task.name for task in tasks if task.state == "completed"})
+    live = [task for task in tasks if task.state in ("ready", "waiting")]
+    return render_template(
+        "item.html",
+        item=item,
+        definition=items.definition_of(session, item),
+        units=items.units(session, item),
+        parts=items.parts(session, item),
+        data=items.data_of(session, item),
+        events=history.events(session, item.id),
+        pruned=history.pruned(session, item.id),
+        updates=progress.updates(session, item),
+        done=done,
+        live=live,
+        verified=audit.verify_item(session, item.id) if Role.AUDITOR in me().roles else None,
+    )
+
+
+@bp.get("/<int:item_id>/diagram.bpmn")
+def diagram(item_id: int) -> Response:
+    """The diagram version the item runs on, for the viewer (only for someone who may see the item)."""
+    session = db.session()
+    definition = items.definition_of(session, items.get_visible(session, me(), item_id))
+    return Response(definition.bpmn_xml, mimetype="application/xml")

@@ -1,0 +1,155 @@
+"""问题清单 Ledger: the items a person may see, filtered, sorted and paged; export; import with a preview."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from marshmallow import EXCLUDE, ValidationError
+from werkzeug.wrappers import Response
+
+from engine import identity, items, ledger, ledger_export, permissions, workflow
+from engine.errors import InvalidInput
+from web import db
+from web.api.downloads import XLSX, attachment
+from web.api.schemas import ItemCreateSchema, ItemPageQuerySchema
+from web.pages.base import me
+from web.pages.errors import handle_on
+
+bp = Blueprint("ledger", __name__, url_prefix="/ledger")
+handle_on(bp)
+STAGED_FOR = 24 * 3600  # an upload not confirmed within a day is dropped
+
+
+def _filter() -> tuple[items.ItemFilter, dict[str, Any]]:
+    # Empty fields of the filter form mean "any"; what remains is checked as the API checks it.
+    args = {key: value for key, value in request.args.items() if value != ""}
+    try:
+        query = ItemPageQuerySchema(unknown=EXCLUDE).load(args)
+    except ValidationError as exc:
+        messages = [{"field": name, "message": "; ".join(errs)} for name, errs in exc.normalized_messages().items()]
+        raise InvalidInput(_("筛选条件无效"), errors=messages) from exc
+    return items.ItemFilter(**query), args
+
+
+@bp.get("")
+def index() -> str:
+    flt, args = _filter()
+    session, today = db.session(), db.today()
+    found, total = items.list_items(session, me(), flt, today)
+    return render_template(
+        "ledger.html",
+        items=found,
+        total=total,
+        flt=flt,
+        args=args,
+        counts=items.status_counts(session, me(), flt, today),
+        departments=identity.departments(session),
+        sources=items.SOURCES,
+        sorts=list(items.SORTS),
+        pages=max(1, -(-total // flt.per_page)),
+        today=today,
+    )
+
+
+@bp.get("/new")
+def new_item_form() -> str:
+    permissions.require_reporter(me())
+    return _new_item_page({}, [])
+
+
+def _new_item_page(values: dict[str, Any], errors: list[dict[str, Any]]) -> str:
+    departments = identity.departments(db.session())
+    return render_template("new_item.html", values=values, errors=errors, departments=departments, sources=items.SOURCES)
+
+
+@bp.post("/new")
+def create_item() -> Response | tuple[str, int]:
+    permissions.require_reporter(me())
+    form = request.form
+    values = {key: form.get(key, "") for key in ("title", "description", "source", "category", "department", "deadline")}
+    values["ongoing"] = "ongoing" in form
+    values["co_departments"] = form.getlist("co_departments")
+    body = {key: value for key, value in values.items() if value not in ("", [])}
+    try:
+        new = ItemCreateSchema().load(body)
+        item = workflow.create_item(
+            db.session(),
+            me(),
+            workflow.NewItem(**{**new, "co_departments": tuple(new["co_departments"])}),
+            db.settings().timezone,
+        )
+    except ValidationError as exc:
+        errors = [{"field": name, "message": "; ".join(m)} for name, m in exc.normalized_messages().items()]
+        return _new_item_page(values, errors), 422
+    except InvalidInput as exc:
+        db.session().rollback()
+        return _new_item_page(values, exc.errors), 422
+    flash(_("已登记：%(title)s", title=item.title))
+    return redirect(url_for("item.show", item_id=item.id))
+
+
+@bp.get("/export.xlsx")
+def export() -> Response:
+    flt, _args = _filter()
+    today = db.today()
+    content = ledger_export.export(db.session(), me(), flt, today, db.settings().timezone)
+    return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(f"台账-{today}.xlsx")})
+
+
+def _staging() -> Path:
+    folder = db.settings().instance_path / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.xlsx"):
+        if time.time() - old.stat().st_mtime > STAGED_FOR:
+            old.unlink(missing_ok=True)
+    return folder
+
+
+def _staged(token: str) -> Path:
+    # The file name carries its uploader: nobody else can preview or confirm it.
+    if not token.isalnum():
+        abort(404)
+    path = _staging() / f"{me().id}-{token}.xlsx"
+    if not path.exists():
+        abort(404)
+    return path
+
+
+@bp.get("/import")
+def import_form() -> str:
+    permissions.require_reporter(me())
+    return render_template("import.html", preview=None, token=None)
+
+
+@bp.post("/import")
+def upload() -> Response:
+    permissions.require_reporter(me())
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidInput(_("请选择台账文件"), errors=[{"field": "file", "message": _("请选择台账文件")}])
+    token = secrets.token_hex(16)
+    upload.save(_staging() / f"{me().id}-{token}.xlsx")
+    return redirect(url_for("ledger.preview", token=token))
+
+
+@bp.get("/import/<token>")
+def preview(token: str) -> str:
+    permissions.require_reporter(me())
+    with _staged(token).open("rb") as source:
+        found = ledger.preview(db.session(), source)
+    return render_template("import.html", preview=found, token=token)
+
+
+@bp.post("/import/<token>")
+def confirm(token: str) -> Response:
+    path = _staged(token)
+    with path.open("rb") as source:
+        created = ledger.import_ledger(db.session(), me(), source, db.settings().timezone)
+    path.unlink()
+    flash(_("已导入 %(n)d 个事项", n=len(created)))
+    return redirect(url_for("ledger.index", sort="-id"))

@@ -1,0 +1,107 @@
+"""A task's JSON Schema form as HTML fields, and the posted fields back as the JSON the schema checks.
+
+Only the shapes our forms use are drawn (strings, enums, numbers, booleans, arrays of choices, and
+the people/unit formats); the schema itself stays the one judge of what is valid (``engine.forms``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from engine import items
+from engine.models import Item, User
+
+LONG_TEXT = 200  # longer strings get a text area
+
+
+@dataclass
+class Field:
+    name: str
+    title: str
+    kind: str  # text, textarea, choice, multi, number, checkbox, date
+    required: bool
+    description: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)
+    value: Any = None
+    errors: list[str] = field(default_factory=list)
+
+
+def _choices(session: Session, item: Item, spec: dict[str, Any]) -> list[tuple[str, str]] | None:
+    if "enum" in spec:
+        labels = spec.get("x-enum-labels", {})
+        return [(str(value), labels.get(value, str(value))) for value in spec["enum"]]
+    people = select(User).where(User.active.is_(True)).order_by(User.username)
+    if spec.get("format") == "department-member":
+        people = people.where(User.department_id == item.department_id)
+    elif spec.get("format") != "username":
+        people = None
+    if people is not None:
+        return [(user.username, f"{user.display_name} ({user.username})") for user in session.scalars(people)]
+    if spec.get("format") == "item-unit":
+        return [(unit.department.code, unit.department.name) for unit in items.units(session, item)]
+    return None
+
+
+def _kind(spec: dict[str, Any], options: list[tuple[str, str]] | None) -> str:
+    kind = spec.get("type")
+    if kind == "array":
+        return "multi"
+    if options is not None:
+        return "choice"
+    if kind in ("integer", "number"):
+        return "number"
+    if kind == "boolean":
+        return "checkbox"
+    if spec.get("format") == "date":
+        return "date"
+    return "textarea" if spec.get("maxLength", LONG_TEXT + 1) > LONG_TEXT else "text"
+
+
+def fields(
+    session: Session, item: Item, schema: dict[str, Any] | None, values: dict[str, Any], errors: list[dict[str, str]]
+) -> list[Field]:
+    schema = schema or {}
+    required = set(schema.get("required", []))
+    drawn = []
+    for name, spec in schema.get("properties", {}).items():
+        inner = spec.get("items", {}) if spec.get("type") == "array" else spec
+        options = _choices(session, item, inner)
+        drawn.append(
+            Field(
+                name=name,
+                title=spec.get("title", name),
+                kind=_kind(spec, options),
+                required=name in required,
+                description=spec.get("description", ""),
+                options=options or [],
+                value=values.get(name, spec.get("default")),
+                errors=[e["message"] for e in errors if e.get("field") in (f"data.{name}", name)],
+            )
+        )
+    return drawn
+
+
+def _number(text: str, spec: dict[str, Any]) -> int | float | str:
+    try:
+        return int(text) if spec.get("type") == "integer" else float(text)
+    except ValueError:
+        return text  # the schema names it: "is not of type 'integer'"
+
+
+def parse(schema: dict[str, Any] | None, form: MultiDict[str, str]) -> dict[str, Any]:
+    """Posted fields as JSON: empty optional fields are left out, so the schema sees them as unsent."""
+    data: dict[str, Any] = {}
+    for name, spec in (schema or {}).get("properties", {}).items():
+        if spec.get("type") == "array":
+            data[name] = [value for value in form.getlist(name) if value]
+        elif spec.get("type") == "boolean":
+            data[name] = name in form
+        elif form.get(name, "").strip():
+            text = form[name].strip()
+            data[name] = _number(text, spec) if spec.get("type") in ("integer", "number") else text
+    return data
