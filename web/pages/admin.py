@@ -1,0 +1,96 @@
+"""系统管理 Administration: departments, people and their roles, their tokens. Administrators only."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from engine import administration, identity, permissions
+from engine.identity import Role
+from web import db
+from web.pages.base import me
+from web.pages.errors import handle_on
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+handle_on(bp)
+
+
+@bp.before_request
+def _admins_only() -> None:
+    permissions.require_admin(me())
+
+
+def _actor() -> administration.Actor:
+    return administration.Actor(me().username, request.remote_addr)
+
+
+def _page(editing: str | None = None) -> str:
+    session = db.session()
+    user = identity.user_by_username(session, editing) if editing else None
+    return render_template(
+        "admin.html",
+        users=identity.users(session),
+        departments=identity.departments(session),
+        roles=[role.value for role in Role],
+        editing=user,
+        tokens=identity.tokens_of(session, user) if user else [],
+    )
+
+
+@bp.get("")
+def people() -> str:
+    return _page(request.args.get("user"))
+
+
+@bp.post("/departments")
+def add_department() -> Response:
+    form = request.form
+    administration.create_department(
+        db.session(), _actor(), form.get("code", "").strip(), form.get("name", "").strip(), "external" in form
+    )
+    flash(_("已添加单位"))
+    return redirect(url_for(".people"))
+
+
+@bp.post("/users")
+def add_user() -> Response:
+    form = request.form
+    user = administration.create_user(
+        db.session(),
+        _actor(),
+        form.get("username", "").strip(),
+        form.get("department") or None,
+        form.getlist("roles"),
+        form.get("display_name", "").strip() or None,
+        form.get("password") or None,
+    )
+    flash(_("已添加用户 %(name)s", name=user.username))
+    return redirect(url_for(".people", user=user.username))
+
+
+@bp.post("/users/<username>")
+def change_user(username: str) -> Response:
+    session, form = db.session(), request.form
+    user = identity.user_by_username(session, username)
+    administration.change_user(
+        session,
+        _actor(),
+        user,
+        display_name=form.get("display_name", "").strip() or None,
+        department=form.get("department") or None,
+        active="active" in form,
+        roles=form.getlist("roles"),
+        password=form.get("password") or None,
+    )
+    flash(_("已保存 %(name)s", name=username))
+    return redirect(url_for(".people", user=username))
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke(token_id: int) -> Response:
+    session = db.session()
+    row = identity.token_by_id(session, token_id)
+    administration.revoke_token(session, _actor(), row)
+    flash(_("已吊销令牌"))
+    return redirect(url_for(".people", user=row.user.username))
