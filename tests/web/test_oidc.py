@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,13 +12,14 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import identity
-from engine.config import OidcSettings
+from engine.config import OidcSettings, Settings
 from engine.db import transaction
 from engine.models import AdminLogEntry, User
 from tests.conftest import serve
@@ -222,6 +226,10 @@ def test_by_default_the_session_cookie_is_secure_httponly_and_lax(oidc_app: Flas
     assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax")), cookie
     me = client.get("/auth/session", base_url="https://rectiflow.example").json
     assert me is not None and me["roles"] == ["approver"]
+    # A session ends RECTIFLOW_SESSION_HOURS (12) after its login, whatever the browser keeps.
+    with time_machine.travel(dt.timedelta(hours=12, minutes=1)):
+        late = client.get("/auth/session", base_url="https://rectiflow.example")
+    assert late.status_code == 401
 
 
 def test_without_oidc_the_login_route_does_not_exist(client: FlaskClient) -> None:
@@ -243,3 +251,51 @@ def test_the_session_key_is_made_once_per_instance_folder(tmp_path: Path) -> Non
     assert not (tmp_path / "b" / "secret_key").exists()
     for app in (first, second, given):
         db.dispose(app)
+
+
+def test_an_unreachable_provider_is_a_502_not_a_500(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'unused.sqlite3'}"
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = OidcSettings(issuer=f"http://127.0.0.1:{port}", client_id="c", client_secret="s")
+    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": tmp_path, "OIDC": settings})
+
+    response = app.test_client().get("/auth/oidc/login")
+
+    assert (response.status_code, response.content_type) == (502, "application/problem+json")
+    assert "Cannot read" in response.json["detail"]  # type: ignore[index]
+    db.dispose(app)
+
+
+def test_oidc_settings_are_read_and_checked_at_start(tmp_path: Path) -> None:
+    env = {
+        "RECTIFLOW_INSTANCE_PATH": str(tmp_path),
+        "RECTIFLOW_OIDC_ISSUER": "https://id.example/realms/gov",
+        "RECTIFLOW_OIDC_CLIENT_ID": "rectiflow",
+        "RECTIFLOW_OIDC_CLIENT_SECRET": "s",
+        "RECTIFLOW_OIDC_ROLE_MAP": "leaders=approver, leaders=auditor, staff=member",
+    }
+    oidc = Settings.from_env(env).oidc
+    assert oidc is not None and oidc.metadata_url == "https://id.example/realms/gov/.well-known/openid-configuration"
+    assert (oidc.scopes, oidc.username_claim, oidc.department_claim, oidc.roles_claim) == (
+        "openid profile",
+        "preferred_username",
+        "department",
+        "roles",
+    )
+    assert oidc.role_map == {"leaders": {"approver", "auditor"}, "staff": {"member"}}
+    assert Settings.from_env({"RECTIFLOW_INSTANCE_PATH": str(tmp_path)}).oidc is None
+    for wrong, message in [
+        ({"RECTIFLOW_OIDC_CLIENT_SECRET": ""}, "_CLIENT_SECRET are needed"),
+        ({"RECTIFLOW_OIDC_SCOPES": "profile email"}, "must include openid"),
+        ({"RECTIFLOW_OIDC_ROLE_MAP": "leaders"}, "is not idp-value=role"),
+        ({"RECTIFLOW_COOKIE_SECURE": "maybe"}, "must be true or false"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            Settings.from_env({**env, **wrong})
+    unknown_role = dataclasses.replace(oidc, role_map={"leaders": frozenset({"mayor"})})
+    with pytest.raises(ValueError, match="unknown role"):
+        create_app(
+            {"INSTANCE_PATH": tmp_path, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}", "OIDC": unknown_role}
+        )
