@@ -136,9 +136,17 @@ LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
 @contextmanager
-def serve(database_url: str, instance: Path) -> Iterator[str]:
-    """``rectiflow serve`` (waitress) in its own process on a free port; yields its base URL."""
-    env = {**os.environ, "RECTIFLOW_DATABASE_URL": database_url, "RECTIFLOW_INSTANCE_PATH": str(instance)}
+def serve(database_url: str, instance: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
+    """``rectiflow serve`` (waitress) in its own process on a free port; yields its base URL.
+
+    ``environ``: more ``RECTIFLOW_*`` variables for this server.
+    """
+    env = {
+        **os.environ,
+        "RECTIFLOW_DATABASE_URL": database_url,
+        "RECTIFLOW_INSTANCE_PATH": str(instance),
+        **(environ or {}),
+    }
     command = [sys.executable, "-m", "web.cli", "serve", "--port", "0"]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
         try:

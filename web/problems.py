@@ -11,9 +11,15 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from engine import errors
 from web.auth import Unauthenticated
+from web.browser_session import NotLoggedIn
+from web.oidc import LoginFailed, LoginRequestInvalid, ProviderUnavailable
 
 STATUS: dict[type[errors.RectiflowError], int] = {
     Unauthenticated: 401,
+    NotLoggedIn: 401,
+    LoginRequestInvalid: 400,
+    LoginFailed: 401,
+    ProviderUnavailable: 502,
     errors.NotFound: 404,
     errors.Forbidden: 403,
     errors.InvalidInput: 422,
