@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import admin_log, audit, backup, demo, extensions, identity, migrate, notifications, progress, workflow
-from engine.db import Base, make_engine, make_session_factory, transaction
+from engine.db import Base, make_engine, make_session_factory, snapshot, transaction
 from engine.errors import BackupRefused
 from engine.models import HistoryEvent, Item, User
 from tests.conftest import People, postgres_database
@@ -253,3 +253,18 @@ def test_a_file_that_is_not_a_dump_is_refused(tmp_path: Path) -> None:
         with pytest.raises(BackupRefused, match="is not a whole Rectiflow backup"):
             backup.restore(target, tmp_path / name)
     target.dispose()
+
+
+def test_a_snapshot_reads_one_state_while_writers_carry_on(
+    sessions: sessionmaker[Session], people: People, db_engine: Engine
+) -> None:
+    audit_build(sessions, 1)
+    items = select(func.count()).select_from(Item)
+    with snapshot(db_engine) as connection:
+        assert connection.scalar(items) == 1
+        # Another transaction commits meanwhile, without waiting for the snapshot to end...
+        audit_build(sessions, 1)
+        # ...and the snapshot, as an export reads it, still sees the state it began with.
+        assert connection.scalar(items) == 1
+    with db_engine.connect() as connection:
+        assert connection.scalar(items) == 2
