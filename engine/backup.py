@@ -145,15 +145,17 @@ def restore(engine: Engine, path: Path) -> Restored:
     Refused, with nothing written, when the database holds any row, when the file is not a backup
     this code can read, or when the restored history does not verify.
     """
-    migrate.upgrade(engine)
     try:
-        with gzip.open(path, "rt", encoding="utf-8") as lines, transaction(make_session_factory(engine)) as session:
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            # The header first: a file this code cannot read leaves the database as it was, schema included.
             header = _header(next(lines, ""))
-            _require_empty(session)
-            counts = _insert(session, header, lines)
-            _restart_sequences(session)
-            report = audit.verify(session)
-            _require_verified(report)
+            migrate.upgrade(engine)
+            with transaction(make_session_factory(engine)) as session:
+                _require_empty(session)
+                counts = _insert(session, header, lines)
+                _restart_sequences(session)
+                report = audit.verify(session)
+                _require_verified(report)
     # ValueError: not JSON, not UTF-8, or a value that is not what its column holds.
     except (OSError, EOFError, ValueError) as exc:
         raise BackupRefused(f"不是完整的备份文件 {path} is not a whole Rectiflow backup: {exc}") from exc

@@ -243,6 +243,8 @@ def test_a_dump_this_version_cannot_read_is_refused(
     target = make_engine(f"sqlite:///{tmp_path / 'target.sqlite3'}")
     with pytest.raises(BackupRefused, match=message):
         backup.restore(target, dump)
+    with target.connect() as connection:
+        assert migrate.current(connection) is None
     target.dispose()
 
 
