@@ -44,3 +44,7 @@ class TaskNotReady(RectiflowError):
 
 class StaleVersion(RectiflowError):
     """The item changed since you read it."""
+
+
+class BackupRefused(RectiflowError):
+    """The backup cannot be restored; nothing was written."""

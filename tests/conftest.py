@@ -34,7 +34,8 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
-def _postgres_database() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database, dropped on leaving; locally an unreachable server skips the test."""
     server = os.environ.get("RECTIFLOW_TEST_POSTGRES_URL", DEFAULT_PG)
     with ExitStack() as stack:
         try:
@@ -53,7 +54,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         if request.param == "sqlite":
             url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'rectiflow.sqlite3'}"
         else:
-            url = stack.enter_context(_postgres_database())
+            url = stack.enter_context(postgres_database())
         engine = make_engine(url)
         migrate.upgrade(engine)
         engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.conftest import postgres_database
 from web.cli import main
 
 
@@ -82,3 +84,29 @@ def test_demo_loads_the_sample_ledger_at_its_stages(rectiflow: CliRunner, client
 
     again = invoke(rectiflow, "demo")
     assert "demo data already present: 40 items" in again.output
+
+
+def test_export_then_import_into_an_empty_database_of_the_other_kind(
+    rectiflow: CliRunner, database_url: str, tmp_path: Path
+) -> None:
+    assert invoke(rectiflow, "demo").exit_code == 0
+    dump = tmp_path / "rectiflow.backup.gz"
+    exported = invoke(rectiflow, "export", str(dump))
+    assert exported.exit_code == 0, exported.output
+    assert "  item                        40\n" in exported.output
+
+    with ExitStack() as stack:
+        if database_url.startswith("sqlite"):
+            target = stack.enter_context(postgres_database())
+        else:
+            target = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+        other = CliRunner(env={"RECTIFLOW_DATABASE_URL": target, "RECTIFLOW_INSTANCE_PATH": str(tmp_path)})
+        imported = invoke(other, "import", str(dump))
+        assert imported.exit_code == 0, imported.output
+        assert "  item                        40\n" in imported.output
+        assert "audit verify: OK: " in imported.output
+        assert invoke(other, "audit", "verify").exit_code == 0
+
+        again = invoke(other, "import", str(dump))
+        assert again.exit_code == 1
+        assert "Error: 目标数据库不为空 The target database is not empty" in again.output
