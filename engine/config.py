@@ -60,8 +60,8 @@ class MailSettings:
         )
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "").strip().lower()
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = env.get(name, "true" if default else "").strip().lower()
     if value not in _TRUE | _FALSE:
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return value in _TRUE
@@ -78,6 +78,16 @@ class Settings:
     - ``RECTIFLOW_MAX_UPLOAD_BYTES``: largest request body accepted (default 5 MB).
     - ``RECTIFLOW_TIMEZONE``: the office's time zone, for deadlines and report periods (default Asia/Shanghai).
     - ``RECTIFLOW_SMTP_*``: notification e-mail, see ``MailSettings`` (``mail`` is None: no e-mail).
+    - ``RECTIFLOW_TOKEN_TTL_MINUTES``: how long a token from ``POST /auth/token`` (password login) is valid
+      (default 480, a working day). Tokens an administrator makes live until revoked unless given an expiry.
+    - ``RECTIFLOW_LOGIN_LIMIT``: failed logins allowed per username before it is locked out for the rest of
+      the window (default ``5 per minute``, a `limits` string such as ``10 per hour``).
+    - ``RECTIFLOW_LOGIN_ADDRESS_LIMIT``: failed logins allowed per client address, whatever the names tried
+      (default ``30 per minute``).
+    - ``RECTIFLOW_RATELIMIT_STORAGE_URI``: where the login counters live (default ``memory://``, one count
+      per process). Several ``rectiflow serve`` processes need a shared store, e.g. ``redis://host:6379``.
+    - ``RECTIFLOW_SESSION_COOKIE_SECURE``: send cookies over HTTPS only (default true; false only for plain
+      HTTP on a developer's machine). Cookies are always HttpOnly and SameSite=Lax.
     """
 
     instance_path: Path
@@ -86,6 +96,11 @@ class Settings:
     max_upload_bytes: int = 5 * 1024 * 1024
     timezone: str = "Asia/Shanghai"
     mail: MailSettings | None = None
+    token_ttl_minutes: int = 480
+    login_limit: str = "5 per minute"
+    login_address_limit: str = "30 per minute"
+    ratelimit_storage_uri: str = "memory://"
+    session_cookie_secure: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -99,4 +114,9 @@ class Settings:
             max_upload_bytes=int(env.get("RECTIFLOW_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
             timezone=env.get("RECTIFLOW_TIMEZONE", "Asia/Shanghai"),
             mail=MailSettings.from_env(env),
+            token_ttl_minutes=int(env.get("RECTIFLOW_TOKEN_TTL_MINUTES", "480")),
+            login_limit=env.get("RECTIFLOW_LOGIN_LIMIT", "5 per minute"),
+            login_address_limit=env.get("RECTIFLOW_LOGIN_ADDRESS_LIMIT", "30 per minute"),
+            ratelimit_storage_uri=env.get("RECTIFLOW_RATELIMIT_STORAGE_URI", "memory://"),
+            session_cookie_secure=_flag(env, "RECTIFLOW_SESSION_COOKIE_SECURE", default=True),
         )
