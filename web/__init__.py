@@ -10,7 +10,7 @@ from flask import Flask
 from engine import notifications
 from engine.config import Settings
 from engine.db import make_engine
-from web import db, problems
+from web import db, problems, security
 from web.api import init_api
 
 
@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app, make_engine(settings.database_url))
     # Notifications made in requests are e-mailed (by the worker) when SMTP is configured.
     notifications.enable_mail(app.extensions["rectiflow_sessions"], settings.mail)
+    security.init_app(app, settings)
     init_api(app)
     problems.init_app(app)
     return app

@@ -10,13 +10,16 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
 from engine import errors
+from web import trail
 from web.auth import Unauthenticated
 
 STATUS: dict[type[errors.RectiflowError], int] = {
     Unauthenticated: 401,
+    errors.WrongCredentials: 401,
     errors.NotFound: 404,
     errors.Forbidden: 403,
     errors.InvalidInput: 422,
+    errors.AlreadyExists: 409,
     errors.InvalidDiagram: 422,
     errors.TaskNotReady: 409,
     errors.StaleVersion: 412,
@@ -73,6 +76,8 @@ def _http(exc: HTTPException) -> Response:
 
 def _domain(exc: errors.RectiflowError) -> Response:
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+    if status == 403:
+        trail.denied(exc.detail)
     response = problem(status, HTTP_STATUS_CODES[status], exc.detail, exc.errors)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="rectiflow"'

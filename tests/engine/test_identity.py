@@ -62,9 +62,7 @@ def test_every_wrong_pair_is_the_same_refusal(
     assert refused.value.detail == WrongCredentials().detail
 
 
-def test_an_inactive_user_cannot_log_in_even_with_the_right_password(
-    sessions: sessionmaker[Session], li: str
-) -> None:
+def test_an_inactive_user_cannot_log_in_even_with_the_right_password(sessions: sessionmaker[Session], li: str) -> None:
     with transaction(sessions) as session:
         session.execute(update(User).where(User.username == li).values(active=False))
     with transaction(sessions) as session, pytest.raises(WrongCredentials):
