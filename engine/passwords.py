@@ -8,6 +8,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from engine.errors import InvalidInput
+from engine.text import unstorable
 
 MIN_LENGTH = 12
 # Long enough for any passphrase; a bound so that nobody makes the server hash megabytes.
@@ -22,6 +23,9 @@ def check_acceptable(password: str) -> None:
         raise InvalidInput(f"密码太短 The password needs at least {MIN_LENGTH} characters")
     if len(password) > MAX_LENGTH:
         raise InvalidInput(f"密码太长 The password may have at most {MAX_LENGTH} characters")
+    problem = unstorable(password)
+    if problem:
+        raise InvalidInput(f"密码无效 The password is not valid: {problem}")
 
 
 def hash_password(password: str) -> str:

@@ -21,7 +21,7 @@ def _roles(**options: Any) -> fields.List:
 
 class LoginSchema(Schema):
     username = Text(required=True, validate=USERNAME)
-    password = fields.String(required=True, validate=PASSWORD, load_only=True)
+    password = Text(required=True, validate=PASSWORD, load_only=True)
 
 
 class IssuedTokenSchema(Schema):
@@ -76,7 +76,7 @@ class UserCreateSchema(Schema):
     display_name = Text(load_default=None, validate=validate.Length(min=1, max=200))
     department = Text(load_default=None, allow_none=True, metadata={"description": "department code"})
     roles = _roles(required=True, validate=validate.Length(min=1, max=len(Role)))
-    password = fields.String(
+    password = Text(
         load_default=None, validate=PASSWORD, metadata={"description": "at least 12 characters; none: no login"}
     )
 
@@ -88,7 +88,7 @@ class UserUpdateSchema(Schema):
     department = Text(allow_none=True, metadata={"description": "department code; null: none"})
     roles = _roles(validate=validate.Length(min=1, max=len(Role)))
     active = fields.Boolean(metadata={"description": "false: refused at login and with every token"})
-    password = fields.String(validate=PASSWORD, metadata={"description": "a new password (reset)"})
+    password = Text(validate=PASSWORD, metadata={"description": "a new password (reset)"})
 
 
 class AdminLogQuerySchema(Schema):
