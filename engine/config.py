@@ -167,9 +167,17 @@ class Settings:
       in ``<instance>/secret_key`` (mode 0600), shared by the processes on that folder; deployments
       scaled out over several hosts must set it, the same on every host.
     - ``RECTIFLOW_COOKIE_SECURE``: send the session cookie over HTTPS only (default true; false only
-      for plain-HTTP development).
+      for plain-HTTP development). Cookies are always HttpOnly and SameSite=Lax.
     - ``RECTIFLOW_SESSION_HOURS``: a browser session ends this long after its login (default 12).
     - ``RECTIFLOW_OIDC_*``: OpenID Connect login, see ``OidcSettings`` (``oidc`` is None: no such login).
+    - ``RECTIFLOW_TOKEN_TTL_MINUTES``: how long a token from ``POST /auth/token`` (password login) is valid
+      (default 480, a working day). Tokens an administrator makes live until revoked unless given an expiry.
+    - ``RECTIFLOW_LOGIN_LIMIT``: failed logins allowed per username before it is locked out for the rest of
+      the window (default ``5 per minute``, a `limits` string such as ``10 per hour``).
+    - ``RECTIFLOW_LOGIN_ADDRESS_LIMIT``: failed logins allowed per client address, whatever the names tried
+      (default ``30 per minute``).
+    - ``RECTIFLOW_RATELIMIT_STORAGE_URI``: where the login counters live (default ``memory://``, one count
+      per process). Several ``rectiflow serve`` processes need a shared store, e.g. ``redis://host:6379``.
     """
 
     instance_path: Path
@@ -183,6 +191,10 @@ class Settings:
     cookie_secure: bool = True
     session_hours: float = 12.0
     oidc: OidcSettings | None = None
+    token_ttl_minutes: int = 480
+    login_limit: str = "5 per minute"
+    login_address_limit: str = "30 per minute"
+    ratelimit_storage_uri: str = "memory://"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -201,4 +213,8 @@ class Settings:
             cookie_secure=_flag(env, "RECTIFLOW_COOKIE_SECURE", default=True),
             session_hours=float(env.get("RECTIFLOW_SESSION_HOURS", "12")),
             oidc=OidcSettings.from_env(env),
+            token_ttl_minutes=int(env.get("RECTIFLOW_TOKEN_TTL_MINUTES", "480")),
+            login_limit=env.get("RECTIFLOW_LOGIN_LIMIT", "5 per minute"),
+            login_address_limit=env.get("RECTIFLOW_LOGIN_ADDRESS_LIMIT", "30 per minute"),
+            ratelimit_storage_uri=env.get("RECTIFLOW_RATELIMIT_STORAGE_URI", "memory://"),
         )

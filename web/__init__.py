@@ -10,7 +10,7 @@ from flask import Flask
 from engine import notifications
 from engine.config import Settings
 from engine.db import make_engine
-from web import browser_session, db, oidc, problems
+from web import browser_session, db, oidc, problems, security
 from web.api import init_api
 
 
@@ -28,12 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RECTIFLOW_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         SECRET_KEY=settings.secret_key or browser_session.instance_secret(settings.instance_path),
-        SESSION_COOKIE_SECURE=settings.cookie_secure,
-        SESSION_COOKIE_HTTPONLY=True,
-        # Lax: the cookie still comes back on the provider's redirect to the callback (a top-level
-        # GET), but not on cross-site POSTs.
-        SESSION_COOKIE_SAMESITE="Lax",
     )
+    security.init_app(app, settings)
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     app.json.sort_keys = False  # type: ignore[attr-defined]
     db.init_app(app, make_engine(settings.database_url))

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
 from engine import errors
+from web import trail
 from web.auth import Unauthenticated
 from web.browser_session import NotLoggedIn
 from web.oidc import LoginFailed, LoginRequestInvalid, ProviderUnavailable
@@ -20,9 +21,11 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     LoginRequestInvalid: 400,
     LoginFailed: 401,
     ProviderUnavailable: 502,
+    errors.WrongCredentials: 401,
     errors.NotFound: 404,
     errors.Forbidden: 403,
     errors.InvalidInput: 422,
+    errors.AlreadyExists: 409,
     errors.InvalidDiagram: 422,
     errors.TaskNotReady: 409,
     errors.StaleVersion: 412,
@@ -79,6 +82,8 @@ def _http(exc: HTTPException) -> Response:
 
 def _domain(exc: errors.RectiflowError) -> Response:
     status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+    if status == 403:
+        trail.denied(exc.detail)
     response = problem(status, HTTP_STATUS_CODES[status], exc.detail, exc.errors)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="rectiflow"'

@@ -1,4 +1,4 @@
-"""Audit (审计): verify the history's hash chains. Auditors only."""
+"""Audit (审计): verify the history's hash chains, export it; read the admin log (auditors, and admins)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
-from engine import audit, audit_export
+from engine import admin_log, audit, audit_export, permissions
 from engine.errors import Forbidden
 from engine.identity import Role
 from engine.models import User
 from web import db
+from web.api.auth_schemas import AdminLogPageSchema, AdminLogQuerySchema
+from web.api.responses import problems
 from web.api.schemas import AuditReportSchema, HistoryExportQuerySchema, HistoryExportSchema
 from web.auth import authenticate, check_first
 
@@ -53,3 +55,15 @@ def history_xlsx(query: dict[str, Any]) -> Response:
         mimetype=XLSX,
         headers={"Content-Disposition": 'attachment; filename="rectiflow-history.xlsx"'},
     )
+
+
+@blp.route("/admin-log", methods=["GET"])
+@check_first(permissions.require_log_reader)
+@blp.arguments(AdminLogQuerySchema, location="query")
+@blp.response(200, AdminLogPageSchema)
+@problems(blp, 401, 403, 422)
+def admin_log_entries(query: dict[str, Any]) -> dict[str, Any]:
+    """Denied actions and administrative changes, newest first, filtered by actor, action and office dates."""
+    flt = admin_log.LogFilter(**query)
+    found, total = admin_log.entries(db.session(), flt, db.settings().timezone)
+    return {"entries": found, "total": total, "page": flt.page, "per_page": flt.per_page}

@@ -13,7 +13,7 @@ from marshmallow import Schema, fields
 
 from engine import permissions
 from engine.bpmn import deploy
-from web import db
+from web import db, trail
 from web.api.schemas import DeployedSchema, ProblemSchema, ProcessListSchema
 from web.auth import authenticate, check_first, current_user
 
@@ -59,6 +59,8 @@ def deploy_process(files: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     definition, created = deploy.deploy(
         db.session(), files["file"].read(), db.settings().processes_path / "forms", current_user().username
     )
+    # An identical upload changes nothing but is still an attempt to deploy: logged with created=False.
+    trail.record("process.deploy", f"{definition.key} v{definition.version}", created=created, sha256=definition.sha256)
     location = url_for(".download", key=definition.key, version=definition.version)
     return definition, 201 if created else 200, {"Location": location}
 

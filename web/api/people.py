@@ -1,0 +1,127 @@
+"""People and departments, managed by administrators; every change goes to the admin log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+from flask_smorest import Blueprint
+
+from engine import identity, permissions
+from engine.models import Department, User
+from web import db, trail
+from web.api.auth_schemas import (
+    DepartmentListSchema,
+    DepartmentSchema,
+    UserCreateSchema,
+    UserListSchema,
+    UserSchema,
+    UserUpdateSchema,
+)
+from web.api.responses import problems
+from web.auth import authenticate, check_first
+
+users_blp = Blueprint("users", __name__, url_prefix="/users", description="用户 People (administrators)")
+users_blp.before_request(authenticate)
+departments_blp = Blueprint(
+    "departments", __name__, url_prefix="/departments", description="单位 Departments (administrators)"
+)
+departments_blp.before_request(authenticate)
+
+
+def _admin(user: User, **_url_values: str) -> None:
+    """Before the body is read, whatever the URL names: only administrators manage people."""
+    permissions.require_admin(user)
+
+
+def _user(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "department": user.department.code if user.department else None,
+        "roles": sorted(user.roles),
+        "active": user.active,
+        "created_at": user.created_at,
+    }
+
+
+@users_blp.route("", methods=["GET"])
+@check_first(_admin)
+@users_blp.response(200, UserListSchema)
+@problems(users_blp, 401, 403)
+def list_users() -> dict[str, Any]:
+    return {"users": [_user(user) for user in identity.users(db.session())]}
+
+
+@users_blp.route("", methods=["POST"])
+@check_first(_admin)
+@users_blp.arguments(UserCreateSchema)
+@users_blp.response(201, UserSchema)
+@problems(users_blp, 400, 401, 403, 409, 422)
+def create_user(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A new user; without a password they sign in with tokens only."""
+    user = identity.add_user(
+        db.session(), body["username"], body["department"], body["roles"], body["display_name"], body["password"]
+    )
+    trail.record(
+        "user.create",
+        user.username,
+        department=body["department"],
+        roles=sorted(user.roles),
+        password=body["password"] is not None,
+    )
+    return _user(user), 201, {"Location": url_for(".get_user", username=user.username)}
+
+
+@users_blp.route("/<username>", methods=["GET"])
+@check_first(_admin)
+@users_blp.response(200, UserSchema)
+@problems(users_blp, 401, 403, 404)
+def get_user(username: str) -> dict[str, Any]:
+    return _user(identity.user_by_username(db.session(), username))
+
+
+@users_blp.route("/<username>", methods=["PATCH"])
+@check_first(_admin)
+@users_blp.arguments(UserUpdateSchema)
+@users_blp.response(200, UserSchema)
+@problems(users_blp, 400, 401, 403, 404, 422)
+def update_user(body: dict[str, Any], username: str) -> dict[str, Any]:
+    """Change the display name, department, roles, whether active, or set a new password."""
+    session = db.session()
+    user = identity.user_by_username(session, username)
+    changes = identity.update_user(
+        session,
+        user,
+        display_name=body.get("display_name"),
+        department_code=body.get("department", identity.KEEP),
+        active=body.get("active"),
+    )
+    if changes:
+        trail.record("user.update", username, changes=changes)
+    roles = identity.set_roles(session, user, body["roles"]) if "roles" in body else None
+    if roles:
+        trail.record("user.roles", username, before=roles[0], after=roles[1])
+    if "password" in body:
+        ended = identity.set_password(session, user, body["password"])
+        trail.record("user.password", username, login_tokens_revoked=ended)
+    return _user(user)
+
+
+@departments_blp.route("", methods=["GET"])
+@check_first(_admin)
+@departments_blp.response(200, DepartmentListSchema)
+@problems(departments_blp, 401, 403)
+def list_departments() -> dict[str, Any]:
+    return {"departments": identity.departments(db.session())}
+
+
+@departments_blp.route("", methods=["POST"])
+@check_first(_admin)
+@departments_blp.arguments(DepartmentSchema)
+@departments_blp.response(201, DepartmentSchema)
+@problems(departments_blp, 400, 401, 403, 409, 422)
+def create_department(body: dict[str, Any]) -> Department:
+    department = identity.add_department(db.session(), body["code"], body["name"], body["external"])
+    trail.record("department.create", department.code, name=department.name, external=department.external)
+    return department
