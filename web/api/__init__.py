@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from flask import Blueprint, Flask, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.wrappers import Response
 
 from web.api import audit, extensions, health, items, notifications, processes, reports, tasks
+from web.api.schemas import ProblemSchema
+from web.problems import PROBLEM_JSON
 
 PREFIX = "/api/v1"
 DOCS_ASSETS = f"{PREFIX}/docs/assets/"
@@ -19,6 +23,24 @@ _assets = Blueprint("swagger_assets", __name__)
 def _swagger_asset(filename: str) -> Response:
     # Swagger UI from the swagger-ui-bundle package: the docs page loads nothing from the internet.
     return send_from_directory(swagger_ui_path, filename)
+
+
+class _Api(Api):
+    """flask-smorest's Api, documenting errors as they leave (``web.problems``): problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+    # No catch-all "default" answer: each view lists the errors it gives (``Blueprint.problems``).
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        # flask-smorest registers one shared response per error status (``@arguments`` refers to
+        # UNPROCESSABLE_ENTITY) with its JSON content type; ours are problem+json.
+        for status in HTTPStatus:
+            if status >= HTTPStatus.BAD_REQUEST:
+                content = {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}}
+                self.spec.components.response(
+                    status.name, {"description": status.phrase, "content": content}, lazy=True
+                )
 
 
 def init_api(app: Flask) -> None:
@@ -35,7 +57,7 @@ def init_api(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
-    api = Api(app)
+    api = _Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     blueprints = (health, items, tasks, processes, extensions, reports, notifications, audit)
     for blueprint in (module.blp for module in blueprints):
