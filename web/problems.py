@@ -31,6 +31,8 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.StaleVersion: 412,
 }
 
+PROBLEM_JSON = "application/problem+json"
+
 log = logging.getLogger(__name__)
 
 # Ids are INTEGER columns (32-bit on PostgreSQL): a larger id in a URL names nothing.
@@ -41,7 +43,7 @@ def problem(status: int, title: str, detail: str, problem_errors: list[dict[str,
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if problem_errors:
         body["errors"] = problem_errors
-    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
 def _webargs_errors(messages: Any) -> list[dict[str, Any]]:

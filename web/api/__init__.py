@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 
 from flask import Blueprint, Flask, send_from_directory
@@ -10,6 +11,8 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.wrappers import Response
 
 from web.api import audit, auth, extensions, health, items, notifications, people, processes, reports, tasks
+from web.api.schemas import ProblemSchema
+from web.problems import PROBLEM_JSON
 
 PREFIX = "/api/v1"
 DOCS_PAGE = Path(__file__).parent / "docs"
@@ -35,6 +38,41 @@ def _swagger_asset(filename: str) -> Response:
     return send_from_directory(swagger_ui_path, filename)
 
 
+MEANING = {
+    400: "Malformed request body",
+    401: "No valid bearer token",
+    403: "The caller may not do this (the refusal is in the admin log)",
+    404: "No such resource",
+    409: "Conflict with the current state",
+    422: "Invalid data; `errors` names each field or BPMN element at fault",
+    429: "Too many failed logins: wait for `Retry-After` seconds",
+}
+HEADERS = {
+    401: {"WWW-Authenticate": {"description": '`Bearer realm="rectiflow"`', "schema": {"type": "string"}}},
+    429: {"Retry-After": {"description": "seconds until a login may be tried again", "schema": {"type": "integer"}}},
+}
+
+
+class _Api(Api):
+    """flask-smorest's Api, documenting errors as they leave (``web.problems``): problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+    # No catch-all "default" answer: each view lists the errors it gives (``Blueprint.problems``).
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        # flask-smorest registers one shared response per error status (``@arguments`` refers to
+        # UNPROCESSABLE_ENTITY) with its JSON content type; ours are problem+json.
+        for status in HTTPStatus:
+            if status >= HTTPStatus.BAD_REQUEST:
+                response = {
+                    "description": MEANING.get(status, status.phrase),
+                    "content": {PROBLEM_JSON: {"schema": self.ERROR_SCHEMA}},
+                    **({"headers": HEADERS[status]} if status in HEADERS else {}),
+                }
+                self.spec.components.response(status.name, response, lazy=True)
+
+
 def init_api(app: Flask) -> None:
     app.config.update(
         API_TITLE="Rectiflow",
@@ -47,7 +85,7 @@ def init_api(app: Flask) -> None:
             "security": [{"bearerAuth": []}],
         },
     )
-    api = Api(app)
+    api = _Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     blueprints = (
         *(module.blp for module in (health, items, tasks, processes, extensions, reports, notifications, audit)),

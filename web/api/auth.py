@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy.orm import Session
 
 from engine import identity, permissions
@@ -13,15 +12,14 @@ from engine.errors import WrongCredentials
 from engine.models import ApiToken, User
 from web import db, security, trail
 from web.api.auth_schemas import IssuedTokenSchema, LoginSchema, TokenListSchema, TokenQuerySchema
-from web.api.responses import problems
-from web.auth import authenticate, current_token, current_user
+from web.api.blueprint import Blueprint
+from web.auth import current_token, current_user
 
 TOO_MANY = "登录失败次数过多，请稍后再试 Too many failed logins: try again later"
 
 # Login needs no token; everything else here does.
-login_blp = Blueprint("login", __name__, url_prefix="/auth", description="登录 Password login")
+login_blp = Blueprint("login", __name__, url_prefix="/auth", description="登录 Password login", protected=False)
 blp = Blueprint("tokens", __name__, url_prefix="/auth", description="令牌 Tokens")
-blp.before_request(authenticate)
 
 
 @login_blp.route("/token", methods=["POST"])
@@ -42,7 +40,7 @@ blp.before_request(authenticate)
 )
 @login_blp.arguments(LoginSchema)
 @login_blp.response(201, IssuedTokenSchema, description="A token that expires after the configured time")
-@problems(login_blp, 400, 401, 422, 429, e401="Wrong username or password (or the user is inactive)")
+@login_blp.problems(400, 422, 429, described={401: "Wrong username or password (or the user is inactive)"})
 @login_blp.doc(security=[])
 def log_in(body: dict[str, Any]) -> dict[str, Any]:
     """Exchange a username and password for a bearer token that expires."""
@@ -67,7 +65,7 @@ def _whose(session: Session, username: str | None) -> User:
 @blp.route("/tokens", methods=["GET"])
 @blp.arguments(TokenQuerySchema, location="query")
 @blp.response(200, TokenListSchema)
-@problems(blp, 401, 403, 404, 422)
+@blp.problems(403, 404, 422)
 def list_tokens(query: dict[str, Any]) -> dict[str, Any]:
     """My tokens with their last use (never their secret); administrators may name another user."""
     session = db.session()
@@ -81,7 +79,7 @@ def _revoke(row: ApiToken, **detail: Any) -> None:
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @blp.response(204)
-@problems(blp, 401, 403, 404)
+@blp.problems(403, 404)
 def revoke_token(token_id: int) -> None:
     """Revoke one of my tokens (administrators: anyone's); it is refused from then on."""
     row = identity.token_by_id(db.session(), token_id)
@@ -92,7 +90,7 @@ def revoke_token(token_id: int) -> None:
 
 @blp.route("/logout", methods=["POST"])
 @blp.response(204)
-@problems(blp, 401)
+@blp.problems()
 def log_out() -> None:
     """Revoke the token this request is made with."""
     _revoke(current_token(), logout=True)

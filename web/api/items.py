@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from engine import history, items, permissions, progress, workflow
 from engine.models import ProgressUpdate, User
 from web import db
+from web.api.blueprint import Blueprint
 from web.api.presenters import item_payload, item_summary
 from web.api.schemas import (
     HistorySchema,
@@ -20,15 +19,15 @@ from web.api.schemas import (
     ProgressListSchema,
     ProgressUpdateSchema,
 )
-from web.auth import authenticate, check_first, current_user
+from web.auth import check_first, current_user
 
 blp = Blueprint("items", __name__, url_prefix="/items", description="整改事项 Rectification items")
-blp.before_request(authenticate)
 
 
 @blp.route("", methods=["GET"])
 @blp.arguments(ItemQuerySchema, location="query")
 @blp.response(200, ItemPageSchema)
+@blp.problems()
 def list_items(query: dict[str, Any]) -> dict[str, Any]:
     flt = items.ItemFilter(**query)
     today = db.today()
@@ -41,6 +40,7 @@ def list_items(query: dict[str, Any]) -> dict[str, Any]:
 @check_first(permissions.require_reporter)
 @blp.arguments(ItemCreateSchema)
 @blp.response(201, ItemSchema)
+@blp.problems(400, 403, 413)
 def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     new = workflow.NewItem(**{**body, "co_departments": tuple(body["co_departments"])})
@@ -54,6 +54,7 @@ def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
 
 @blp.route("/<int:item_id>", methods=["GET"])
 @blp.response(200, ItemSchema)
+@blp.problems(404)
 def get_item(item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
@@ -62,6 +63,7 @@ def get_item(item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @blp.route("/<int:item_id>/history", methods=["GET"])
 @blp.response(200, HistorySchema)
+@blp.problems(404)
 def get_history(item_id: int) -> dict[str, Any]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
@@ -77,6 +79,7 @@ def _may_report_progress(user: User, item_id: int) -> None:
 @check_first(_may_report_progress)
 @blp.arguments(ProgressCreateSchema)
 @blp.response(201, ProgressUpdateSchema)
+@blp.problems(400, 403, 404, 413)
 def report_progress(body: dict[str, Any], item_id: int) -> ProgressUpdate:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
@@ -85,6 +88,7 @@ def report_progress(body: dict[str, Any], item_id: int) -> ProgressUpdate:
 
 @blp.route("/<int:item_id>/progress", methods=["GET"])
 @blp.response(200, ProgressListSchema)
+@blp.problems(404)
 def list_progress(item_id: int) -> dict[str, Any]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)

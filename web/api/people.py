@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import url_for
-from flask_smorest import Blueprint
 
 from engine import identity, permissions
 from engine.models import Department, User
@@ -18,15 +17,13 @@ from web.api.auth_schemas import (
     UserSchema,
     UserUpdateSchema,
 )
-from web.api.responses import problems
-from web.auth import authenticate, check_first
+from web.api.blueprint import Blueprint
+from web.auth import check_first
 
 users_blp = Blueprint("users", __name__, url_prefix="/users", description="用户 People (administrators)")
-users_blp.before_request(authenticate)
 departments_blp = Blueprint(
     "departments", __name__, url_prefix="/departments", description="单位 Departments (administrators)"
 )
-departments_blp.before_request(authenticate)
 
 
 def _admin(user: User, **_url_values: str) -> None:
@@ -48,7 +45,7 @@ def _user(user: User) -> dict[str, Any]:
 @users_blp.route("", methods=["GET"])
 @check_first(_admin)
 @users_blp.response(200, UserListSchema)
-@problems(users_blp, 401, 403)
+@users_blp.problems(403)
 def list_users() -> dict[str, Any]:
     return {"users": [_user(user) for user in identity.users(db.session())]}
 
@@ -57,7 +54,7 @@ def list_users() -> dict[str, Any]:
 @check_first(_admin)
 @users_blp.arguments(UserCreateSchema)
 @users_blp.response(201, UserSchema)
-@problems(users_blp, 400, 401, 403, 409, 422)
+@users_blp.problems(400, 403, 409, 422)
 def create_user(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """A new user; without a password they sign in with tokens only."""
     user = identity.add_user(
@@ -76,7 +73,7 @@ def create_user(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
 @users_blp.route("/<username>", methods=["GET"])
 @check_first(_admin)
 @users_blp.response(200, UserSchema)
-@problems(users_blp, 401, 403, 404)
+@users_blp.problems(403, 404)
 def get_user(username: str) -> dict[str, Any]:
     return _user(identity.user_by_username(db.session(), username))
 
@@ -85,7 +82,7 @@ def get_user(username: str) -> dict[str, Any]:
 @check_first(_admin)
 @users_blp.arguments(UserUpdateSchema)
 @users_blp.response(200, UserSchema)
-@problems(users_blp, 400, 401, 403, 404, 422)
+@users_blp.problems(400, 403, 404, 422)
 def update_user(body: dict[str, Any], username: str) -> dict[str, Any]:
     """Change the display name, department, roles, whether active, or set a new password."""
     session = db.session()
@@ -111,7 +108,7 @@ def update_user(body: dict[str, Any], username: str) -> dict[str, Any]:
 @departments_blp.route("", methods=["GET"])
 @check_first(_admin)
 @departments_blp.response(200, DepartmentListSchema)
-@problems(departments_blp, 401, 403)
+@departments_blp.problems(403)
 def list_departments() -> dict[str, Any]:
     return {"departments": identity.departments(db.session())}
 
@@ -120,7 +117,7 @@ def list_departments() -> dict[str, Any]:
 @check_first(_admin)
 @departments_blp.arguments(DepartmentSchema)
 @departments_blp.response(201, DepartmentSchema)
-@problems(departments_blp, 400, 401, 403, 409, 422)
+@departments_blp.problems(400, 403, 409, 422)
 def create_department(body: dict[str, Any]) -> Department:
     department = identity.add_department(db.session(), body["code"], body["name"], body["external"])
     trail.record("department.create", department.code, name=department.name, external=department.external)
