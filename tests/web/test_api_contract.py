@@ -141,9 +141,16 @@ def cases(operation: APIOperation, seeded: Seeded, mode: GenerationMode) -> st.S
     return st.one_of(generated, known.flatmap(lambda ids: operation.as_strategy(mode, path_parameters=ids)))
 
 
+def _can_be_wrong(parameter: Any) -> bool:
+    """A path segment of text (a username, a process key) has no wrong value to send: any text is one."""
+    definition = parameter.definition
+    is_text_segment = definition.get("in") == "path" and definition.get("schema", {}).get("type") == "string"
+    return not is_text_segment and definition.get("in") != "header"
+
+
 def modes(operation: APIOperation) -> list[GenerationMode]:
-    """Negative examples need something to get wrong: parameters or a body."""
-    if operation.body or any(True for _ in operation.iter_parameters()):
+    """Negative examples need something to get wrong: a body or a constrained parameter."""
+    if operation.body or any(_can_be_wrong(parameter) for parameter in operation.iter_parameters()):
         return [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
     return [GenerationMode.POSITIVE]
 
