@@ -7,12 +7,12 @@ The API and the admin pages both call these, so a change is logged the same way 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from engine import admin_log, identity, passwords
-from engine.identity import KEEP
+from engine.identity import KEEP, Keep
 from engine.models import ApiToken, Department, User
 
 
@@ -49,7 +49,7 @@ def change_user(
     user: User,
     *,
     display_name: str | None = None,
-    department: str | None | Literal[identity._Keep.KEEP] = KEEP,
+    department: str | Keep | None = KEEP,
     active: bool | None = None,
     roles: list[str] | None = None,
     password: str | None = None,
@@ -73,6 +73,6 @@ def create_department(session: Session, actor: Actor, code: str, name: str, exte
     return department
 
 
-def revoke_token(session: Session, actor: Actor, row: ApiToken) -> None:
+def revoke_token(session: Session, actor: Actor, row: ApiToken, **detail: Any) -> None:
     identity.revoke(row)
-    actor.log(session, "token.revoke", str(row.id), owner=row.user.username, name=row.name)
+    actor.log(session, "token.revoke", str(row.id), username=row.user.username, **detail)

@@ -131,7 +131,9 @@ def verify(session: Session) -> Report:
 def verify_item(session: Session, item_id: int) -> Report:
     """One item's chain and its link in the global chain (what an auditor sees on the item's page)."""
     report = Report()
-    events = list(session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq)))
+    events = list(
+        session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq))
+    )
     pruned = session.scalar(select(HistoryPrune).where(HistoryPrune.item_id == item_id))
     after = (pruned.through_seq, pruned.head_hash) if pruned else (0, GENESIS)
     first = verify_chain(report, item_id, events, after)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.deadlines import day_start
 from engine.models import Department, HistoryEvent, Item
+from engine.text import cell_value
 
 MAX_ROWS = 200_000
 COLUMNS = (
@@ -88,7 +89,7 @@ def workbook(found: list[dict[str, Any]]) -> bytes:
     for row in found:
         values = {**row, "at": row["at"].astimezone(dt.UTC).replace(tzinfo=None)}
         values["data"] = json.dumps(row["data"], ensure_ascii=False, sort_keys=True)
-        sheet.append([values[name] for name, _ in COLUMNS])
+        sheet.append([cell_value(values[name]) for name, _ in COLUMNS])
     sheet.freeze_panes = "A2"
     for letter, width in zip("ABCDEFGHIJKLM", (8, 40, 14, 6, 20, 14, 20, 18, 12, 12, 50, 66, 66), strict=True):
         sheet.column_dimensions[letter].width = width

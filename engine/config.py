@@ -10,7 +10,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,81 @@ class MailSettings:
         )
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+@dataclass(frozen=True)
+class OidcSettings:
+    """OpenID Connect login (``RECTIFLOW_OIDC_*``); None when no issuer is configured.
+
+    - ``RECTIFLOW_OIDC_ISSUER``: the provider's issuer URL, exactly as its ID tokens carry it; the
+      provider is discovered at ``<issuer>/.well-known/openid-configuration``.
+    - ``RECTIFLOW_OIDC_CLIENT_ID`` / ``RECTIFLOW_OIDC_CLIENT_SECRET``: this service's client at the provider.
+    - ``RECTIFLOW_OIDC_SCOPES``: requested scopes (default ``openid profile``; ``openid`` is required).
+    - ``RECTIFLOW_OIDC_REDIRECT_URI``: the callback URL registered at the provider (default: built
+      from the request, ``<scheme>://<host>/auth/oidc/callback``); set it behind a reverse proxy.
+    - ``RECTIFLOW_OIDC_USERNAME_CLAIM``: the claim naming the local user (default ``preferred_username``).
+    - ``RECTIFLOW_OIDC_DEPARTMENT_CLAIM``: a department code or name (default ``department``); absent:
+      no department. An unknown department refuses the login; departments are never created by it.
+    - ``RECTIFLOW_OIDC_ROLES_CLAIM``: a list (or a space/comma separated string) of roles (default ``roles``).
+    - ``RECTIFLOW_OIDC_ROLE_MAP``: ``idp-value=role,...``. Unset: claim values that are role names
+      count as they are. Set: only mapped values count (several pairs may name one value).
+    """
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: str = "openid profile"
+    redirect_uri: str | None = None
+    username_claim: str = "preferred_username"
+    department_claim: str = "department"
+    roles_claim: str = "roles"
+    role_map: dict[str, frozenset[str]] | None = None
+
+    @property
+    def metadata_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OidcSettings | None:
+        issuer = env.get("RECTIFLOW_OIDC_ISSUER", "").strip()
+        if not issuer:
+            return None
+        client_id = env.get("RECTIFLOW_OIDC_CLIENT_ID", "").strip()
+        secret = env.get("RECTIFLOW_OIDC_CLIENT_SECRET", "")
+        if not client_id or not secret:
+            raise ValueError("RECTIFLOW_OIDC_ISSUER is set: RECTIFLOW_OIDC_CLIENT_ID and _CLIENT_SECRET are needed too")
+        scopes = " ".join(env.get("RECTIFLOW_OIDC_SCOPES", "openid profile").split())
+        if "openid" not in scopes.split():
+            raise ValueError(f"RECTIFLOW_OIDC_SCOPES must include openid, not {scopes!r}")
+        return cls(
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=secret,
+            scopes=scopes,
+            redirect_uri=env.get("RECTIFLOW_OIDC_REDIRECT_URI", "").strip() or None,
+            username_claim=env.get("RECTIFLOW_OIDC_USERNAME_CLAIM", "").strip() or "preferred_username",
+            department_claim=env.get("RECTIFLOW_OIDC_DEPARTMENT_CLAIM", "").strip() or "department",
+            roles_claim=env.get("RECTIFLOW_OIDC_ROLES_CLAIM", "").strip() or "roles",
+            role_map=parse_role_map(env.get("RECTIFLOW_OIDC_ROLE_MAP", "")),
+        )
+
+
+def parse_role_map(text: str) -> dict[str, frozenset[str]] | None:
+    """``"admins=admin, admins=auditor, reviewers=approver"`` → ``{"admins": {"admin", "auditor"}, ...}``."""
+    pairs = [pair.strip() for pair in text.split(",") if pair.strip()]
+    if not pairs:
+        return None
+    found: dict[str, set[str]] = {}
+    for pair in pairs:
+        value, sep, role = (part.strip() for part in pair.partition("="))
+        if not sep or not value or not role:
+            raise ValueError(f"RECTIFLOW_OIDC_ROLE_MAP: {pair!r} is not idp-value=role")
+        found.setdefault(value, set()).add(role)
+    return {value: frozenset(roles) for value, roles in found.items()}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     value = env.get(name, "").strip().lower()
+    if not value:
+        return default
     if value not in _TRUE | _FALSE:
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return value in _TRUE
@@ -90,6 +163,21 @@ class Settings:
     - ``RECTIFLOW_HISTORY_RETENTION_DAYS``: how long the history of a *closed* item is kept; unset or
       ``forever`` (the default): kept forever. Even when set, history goes only when an operator runs
       ``rectiflow audit prune``, which archives it first (see ``engine.retention``).
+    - ``RECTIFLOW_SECRET_KEY``: signs browser-session cookies. Unset: a key is generated once and kept
+      in ``<instance>/secret_key`` (mode 0600), shared by the processes on that folder; deployments
+      scaled out over several hosts must set it, the same on every host.
+    - ``RECTIFLOW_COOKIE_SECURE``: send the session cookie over HTTPS only (default true; false only
+      for plain-HTTP development). Cookies are always HttpOnly and SameSite=Lax.
+    - ``RECTIFLOW_SESSION_HOURS``: a browser session ends this long after its login (default 12).
+    - ``RECTIFLOW_OIDC_*``: OpenID Connect login, see ``OidcSettings`` (``oidc`` is None: no such login).
+    - ``RECTIFLOW_TOKEN_TTL_MINUTES``: how long a token from ``POST /auth/token`` (password login) is valid
+      (default 480, a working day). Tokens an administrator makes live until revoked unless given an expiry.
+    - ``RECTIFLOW_LOGIN_LIMIT``: failed logins allowed per username before it is locked out for the rest of
+      the window (default ``5 per minute``, a `limits` string such as ``10 per hour``).
+    - ``RECTIFLOW_LOGIN_ADDRESS_LIMIT``: failed logins allowed per client address, whatever the names tried
+      (default ``30 per minute``).
+    - ``RECTIFLOW_RATELIMIT_STORAGE_URI``: where the login counters live (default ``memory://``, one count
+      per process). Several ``rectiflow serve`` processes need a shared store, e.g. ``redis://host:6379``.
     """
 
     instance_path: Path
@@ -99,6 +187,14 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     mail: MailSettings | None = None
     history_retention_days: int | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    cookie_secure: bool = True
+    session_hours: float = 12.0
+    oidc: OidcSettings | None = None
+    token_ttl_minutes: int = 480
+    login_limit: str = "5 per minute"
+    login_address_limit: str = "30 per minute"
+    ratelimit_storage_uri: str = "memory://"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -113,4 +209,12 @@ class Settings:
             timezone=env.get("RECTIFLOW_TIMEZONE", "Asia/Shanghai"),
             mail=MailSettings.from_env(env),
             history_retention_days=_retention_days(env.get("RECTIFLOW_HISTORY_RETENTION_DAYS", "")),
+            secret_key=env.get("RECTIFLOW_SECRET_KEY") or None,
+            cookie_secure=_flag(env, "RECTIFLOW_COOKIE_SECURE", default=True),
+            session_hours=float(env.get("RECTIFLOW_SESSION_HOURS", "12")),
+            oidc=OidcSettings.from_env(env),
+            token_ttl_minutes=int(env.get("RECTIFLOW_TOKEN_TTL_MINUTES", "480")),
+            login_limit=env.get("RECTIFLOW_LOGIN_LIMIT", "5 per minute"),
+            login_address_limit=env.get("RECTIFLOW_LOGIN_ADDRESS_LIMIT", "30 per minute"),
+            ratelimit_storage_uri=env.get("RECTIFLOW_RATELIMIT_STORAGE_URI", "memory://"),
         )

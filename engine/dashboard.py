@@ -74,7 +74,9 @@ def trend(session: Session, user: User, current: reports.Period, timezone: str) 
 
 def current_periods(today: dt.date) -> tuple[reports.Period, reports.Period]:
     """The 旬 and the month ``today`` falls in."""
-    return reports.xun(today.year, today.month, min(3, (today.day - 1) // 10 + 1)), reports.month(today.year, today.month)
+    return reports.xun(today.year, today.month, min(3, (today.day - 1) // 10 + 1)), reports.month(
+        today.year, today.month
+    )
 
 
 def overdue_ageing(session: Session, user: User, today: dt.date) -> list[tuple[str, int]]:

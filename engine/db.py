@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -61,7 +61,28 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A snapshot only reads: a deferred BEGIN (under WAL) sees one state and does not hold writers off.
+        snapshot = connection.get_execution_options().get(_SNAPSHOT, False)
+        connection.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
+
+
+_SNAPSHOT = "rectiflow_snapshot"
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction that sees one consistent state of the whole database (backups).
+
+    PostgreSQL: REPEATABLE READ, so every statement sees the state of the first. SQLite: one
+    deferred transaction; under WAL it reads one state while writers carry on.
+    """
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        else:
+            connection.execution_options(**{_SNAPSHOT: True})
+        with connection.begin():
+            yield connection
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -17,6 +17,10 @@ class RectiflowError(Exception):
         super().__init__(self.detail)
 
 
+class WrongCredentials(RectiflowError):
+    """用户名或密码错误 Wrong username or password."""
+
+
 class NotFound(RectiflowError):
     """No such resource."""
 
@@ -27,6 +31,10 @@ class Forbidden(RectiflowError):
 
 class InvalidInput(RectiflowError):
     """The submitted data is not valid."""
+
+
+class AlreadyExists(RectiflowError):
+    """That already exists."""
 
 
 class InvalidDiagram(RectiflowError):
@@ -44,3 +52,7 @@ class TaskNotReady(RectiflowError):
 
 class StaleVersion(RectiflowError):
     """The item changed since you read it."""
+
+
+class BackupRefused(RectiflowError):
+    """The backup cannot be restored; nothing was written."""

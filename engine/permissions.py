@@ -22,6 +22,18 @@ def require_designer(user: User) -> None:
         raise Forbidden("只有流程设计人员可以部署流程 Only process designers may deploy diagrams")
 
 
+def require_admin(user: User) -> None:
+    """Administrators manage people, departments and anyone's tokens."""
+    if Role.ADMIN not in user.roles:
+        raise Forbidden("只有管理员可以管理用户 Only administrators manage people")
+
+
+def require_log_reader(user: User) -> None:
+    """Auditors, and administrators, read the admin log."""
+    if not user.roles & {Role.AUDITOR, Role.ADMIN}:
+        raise Forbidden("只有审计员和管理员可以查看管理日志 Only auditors and administrators read the admin log")
+
+
 def require_progress_reporter(session: Session, user_id: int, item: Item) -> User:
     """The item's owner, and managers and members of every unit taking part, report its progress."""
     user = session.get_one(User, user_id)

@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from engine.reports import Figures, Period, Report, WeekPlan
+from engine.text import cell_value
 
 TITLES = {"dispatch": "{}调度表", "monthly": "{}总结表", "week": "{}周计划表"}
 DUE_NEXT = {"dispatch": "下一旬到期", "monthly": "下月到期"}
@@ -70,7 +71,7 @@ def _rows(sheet: Worksheet, rows: Sequence[Sequence[Any]], formats: Sequence[str
     for row, values in enumerate(rows, start=HEADER_ROW + 1):
         total = row == HEADER_ROW + len(rows)
         for number, (value, number_format) in enumerate(zip(values, formats, strict=True), start=1):
-            cell = sheet.cell(row, number, value)
+            cell = sheet.cell(row, number, cell_value(value))
             cell.border, cell.font, cell.alignment = _BORDER, fonts[total], aligned[isinstance(value, str)]
             if number_format:
                 cell.number_format = number_format

@@ -95,6 +95,11 @@ def iso_week(year: int, week_number: int) -> Period:
     return Period("week", f"{year}年第{week_number}周", start, start + dt.timedelta(days=7))
 
 
+def pattern(kind: str) -> str:
+    """A period's format as a regular expression, for the API's documentation; ``parse`` also checks the ranges."""
+    return f"^{_FORMATS[kind][0]}$"
+
+
 def parse(kind: str, text: str) -> Period:
     """``2026-11-2`` (dispatch), ``2026-11`` (monthly), ``2026-W48`` (week); else InvalidPeriod."""
     pattern, how = _FORMATS[kind]

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from typing import TypeVar
+
+T = TypeVar("T")
+# Control characters XML 1.0, and so an .xlsx cell, cannot hold (tab, newline and carriage return it can).
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
 NUL = "不能包含 NUL 字符 Must not contain NUL characters"
 SURROGATE = "不是有效的 Unicode 文本 Not valid Unicode text (lone surrogate)"
 
@@ -15,3 +22,11 @@ def unstorable(text: str) -> str | None:
     except UnicodeEncodeError:
         return SURROGATE
     return None
+
+
+def cell_value(value: T) -> T | str:
+    """A value an .xlsx cell can hold: text keeps its length, each control character XML refuses shown as U+FFFD.
+
+    Such text is storable (the API accepts it), so a workbook of it must not fail.
+    """
+    return _NOT_IN_XML.sub("\ufffd", value) if isinstance(value, str) else value

@@ -34,7 +34,8 @@ DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
-def _postgres_database() -> Iterator[str]:
+def postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database, dropped on leaving; locally an unreachable server skips the test."""
     server = os.environ.get("RECTIFLOW_TEST_POSTGRES_URL", DEFAULT_PG)
     with ExitStack() as stack:
         try:
@@ -53,7 +54,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         if request.param == "sqlite":
             url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'rectiflow.sqlite3'}"
         else:
-            url = stack.enter_context(_postgres_database())
+            url = stack.enter_context(postgres_database())
         engine = make_engine(url)
         migrate.upgrade(engine)
         engine.dispose()
@@ -136,9 +137,17 @@ LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
 @contextmanager
-def serve(database_url: str, instance: Path) -> Iterator[str]:
-    """``rectiflow serve`` (waitress) in its own process on a free port; yields its base URL."""
-    env = {**os.environ, "RECTIFLOW_DATABASE_URL": database_url, "RECTIFLOW_INSTANCE_PATH": str(instance)}
+def serve(database_url: str, instance: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
+    """``rectiflow serve`` (waitress) in its own process on a free port; yields its base URL.
+
+    ``environ``: more ``RECTIFLOW_*`` variables for this server.
+    """
+    env = {
+        **os.environ,
+        "RECTIFLOW_DATABASE_URL": database_url,
+        "RECTIFLOW_INSTANCE_PATH": str(instance),
+        **(environ or {}),
+    }
     command = [sys.executable, "-m", "web.cli", "serve", "--port", "0"]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
         try:

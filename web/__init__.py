@@ -10,7 +10,7 @@ from flask import Flask
 from engine import notifications
 from engine.config import Settings
 from engine.db import make_engine
-from web import db, problems
+from web import browser_session, db, oidc, problems, security
 from web.api import init_api
 from web.pages import init_pages
 
@@ -24,17 +24,22 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings = dataclasses.replace(
         Settings.from_env(), **{key.lower(): value for key, value in overrides.items() if key.lower() in fields}
     )
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
     app.config.update(
         RECTIFLOW_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SECRET_KEY=settings.secret_key or browser_session.instance_secret(settings.instance_path),
     )
+    security.init_app(app, settings)
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    settings.instance_path.mkdir(parents=True, exist_ok=True)
     db.init_app(app, make_engine(settings.database_url))
     # Notifications made in requests are e-mailed (by the worker) when SMTP is configured.
     notifications.enable_mail(app.extensions["rectiflow_sessions"], settings.mail)
     init_api(app)
+    app.register_blueprint(browser_session.blp)
+    if settings.oidc is not None:
+        oidc.init_app(app, settings.oidc)
     init_pages(app)
     problems.init_app(app)
     return app

@@ -10,29 +10,41 @@ from flask import g, request
 
 from engine import identity
 from engine.errors import RectiflowError
-from engine.models import User
+from engine.models import ApiToken, User
 from web import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Unauthenticated(RectiflowError):
-    """Missing or unknown token: send ``Authorization: Bearer <token>``."""
+    """Missing, unknown, expired or revoked token: send ``Authorization: Bearer <token>``."""
+
+
+def _bearer_token() -> str | None:
+    """The token of ``Authorization: Bearer <token>`` (the scheme in any case), or None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def authenticate() -> None:
-    """``before_request`` hook of the protected blueprints: every request there needs a known token."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    user = identity.authenticate(db.session(), token.strip()) if scheme.lower() == "bearer" and token else None
-    if user is None:
+    """``before_request`` hook of the protected blueprints: every request there needs a live token."""
+    token = _bearer_token()
+    row = identity.authenticate(db.session(), token) if token else None
+    if row is None:
         raise Unauthenticated()
-    g.user = user
+    g.token, g.user = row, row.user
 
 
 def current_user() -> User:
     user: User = g.user
     return user
+
+
+def current_token() -> ApiToken:
+    """The token this request was made with."""
+    token: ApiToken = g.token
+    return token
 
 
 def check_first(check: Callable[..., None]) -> Callable[[F], F]:

@@ -16,12 +16,13 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from engine import admin_log, backup, deadlines, demo, identity, migrate, retention
 from engine import audit as history_audit
-from engine import deadlines, demo, identity, migrate, retention
 from engine.bpmn import deploy
 from engine.config import Settings
 from engine.db import make_engine, make_session_factory, transaction
 from engine.errors import RectiflowError
+from engine.models import utcnow
 from engine.worker import Worker
 
 
@@ -39,6 +40,30 @@ def _database(settings: Settings) -> Iterator[Engine]:
 def _unit_of_work(settings: Settings) -> Iterator[Session]:
     with _database(settings) as engine, transaction(make_session_factory(engine)) as session:
         yield session
+
+
+def _cli_actor() -> str:
+    """Admin actions from the command line are logged as ``cli:<OS user>``: whoever holds the server's shell."""
+    try:
+        who = getpass.getuser()
+    except OSError:  # no login name and no passwd entry (some containers)
+        who = f"uid{os.getuid()}"
+    return f"cli:{who}"[:64]
+
+
+def _log(session: Session, action: str, target: str, **detail: object) -> None:
+    admin_log.record(session, _cli_actor(), action, target, None, **detail)
+
+
+def _read_password(from_stdin: bool) -> str:
+    """One line from stdin (scripts, secret managers), or typed twice without echo."""
+    if not from_stdin:
+        password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return password
+    password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise click.ClickException("no password on stdin: send it as the first line")
+    return password
 
 
 class _Group(click.Group):
@@ -67,6 +92,8 @@ def init(settings: Settings) -> None:
     with _unit_of_work(settings) as session:
         for definition, created in deploy.deploy_bundled(session, settings.processes_path):
             state = "deployed" if created else "unchanged"
+            if created:
+                _log(session, "process.deploy", f"{definition.key} v{definition.version}", sha256=definition.sha256)
             click.echo(f"{definition.key} v{definition.version}: {state}")
 
 
@@ -83,6 +110,7 @@ def department() -> None:
 def department_add(settings: Settings, code: str, name: str, external: bool) -> None:
     with _unit_of_work(settings) as session:
         identity.add_department(session, code, name, external)
+        _log(session, "department.create", code, name=name, external=external)
     click.echo(f"department {code} added")
 
 
@@ -96,13 +124,35 @@ def user() -> None:
 @click.option("--department", "department_code", help="Department code.")
 @click.option("--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in identity.Role]))
 @click.option("--display-name", help="Name shown to people (default: the username).")
+@click.option("--password-stdin", is_flag=True, help="Read a login password from the first line of stdin.")
 @click.pass_obj
 def user_add(
-    settings: Settings, username: str, department_code: str | None, roles: tuple[str, ...], display_name: str | None
+    settings: Settings,
+    username: str,
+    department_code: str | None,
+    roles: tuple[str, ...],
+    display_name: str | None,
+    password_stdin: bool,
 ) -> None:
+    """Add USERNAME; without --password-stdin they sign in with tokens only."""
+    password = _read_password(True) if password_stdin else None
     with _unit_of_work(settings) as session:
-        identity.add_user(session, username, department_code, list(roles), display_name)
+        identity.add_user(session, username, department_code, list(roles), display_name, password)
+        _log(session, "user.create", username, department=department_code, roles=sorted(roles), password=bool(password))
     click.echo(f"user {username} added")
+
+
+@user.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin.")
+@click.pass_obj
+def user_password(settings: Settings, username: str, password_stdin: bool) -> None:
+    """Set USERNAME's password (typed twice, or from stdin); their login tokens are revoked."""
+    password = _read_password(password_stdin)
+    with _unit_of_work(settings) as session:
+        ended = identity.set_password(session, identity.user_by_username(session, username), password)
+        _log(session, "user.password", username, login_tokens_revoked=ended)
+    click.echo(f"password of {username} set; {ended} login token(s) revoked")
 
 
 @main.group()
@@ -113,13 +163,46 @@ def token() -> None:
 @token.command("create")
 @click.argument("username")
 @click.option("--name", default="", help="What the token is for.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3660), help="Refused after this many days (default: never).")
 @click.pass_obj
-def token_create(settings: Settings, username: str, name: str) -> None:
+def token_create(settings: Settings, username: str, name: str, expires_in_days: int | None) -> None:
     """Print a new token for USERNAME (alone on the last line; it is not shown again)."""
+    expires_at = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
     with _unit_of_work(settings) as session:
-        secret = identity.create_token(session, username, name)
-    click.echo(f"token for {username} (store it now, it is not shown again):")
-    click.echo(secret)
+        issued = identity.issue_token(session, identity.user_by_username(session, username), name, expires_at)
+        _log(session, "token.create", str(issued.row.id), username=username, name=name, expires_at=_iso(expires_at))
+    until = f"valid until {_iso(expires_at)}" if expires_at else "valid until revoked"
+    click.echo(f"token {issued.row.id} for {username}, {until} (store it now, it is not shown again):")
+    click.echo(issued.secret)
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+@token.command("list")
+@click.argument("username")
+@click.pass_obj
+def token_list(settings: Settings, username: str) -> None:
+    """USERNAME's tokens: id, name, created, expires, last used, revoked (never the secret)."""
+    with _unit_of_work(settings) as session:
+        rows = identity.tokens_of(session, identity.user_by_username(session, username))
+    click.echo("id\tname\tcreated\texpires\tlast used\trevoked")
+    for row in rows:
+        moments = (row.created_at, row.expires_at, row.last_used_at, row.revoked_at)
+        click.echo("\t".join([str(row.id), row.name or "-", *(_iso(moment) or "-" for moment in moments)]))
+
+
+@token.command("revoke")
+@click.argument("token_id", type=click.IntRange(1, 2**31 - 1))
+@click.pass_obj
+def token_revoke(settings: Settings, token_id: int) -> None:
+    """Revoke token TOKEN_ID (see ``token list``): it is refused from now on."""
+    with _unit_of_work(settings) as session:
+        row = identity.token_by_id(session, token_id)
+        identity.revoke(row)
+        _log(session, "token.revoke", str(row.id), username=row.user.username)
+    click.echo(f"token {token_id} of {row.user.username} revoked")
 
 
 @main.group()
@@ -142,11 +225,6 @@ def _print_report(report: history_audit.Report) -> None:
     click.echo(f"{'OK' if report.ok else 'TAMPERED'}: {report.checked} events checked, {len(report.problems)} problems")
     if not report.ok:
         raise SystemExit(1)
-
-
-def _cli_actor() -> str:
-    """Who ran a command, for the admin log: the operating-system account."""
-    return f"cli:{getpass.getuser()}"
 
 
 @audit.command("prune")
@@ -180,6 +258,35 @@ def audit_verify_archive(settings: Settings, archive: Path) -> None:
     with _unit_of_work(settings) as session:
         report = retention.verify_archive(session, archive)
     _print_report(report)
+
+
+def _counts(counts: dict[str, int]) -> None:
+    for table, rows in counts.items():
+        click.echo(f"  {table:<20} {rows:>9}")
+
+
+@main.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.pass_obj
+def export_command(settings: Settings, file: Path) -> None:
+    """Write a consistent backup of the whole database to FILE (without tokens and passwords)."""
+    with _database(settings) as engine:
+        summary = backup.export(engine, file)
+    click.echo(f"exported to {file} (schema revision {summary.schema_revision}):")
+    _counts(summary.counts)
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_command(settings: Settings, file: Path) -> None:
+    """Restore FILE into an empty database, all or nothing; refused when its history does not verify."""
+    with _database(settings) as engine:
+        restored = backup.restore(engine, file)
+    click.echo(f"imported {file} (schema revision {restored.summary.schema_revision}):")
+    _counts(restored.summary.counts)
+    click.echo(f"audit verify: OK: {restored.verified.checked} events checked, 0 problems")
+    click.echo("users have no password and no token: an administrator sets passwords, people ask for new tokens")
 
 
 @main.command("demo")

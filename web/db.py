@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask, Response, current_app, g
 from sqlalchemy import Engine
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine import deadlines
 from engine.config import Settings
-from engine.db import make_session_factory
+from engine.db import make_session_factory, transaction
 
 
 def init_app(app: Flask, engine: Engine) -> None:
@@ -25,6 +27,18 @@ def session() -> Session:
         g.db_session = current_app.extensions["rectiflow_sessions"]()
     db_session: Session = g.db_session
     return db_session
+
+
+@contextmanager
+def apart() -> Iterator[Session]:
+    """A transaction of its own, committed even though the request fails (a denial, a failed login).
+
+    The request's own work is rolled back first: it is refused anyway, and on SQLite its transaction
+    holds the write lock this one needs.
+    """
+    _close(None)
+    with transaction(current_app.extensions["rectiflow_sessions"]) as own:
+        yield own
 
 
 def settings() -> Settings:

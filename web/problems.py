@@ -10,17 +10,28 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
 from engine import errors
+from web import trail
 from web.auth import Unauthenticated
+from web.browser_session import NotLoggedIn
+from web.oidc import LoginFailed, LoginRequestInvalid, ProviderUnavailable
 
 STATUS: dict[type[errors.RectiflowError], int] = {
     Unauthenticated: 401,
+    NotLoggedIn: 401,
+    LoginRequestInvalid: 400,
+    LoginFailed: 401,
+    ProviderUnavailable: 502,
+    errors.WrongCredentials: 401,
     errors.NotFound: 404,
     errors.Forbidden: 403,
     errors.InvalidInput: 422,
+    errors.AlreadyExists: 409,
     errors.InvalidDiagram: 422,
     errors.TaskNotReady: 409,
     errors.StaleVersion: 412,
 }
+
+PROBLEM_JSON = "application/problem+json"
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +43,7 @@ def problem(status: int, title: str, detail: str, problem_errors: list[dict[str,
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if problem_errors:
         body["errors"] = problem_errors
-    return Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
 def _webargs_errors(messages: Any) -> list[dict[str, Any]]:
@@ -71,8 +82,15 @@ def _http(exc: HTTPException) -> Response:
     return response
 
 
+def status_of(exc: errors.RectiflowError) -> int:
+    """The HTTP status of a domain error (the pages answer with the same ones)."""
+    return next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+
+
 def _domain(exc: errors.RectiflowError) -> Response:
-    status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
+    status = status_of(exc)
+    if status == 403:
+        trail.denied(exc.detail)
     response = problem(status, HTTP_STATUS_CODES[status], exc.detail, exc.errors)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="rectiflow"'

@@ -69,3 +69,15 @@ def test_the_auditor_exports_the_history_across_items_filtered_with_hashes(clien
     table = list(sheet.iter_rows(values_only=True))
     assert len(table) == 1 + len(rows)
     assert [(r[0], r[3], r[12]) for r in table[1:]] == [(e["item_id"], e["seq"], e["hash"]) for e in rows]
+
+
+def test_the_workbook_shows_control_characters_it_cannot_hold(client: FlaskClient, people: People) -> None:
+    # The API stores text with control characters (only NUL is refused); an .xlsx cell cannot hold them.
+    created = client.post(
+        f"{API}/items", json={"title": "窗口\x01服务\t排队", "department": "office"}, headers=people.auth("reporter")
+    )
+    assert created.status_code == 201
+    response = client.get(f"{API}/audit/history.xlsx", headers=people.auth("auditor"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    assert [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["窗口\ufffd服务\t排队"]

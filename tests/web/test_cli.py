@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import getpass
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.models import AdminLogEntry
+from tests.conftest import postgres_database
 from web.cli import main
 
 
@@ -82,3 +87,87 @@ def test_demo_loads_the_sample_ledger_at_its_stages(rectiflow: CliRunner, client
 
     again = invoke(rectiflow, "demo")
     assert "demo data already present: 40 items" in again.output
+
+
+def test_export_then_import_into_an_empty_database_of_the_other_kind(
+    rectiflow: CliRunner, database_url: str, tmp_path: Path
+) -> None:
+    assert invoke(rectiflow, "demo").exit_code == 0
+    dump = tmp_path / "rectiflow.backup.gz"
+    exported = invoke(rectiflow, "export", str(dump))
+    assert exported.exit_code == 0, exported.output
+    assert "  item                        40\n" in exported.output
+
+    with ExitStack() as stack:
+        if database_url.startswith("sqlite"):
+            target = stack.enter_context(postgres_database())
+        else:
+            target = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
+        other = CliRunner(env={"RECTIFLOW_DATABASE_URL": target, "RECTIFLOW_INSTANCE_PATH": str(tmp_path)})
+        imported = invoke(other, "import", str(dump))
+        assert imported.exit_code == 0, imported.output
+        assert "  item                        40\n" in imported.output
+        assert "audit verify: OK: " in imported.output
+        assert invoke(other, "audit", "verify").exit_code == 0
+
+        again = invoke(other, "import", str(dump))
+        assert again.exit_code == 1
+        assert "Error: 目标数据库不为空 The target database is not empty" in again.output
+
+
+def test_passwords_come_from_stdin_and_work_for_login(rectiflow: CliRunner, client: FlaskClient) -> None:
+    add = ("user", "add", "li", "--role", "member", "--password-stdin")
+    empty = rectiflow.invoke(main, list(add), input="\n")
+    assert (empty.exit_code, "no password on stdin" in empty.output) == (1, True)
+    short = rectiflow.invoke(main, list(add), input="short\n")
+    assert (short.exit_code, "at least 12 characters" in short.output) == (1, True)
+    assert rectiflow.invoke(main, list(add), input="a good long password\n").exit_code == 0
+
+    def login(password: str) -> int:
+        response = client.post("/api/v1/auth/token", json={"username": "li", "password": password})
+        return response.status_code
+
+    assert login("a good long password") == 201
+    changed = rectiflow.invoke(main, ["user", "password", "li", "--password-stdin"], input="another long password\n")
+    assert changed.exit_code == 0, changed.output
+    assert "1 login token(s) revoked" in changed.output
+    assert (login("a good long password"), login("another long password")) == (401, 201)
+
+
+def test_tokens_are_created_with_an_expiry_listed_and_revoked(rectiflow: CliRunner, client: FlaskClient) -> None:
+    invoke(rectiflow, "user", "add", "li", "--role", "auditor")
+    created = invoke(rectiflow, "token", "create", "li", "--name", "nightly export", "--expires-in-days", "30")
+    assert created.exit_code == 0, created.output
+    assert "valid until 20" in created.output
+    secret = created.output.strip().splitlines()[-1]
+    bearer = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/items", headers=bearer).status_code == 200
+
+    listed = invoke(rectiflow, "token", "list", "li")
+    assert secret not in listed.output
+    header, row = listed.output.strip().splitlines()
+    assert header.split("\t") == ["id", "name", "created", "expires", "last used", "revoked"]
+    token_id, name, _created, expires, last_used, revoked = row.split("\t")
+    assert (name, revoked) == ("nightly export", "-")
+    assert expires != "-" and last_used != "-"
+
+    assert invoke(rectiflow, "token", "revoke", token_id).exit_code == 0
+    assert client.get("/api/v1/items", headers=bearer).status_code == 401
+    assert invoke(rectiflow, "token", "list", "li").output.strip().splitlines()[1].split("\t")[-1] != "-"
+    assert invoke(rectiflow, "token", "revoke", "99999").exit_code == 1
+
+
+def test_command_line_admin_actions_are_in_the_admin_log(rectiflow: CliRunner, sessions: sessionmaker[Session]) -> None:
+    invoke(rectiflow, "department", "add", "office", "办公室")
+    invoke(rectiflow, "user", "add", "li", "--department", "office", "--role", "manager")
+    token_id = invoke(rectiflow, "token", "create", "li").output.split()[1]
+    invoke(rectiflow, "token", "revoke", token_id)
+    with sessions() as session:
+        entries = session.scalars(select(AdminLogEntry).order_by(AdminLogEntry.id)).all()
+    assert [(e.action, e.target) for e in entries] == [
+        ("department.create", "office"),
+        ("user.create", "li"),
+        ("token.create", token_id),
+        ("token.revoke", token_id),
+    ]
+    assert {e.actor for e in entries} == {f"cli:{getpass.getuser()}"}

@@ -10,6 +10,7 @@ from io import BytesIO
 from typing import Any
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
@@ -167,3 +168,19 @@ def test_reports_need_a_token_and_are_documented(client: FlaskClient, people: Pe
     assert client.get(f"{API}/week.xlsx?week=2026-W48").status_code == 401
     paths = client.get("/api/v1/openapi.json").json["paths"]
     assert {"/api/v1/reports/dispatch", "/api/v1/reports/monthly.xlsx", "/api/v1/reports/week"} <= set(paths)
+
+
+def test_a_plan_with_control_characters_still_makes_a_workbook(client: FlaskClient, people: People) -> None:
+    with time_machine.travel("2026-11-18T02:00:00+00:00", tick=False):
+        item = client.post(
+            "/api/v1/items", json={"title": "t", "department": "office"}, headers=people.auth("reporter")
+        ).json
+        for data in ({"measures": "m"}, {"owner": "owner"}):
+            task = item["tasks"][0]["id"]
+            url = f"/api/v1/tasks/{task}/complete"
+            item = client.post(url, json={"data": data}, headers=people.auth("manager")).json
+        progress = {"note": "n", "plan": "下周\x1f完成"}
+        url = f"/api/v1/items/{item['id']}/progress"
+        assert client.post(url, json=progress, headers=people.auth("owner")).status_code == 201
+    _, rows = sheet(get(client, people, f"{API}/week.xlsx?week=2026-W47").data)
+    assert rows[0][4] == "下周\ufffd完成"

@@ -1,23 +1,23 @@
-"""Audit (审计): verify the history's hash chains. Auditors only."""
+"""Audit (审计): verify the history's hash chains, export it; read the admin log (auditors, and admins)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
-from engine import audit, audit_export
+from engine import admin_log, audit, audit_export, permissions
 from engine.errors import Forbidden
 from engine.identity import Role
 from engine.models import User
 from web import db
+from web.api.auth_schemas import AdminLogPageSchema, AdminLogQuerySchema
+from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import AuditReportSchema, HistoryExportQuerySchema, HistoryExportSchema
-from web.auth import authenticate, check_first
+from web.auth import check_first
 
 blp = Blueprint("audit", __name__, url_prefix="/audit", description="审计 Audit")
-blp.before_request(authenticate)
 
 
 def _auditor(user: User) -> None:
@@ -28,6 +28,7 @@ def _auditor(user: User) -> None:
 @blp.route("/verify", methods=["GET"])
 @check_first(_auditor)
 @blp.response(200, AuditReportSchema)
+@blp.problems(403)
 def verify() -> dict[str, Any]:
     report = audit.verify(db.session())
     return {"ok": report.ok, "checked": report.checked, "problems": report.problems}
@@ -37,6 +38,7 @@ def verify() -> dict[str, Any]:
 @check_first(_auditor)
 @blp.arguments(HistoryExportQuerySchema, location="query")
 @blp.response(200, HistoryExportSchema)
+@blp.problems(403)
 def history(query: dict[str, Any]) -> dict[str, Any]:
     """Events across items, with their hashes, filtered by actor, action, unit and date range."""
     return {"events": audit_export.rows(db.session(), audit_export.ExportFilter(**query), db.settings().timezone)}
@@ -46,6 +48,7 @@ def history(query: dict[str, Any]) -> dict[str, Any]:
 @check_first(_auditor)
 @blp.arguments(HistoryExportQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="The same rows as a workbook")
+@blp.problems(403)
 def history_xlsx(query: dict[str, Any]) -> Response:
     found = audit_export.rows(db.session(), audit_export.ExportFilter(**query), db.settings().timezone)
     return Response(
@@ -53,3 +56,15 @@ def history_xlsx(query: dict[str, Any]) -> Response:
         mimetype=XLSX,
         headers={"Content-Disposition": attachment("rectiflow-history.xlsx")},
     )
+
+
+@blp.route("/admin-log", methods=["GET"])
+@check_first(permissions.require_log_reader)
+@blp.arguments(AdminLogQuerySchema, location="query")
+@blp.response(200, AdminLogPageSchema)
+@blp.problems(403, 422)
+def admin_log_entries(query: dict[str, Any]) -> dict[str, Any]:
+    """Denied actions and administrative changes, newest first, filtered by actor, action and office dates."""
+    flt = admin_log.LogFilter(**query)
+    found, total = admin_log.entries(db.session(), flt, db.settings().timezone)
+    return {"entries": found, "total": total, "page": flt.page, "per_page": flt.per_page}

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from engine import extensions, items
 from engine.models import ExtensionRequest, User
 from web import db
+from web.api.blueprint import Blueprint
 from web.api.schemas import ExtensionCreateSchema, ExtensionDecisionSchema, ExtensionListSchema, ExtensionSchema
-from web.auth import authenticate, check_first, current_user
+from web.auth import check_first, current_user
 
 blp = Blueprint("extensions", __name__, url_prefix="", description="延期 Deadline extensions")
-blp.before_request(authenticate)
 
 
 def _may_request(user: User, item_id: int) -> None:
@@ -24,6 +22,7 @@ def _may_request(user: User, item_id: int) -> None:
 @check_first(_may_request)
 @blp.arguments(ExtensionCreateSchema)
 @blp.response(201, ExtensionSchema)
+@blp.problems(400, 403, 404, 413)
 def request_extension(body: dict[str, Any], item_id: int) -> ExtensionRequest:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
@@ -32,6 +31,7 @@ def request_extension(body: dict[str, Any], item_id: int) -> ExtensionRequest:
 
 @blp.route("/items/<int:item_id>/extensions", methods=["GET"])
 @blp.response(200, ExtensionListSchema)
+@blp.problems(404)
 def list_extensions(item_id: int) -> dict[str, Any]:
     session = db.session()
     return {"extensions": extensions.for_item(session, items.get_visible(session, current_user(), item_id))}
@@ -47,6 +47,7 @@ def _may_decide(user: User, request_id: int) -> None:
 @check_first(_may_decide)
 @blp.arguments(ExtensionDecisionSchema)
 @blp.response(200, ExtensionSchema)
+@blp.problems(400, 403, 404, 413)
 def decide(body: dict[str, Any], request_id: int) -> ExtensionRequest:
     decision = extensions.Decision(grant=body["decision"] == "grant", comment=body.get("comment"))
     return extensions.decide(db.session(), current_user(), request_id, decision, db.settings().timezone)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import text
 
 from web import db
+from web.api.blueprint import Blueprint
 from web.api.schemas import HealthSchema
 
-blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness")
+blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness", protected=False)
 
 
 @blp.route("", methods=["GET"])

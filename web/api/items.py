@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 
 from engine import history, items, ledger, ledger_export, permissions, progress, workflow
 from engine.models import ProgressUpdate, User
 from web import db
+from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
 from web.api.presenters import item_payload, item_summary
 from web.api.schemas import (
@@ -23,20 +23,19 @@ from web.api.schemas import (
     LedgerImportedSchema,
     LedgerPreviewSchema,
     LedgerUploadSchema,
-    ProblemSchema,
     ProgressCreateSchema,
     ProgressListSchema,
     ProgressUpdateSchema,
 )
-from web.auth import authenticate, check_first, current_user
+from web.auth import check_first, current_user
 
 blp = Blueprint("items", __name__, url_prefix="/items", description="整改事项 Rectification items")
-blp.before_request(authenticate)
 
 
 @blp.route("", methods=["GET"])
 @blp.arguments(ItemPageQuerySchema, location="query")
 @blp.response(200, ItemPageSchema)
+@blp.problems()
 def list_items(query: dict[str, Any]) -> dict[str, Any]:
     flt = items.ItemFilter(**query)
     session, today = db.session(), db.today()
@@ -54,6 +53,7 @@ def list_items(query: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/export.xlsx", methods=["GET"])
 @blp.arguments(ItemQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="the ledger (台账): every item the filters select")
+@blp.problems()
 def export_ledger(query: dict[str, Any]) -> Response:
     settings = db.settings()
     content = ledger_export.export(
@@ -68,10 +68,12 @@ def export_ledger(query: dict[str, Any]) -> Response:
 @blp.arguments(LedgerUploadSchema, location="files")
 @blp.response(201, LedgerImportedSchema, description="every row's item was raised")
 @blp.alt_response(200, schema=LedgerPreviewSchema, description="dry_run: the preview; nothing was saved")
-@blp.alt_response(
-    422,
-    schema=ProblemSchema,
-    description="not a readable ledger, or row errors (`errors`: `[{row, column, message}]`): nothing was imported",
+@blp.problems(
+    403,
+    413,
+    described={
+        422: "not a readable ledger, or row errors (`errors`: `[{row, column, message}]`): nothing was imported"
+    },
 )
 def import_ledger(query: dict[str, Any], files: dict[str, Any]) -> tuple[dict[str, Any], int] | Response:
     session, upload = db.session(), files["file"]
@@ -88,6 +90,7 @@ def import_ledger(query: dict[str, Any], files: dict[str, Any]) -> tuple[dict[st
 @check_first(permissions.require_reporter)
 @blp.arguments(ItemCreateSchema)
 @blp.response(201, ItemSchema)
+@blp.problems(400, 403, 413)
 def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     new = workflow.NewItem(**{**body, "co_departments": tuple(body["co_departments"])})
@@ -101,6 +104,7 @@ def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, st
 
 @blp.route("/<int:item_id>", methods=["GET"])
 @blp.response(200, ItemSchema)
+@blp.problems(404)
 def get_item(item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
@@ -109,6 +113,7 @@ def get_item(item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 @blp.route("/<int:item_id>/history", methods=["GET"])
 @blp.response(200, HistorySchema)
+@blp.problems(404)
 def get_history(item_id: int) -> dict[str, Any]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
@@ -124,6 +129,7 @@ def _may_report_progress(user: User, item_id: int) -> None:
 @check_first(_may_report_progress)
 @blp.arguments(ProgressCreateSchema)
 @blp.response(201, ProgressUpdateSchema)
+@blp.problems(400, 403, 404, 413)
 def report_progress(body: dict[str, Any], item_id: int) -> ProgressUpdate:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
@@ -132,6 +138,7 @@ def report_progress(body: dict[str, Any], item_id: int) -> ProgressUpdate:
 
 @blp.route("/<int:item_id>/progress", methods=["GET"])
 @blp.response(200, ProgressListSchema)
+@blp.problems(404)
 def list_progress(item_id: int) -> dict[str, Any]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)

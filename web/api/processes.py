@@ -6,19 +6,18 @@ from itertools import groupby
 from typing import Any
 
 from flask import Response, url_for
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
 from engine import permissions
 from engine.bpmn import deploy
-from web import db
+from web import db, trail
+from web.api.blueprint import Blueprint
 from web.api.downloads import attachment
-from web.api.schemas import DeployedSchema, ProblemSchema, ProcessListSchema
-from web.auth import authenticate, check_first, current_user
+from web.api.schemas import DeployedSchema, ProcessListSchema
+from web.auth import check_first, current_user
 
 blp = Blueprint("processes", __name__, url_prefix="/processes", description="流程 Process definitions")
-blp.before_request(authenticate)
 
 
 class UploadSchema(Schema):
@@ -33,6 +32,7 @@ class DeploymentSchema(DeployedSchema):
 
 @blp.route("", methods=["GET"])
 @blp.response(200, ProcessListSchema)
+@blp.problems()
 def list_processes() -> dict[str, Any]:
     processes = []
     for key, group in groupby(deploy.all_definitions(db.session()), key=lambda d: d.key):
@@ -48,23 +48,27 @@ def list_processes() -> dict[str, Any]:
 @blp.arguments(UploadSchema, location="files")
 @blp.response(201, DeploymentSchema, description="A new version of the process")
 @blp.alt_response(200, schema=DeploymentSchema, description="Identical XML was already deployed: that version")
-@blp.alt_response(413, schema=ProblemSchema, description="The upload is larger than 5 MB")
-@blp.alt_response(
-    422,
-    schema=ProblemSchema,
-    description="The diagram cannot be deployed; `errors` names each element at fault: "
-    '`[{"element": "<BPMN id>", "message": "..."}]`',
+@blp.problems(
+    403,
+    described={
+        413: "The upload is larger than 5 MB",
+        422: "The diagram cannot be deployed; `errors` names each element at fault: "
+        '`[{"element": "<BPMN id>", "message": "..."}]`',
+    },
 )
 def deploy_process(files: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     definition, created = deploy.deploy(
         db.session(), files["file"].read(), db.settings().processes_path / "forms", current_user().username
     )
+    # An identical upload changes nothing but is still an attempt to deploy: logged with created=False.
+    trail.record("process.deploy", f"{definition.key} v{definition.version}", created=created, sha256=definition.sha256)
     location = url_for(".download", key=definition.key, version=definition.version)
     return definition, 201 if created else 200, {"Location": location}
 
 
 @blp.route("/<key>/<int:version>/bpmn", methods=["GET"])
 @blp.response(200, content_type="application/xml")
+@blp.problems(404)
 def download(key: str, version: int) -> Response:
     definition = deploy.get(db.session(), key, version)
     # Keys may hold any letter: ``attachment`` gives an ASCII fallback name too.

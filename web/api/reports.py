@@ -5,24 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError
 
 from engine import report_xlsx, reports
 from web import db
+from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import FiguresReportSchema, Text, WeekPlanSchema
-from web.auth import authenticate, current_user
+from web.auth import current_user
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="报表 旬调度, 月总结, 周计划 Rhythm reports")
-blp.before_request(authenticate)
 
 
 class PeriodText(Text):
     """A period string, loaded as an ``engine.reports.Period``; a bad one is a 422 naming the field."""
 
     def __init__(self, kind: str, example: str, description: str) -> None:
-        super().__init__(required=True, metadata={"description": description, "example": example})
+        # The pattern documents the format; parsing also checks the ranges (month 1–12, ISO weeks of the year).
+        metadata = {"description": description, "example": example, "pattern": reports.pattern(kind)}
+        super().__init__(required=True, metadata=metadata)
         self.kind = kind
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
@@ -60,6 +61,7 @@ def _xlsx(content: bytes, period: reports.Period) -> Response:
 @blp.route("/dispatch", methods=["GET"])
 @blp.arguments(DispatchQuerySchema, location="query")
 @blp.response(200, FiguresReportSchema, description="旬调度: per unit and in total")
+@blp.problems()
 def dispatch(query: dict[str, Any]) -> reports.Report:
     return _figures(query["period"])
 
@@ -67,6 +69,7 @@ def dispatch(query: dict[str, Any]) -> reports.Report:
 @blp.route("/dispatch.xlsx", methods=["GET"])
 @blp.arguments(DispatchQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="旬调度表, the same figures as a workbook")
+@blp.problems()
 def dispatch_xlsx(query: dict[str, Any]) -> Response:
     return _xlsx(report_xlsx.figures_workbook(_figures(query["period"])), query["period"])
 
@@ -74,6 +77,7 @@ def dispatch_xlsx(query: dict[str, Any]) -> Response:
 @blp.route("/monthly", methods=["GET"])
 @blp.arguments(MonthlyQuerySchema, location="query")
 @blp.response(200, FiguresReportSchema, description="月总结: per unit and in total")
+@blp.problems()
 def monthly(query: dict[str, Any]) -> reports.Report:
     return _figures(query["month"])
 
@@ -81,6 +85,7 @@ def monthly(query: dict[str, Any]) -> reports.Report:
 @blp.route("/monthly.xlsx", methods=["GET"])
 @blp.arguments(MonthlyQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="月总结表, the same figures as a workbook")
+@blp.problems()
 def monthly_xlsx(query: dict[str, Any]) -> Response:
     return _xlsx(report_xlsx.figures_workbook(_figures(query["month"])), query["month"])
 
@@ -88,6 +93,7 @@ def monthly_xlsx(query: dict[str, Any]) -> Response:
 @blp.route("/week", methods=["GET"])
 @blp.arguments(WeekQuerySchema, location="query")
 @blp.response(200, WeekPlanSchema, description="周计划: each unit's plans for the next week")
+@blp.problems()
 def week(query: dict[str, Any]) -> reports.WeekPlan:
     return _week(query["week"])
 
@@ -95,5 +101,6 @@ def week(query: dict[str, Any]) -> reports.WeekPlan:
 @blp.route("/week.xlsx", methods=["GET"])
 @blp.arguments(WeekQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="周计划表, the same plans as a workbook")
+@blp.problems()
 def week_xlsx(query: dict[str, Any]) -> Response:
     return _xlsx(report_xlsx.week_workbook(_week(query["week"]), db.settings().timezone), query["week"])

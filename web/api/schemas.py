@@ -298,11 +298,13 @@ class HealthSchema(Schema):
 
 
 class ProblemSchema(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    errors = fields.List(fields.Dict())
+    """RFC 9457 problem details, as every error leaves (``web.problems``)."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.List(fields.Dict(), metadata={"description": "each field (or BPMN element) at fault"})
 
 
 class ReportPeriodSchema(Schema):

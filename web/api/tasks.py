@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 
 from engine import delegation, items, workflow
 from engine.models import User
 from web import db
+from web.api.blueprint import Blueprint
 from web.api.presenters import item_payload, task_payload
 from web.api.schemas import AssignSchema, CompleteSchema, ItemSchema, TaskListSchema
-from web.auth import authenticate, check_first, current_user
+from web.auth import check_first, current_user
 
 blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="待办 Tasks")
-blp.before_request(authenticate)
 
 
 @blp.route("", methods=["GET"])
 @blp.response(200, TaskListSchema)
+@blp.problems()
 def inbox() -> dict[str, Any]:
     session = db.session()
     tasks = items.inbox(session, current_user())
@@ -34,8 +34,13 @@ def _may_complete(user: User, task_id: int) -> None:
 @check_first(_may_complete)
 @blp.arguments(CompleteSchema)
 @blp.response(200, ItemSchema)
-@blp.alt_response(409, description="The task is no longer ready")
-@blp.alt_response(412, description="If-Match does not match the item's current ETag")
+@blp.problems(
+    400,
+    403,
+    404,
+    413,
+    described={409: "The task is no longer ready", 412: "If-Match does not match the item's current ETag"},
+)
 def complete(body: dict[str, Any], task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = db.session()
     item = workflow.complete_task(session, current_user(), task_id, body["data"], request.headers.get("If-Match"))
@@ -50,6 +55,7 @@ def _may_assign(user: User, task_id: int) -> None:
 @check_first(_may_assign)
 @blp.arguments(AssignSchema)
 @blp.response(200, ItemSchema)
+@blp.problems(400, 403, 404, 413, described={409: "The task is no longer ready"})
 def assign(body: dict[str, Any], task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Give the task to a member of its unit (managers who may complete it themselves)."""
     session = db.session()

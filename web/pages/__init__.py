@@ -20,7 +20,6 @@ from web import browser_session, db
 from web.pages import admin, dashboard, designer, inbox, item, ledger, login, text
 from web.pages.base import LOCALE_KEY, LOCALES, csrf
 
-
 # Pages a person sees only with one of these roles (the page itself checks again what it shows).
 NAV_ROLES = {
     "designer.processes": {Role.DESIGNER},

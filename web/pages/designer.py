@@ -28,7 +28,9 @@ def _designers_only() -> None:
 
 @bp.get("")
 def processes() -> str:
-    grouped = [(key, list(versions)) for key, versions in groupby(deploy.all_definitions(db.session()), lambda d: d.key)]
+    grouped = [
+        (key, list(versions)) for key, versions in groupby(deploy.all_definitions(db.session()), lambda d: d.key)
+    ]
     return render_template("designer_list.html", processes=grouped)
 
 
@@ -73,5 +75,7 @@ def deploy_new_version() -> Any:
         definition, created = deploy.deploy(session, _upload(), db.settings().processes_path / "forms", me().username)
     except (InvalidDiagram, InvalidInput) as exc:
         return _refused(exc)
-    message = _("已部署版本 %(v)d", v=definition.version) if created else _("与已部署的版本 %(v)d 相同", v=definition.version)
+    message = (
+        _("已部署版本 %(v)d", v=definition.version) if created else _("与已部署的版本 %(v)d 相同", v=definition.version)
+    )
     return jsonify(message=message, location=url_for(".edit", key=definition.key, version=definition.version))

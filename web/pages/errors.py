@@ -6,11 +6,14 @@ from flask import Blueprint, render_template
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import RectiflowError
-from web.problems import STATUS
+from web import trail
+from web.problems import status_of
 
 
 def _domain(error: RectiflowError) -> tuple[str, int]:
-    status = STATUS.get(type(error), 400)
+    status = status_of(error)
+    if status == 403:
+        trail.denied(error.detail)
     return render_template("error.html", status=status, detail=error.detail, errors=error.errors), status
 
 

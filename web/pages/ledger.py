@@ -64,14 +64,17 @@ def new_item_form() -> str:
 
 def _new_item_page(values: dict[str, Any], errors: list[dict[str, Any]]) -> str:
     departments = identity.departments(db.session())
-    return render_template("new_item.html", values=values, errors=errors, departments=departments, sources=items.SOURCES)
+    return render_template(
+        "new_item.html", values=values, errors=errors, departments=departments, sources=items.SOURCES
+    )
 
 
 @bp.post("/new")
 def create_item() -> Response | tuple[str, int]:
     permissions.require_reporter(me())
     form = request.form
-    values = {key: form.get(key, "") for key in ("title", "description", "source", "category", "department", "deadline")}
+    fields = ("title", "description", "source", "category", "department", "deadline")
+    values: dict[str, Any] = {key: form.get(key, "") for key in fields}
     values["ongoing"] = "ongoing" in form
     values["co_departments"] = form.getlist("co_departments")
     body = {key: value for key, value in values.items() if value not in ("", [])}

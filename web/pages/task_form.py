@@ -35,12 +35,10 @@ def _choices(session: Session, item: Item, spec: dict[str, Any]) -> list[tuple[s
     if "enum" in spec:
         labels = spec.get("x-enum-labels", {})
         return [(str(value), labels.get(value, str(value))) for value in spec["enum"]]
-    people = select(User).where(User.active.is_(True)).order_by(User.username)
-    if spec.get("format") == "department-member":
-        people = people.where(User.department_id == item.department_id)
-    elif spec.get("format") != "username":
-        people = None
-    if people is not None:
+    if spec.get("format") in ("department-member", "username"):
+        people = select(User).where(User.active.is_(True)).order_by(User.username)
+        if spec.get("format") == "department-member":
+            people = people.where(User.department_id == item.department_id)
         return [(user.username, f"{user.display_name} ({user.username})") for user in session.scalars(people)]
     if spec.get("format") == "item-unit":
         return [(unit.department.code, unit.department.name) for unit in items.units(session, item)]

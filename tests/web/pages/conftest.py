@@ -93,7 +93,9 @@ def cast(sessions: sessionmaker[Session]) -> None:
 
 
 @pytest.fixture
-def site(browser: Browser, database_url: str, sessions: sessionmaker[Session], cast: None, tmp_path: Path) -> Iterator[Site]:
+def site(
+    browser: Browser, database_url: str, sessions: sessionmaker[Session], cast: None, tmp_path: Path
+) -> Iterator[Site]:
     with serve(database_url, tmp_path, {"RECTIFLOW_COOKIE_SECURE": "false"}) as base:
         context = browser.new_context(base_url=base, locale="zh-CN", accept_downloads=True)
         page = context.new_page()

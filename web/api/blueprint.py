@@ -1,0 +1,44 @@
+"""The API's blueprint: flask-smorest's, plus one way to document the problem+json errors a view answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+import flask_smorest
+
+from web.api.schemas import ProblemSchema
+from web.auth import authenticate
+from web.problems import PROBLEM_JSON
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A blueprint of ``/api/v1``; a ``protected`` one needs a bearer token on every request."""
+
+    def __init__(self, *args: Any, protected: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.protected = protected
+        if protected:
+            self.before_request(authenticate)
+
+    def problems(self, *statuses: int, described: Mapping[int, str] | None = None) -> Callable[[F], F]:
+        """Document the errors a view answers, each a problem+json (``web.problems``).
+
+        ``described`` gives a status its own description. A protected blueprint's views all answer
+        401 without a valid token: that one is added here. ``@blp.arguments`` documents its own 422.
+        The contract test (``tests/web/test_api_contract.py``) fails on any status not listed.
+        """
+        shared = {*statuses, *((HTTPStatus.UNAUTHORIZED,) if self.protected else ())} - set(described or {})
+
+        def decorator(view: F) -> F:
+            for status in sorted(shared):
+                view = self.alt_response(status, HTTPStatus(status).name)(view)
+            for status, description in (described or {}).items():
+                problem = {"schema": ProblemSchema, "content_type": PROBLEM_JSON, "description": description}
+                view = self.alt_response(status, **problem)(view)
+            return view
+
+        return decorator
