@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import limits
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
@@ -26,6 +27,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "form-action 'self'",
     )
 )
+F = TypeVar("F", bound=Callable[..., Any])
+TOO_MANY = "登录失败次数过多，请稍后再试 Too many failed logins: try again later"
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -45,9 +48,9 @@ def _add_headers(response: Response) -> Response:
 
 
 def claimed_username() -> str:
-    """The username a login request names (its JSON body), the key of the per-user limit."""
-    body = request.get_json(silent=True)
-    name = body.get("username") if isinstance(body, dict) else None
+    """The username a login request names (the API's JSON body or the login page's form): the per-user key."""
+    body = request.get_json(silent=True) if request.is_json else request.form
+    name = body.get("username") if isinstance(body, Mapping) else None
     # A body without a name is refused (422) before any password is checked and costs nothing.
     return name if isinstance(name, str) and name else "-"
 
@@ -66,6 +69,26 @@ def lockout_logger(scope: str) -> Callable[[RequestLimit], None]:
             trail.record_apart("login.locked", claimed_username(), scope=scope, limit=str(breached.limit))
 
     return log
+
+
+def login_limits(view: F) -> F:
+    """Failed logins counted per claimed username and per address, shared by the API and the login page."""
+    per_user = limiter.limit(
+        lambda: current_app.config["RECTIFLOW_SETTINGS"].login_limit,
+        key_func=claimed_username,
+        scope="login-user",
+        deduct_when=failed,
+        on_breach=lockout_logger("user"),
+        error_message=TOO_MANY,
+    )
+    per_address = limiter.limit(
+        lambda: current_app.config["RECTIFLOW_SETTINGS"].login_address_limit,
+        scope="login-address",
+        deduct_when=failed,
+        on_breach=lockout_logger("address"),
+        error_message=TOO_MANY,
+    )
+    return cast(F, per_user(per_address(view)))
 
 
 def init_app(app: Flask, settings: Settings) -> None:

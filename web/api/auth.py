@@ -15,29 +15,13 @@ from web.api.auth_schemas import IssuedTokenSchema, LoginSchema, TokenListSchema
 from web.api.blueprint import Blueprint
 from web.auth import current_token, current_user
 
-TOO_MANY = "登录失败次数过多，请稍后再试 Too many failed logins: try again later"
-
 # Login needs no token; everything else here does.
 login_blp = Blueprint("login", __name__, url_prefix="/auth", description="登录 Password login", protected=False)
 blp = Blueprint("tokens", __name__, url_prefix="/auth", description="令牌 Tokens")
 
 
 @login_blp.route("/token", methods=["POST"])
-@security.limiter.limit(
-    lambda: db.settings().login_limit,
-    key_func=security.claimed_username,
-    scope="login-user",
-    deduct_when=security.failed,
-    on_breach=security.lockout_logger("user"),
-    error_message=TOO_MANY,
-)
-@security.limiter.limit(
-    lambda: db.settings().login_address_limit,
-    scope="login-address",
-    deduct_when=security.failed,
-    on_breach=security.lockout_logger("address"),
-    error_message=TOO_MANY,
-)
+@security.login_limits
 @login_blp.arguments(LoginSchema)
 @login_blp.response(201, IssuedTokenSchema, description="A token that expires after the configured time")
 @login_blp.problems(400, 422, 429, described={401: "Wrong username or password (or the user is inactive)"})

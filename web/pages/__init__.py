@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from engine.identity import Role
 from engine.models import User
 from web import browser_session, db
-from web.pages import admin, dashboard, designer, inbox, item, ledger, login, text
+from web.pages import account, admin, dashboard, designer, inbox, item, ledger, text
 from web.pages.base import LOCALE_KEY, LOCALES, csrf
 
 # Pages a person sees only with one of these roles (the page itself checks again what it shows).
@@ -36,7 +36,7 @@ def _locale() -> str:
 
 def _require_login() -> Response | None:
     if browser_session.current_user_or_none() is None:
-        return redirect(url_for("login.form", next=request.full_path.rstrip("?")))
+        return redirect(url_for("account.form", next=request.full_path.rstrip("?")))
     if request.method == "POST":
         csrf.protect()
     return None
@@ -80,7 +80,7 @@ def init_pages(app: Flask) -> None:
     Babel(app, locale_selector=_locale, default_locale="zh")
     app.context_processor(_template_globals)
     app.jinja_env.filters.update(day=_day, moment=_moment, pick=lambda value: text.pick(value, str(get_locale())))
-    app.register_blueprint(login.bp)
+    app.register_blueprint(account.bp)
     for module in (inbox, ledger, item, designer, dashboard, admin):
         blueprint: Blueprint = module.bp
         blueprint.before_request(_require_login)

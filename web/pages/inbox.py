@@ -82,7 +82,7 @@ def show(task_id: int) -> str:
 
 
 @bp.post("/tasks/<int:task_id>")
-def complete(task_id: int) -> Response | tuple[str, int]:
+def complete(task_id: int) -> Response | str:
     session = db.session()
     task = workflow.authorize_task(session, me(), task_id)
     item = items.get_visible(session, me(), task.item_id)
@@ -91,7 +91,8 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     try:
         workflow.complete_task(session, me(), task_id, data, request.form.get("etag") or None)
     except InvalidInput as exc:
+        # Nothing was saved; the same form comes back with each message beside its field (a page, so 200).
         session.rollback()
-        return _task_page(session.get_one(Task, task_id), data, exc.errors), 422
+        return _task_page(session.get_one(Task, task_id), data, exc.errors)
     flash(_("已提交：%(step)s", step=task.title))
     return redirect(url_for("inbox.list_tasks"))

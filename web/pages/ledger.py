@@ -70,7 +70,7 @@ def _new_item_page(values: dict[str, Any], errors: list[dict[str, Any]]) -> str:
 
 
 @bp.post("/new")
-def create_item() -> Response | tuple[str, int]:
+def create_item() -> Response | str:
     permissions.require_reporter(me())
     form = request.form
     fields = ("title", "description", "source", "category", "department", "deadline")
@@ -88,10 +88,11 @@ def create_item() -> Response | tuple[str, int]:
         )
     except ValidationError as exc:
         errors = [{"field": name, "message": "; ".join(m)} for name, m in exc.normalized_messages().items()]
-        return _new_item_page(values, errors), 422
+        return _new_item_page(values, errors)
     except InvalidInput as exc:
+        # Nothing was saved; the form comes back with each message beside its field (a page, so 200).
         db.session().rollback()
-        return _new_item_page(values, exc.errors), 422
+        return _new_item_page(values, exc.errors)
     flash(_("已登记：%(title)s", title=item.title))
     return redirect(url_for("item.show", item_id=item.id))
 

@@ -76,6 +76,7 @@ class Site:
         self.page.fill("#password", PASSWORD)
         self.page.click("button[type=submit]")
         self.page.wait_for_load_state("networkidle")
+        assert "/login" not in self.page.url, self.page.inner_text("main")
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)

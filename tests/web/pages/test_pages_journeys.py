@@ -39,7 +39,7 @@ def test_an_item_from_raising_through_a_rejection_to_close_out(site: Site) -> No
     page.select_option("#source", "群众反映")
     page.select_option("#department", "office")
     page.fill("#deadline", "2026-12-31")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     expect(page.locator("h1")).to_have_text(HOSTILE)  # the title is text, never markup
     site.shot("01-reporter-raised")
 
@@ -50,7 +50,7 @@ def test_an_item_from_raising_through_a_rejection_to_close_out(site: Site) -> No
     page.fill("#f-measures", "增设自助取号机，高峰时段增开窗口")
     submit(site)
     open_first_task(site, "明确责任人")
-    page.select_option("#f-owner", "owner")
+    page.check("input[name=owner][value=owner]")
     submit(site)
 
     site.login("owner")
@@ -95,7 +95,8 @@ def test_a_designer_relabels_a_step_and_new_items_run_on_version_2(site: Site) -
     page = site.page
     site.login("designer")
     site.visit("/designer")
-    page.get_by_role("link", name="打开").first.click()
+    process = page.locator("section.process", has=page.locator("code", has_text="rectification_item"))
+    process.get_by_role("link", name="打开").first.click()
     expect(page.locator("[data-bpmn-modeler][data-ready=true]")).to_be_visible()
     shape = page.locator('[data-element-id="define_measures"]')
     shape.dblclick()
@@ -113,7 +114,7 @@ def test_a_designer_relabels_a_step_and_new_items_run_on_version_2(site: Site) -
     site.visit("/ledger/new")
     page.fill("#title", "新版本上的事项")
     page.select_option("#department", "office")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     expect(page.locator("dl.facts")).to_contain_text("v2")
     expect(page.locator('[data-element-id="define_measures"]')).to_contain_text("拟定整改措施")
 
@@ -129,7 +130,7 @@ def test_the_sample_ledger_imports_its_40_items_and_exports_to_excel(
     site.login("reporter")
     site.visit("/ledger/import")
     page.set_input_files("input[type=file]", str(REPO_ROOT / "demo" / "problem-list-sample.xlsx"))
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(re.compile(r"/ledger/import/\w+$"))
     expect(page.locator("table.preview tbody tr")).to_have_count(40)
     site.shot("06-import-preview")

@@ -8,10 +8,10 @@ from werkzeug.wrappers import Response
 
 from engine import identity
 from engine.errors import WrongCredentials
-from web import browser_session, db
+from web import browser_session, db, security, trail
 from web.pages.base import LOCALE_KEY, LOCALES, csrf, local_path
 
-bp = Blueprint("login", __name__)
+bp = Blueprint("account", __name__)
 
 
 @bp.get("/login")
@@ -20,6 +20,7 @@ def form() -> str:
 
 
 @bp.post("/login")
+@security.login_limits
 def submit() -> Response | tuple[str, int]:
     csrf.protect()
     username, password = request.form.get("username", "").strip(), request.form.get("password", "")
@@ -27,7 +28,9 @@ def submit() -> Response | tuple[str, int]:
     try:
         user = identity.check_password(db.session(), username, password)
     except WrongCredentials:
+        trail.record_apart("login.failed", username)
         error = _("用户名或密码错误")
+        # 401, so that the failure counts towards the lock-out like the API's.
         return render_template("login.html", next=target, error=error, username=username), 401
     browser_session.login(user)
     return redirect(target)
@@ -37,7 +40,7 @@ def submit() -> Response | tuple[str, int]:
 def logout() -> Response:
     csrf.protect()
     browser_session.logout()
-    return redirect(url_for("login.form"))
+    return redirect(url_for("account.form"))
 
 
 @bp.get("/language/<code>")
