@@ -10,9 +10,8 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask import Flask, request, session
 from flask_babel import Babel, get_locale
-from werkzeug.wrappers import Response
 
 from engine.identity import Role
 from engine.models import User
@@ -32,14 +31,6 @@ def _locale() -> str:
     if chosen in LOCALES:
         return str(chosen)
     return request.accept_languages.best_match(LOCALES, default="zh") if request else "zh"
-
-
-def _require_login() -> Response | None:
-    if browser_session.current_user_or_none() is None:
-        return redirect(url_for("account.form", next=request.full_path.rstrip("?")))
-    if request.method == "POST":
-        csrf.protect()
-    return None
 
 
 def _template_globals() -> dict[str, Any]:
@@ -82,6 +73,4 @@ def init_pages(app: Flask) -> None:
     app.jinja_env.filters.update(day=_day, moment=_moment, pick=lambda value: text.pick(value, str(get_locale())))
     app.register_blueprint(account.bp)
     for module in (inbox, ledger, item, designer, dashboard, admin):
-        blueprint: Blueprint = module.bp
-        blueprint.before_request(_require_login)
-        app.register_blueprint(blueprint)
+        app.register_blueprint(module.bp)

@@ -9,10 +9,11 @@ from werkzeug.wrappers import Response
 from engine import administration, identity, permissions
 from engine.identity import Role
 from web import db
-from web.pages.base import me
+from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(require_login)
 handle_on(bp)
 
 

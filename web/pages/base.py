@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
 
 from engine.models import User
 from web import browser_session
@@ -18,6 +19,15 @@ def local_path(target: str | None, default: str = "/") -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     return target
+
+
+def require_login() -> Response | None:
+    """Every page but the login's: a browser session, and a CSRF token on each form posted."""
+    if browser_session.current_user_or_none() is None:
+        return redirect(url_for("account.form", next=request.full_path.rstrip("?")))
+    if request.method == "POST":
+        csrf.protect()
+    return None
 
 
 def me() -> User:

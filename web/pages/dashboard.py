@@ -6,10 +6,11 @@ from flask import Blueprint, render_template
 
 from engine import dashboard
 from web import db
-from web.pages.base import me
+from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+bp.before_request(require_login)
 handle_on(bp)
 
 

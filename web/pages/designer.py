@@ -13,11 +13,12 @@ from engine.bpmn import deploy
 from engine.errors import InvalidDiagram, InvalidInput
 from web import db
 from web.api.downloads import attachment
-from web.pages.base import me
+from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 from web.problems import problem
 
 bp = Blueprint("designer", __name__, url_prefix="/designer")
+bp.before_request(require_login)
 handle_on(bp)
 
 

@@ -16,10 +16,11 @@ from engine.errors import InvalidInput
 from engine.models import Department, Item, Task
 from web import db
 from web.pages import task_form
-from web.pages.base import me
+from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("inbox", __name__)
+bp.before_request(require_login)
 handle_on(bp)
 
 

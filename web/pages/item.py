@@ -10,10 +10,11 @@ from engine import audit, history, items, progress
 from engine.identity import Role
 from engine.models import Task
 from web import db
-from web.pages.base import me
+from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("item", __name__, url_prefix="/items")
+bp.before_request(require_login)
 handle_on(bp)
 
 

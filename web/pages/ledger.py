@@ -17,10 +17,11 @@ from engine.errors import InvalidInput
 from web import db
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import ItemCreateSchema, ItemPageQuerySchema
-from web.pages.base import me
+from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
+bp.before_request(require_login)
 handle_on(bp)
 STAGED_FOR = 24 * 3600  # an upload not confirmed within a day is dropped
 
