@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import demo, identity
 from engine.config import REPO_ROOT
 from engine.db import transaction
-from tests.web.pages.conftest import Site
+from tests.web.pages.conftest import PASSWORD, Site
 
 HOSTILE = "<script>alert(1)</script> 窗口排队时间长"
 
@@ -143,3 +143,35 @@ def test_the_sample_ledger_imports_its_40_items_and_exports_to_excel(
     sheet = load_workbook(BytesIO(download.value.path().read_bytes())).active
     assert sheet is not None
     assert len(list(sheet.iter_rows(min_row=3))) == 40
+
+
+def test_the_dashboard_draws_each_table_and_an_admin_manages_people(site: Site) -> None:
+    page = site.page
+    site.login("reporter")
+    site.visit("/ledger/new")
+    page.fill("#title", "逾期的事项")
+    page.select_option("#department", "office")
+    page.fill("#deadline", "2020-01-31")
+    page.click("main button[type=submit]")
+
+    site.login("approver")
+    site.visit("/dashboard")
+    expect(page.locator("[data-chart][data-ready=true]")).to_have_count(4)
+    expect(page.locator("#t-units tbody tr").locator("th, td")).to_have_text(["办公室", "1", "0", "1"])
+    expect(page.locator("#t-ageing tbody tr").last).to_contain_text("1")  # overdue for years
+    site.shot("08-dashboard")
+
+    site.login("admin")
+    site.visit("/admin")
+    page.fill("#n-user", "wang")
+    page.fill("#n-name", "王科长")
+    page.select_option("#n-dept", "works")
+    page.check(".add-user input[name=roles][value=manager]")
+    page.fill("#n-pw", PASSWORD)
+    page.click(".add-user button[type=submit]")
+    expect(page.locator(".flash")).to_contain_text("wang")
+    expect(page.locator("table.users")).to_contain_text("王科长")
+    site.shot("09-admin")
+
+    site.login("wang")
+    expect(page.locator(".me")).to_contain_text("王科长 · 工务科")
