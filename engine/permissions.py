@@ -22,6 +22,18 @@ def require_designer(user: User) -> None:
         raise Forbidden("只有流程设计人员可以部署流程 Only process designers may deploy diagrams")
 
 
+def require_admin(user: User) -> None:
+    """Admins retry failed steps of diagrams (incidents)."""
+    if Role.ADMIN not in user.roles:
+        raise Forbidden("只有管理员可以重试 Only admins may retry an incident")
+
+
+def require_incident_reader(user: User) -> None:
+    """Admins, who retry them, and auditors, who read everything, list the open incidents."""
+    if not user.roles & {Role.ADMIN, Role.AUDITOR}:
+        raise Forbidden("只有管理员和审计员可以查看事件 Only admins and auditors may list incidents")
+
+
 def require_progress_reporter(session: Session, user_id: int, item: Item) -> User:
     """The item's owner, and managers and members of every unit taking part, report its progress."""
     user = session.get_one(User, user_id)

@@ -19,6 +19,7 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.InvalidInput: 422,
     errors.InvalidDiagram: 422,
     errors.TaskNotReady: 409,
+    errors.IncidentResolved: 409,
     errors.StaleVersion: 412,
 }
 

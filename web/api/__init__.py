@@ -7,7 +7,7 @@ from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.wrappers import Response
 
-from web.api import audit, extensions, health, items, notifications, processes, reports, tasks
+from web.api import audit, extensions, health, incidents, items, notifications, processes, reports, tasks
 
 PREFIX = "/api/v1"
 DOCS_ASSETS = f"{PREFIX}/docs/assets/"
@@ -37,7 +37,7 @@ def init_api(app: Flask) -> None:
     )
     api = Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    blueprints = (health, items, tasks, processes, extensions, reports, notifications, audit)
+    blueprints = (health, items, tasks, processes, extensions, reports, notifications, audit, incidents)
     for blueprint in (module.blp for module in blueprints):
         api.register_blueprint(blueprint, url_prefix=f"{PREFIX}{blueprint.url_prefix or ''}")
     app.register_blueprint(_assets)
