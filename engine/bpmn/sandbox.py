@@ -227,11 +227,39 @@ class SandboxEnvironment(TaskDataEnvironment):
         self.check_for_overwrite(context, external_context or {})
         kept = {**self.globals, **(external_context or {})}
         scope = {**kept, **context}
-        self._run(_compiled(script, "exec"), scope)
+        try:
+            self._run(_compiled(script, "exec"), scope)
+        except Exception as exc:
+            if exc.args and not isinstance(exc.args[0], str):
+                # SpiffWorkflow joins the first argument into its message: it must be text (KeyError(1) is not).
+                raise ValueError(f"{type(exc).__name__}: {exc}") from exc
+            raise
+        results = {name: value for name, value in scope.items() if name not in kept and not callable(value)}
+        for name, value in results.items():
+            _check_storable(name, value)
         for name in [name for name in context if name not in scope]:  # ``del x`` in the script
             del context[name]
-        context.update((name, value) for name, value in scope.items() if name not in kept and not callable(value))
+        context.update(results)
         return True
+
+
+_SCALARS = (type(None), bool, int, float, str)
+
+
+def _check_storable(name: str, value: Any) -> None:
+    """Refuse what the item's state cannot hold (``map(...)``, a generator): an error now, not when it is stored."""
+    pending = [value]
+    while pending:
+        found = pending.pop()
+        if isinstance(found, dict):
+            pending.extend(found.keys())
+            pending.extend(found.values())
+        elif isinstance(found, list | tuple | set | frozenset):
+            pending.extend(found)
+        elif not isinstance(found, _SCALARS):
+            raise ValueError(
+                f"变量无法保存 The value of {name!r} cannot be stored: {type(found).__name__} (make it a list)"
+            )
 
 
 def _compiled(source: str, mode: Mode) -> Compiled:

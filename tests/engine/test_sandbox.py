@@ -165,6 +165,15 @@ def test_what_only_shows_when_it_runs_is_stopped_quickly_and_changes_no_data(cod
     assert run("x = 1", data)["x"] == 1  # nothing of the failed script stayed
 
 
+@pytest.mark.parametrize(
+    ("code", "words"), [("x = map(abs, [1])", "cannot be stored: map"), ("x = {}[1]", "KeyError: 1")]
+)
+def test_a_script_error_the_library_or_the_state_could_not_handle_is_plain_text(code: str, words: str) -> None:
+    """Both reach the incident as a message: not a 500 when the item's state is stored or the error reported."""
+    with pytest.raises(ValueError, match=words):
+        run(code)
+
+
 def test_the_budget_error_cannot_be_caught_by_the_script() -> None:
     assert "try/except is not allowed" in refused(script("try:\n    pass\nexcept Exception:\n    pass")).detail
     with pytest.raises(ScriptLimit):
