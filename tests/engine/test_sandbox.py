@@ -231,3 +231,17 @@ def test_a_script_failing_after_a_timer_fired_by_the_worker_is_an_incident_and_t
         assert session.get_one(Item, fine).closed_at is not None
         job = session.scalar(select(Job).where(Job.item_id == stuck))
         assert job is not None and job.last_error is None  # handled as an incident, not as a crashed job
+
+
+def test_a_retried_timer_expression_arms_again_with_the_data_it_lacked(
+    sessions: sessionmaker[Session], people: People
+) -> None:
+    item_id = start_item(sessions, timer("days_before(missing, 3)"))
+    with transaction(sessions) as session:
+        (incident,) = session.scalars(select(Incident).where(Incident.item_id == item_id)).all()
+        admin = identity.user_by_username(session, "admin")
+        past = {"missing": "2026-01-10T00:00:00+08:00"}
+        assert workflow.retry_incident(session, admin, item_id, incident.id, past).resolved_by == "admin"
+    assert open_incidents(sessions, item_id) == []
+    with sessions() as session:
+        assert session.get_one(Item, item_id).closed_at is not None  # the timer was due: it fired, the item ended
