@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from engine import assignment, deadlines
+from engine import assignment, deadlines, incidents
 from engine.errors import NotFound
 from engine.identity import Role
 from engine.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User
@@ -26,6 +26,7 @@ class ItemFilter:
     overdue: bool | None = None
     due_within: int | None = None
     ongoing: bool | None = None
+    incident: bool | None = None
     page: int = 1
     per_page: int = 20
 
@@ -50,6 +51,8 @@ def _filtered(user: User, flt: ItemFilter, on: dt.date) -> Select[Item]:
         query = query.where(deadlines.due_within_clause(on, flt.due_within))
     if flt.ongoing is not None:
         query = query.where(Item.ongoing.is_(flt.ongoing))
+    if flt.incident is not None:
+        query = query.where(incidents.open_clause() if flt.incident else ~incidents.open_clause())
     if flt.status:
         query = query.where(Item.status == flt.status)
     if flt.department:
