@@ -46,6 +46,14 @@ class InvalidDiagram(RectiflowError):
         return cls(message, errors=[{"element": element, "message": message}])
 
 
+class ScriptLimit(RectiflowError):
+    """A diagram's script or expression went over its time or size budget."""
+
+
+class IncidentResolved(RectiflowError):
+    """此事件已解决 This incident is already resolved."""
+
+
 class TaskNotReady(RectiflowError):
     """This task is no longer ready: it was completed or cancelled."""
 

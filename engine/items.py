@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload
 
-from engine import assignment, deadlines
+from engine import assignment, deadlines, incidents
 from engine.errors import NotFound
 from engine.identity import Role
 from engine.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User
@@ -45,6 +45,7 @@ class ItemFilter:
     deadline_from: dt.date | None = None
     deadline_to: dt.date | None = None
     sort: str = "-id"
+    incident: bool | None = None
     page: int = 1
     per_page: int = 20
 
@@ -61,7 +62,7 @@ def visible_clause(user: User) -> ColumnElement[bool]:
 
 
 def _filtered(user: User, flt: ItemFilter, on: dt.date) -> Select[Item]:
-    query = _deadline_filters(select(Item).where(visible_clause(user)), flt, on)
+    query = _state_filters(select(Item).where(visible_clause(user)), flt, on)
     for column, wanted in ((Item.status, flt.status), (Item.source, flt.source), (Item.category, flt.category)):
         if wanted:
             query = query.where(column == wanted)
@@ -73,7 +74,7 @@ def _filtered(user: User, flt: ItemFilter, on: dt.date) -> Select[Item]:
     return query
 
 
-def _deadline_filters(query: Select[Item], flt: ItemFilter, on: dt.date) -> Select[Item]:
+def _state_filters(query: Select[Item], flt: ItemFilter, on: dt.date) -> Select[Item]:
     if flt.overdue is not None:
         overdue = deadlines.overdue_clause(on)
         query = query.where(overdue if flt.overdue else or_(~overdue, Item.deadline.is_(None)))
@@ -81,6 +82,8 @@ def _deadline_filters(query: Select[Item], flt: ItemFilter, on: dt.date) -> Sele
         query = query.where(deadlines.due_within_clause(on, flt.due_within))
     if flt.ongoing is not None:
         query = query.where(Item.ongoing.is_(flt.ongoing))
+    if flt.incident is not None:
+        query = query.where(incidents.open_clause() if flt.incident else ~incidents.open_clause())
     if flt.deadline_from is not None:
         query = query.where(Item.deadline >= flt.deadline_from)
     if flt.deadline_to is not None:

@@ -23,15 +23,15 @@ def require_designer(user: User) -> None:
 
 
 def require_admin(user: User) -> None:
-    """Administrators manage people, departments and anyone's tokens."""
+    """Administrators manage people, departments and anyone's tokens, and retry failed steps (incidents)."""
     if Role.ADMIN not in user.roles:
-        raise Forbidden("只有管理员可以管理用户 Only administrators manage people")
+        raise Forbidden("只有管理员可以执行此操作 Only administrators may do this")
 
 
 def require_log_reader(user: User) -> None:
-    """Auditors, and administrators, read the admin log."""
+    """Auditors, and administrators, read the admin log and the open incidents."""
     if not user.roles & {Role.AUDITOR, Role.ADMIN}:
-        raise Forbidden("只有审计员和管理员可以查看管理日志 Only auditors and administrators read the admin log")
+        raise Forbidden("只有审计员和管理员可以查看 Only auditors and administrators may read this")
 
 
 def require_progress_reporter(session: Session, user_id: int, item: Item) -> User:

@@ -15,10 +15,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import assignment, deadlines, forms, history, notifications, permissions
+from engine import admin_log, assignment, deadlines, forms, history, incidents, notifications, permissions
 from engine.bpmn import deploy
 from engine.bpmn.instance import (
     LIVE_STATES,
+    EngineRun,
     current_data,
     dump,
     find_task,
@@ -32,7 +33,7 @@ from engine.bpmn.instance import (
 )
 from engine.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
 from engine.identity import department_by_code
-from engine.models import Department, Instance, Item, ItemUnit, Job, ProcessDefinition, Task, User, utcnow
+from engine.models import Department, Incident, Instance, Item, ItemUnit, Job, ProcessDefinition, Task, User, utcnow
 
 DEFAULT_PROCESS = "rectification_item"
 JOINT_PROCESS = "joint_task"
@@ -126,7 +127,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
         DEADLINE_VARIABLE: deadlines.deadline_end(new.deadline, timezone),
     }
     workflow = new_workflow(definition, start_data)
-    fired = run_engine(workflow)
+    run = run_engine(workflow)
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
     new_tasks = _store(session, item, instance, definition, workflow)
@@ -147,7 +148,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
             "process": {"key": definition.key, "version": definition.version},
         },
     )
-    _record_escalations(session, item, definition, fired)
+    _record_run(session, item, definition, run)
     notifications.tasks_ready(session, item, new_tasks, None)
     return item
 
@@ -195,7 +196,7 @@ def complete_task(
         raise TaskNotReady()
     spiff_task.data.update(forms.with_defaults(form, data))
     spiff_task.run()
-    fired = run_engine(workflow)
+    run = run_engine(workflow)
 
     row.state = "completed"
     row.completed_at = utcnow()
@@ -213,7 +214,7 @@ def complete_task(
         status_to=item.status,
         data=data,
     )
-    _record_escalations(session, item, definition, fired)
+    _record_run(session, item, definition, run)
     notifications.tasks_ready(session, item, new_tasks, data)
     return item
 
@@ -228,21 +229,22 @@ def fire_timers(session: Session, item_id: int) -> list[str]:
     definition = session.get_one(ProcessDefinition, item.definition_id)
     instance = session.get_one(Instance, item.id)
     workflow = restore(definition, instance)
-    fired = run_engine(workflow)
-    if fired:
-        _store_fired(session, item, instance, definition, workflow, fired)
+    run = run_engine(workflow)
+    if run.fired or run.failure:
+        # A failed timer expression is stored too: the timer is then in error, no longer due.
+        _store_fired(session, item, instance, definition, workflow, run)
     else:
         _schedule(session, item, workflow)
-    return fired
+    return run.fired
 
 
 def store_timers(
     session: Session, item: Item, instance: Instance, definition: ProcessDefinition, workflow: BpmnWorkflow
 ) -> list[str]:
     """Store a workflow whose timer variables changed (the item is locked): what is due now fires."""
-    fired = run_engine(workflow)
-    _store_fired(session, item, instance, definition, workflow, fired)
-    return fired
+    run = run_engine(workflow)
+    _store_fired(session, item, instance, definition, workflow, run)
+    return run.fired
 
 
 def _store_fired(
@@ -251,12 +253,67 @@ def _store_fired(
     instance: Instance,
     definition: ProcessDefinition,
     workflow: BpmnWorkflow,
-    fired: list[str],
+    run: EngineRun,
 ) -> None:
     status_from = item.status
     new_tasks = _store(session, item, instance, definition, workflow)
-    _record_escalations(session, item, definition, fired, status_from)
+    _record_run(session, item, definition, run, status_from)
     notifications.tasks_ready(session, item, new_tasks, None)
+
+
+def retry_incident(
+    session: Session,
+    actor: User,
+    item_id: int,
+    incident_id: int,
+    data: dict[str, Any],
+    remote_addr: str | None = None,
+) -> Incident:
+    """Run the failed step again, first setting ``data`` (e.g. a variable the script lacked).
+
+    It resolves the incident when that step gets through (a later step that fails opens its own);
+    when it fails again, the incident stays open with the new error. Either way the item's history
+    and the admin log record the retry.
+    """
+    permissions.require_admin(actor)
+    item = lock_item(session, item_id)
+    incident = incidents.get_open(session, item.id, incident_id)
+    definition = session.get_one(ProcessDefinition, item.definition_id)
+    instance = session.get_one(Instance, item.id)
+    workflow = restore(definition, instance)
+    run = run_engine(workflow, retry=incident.element, data=data)
+    status_from = item.status
+    new_tasks = _store(session, item, instance, definition, workflow, actor)
+    failed_again = run.failure is not None and run.failure.element == incident.element
+    if run.failure is not None and failed_again:
+        incidents.fail_again(incident, run.failure)
+        run = EngineRun(run.fired)
+    else:
+        incidents.resolve(incident, actor.username)
+    outcome = {"incident": incident.id, "resolved": not failed_again, "data": data}
+    history.record(
+        session,
+        item,
+        actor=actor.username,
+        action="incident_retried",
+        task=incident.element,
+        status_from=status_from,
+        status_to=item.status,
+        data={**outcome, "message": incident.message if failed_again else None},
+    )
+    _record_run(session, item, definition, run, status_from)
+    notifications.tasks_ready(session, item, new_tasks, None)
+    admin_log.record(session, actor.username, "incident.retry", f"item {item.id}", remote_addr, **outcome)
+    return incident
+
+
+def _record_run(
+    session: Session, item: Item, definition: ProcessDefinition, run: EngineRun, status_from: str | None = None
+) -> None:
+    """What the engine run did beside moving tasks: timers that fired, and a step that failed."""
+    _record_escalations(session, item, definition, run.fired, status_from)
+    if run.failure is not None:
+        incidents.open_incident(session, item, run.failure)
 
 
 def _record_escalations(

@@ -9,11 +9,12 @@ from __future__ import annotations
 from copy import deepcopy
 from functools import cache
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
+from engine.bpmn.sandbox import SandboxEnvironment
 from engine.deadlines import days_before
 
 # Our diagrams use the Camunda extension namespace: stock bpmn-js with camunda-bpmn-moddle and the
@@ -29,8 +30,9 @@ def make_parser() -> CamundaParser:
 
 @cache
 def script_engine() -> PythonScriptEngine:
-    # What diagram expressions may call besides their data: the deadline helpers of timer events.
-    return PythonScriptEngine(environment=TaskDataEnvironment({"days_before": days_before}))
+    # Diagram code runs restricted (engine.bpmn.sandbox); what it may call besides its data: the
+    # deadline helper of timer events.
+    return PythonScriptEngine(environment=SandboxEnvironment({"days_before": days_before}))
 
 
 @cache

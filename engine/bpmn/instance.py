@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -82,21 +84,71 @@ def dump(workflow: BpmnWorkflow) -> tuple[str, str]:
     return str(dct.pop(ser.VERSION_KEY)), json.dumps(dct)
 
 
-def run_engine(workflow: BpmnWorkflow) -> list[str]:
+@dataclass(frozen=True)
+class Failure:
+    """A diagram's script, condition or timer expression that failed: the element, and why."""
+
+    element: str
+    message: str
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    fired: list[str]
+    failure: Failure | None = None
+
+
+def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str, Any] | None = None) -> EngineRun:
     """Run engine steps until every branch waits for a person or a future event, then compact loops.
 
-    Returns the BPMN ids of the timer events that fired. Timers armed by these steps are evaluated
+    Reports the BPMN ids of the timer events that fired. Timers armed by these steps are evaluated
     at once, so one already due (a deadline in the past) fires now rather than at the next pass.
+    A failing script or expression stops the run there: its task is left in ERROR (the engine skips
+    it from then on) and the failure is reported, for the caller to open an incident. ``retry``
+    names an element whose failed tasks are run again, first given ``data``.
     """
     done_before = {task.id for task in _timer_tasks(workflow, TaskState.COMPLETED)}
-    for _ in range(2):
-        workflow.refresh_timers()
-        workflow.do_engine_steps()
+    failure = None
+    try:
+        if retry is not None:
+            _rearm(workflow, retry, data or {})
+        for _ in range(2):
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+    except WorkflowTaskException as exc:
+        failure = _failed(workflow, exc)
     fired = [
         task.task_spec.bpmn_id for task in _timer_tasks(workflow, TaskState.COMPLETED) if task.id not in done_before
     ]
     _compact_loops(workflow)
-    return fired
+    return EngineRun(fired, failure)
+
+
+def _failed(workflow: BpmnWorkflow, exc: WorkflowTaskException) -> Failure:
+    task = exc.task
+    # A script fails while it runs (the library marks it ERROR), a timer while it is armed (it does
+    # not): marked here too, and unregistered, so no later step evaluates it again until a retry.
+    if not task.has_state(TaskState.FINISHED_MASK):
+        task._set_state(TaskState.ERROR)
+    workflow.event_manager.remove_task(task)
+    # The library wraps the error; the one raised by the code says what went wrong.
+    cause = exc.__context__ if exc.__context__ is not None else exc
+    detail = str(cause) or type(cause).__name__
+    message = detail if isinstance(cause, WorkflowTaskException) else f"{type(cause).__name__}: {detail}"
+    return Failure(element=task.task_spec.bpmn_id or task.task_spec.name, message=message)
+
+
+def _rearm(workflow: BpmnWorkflow, element: str, data: dict[str, Any]) -> None:
+    """Put the failed tasks of ``element`` back as if just reached: a script becomes ready, a timer arms again."""
+    for task in workflow.get_tasks(state=TaskState.ERROR):
+        if task.task_spec.bpmn_id != element:
+            continue
+        # The task takes its parent's data again when it is updated: the new values go to both.
+        for holder in (task.parent, task):
+            if holder is not None:
+                holder.data.update(data)
+        task._set_state(TaskState.FUTURE)
+        task.task_spec._update(task)
 
 
 def _timer_tasks(workflow: BpmnWorkflow, state: TaskState) -> list[SpiffTask]:

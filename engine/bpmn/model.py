@@ -28,6 +28,7 @@ from lxml import etree
 
 from engine.assignment import RULES
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
+from engine.bpmn.sandbox import CodeRefused, compile_code
 from engine.errors import InvalidDiagram
 from engine.models import Item, Task
 
@@ -246,9 +247,15 @@ def _compile(element: str, text: str, mode: str, language: str | None) -> None:
     try:
         # eval() skips leading spaces and tabs of an expression; exec() runs a script as it is.
         compile(text.lstrip(" \t") if mode == "eval" else text, element, mode)
+        # What it will run as: the sandbox refuses imports, '_' names, open/eval/getattr, 9**9**9...
+        compile_code(text, "eval" if mode == "eval" else "exec")
     except SyntaxError as exc:
         raise InvalidDiagram.at(
             element, f"表达式语法错误 Invalid Python expression in {element!r}: {exc.msg}: {text.strip()[:200]!r}{hint}"
+        ) from exc
+    except CodeRefused as exc:
+        raise InvalidDiagram.at(
+            element, f"表达式含有不允许的代码 The code in {element!r} is not allowed in a diagram: {exc}"
         ) from exc
     except (ValueError, MemoryError, RecursionError) as exc:
         raise InvalidDiagram.at(

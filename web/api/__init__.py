@@ -10,7 +10,7 @@ from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.wrappers import Response
 
-from web.api import audit, auth, extensions, health, items, notifications, people, processes, reports, tasks
+from web.api import audit, auth, extensions, health, incidents, items, notifications, people, processes, reports, tasks
 from web.api.schemas import ProblemSchema
 from web.problems import PROBLEM_JSON
 
@@ -88,7 +88,10 @@ def init_api(app: Flask) -> None:
     api = _Api(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     blueprints = (
-        *(module.blp for module in (health, items, tasks, processes, extensions, reports, notifications, audit)),
+        *(
+            module.blp
+            for module in (health, items, tasks, processes, extensions, reports, notifications, audit, incidents)
+        ),
         auth.login_blp,
         auth.blp,
         people.users_blp,

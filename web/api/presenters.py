@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import assignment, deadlines, items, progress
+from engine import assignment, deadlines, incidents, items, progress
 from engine.models import Department, Item, Task
 
 
@@ -78,4 +78,5 @@ def item_payload(session: Session, item: Item, today: dt.date) -> dict[str, Any]
         "process": {"key": definition.key, "version": definition.version},
         "tasks": [task_payload(session, task) for task in items.live_tasks(session, item)],
         "data": items.data_of(session, item),
+        "incident": incidents.current(session, item),
     }

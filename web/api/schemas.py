@@ -61,6 +61,7 @@ class ItemQuerySchema(Schema):
         validate=validate.Range(min=0, max=3660), metadata={"description": "open items due in the next N days"}
     )
     ongoing = fields.Boolean(metadata={"description": "长期坚持 items"})
+    incident = fields.Boolean(metadata={"description": "items with an open incident (a failed script or expression)"})
     source = Text(validate=validate.Length(max=50), metadata={"description": "问题来源"})
     category = Text(validate=validate.Length(max=100), metadata={"description": "问题类别"})
     deadline_from = fields.Date(metadata={"description": "deadline on or after this day"})
@@ -152,6 +153,31 @@ class ProgressListSchema(Schema):
     updates = fields.List(fields.Nested(ProgressUpdateSchema))
 
 
+class ItemIncidentSchema(Schema):
+    id = fields.Integer()
+    element = fields.String(metadata={"description": "the BPMN element whose script or expression failed"})
+    message = fields.String()
+    created_at = fields.DateTime()
+
+
+class IncidentSchema(ItemIncidentSchema):
+    item_id = fields.Integer()
+    resolved_at = fields.DateTime(allow_none=True)
+    resolved_by = fields.String(allow_none=True)
+
+
+class IncidentListSchema(Schema):
+    incidents = fields.List(fields.Nested(IncidentSchema))
+
+
+class RetrySchema(Schema):
+    data = fields.Dict(
+        keys=Text(validate=validate.Length(min=1, max=200)),
+        load_default=dict,
+        metadata={"description": "variables set on the failed step before it runs again"},
+    )
+
+
 class ItemSchema(ItemSummarySchema):
     latest_progress = fields.Nested(ProgressUpdateSchema, allow_none=True)
     co_departments = fields.List(fields.Nested(DepartmentRefSchema))
@@ -161,6 +187,11 @@ class ItemSchema(ItemSummarySchema):
     process = fields.Nested(ProcessRefSchema)
     tasks = fields.List(fields.Nested(TaskSchema))
     data = fields.Dict()
+    incident = fields.Nested(
+        ItemIncidentSchema,
+        allow_none=True,
+        metadata={"description": "the open incident the item is stuck on (a failed script or expression), or null"},
+    )
 
 
 class StatusCountSchema(Schema):

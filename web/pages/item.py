@@ -3,10 +3,12 @@ the history as a timeline and, for auditors, whether that history verifies."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from engine import audit, history, items, progress
+from engine import audit, history, incidents, items, permissions, progress, workflow
 from engine.identity import Role
 from engine.models import Task
 from web import db
@@ -38,7 +40,17 @@ def show(item_id: int) -> str:
         done=done,
         live=live,
         verified=audit.verify_item(session, item.id) if Role.AUDITOR in me().roles else None,
+        incident=incidents.current(session, item),
     )
+
+
+@bp.post("/<int:item_id>/incidents/<int:incident_id>/retry")
+def retry(item_id: int, incident_id: int) -> WerkzeugResponse:
+    """An administrator runs the failed step again (as ``POST /api/v1/.../retry`` without data)."""
+    permissions.require_admin(me())
+    incident = workflow.retry_incident(db.session(), me(), item_id, incident_id, {}, request.remote_addr)
+    flash(_("已重试：故障已排除") if incident.resolved_at else _("已重试：仍然出错"))
+    return redirect(url_for(".show", item_id=item_id))
 
 
 @bp.get("/<int:item_id>/diagram.bpmn")
