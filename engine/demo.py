@@ -12,12 +12,14 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import identity, items, workflow
+from engine import identity, items, passwords, workflow
 from engine.config import REPO_ROOT
 from engine.ledger_import import LedgerRow, read_ledger
 from engine.models import Item, User
 
 SAMPLE_LEDGER = REPO_ROOT / "demo" / "problem-list-sample.xlsx"
+# Every demo user logs in to the pages with this password (a demo on one machine, never production).
+DEMO_PASSWORD = "rectiflow-demo-2026"
 
 DEPARTMENTS = {
     "office": ("办公室", False),
@@ -74,6 +76,10 @@ def load(session: Session, timezone: str, ledger: Path = SAMPLE_LEDGER) -> DemoR
         )
         for row in preview.rows:
             _drive(session, row, timezone)
+        # One hash for all: argon2 is slow on purpose, and these accounts share the password anyway.
+        shared = passwords.hash_password(DEMO_PASSWORD)
+        for user in session.scalars(select(User)):
+            user.password_hash = shared
     tokens = {
         username: identity.create_token(session, username, "demo")
         for username in [*STAFF, "office_manager", *sorted(_owners(session))[:1]]

@@ -296,6 +296,7 @@ def demo_command(settings: Settings) -> None:
     with _unit_of_work(settings) as session:
         result = demo.load(session, settings.timezone)
     click.echo(f"demo data {'loaded' if result.loaded else 'already present'}: {result.items} items")
+    click.echo(f"pages: log in as any user below with the password {demo.DEMO_PASSWORD!r}")
     for username, secret in result.tokens.items():
         click.echo(f"  {username:<28} Authorization: Bearer {secret}")
 

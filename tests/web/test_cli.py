@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import demo
 from engine.models import AdminLogEntry
 from tests.conftest import postgres_database
 from web.cli import main
@@ -69,8 +70,14 @@ def test_demo_loads_the_sample_ledger_at_its_stages(rectiflow: CliRunner, client
     assert "demo data loaded: 40 items" in loaded.output
     tokens = {
         user.strip(): token
-        for user, token in (line.split("Authorization: Bearer ") for line in loaded.output.splitlines()[1:])
+        for user, token in (
+            line.split("Authorization: Bearer ") for line in loaded.output.splitlines() if "Bearer" in line
+        )
     }
+    # Every demo user logs in to the pages with the password the command prints.
+    assert f"password {demo.DEMO_PASSWORD!r}" in loaded.output
+    login = {"username": "office_manager", "password": demo.DEMO_PASSWORD}
+    assert client.post("/api/v1/auth/token", json=login).status_code == 201
     auditor = {"Authorization": f"Bearer {tokens['auditor']}"}
     items = client.get("/api/v1/items?per_page=100", headers=auditor).json["items"]
     # The sample ledger: 未开始 → measures agreed, 正在整改 → owner at work, 已完成 → closed;
