@@ -17,6 +17,10 @@ await build({
   logLevel: "info",
 });
 
-// Stylesheets and the BPMN icon font, copied as the packages ship them.
-cpSync("node_modules/bpmn-js/dist/assets", `${out}/bpmn-js`, { recursive: true });
+// Stylesheets and the BPMN icon font (as files: the CSP allows no data: fonts), copied as shipped.
+const assets = "node_modules/bpmn-js/dist/assets";
+for (const file of ["bpmn-js.css", "diagram-js.css", "bpmn-font/css/bpmn.css"]) {
+  cpSync(`${assets}/${file}`, `${out}/bpmn-js/${file}`);
+}
+cpSync(`${assets}/bpmn-font/font`, `${out}/bpmn-js/bpmn-font/font`, { recursive: true });
 cpSync("node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css", `${out}/properties-panel.css`);
