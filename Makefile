@@ -31,7 +31,8 @@ assets:
 run: install
 	$(BIN)/rectiflow init
 	$(BIN)/rectiflow demo
-	$(BIN)/rectiflow serve --host 127.0.0.1 --port 8000
+	@# Plain HTTP on this machine: the session cookie cannot be Secure-only here (production keeps the default).
+	RECTIFLOW_COOKIE_SECURE=false $(BIN)/rectiflow serve --host 127.0.0.1 --port 8000
 
 lint: install
 	$(BIN)/ruff check .
