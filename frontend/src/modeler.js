@@ -67,7 +67,7 @@ function setup(root) {
   const act = async (url, okText) => {
     clearProblems();
     const { response, result } = await send(url);
-    if (response.ok) {
+    if (response.ok && result.valid !== false) {
       say(result.message || okText, "ok");
       if (result.location) window.location.assign(result.location);
     } else {

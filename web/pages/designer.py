@@ -62,11 +62,12 @@ def _refused(error: InvalidDiagram | InvalidInput) -> Response:
 
 @bp.post("/validate")
 def validate() -> Any:
+    """A verdict, not a change: an invalid diagram is a 200 ``{valid: false}`` with the parser's errors."""
     try:
         built = deploy.build(_upload(), db.settings().processes_path / "forms")
     except (InvalidDiagram, InvalidInput) as exc:
-        return _refused(exc)
-    return jsonify(message=_("校验通过：%(name)s（%(key)s）", name=built.name, key=built.key))
+        return jsonify(valid=False, detail=exc.detail, errors=exc.errors)
+    return jsonify(valid=True, message=_("校验通过：%(name)s（%(key)s）", name=built.name, key=built.key))
 
 
 @bp.post("/deploy")

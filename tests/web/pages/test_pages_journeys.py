@@ -175,3 +175,28 @@ def test_the_dashboard_draws_each_table_and_an_admin_manages_people(site: Site) 
 
     site.login("wang")
     expect(page.locator(".me")).to_contain_text("王科长 · 工务科")
+
+
+SMUGGLE = """
+(() => {
+  const modeler = window.rectiflowModeler;
+  const flow = modeler.get("elementRegistry").filter((e) => e.businessObject.conditionExpression)[0];
+  const body = "__import__('os').system('id')";
+  const expression = modeler.get("moddle").create("bpmn:FormalExpression", { body });
+  modeler.get("modeling").updateProperties(flow, { conditionExpression: expression });
+  return flow.id;
+})()
+"""
+
+
+def test_the_servers_refusal_is_shown_on_the_offending_element(site: Site) -> None:
+    page = site.page
+    site.login("designer")
+    site.visit("/designer/rectification_item/1")
+    expect(page.locator("[data-bpmn-modeler][data-ready=true]")).to_be_visible()
+    flow = page.evaluate(SMUGGLE)
+    page.click("[data-validate]")
+    expect(page.locator("[data-status]")).to_have_attribute("data-kind", "error")
+    expect(page.locator(".rf-problem")).to_contain_text("not allowed")
+    expect(page.locator(f'.djs-element[data-element-id="{flow}"]')).to_have_class(re.compile("rf-invalid"))
+    site.shot("10-designer-refused")
