@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, request, session
+from flask import Flask, session
 from flask_babel import Babel, get_locale
 
 from engine.identity import Role
@@ -27,10 +27,9 @@ NAV_ROLES = {
 
 
 def _locale() -> str:
+    """Simplified Chinese unless the person chose English (top right), whatever the browser asks."""
     chosen = session.get(LOCALE_KEY)
-    if chosen in LOCALES:
-        return str(chosen)
-    return request.accept_languages.best_match(LOCALES, default="zh") if request else "zh"
+    return str(chosen) if chosen in LOCALES else "zh"
 
 
 def _template_globals() -> dict[str, Any]:
