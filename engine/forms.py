@@ -24,6 +24,12 @@ from engine.text import unstorable
 EMPTY_FORM: dict[str, Any] = {"type": "object", "additionalProperties": False}
 
 
+def form_of(model: dict[str, Any], task_name: str) -> dict[str, Any] | None:
+    """The JSON Schema form of a diagram's task (None: the task has no form), from its deployed model."""
+    form: dict[str, Any] | None = model["tasks"].get(task_name, {}).get("form")
+    return form
+
+
 def _format_checker(session: Session, item: Item) -> FormatChecker:
     checker = FormatChecker()
 

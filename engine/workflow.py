@@ -186,7 +186,7 @@ def complete_task(
     if if_match is not None and if_match not in ("*", etag(item)):
         raise StaleVersion(f"事项已被修改 The item changed since you read it (now {etag(item)})")
     definition = session.get_one(ProcessDefinition, item.definition_id)
-    form = definition.model["tasks"].get(row.name, {}).get("form")
+    form = forms.form_of(definition.model, row.name)
     forms.validate(session, item, form, data)
 
     instance = session.get_one(Instance, item.id)

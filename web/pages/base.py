@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect
+from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from engine.models import User
@@ -28,6 +29,11 @@ def require_login() -> Response | None:
     if request.method == "POST":
         csrf.protect()
     return None
+
+
+def field_errors(error: ValidationError) -> list[dict[str, str]]:
+    """marshmallow's messages as the pages show them: one message per field, beside that field."""
+    return [{"field": name, "message": "; ".join(messages)} for name, messages in error.normalized_messages().items()]
 
 
 def me() -> User:

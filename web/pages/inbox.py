@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from engine import deadlines, history, items, workflow
+from engine import deadlines, forms, history, items, workflow
 from engine.errors import InvalidInput
 from engine.models import Department, Item, Task
 from web import db
@@ -65,7 +65,7 @@ def list_tasks() -> str:
 def _task_page(task: Task, values: dict[str, Any], errors: list[dict[str, str]]) -> str:
     session = db.session()
     item = items.get_visible(session, me(), task.item_id)
-    form = items.definition_of(session, item).model["tasks"].get(task.name, {}).get("form")
+    form = forms.form_of(items.definition_of(session, item).model, task.name)
     return render_template(
         "task.html",
         task=task,
@@ -87,8 +87,7 @@ def complete(task_id: int) -> Response | str:
     session = db.session()
     task = workflow.authorize_task(session, me(), task_id)
     item = items.get_visible(session, me(), task.item_id)
-    form = items.definition_of(session, item).model["tasks"].get(task.name, {}).get("form")
-    data = task_form.parse(form, request.form)
+    data = task_form.parse(forms.form_of(items.definition_of(session, item).model, task.name), request.form)
     try:
         workflow.complete_task(session, me(), task_id, data, request.form.get("etag") or None)
     except InvalidInput as exc:

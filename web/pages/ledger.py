@@ -17,7 +17,7 @@ from engine.errors import InvalidInput
 from web import db
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import ItemCreateSchema, ItemPageQuerySchema
-from web.pages.base import me, require_login
+from web.pages.base import field_errors, me, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
@@ -32,8 +32,7 @@ def _filter() -> tuple[items.ItemFilter, dict[str, Any]]:
     try:
         query = ItemPageQuerySchema(unknown=EXCLUDE).load(args)
     except ValidationError as exc:
-        messages = [{"field": name, "message": "; ".join(errs)} for name, errs in exc.normalized_messages().items()]
-        raise InvalidInput(_("筛选条件无效"), errors=messages) from exc
+        raise InvalidInput(_("筛选条件无效"), errors=field_errors(exc)) from exc
     return items.ItemFilter(**query), args
 
 
@@ -88,8 +87,7 @@ def create_item() -> Response | str:
             db.settings().timezone,
         )
     except ValidationError as exc:
-        errors = [{"field": name, "message": "; ".join(m)} for name, m in exc.normalized_messages().items()]
-        return _new_item_page(values, errors)
+        return _new_item_page(values, field_errors(exc))
     except InvalidInput as exc:
         # Nothing was saved; the form comes back with each message beside its field (a page, so 200).
         db.session().rollback()
