@@ -28,9 +28,12 @@ from sqlalchemy import Engine, insert, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.reports import batches, seed
-from engine import audit, identity, migrate, workflow
-from engine.db import make_engine, make_session_factory, scratch_database, transaction
-from engine.models import AuditAnchor, HistoryEvent, Instance, Item
+from engine.audit import audit
+from engine.identity import identity
+from engine.items import workflow
+from engine.store import migrate
+from engine.store.db import make_engine, make_session_factory, scratch_database, transaction
+from engine.store.models import AuditAnchor, HistoryEvent, Instance, Item
 
 STEPS = [("created", None, "identified", {}), ("complete", "measures", "owner", {"measures": "措施"})]
 

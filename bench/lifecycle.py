@@ -28,11 +28,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import identity, migrate
 from engine.bpmn import deploy
-from engine.config import REPO_ROOT
-from engine.db import make_engine, make_session_factory, scratch_database, transaction
-from engine.models import Instance
+from engine.identity import identity
+from engine.store import migrate
+from engine.store.config import REPO_ROOT
+from engine.store.db import make_engine, make_session_factory, scratch_database, transaction
+from engine.store.models import Instance
 
 PROCESSES = REPO_ROOT / "processes"
 CAST = {"reporter": ["reporter"], "manager": ["manager"], "owner": ["member"], "approver": ["approver"]}
@@ -162,8 +163,8 @@ def raw_floor(count: int) -> tuple[float, float]:
     from SpiffWorkflow.util.task import TaskState
 
     from engine.bpmn.builder import make_parser, script_engine, serializer
-    from engine.deadlines import NEVER
-    from engine.workflow import DEADLINE_VARIABLE
+    from engine.items.workflow import DEADLINE_VARIABLE
+    from engine.store.clock import NEVER
 
     parser = make_parser()
     parser.add_bpmn_file(str(PROCESSES / "rectification_item.bpmn"))

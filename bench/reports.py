@@ -28,11 +28,13 @@ from sqlalchemy import Engine, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine import identity, migrate, report_xlsx, reports
 from engine.bpmn import deploy
-from engine.config import REPO_ROOT
-from engine.db import make_engine, make_session_factory, scratch_database, transaction
-from engine.models import Department, Item, ItemUnit, ProgressUpdate, User
+from engine.identity import identity
+from engine.reports import report_xlsx, reports
+from engine.store import migrate
+from engine.store.config import REPO_ROOT
+from engine.store.db import make_engine, make_session_factory, scratch_database, transaction
+from engine.store.models import Department, Item, ItemUnit, ProgressUpdate, User
 
 TZ = "Asia/Shanghai"
 UNITS = 20

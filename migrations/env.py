@@ -1,11 +1,11 @@
-"""Alembic environment: runs against the connection handed over by ``engine.migrate``."""
+"""Alembic environment: runs against the connection handed over by ``engine.store.migrate``."""
 
 from __future__ import annotations
 
 from alembic import context
 
-import engine.models  # noqa: F401  (registers the tables on the metadata)
-from engine.db import Base, make_engine
+import engine.store.models  # noqa: F401  (registers the tables on the metadata)
+from engine.store.db import Base, make_engine
 
 config = context.config
 connection = config.attributes.get("connection")

@@ -23,10 +23,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import identity, migrate
 from engine.bpmn import deploy
-from engine.config import REPO_ROOT
-from engine.db import Base, make_engine, make_session_factory, scratch_database, transaction
+from engine.identity import identity
+from engine.store import migrate
+from engine.store.config import REPO_ROOT
+from engine.store.db import Base, make_engine, make_session_factory, scratch_database, transaction
 from web import create_app, db
 
 PROCESSES = REPO_ROOT / "processes"

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from engine import notifications
-from engine.config import Settings
-from engine.db import make_engine
+from engine.items import notifications
+from engine.store.config import Settings
+from engine.store.db import make_engine
 from web import browser_session, db, oidc, problems, security
 from web.api import init_api
 from web.pages import init_pages

@@ -8,9 +8,9 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 
-from engine import identity
-from engine.errors import RectiflowError
-from engine.models import ApiToken, User
+from engine.identity import identity
+from engine.store.errors import RectiflowError
+from engine.store.models import ApiToken, User
 from web import db
 
 F = TypeVar("F", bound=Callable[..., Any])

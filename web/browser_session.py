@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Response, g, session
 
-from engine.errors import RectiflowError
-from engine.models import User
+from engine.store.errors import RectiflowError
+from engine.store.models import User
 from web import db
 
 USER_KEY, LOGIN_KEY = "user_id", "login_at"

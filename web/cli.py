@@ -16,14 +16,17 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from engine import admin_log, backup, deadlines, demo, identity, migrate, retention
-from engine import audit as history_audit
+from engine.audit import admin_log, backup, retention
+from engine.audit import audit as history_audit
 from engine.bpmn import deploy
-from engine.config import Settings
-from engine.db import make_engine, make_session_factory, transaction
-from engine.errors import RectiflowError
-from engine.models import utcnow
-from engine.worker import Worker
+from engine.deadlines.worker import Worker
+from engine.identity import identity
+from engine.ledger import demo
+from engine.store import clock, migrate
+from engine.store.config import Settings
+from engine.store.db import make_engine, make_session_factory, transaction
+from engine.store.errors import RectiflowError
+from engine.store.models import utcnow
 
 
 @contextmanager
@@ -237,7 +240,7 @@ def audit_prune(settings: Settings, dry_run: bool, archive_dir: Path | None) -> 
         result = retention.prune(
             session,
             retention_days=settings.history_retention_days,
-            today=deadlines.today(settings.timezone),
+            today=clock.today(settings.timezone),
             timezone=settings.timezone,
             archive_dir=archive_dir or settings.instance_path / "archive",
             actor=_cli_actor(),

@@ -10,9 +10,9 @@ from flask import Flask, Response, current_app, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from engine import deadlines
-from engine.config import Settings
-from engine.db import make_session_factory, transaction
+from engine.store import clock
+from engine.store.config import Settings
+from engine.store.db import make_session_factory, transaction
 
 
 def init_app(app: Flask, engine: Engine) -> None:
@@ -54,7 +54,7 @@ def dispose(app: Flask) -> None:
 
 def today() -> dt.date:
     """The office's date now, for deadline flags and filters."""
-    return deadlines.today(settings().timezone)
+    return clock.today(settings().timezone)
 
 
 def _finish(response: Response) -> Response:

@@ -2,7 +2,7 @@
 
 Registered only when ``RECTIFLOW_OIDC_ISSUER`` is set. Authlib keeps the state, nonce and PKCE
 verifier in the session cookie, exchanges the code and validates the ID token (signature against
-the provider's JWKS, issuer, audience, expiry, nonce); ``engine.sso`` turns the claims into a user.
+the provider's JWKS, issuer, audience, expiry, nonce); ``engine.identity.sso`` turns the claims into a user.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from flask import Blueprint, Flask, current_app, redirect, request, session, url
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
-from engine import sso
-from engine.config import OidcSettings
-from engine.errors import RectiflowError
+from engine.identity import sso
+from engine.store.config import OidcSettings
+from engine.store.errors import RectiflowError
 from web import browser_session, db
 
 blp = Blueprint("oidc", __name__, url_prefix="/auth/oidc")

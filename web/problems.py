@@ -9,7 +9,7 @@ from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
-from engine import errors
+from engine.store import errors
 from web import trail
 from web.auth import Unauthenticated
 from web.browser_session import NotLoggedIn

@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 
-from engine.config import Settings
+from engine.store.config import Settings
 from web import trail
 
 # No inline script anywhere (the docs page loads its initialiser from a file). Swagger UI sets inline

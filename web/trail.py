@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import g, request
 
-from engine import admin_log, administration
+from engine.audit import admin_log
+from engine.identity import administration
 from web import db
 
 

@@ -15,7 +15,7 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
 from engine.bpmn.sandbox import SandboxEnvironment
-from engine.deadlines import days_before
+from engine.store.clock import days_before
 
 # Our diagrams use the Camunda extension namespace: stock bpmn-js with camunda-bpmn-moddle and the
 # Camunda desktop modeler can edit every property the product reads (formKey, camunda:properties).

@@ -21,8 +21,8 @@ from engine.bpmn.document import decode, executable_process, parse_xml, process_
 from engine.bpmn.model import read_model
 from engine.bpmn.spiff_parse import parse_specs
 from engine.bpmn.structure import check_structure
-from engine.errors import NotFound
-from engine.models import ProcessDefinition
+from engine.store.errors import NotFound
+from engine.store.models import ProcessDefinition
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from lxml import etree
 
 from engine.bpmn.builder import BPMN_NS
 from engine.bpmn.model import NS
-from engine.errors import InvalidDiagram
-from engine.models import ProcessDefinition
+from engine.store.errors import InvalidDiagram
+from engine.store.models import ProcessDefinition
 
 # Refused before parsing: DTDs are how XXE, billion laughs and quadratic blow-up get in.
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)

@@ -24,8 +24,8 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.builder import script_engine, serializer
-from engine.deadlines import NEVER
-from engine.models import Instance, ProcessDefinition
+from engine.store.clock import NEVER
+from engine.store.models import Instance, ProcessDefinition
 
 _SPEC_KEYS = ("spec", "subprocess_specs")
 LIVE_STATES = {TaskState.READY: "ready", TaskState.WAITING: "waiting", TaskState.STARTED: "waiting"}

@@ -17,7 +17,7 @@ from functools import partial
 from types import FrameType
 from typing import Any
 
-from engine.errors import ScriptLimit
+from engine.store.errors import ScriptLimit
 
 # Defaults sized for what a diagram's data holds (form answers, a few lists of units).
 MAX_SECONDS = 1.0

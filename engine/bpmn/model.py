@@ -8,7 +8,7 @@ All of it comes from the BPMN file and the form files next to it, never from Pyt
 - ``camunda:properties`` on an event: ``escalation`` (e.g. ``warning``, ``overdue``): when the event
   fires (a deadline timer), the item's history records an escalation of that kind.
 - ``camunda:formKey`` on a user task: a JSON Schema file in the forms folder.
-- ``camunda:properties`` on a lane: ``candidates`` names the rule (see ``engine.assignment``) that
+- ``camunda:properties`` on a lane: ``candidates`` names the rule (``engine.bpmn.lanes``) that
   decides who may complete the lane's tasks. Without the property the lane's id is taken as the rule.
   A task inside an expanded sub-process that no lane lists takes the lane of its sub-process.
 
@@ -26,11 +26,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from lxml import etree
 
-from engine.assignment import RULES
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
+from engine.bpmn.lanes import LaneRule
 from engine.bpmn.sandbox import CodeRefused, compile_code
-from engine.errors import InvalidDiagram
-from engine.models import Item, Task
+from engine.store.errors import InvalidDiagram
+from engine.store.models import Item, Task
 
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 
@@ -140,8 +140,8 @@ def _check_lane(element: str, lane: dict[str, str] | None) -> dict[str, str]:
         raise InvalidDiagram.at(
             element, f"用户任务不在任何泳道中 User task {element!r} is in no lane: nobody could complete it"
         )
-    if lane["rule"] not in RULES:
-        known = ", ".join(sorted(RULES))
+    if lane["rule"] not in set(LaneRule):
+        known = ", ".join(sorted(LaneRule))
         if lane["explicit"]:
             message = (
                 f"泳道的处理人规则未知 Lane {lane['name']!r} (of user task {element!r}) names unknown candidates rule "

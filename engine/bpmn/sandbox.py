@@ -26,7 +26,7 @@ from RestrictedPython.Guards import (
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 
 from engine.bpmn import limits
-from engine.errors import ScriptLimit
+from engine.store.errors import ScriptLimit
 
 Mode = Literal["eval", "exec"]
 # The file name diagram code is compiled as: SpiffWorkflow looks for it to report the failing line.

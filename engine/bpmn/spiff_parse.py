@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from engine.bpmn.builder import make_parser, serializer
 from engine.bpmn.document import describe
 from engine.bpmn.instance import serialize_specs
-from engine.errors import InvalidDiagram
+from engine.store.errors import InvalidDiagram
 
 # SpiffWorkflow messages that need a word of advice (or a missing word) to be useful.
 _ADVICE = {

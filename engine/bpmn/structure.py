@@ -14,7 +14,7 @@ from lxml import etree
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
 from engine.bpmn.document import describe
 from engine.bpmn.model import NS
-from engine.errors import InvalidDiagram
+from engine.store.errors import InvalidDiagram
 
 
 def _bpmn(*names: str) -> frozenset[str]:

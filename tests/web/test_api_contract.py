@@ -35,8 +35,8 @@ from schemathesis.checks import (
 from schemathesis.schemas import APIOperation
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import identity
-from engine.db import transaction
+from engine.identity import identity
+from engine.store.db import transaction
 from tests.conftest import People
 
 API = "/api/v1"

@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import demo
-from engine.models import AdminLogEntry
+from engine.ledger import demo
+from engine.store.models import AdminLogEntry
 from tests.conftest import postgres_database
 from web.cli import main
 

@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import workflow
-from engine.db import transaction
-from engine.models import Job
+from engine.items import workflow
+from engine.store.db import transaction
+from engine.store.models import Job
 from tests.conftest import People
 
 API = "/api/v1"

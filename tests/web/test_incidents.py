@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from engine.models import AdminLogEntry
+from engine.store.models import AdminLogEntry
 from tests.conftest import People
-from tests.engine.test_sandbox import REFUSED, condition, script, timer
+from tests.engine.bpmn.test_sandbox import REFUSED, condition, script, timer
 
 API = "/api/v1"
 

@@ -13,8 +13,8 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import identity
-from engine.db import transaction
+from engine.identity import identity
+from engine.store.db import transaction
 from tests.conftest import People, serve
 
 API = "/api/v1"

@@ -11,9 +11,10 @@ from flask.testing import FlaskClient
 from openpyxl import Workbook, load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import demo, identity
-from engine.config import REPO_ROOT
-from engine.db import transaction
+from engine.identity import identity
+from engine.ledger import demo
+from engine.store.config import REPO_ROOT
+from engine.store.db import transaction
 from tests.conftest import People
 
 SAMPLE = REPO_ROOT / "demo" / "problem-list-sample.xlsx"

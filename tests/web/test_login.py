@@ -12,8 +12,8 @@ import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import identity
-from engine.db import transaction
+from engine.identity import identity
+from engine.store.db import transaction
 from tests.conftest import People
 from tests.web.test_permissions import assert_problem
 from web import create_app, db

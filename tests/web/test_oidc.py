@@ -18,10 +18,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import identity
-from engine.config import OidcSettings, Settings
-from engine.db import transaction
-from engine.models import AdminLogEntry, User
+from engine.identity import identity
+from engine.store.config import OidcSettings, Settings
+from engine.store.db import transaction
+from engine.store.models import AdminLogEntry, User
 from tests.conftest import serve
 from tests.oidc_provider import Provider, rsa_key, running_provider
 from web import create_app, db

@@ -17,9 +17,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from engine.config import REPO_ROOT
-from engine.db import transaction
-from engine.models import User
+from engine.store.config import REPO_ROOT
+from engine.store.db import transaction
+from engine.store.models import User
 from tests.conftest import CAST, People
 
 API = "/api/v1"

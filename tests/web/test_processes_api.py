@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
-from engine.config import REPO_ROOT
-from engine.models import ProcessDefinition
+from engine.store.config import REPO_ROOT
+from engine.store.models import ProcessDefinition
 from tests.conftest import CAST, People
 
 API = "/api/v1"

@@ -1,6 +1,6 @@
 """The report endpoints: JSON figures, the same figures in the .xlsx, scoping and bad periods.
 
-The ledger and the hand-counted figures are those of ``tests/engine/test_reports.py``.
+The ledger and the hand-counted figures are those of ``tests/engine/reports/test_reports.py``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.report_xlsx import HEADER_ROW
+from engine.reports.report_xlsx import HEADER_ROW
 from tests.conftest import People
-from tests.engine.test_reports import (
+from tests.engine.reports.test_reports import (
     BJ,
     DISPATCH_2026_11_2,
     MONTHLY_2026_10,

@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Response
 
-from engine import admin_log, audit, audit_export, permissions
-from engine.errors import Forbidden
-from engine.identity import Role
-from engine.models import User
+from engine.audit import admin_log, audit, audit_export
+from engine.identity import permissions
+from engine.identity.identity import Role
+from engine.store.errors import Forbidden
+from engine.store.models import User
 from web import db
 from web.api.auth_schemas import AdminLogPageSchema, AdminLogQuerySchema
 from web.api.blueprint import Blueprint

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import administration, identity, permissions
-from engine.errors import WrongCredentials
-from engine.models import User
+from engine.identity import administration, identity, permissions
+from engine.store.errors import WrongCredentials
+from engine.store.models import User
 from web import db, security, trail
 from web.api.auth_schemas import IssuedTokenSchema, LoginSchema, TokenListSchema, TokenQuerySchema
 from web.api.blueprint import Blueprint

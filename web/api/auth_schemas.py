@@ -6,12 +6,12 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from engine import passwords
-from engine.identity import Role
+from engine.identity import passwords
+from engine.identity.identity import Role
 from web.api.schemas import MAX_PAGE, Text
 
 USERNAME = validate.Length(min=1, max=64)
-# Length is checked by ``engine.passwords`` (one rule for the API and the command line); this only bounds the body.
+# Length is checked by ``engine.identity.passwords`` (one rule for API and command line); this only bounds the body.
 PASSWORD = validate.Length(min=1, max=passwords.MAX_LENGTH)
 
 

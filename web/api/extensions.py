@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import extensions, items
-from engine.models import ExtensionRequest, User
+from engine.deadlines import extensions
+from engine.items import items
+from engine.store.models import ExtensionRequest, User
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.schemas import ExtensionCreateSchema, ExtensionDecisionSchema, ExtensionListSchema, ExtensionSchema

@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import request
 
-from engine import incidents, permissions, workflow
-from engine.models import Incident
+from engine.identity import permissions
+from engine.items import incidents, workflow
+from engine.store.models import Incident
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.schemas import IncidentListSchema, IncidentSchema, RetrySchema

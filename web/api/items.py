@@ -6,8 +6,11 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from engine import history, items, ledger, ledger_export, permissions, progress, workflow
-from engine.models import ProgressUpdate, User
+from engine.audit import history
+from engine.identity import permissions
+from engine.items import items, progress, workflow
+from engine.ledger import ledger, ledger_export
+from engine.store.models import ProgressUpdate, User
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import notifications
-from engine.models import Notification
+from engine.items import notifications
+from engine.store.models import Notification
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.schemas import NotificationListSchema, NotificationSchema

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import url_for
 
-from engine import administration, identity, permissions
-from engine.models import Department, User
+from engine.identity import administration, identity, permissions
+from engine.store.models import Department, User
 from web import db, trail
 from web.api.auth_schemas import (
     DepartmentListSchema,

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import assignment, deadlines, incidents, items, progress
-from engine.models import Department, Item, Task
+from engine.items import assignment, due, incidents, items, progress
+from engine.store.models import Department, Item, Task
 
 
 def task_payload(session: Session, task: Task) -> dict[str, Any]:
@@ -38,8 +38,8 @@ def item_summary(item: Item, today: dt.date) -> dict[str, Any]:
         "department": _unit(item.department),
         "deadline": item.deadline,
         "ongoing": item.ongoing,
-        "warning": deadlines.is_warning(item, today),
-        "overdue": deadlines.is_overdue(item, today),
+        "warning": due.is_warning(item, today),
+        "overdue": due.is_overdue(item, today),
         "status": item.status,
         "status_label": item.status_label,
         "owner": item.owner.username if item.owner else None,

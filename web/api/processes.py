@@ -9,8 +9,8 @@ from flask import Response, url_for
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
-from engine import permissions
 from engine.bpmn import deploy
+from engine.identity import permissions
 from web import db, trail
 from web.api.blueprint import Blueprint
 from web.api.downloads import attachment

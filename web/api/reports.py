@@ -1,4 +1,4 @@
-"""Rhythm reports: 旬调度, 月总结, 周计划, as JSON and as ``.xlsx`` (definitions: ``engine.reports``)."""
+"""Rhythm reports: 旬调度, 月总结, 周计划, as JSON and as ``.xlsx`` (definitions: ``engine.reports.reports``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 from marshmallow import Schema, ValidationError
 
-from engine import report_xlsx, reports
+from engine.reports import report_xlsx, reports
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
@@ -18,7 +18,7 @@ blp = Blueprint("reports", __name__, url_prefix="/reports", description="报表 
 
 
 class PeriodText(Text):
-    """A period string, loaded as an ``engine.reports.Period``; a bad one is a 422 naming the field."""
+    """A period string, loaded as an ``engine.reports.reports.Period``; a bad one is a 422 naming the field."""
 
     def __init__(self, kind: str, example: str, description: str) -> None:
         # The pattern documents the format; parsing also checks the ranges (month 1–12, ISO weeks of the year).

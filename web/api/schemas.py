@@ -7,9 +7,9 @@ from typing import Any
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engine.items import SORTS, SOURCES
-from engine.text import unstorable
-from engine.workflow import DEFAULT_PROCESS, JOINT_PROCESS
+from engine.items.items import SORTS, SOURCES
+from engine.items.workflow import DEFAULT_PROCESS, JOINT_PROCESS
+from engine.store.text import unstorable
 
 # Pages are counted like ids (32-bit): beyond this the row offset would overflow the database's.
 MAX_PAGE = 2**31 - 1

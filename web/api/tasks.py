@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import request
 
-from engine import delegation, items, workflow
-from engine.models import User
+from engine.items import delegation, items, workflow
+from engine.store.models import User
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.presenters import item_payload, task_payload

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 from flask import Flask, session
 from flask_babel import Babel, get_locale
 
-from engine.identity import Role
-from engine.models import User
+from engine.identity.identity import Role
+from engine.store.models import User
 from web import browser_session, db
 from web.pages import account, admin, dashboard, designer, inbox, item, ledger, text
 from web.pages.base import LOCALE_KEY, LOCALES, csrf

@@ -6,8 +6,8 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine import identity
-from engine.errors import WrongCredentials
+from engine.identity import identity
+from engine.store.errors import WrongCredentials
 from web import browser_session, db, security, trail
 from web.pages.base import LOCALE_KEY, LOCALES, csrf, local_path
 

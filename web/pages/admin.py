@@ -6,8 +6,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine import administration, identity, permissions
-from engine.identity import Role
+from engine.identity import administration, identity, permissions
+from engine.identity.identity import Role
 from web import db
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFProtect
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
-from engine.models import User
+from engine.store.models import User
 from web import browser_session
 
 LOCALES = ("zh", "en")

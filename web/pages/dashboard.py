@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from engine import dashboard
+from engine.reports import dashboard
 from web import db
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on

@@ -8,9 +8,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import permissions
 from engine.bpmn import deploy
-from engine.errors import InvalidDiagram, InvalidInput
+from engine.identity import permissions
+from engine.store.errors import InvalidDiagram, InvalidInput
 from web import db
 from web.api.downloads import attachment
 from web.pages.base import me, require_login

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import RectiflowError
+from engine.store.errors import RectiflowError
 from web import trail
 from web.problems import status_of
 

@@ -11,9 +11,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from engine import deadlines, forms, history, items, workflow
-from engine.errors import InvalidInput
-from engine.models import Department, Item, Task
+from engine.audit import history
+from engine.items import due, forms, items, workflow
+from engine.store.errors import InvalidInput
+from engine.store.models import Department, Item, Task
 from web import db
 from web.pages import task_form
 from web.pages.base import me, require_login
@@ -40,8 +41,8 @@ def _row(task: Task, item: Item, unit_names: dict[str, str], today: dt.date) -> 
         item=item,
         unit=unit_names.get(task.instance_key or "", item.department.name),
         days_left=(item.deadline - today).days if item.deadline else None,
-        overdue=deadlines.is_overdue(item, today),
-        warning=deadlines.is_warning(item, today),
+        overdue=due.is_overdue(item, today),
+        warning=due.is_warning(item, today),
     )
 
 

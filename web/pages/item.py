@@ -8,9 +8,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from engine import audit, history, incidents, items, permissions, progress, workflow
-from engine.identity import Role
-from engine.models import Task
+from engine.audit import audit, history
+from engine.identity import permissions
+from engine.identity.identity import Role
+from engine.items import incidents, items, progress, workflow
+from engine.store.models import Task
 from web import db
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on

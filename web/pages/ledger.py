@@ -12,8 +12,10 @@ from flask_babel import gettext as _
 from marshmallow import EXCLUDE, ValidationError
 from werkzeug.wrappers import Response
 
-from engine import identity, items, ledger, ledger_export, permissions, workflow
-from engine.errors import InvalidInput
+from engine.identity import identity, permissions
+from engine.items import items, workflow
+from engine.ledger import ledger, ledger_export
+from engine.store.errors import InvalidInput
 from web import db
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import ItemCreateSchema, ItemPageQuerySchema

@@ -1,7 +1,7 @@
 """A task's JSON Schema form as HTML fields, and the posted fields back as the JSON the schema checks.
 
 Only the shapes our forms use are drawn (strings, enums, numbers, booleans, arrays of choices, and
-the people/unit formats); the schema itself stays the one judge of what is valid (``engine.forms``).
+the people/unit formats); the schema itself stays the one judge of what is valid (``engine.items.forms``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from engine import items
-from engine.models import Item, User
+from engine.items import items
+from engine.store.models import Item, User
 
 LONG_TEXT = 200  # longer strings get a text area
 

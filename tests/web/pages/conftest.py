@@ -17,9 +17,9 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import identity
-from engine.config import REPO_ROOT
-from engine.db import transaction
+from engine.identity import identity
+from engine.store.config import REPO_ROOT
+from engine.store.db import transaction
 from tests.conftest import CAST, serve
 
 CHROMIUM = "/usr/bin/chromium"

@@ -9,9 +9,10 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import demo, identity
-from engine.config import REPO_ROOT
-from engine.db import transaction
+from engine.identity import identity
+from engine.ledger import demo
+from engine.store.config import REPO_ROOT
+from engine.store.db import transaction
 from tests.web.pages.conftest import PASSWORD, Site
 
 HOSTILE = "<script>alert(1)</script> 窗口排队时间长"

@@ -11,9 +11,10 @@ from babel.messages.pofile import read_po
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import identity, workflow
-from engine.config import REPO_ROOT
-from engine.db import transaction
+from engine.identity import identity
+from engine.items import workflow
+from engine.store.config import REPO_ROOT
+from engine.store.db import transaction
 
 PASSWORD = "correct horse battery staple"
 CATALOGUE = REPO_ROOT / "web" / "translations" / "en" / "LC_MESSAGES" / "messages.po"

@@ -1,0 +1,77 @@
+"""The item's history: every creation and every completed task, with who, when, what and why."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.audit import audit
+from engine.store.models import HistoryEvent, HistoryPrune, Item, utcnow
+
+
+def record(
+    session: Session,
+    item: Item,
+    *,
+    actor: str | None,
+    action: str,
+    task: str | None = None,
+    status_from: str | None = None,
+    status_to: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> HistoryEvent:
+    """Append one event, chained to the item's last; the caller holds the item's lock."""
+    last = session.execute(
+        select(HistoryEvent.seq, HistoryEvent.hash)
+        .where(HistoryEvent.item_id == item.id)
+        .order_by(HistoryEvent.seq.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        # An item whose history was pruned under retention continues its chain from the removed head.
+        last = session.execute(
+            select(HistoryPrune.through_seq, HistoryPrune.head_hash).where(HistoryPrune.item_id == item.id)
+        ).first()
+    event = HistoryEvent(
+        item_id=item.id,
+        seq=last[0] + 1 if last else 1,
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        task=task,
+        status_from=status_from,
+        status_to=status_to,
+        # Stored as the JSON it will be read back as, so that the hash is recomputed the same.
+        data=json.loads(json.dumps(data or {})),
+        prev_hash=last[1] if last else audit.GENESIS,
+    )
+    event.hash = audit.event_hash(event)
+    session.add(event)
+    # Insert now, so that a second event of the same transaction follows this one.
+    session.flush()
+    if last is None:
+        audit.anchor(session, event)
+    return event
+
+
+def events(session: Session, item_id: int) -> list[HistoryEvent]:
+    return list(session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq)))
+
+
+def pruned(session: Session, item_id: int) -> HistoryPrune | None:
+    """Where the item's older history went, if it was removed under the retention policy."""
+    return session.scalar(select(HistoryPrune).where(HistoryPrune.item_id == item_id))
+
+
+def record_change(
+    session: Session, item: Item, *, actor: str, action: str, data: dict[str, Any], task: str | None = None
+) -> HistoryEvent:
+    """An event that changes the item without moving its status; the item's version (its ETag) moves."""
+    item.version += 1
+    item.updated_at = utcnow()
+    return record(
+        session, item, actor=actor, action=action, task=task, status_from=item.status, status_to=item.status, data=data
+    )

@@ -1,0 +1,1 @@
+"""Time-driven work: deadline extensions and the worker that fires timers and other jobs."""

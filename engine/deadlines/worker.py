@@ -1,0 +1,139 @@
+"""The background worker: claims due jobs and runs them, one job per transaction.
+
+Jobs are rows (``Job``). A worker claims a few due ones at a time, skipping rows another worker is
+claiming right now (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite has a single writer anyway),
+and marks them leased until ``now + lease``. Running a job and releasing its lease commit together,
+so a worker killed mid-job leaves the lease to expire and another worker runs the job again from
+the stored state; a timer that already fired no longer waits, so nothing fires twice.
+
+An ``email`` job (``engine.notify.mailer``) is composed in one short transaction, sent with no transaction
+open, and marked done in a second one; a failed send takes the same retry-with-backoff path as any
+failed job. With ``mail`` set, notifications the worker's own jobs create (deadline escalations)
+enqueue e-mail too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.items import notifications, workflow
+from engine.notify import mailer
+from engine.store.config import MailSettings
+from engine.store.db import transaction
+from engine.store.models import Job, utcnow
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = dt.timedelta(hours=1)
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """2, 4, 8 … seconds, at most ``MAX_BACKOFF`` (the exponent is capped: no overflow after many failures)."""
+    return min(dt.timedelta(seconds=2 ** min(attempts, 20)), MAX_BACKOFF)
+
+
+@dataclass
+class Worker:
+    sessions: sessionmaker[Session]
+    name: str
+    lease: dt.timedelta = dt.timedelta(seconds=60)
+    batch: int = 10
+    # Called after each job that ran: (job id, item id, what fired). The CLI prints it.
+    on_done: Callable[[int, int | None, list[str]], None] | None = None
+    # SMTP settings for email jobs; None: this worker sends no e-mail (email jobs are retried later).
+    mail: MailSettings | None = None
+
+    def claim(self) -> list[int]:
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            due = (
+                select(Job)
+                .where(Job.due_at <= now, or_(Job.locked_until.is_(None), Job.locked_until < now))
+                .order_by(Job.due_at, Job.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            jobs = list(session.scalars(due))
+            for job in jobs:
+                job.locked_by = self.name
+                job.locked_until = now + self.lease
+                job.attempts += 1
+            return [job.id for job in jobs]
+
+    def run(self, job_id: int) -> None:
+        message = None
+        try:
+            with transaction(self.sessions) as session:
+                if self.mail is not None:
+                    session.info[notifications.MAIL_FLAG] = True
+                job = self._leased(session, job_id)
+                if job is None:
+                    return
+                item_id = job.item_id
+                fired: list[str] = []
+                if job.kind == mailer.EMAIL_JOB:
+                    message = mailer.compose(session, job.payload, self.mail)
+                elif job.kind == workflow.TIMER_JOB and job.item_id is not None:
+                    fired = workflow.fire_timers(session, job.item_id)
+                if message is None:
+                    self._done(job)
+            if message is not None and self.mail is not None:
+                mailer.send(self.mail, message)  # outside any transaction: SMTP never holds a lock
+                with transaction(self.sessions) as session:
+                    job = self._leased(session, job_id)
+                    if job is None:
+                        log.warning("email job %s was sent after its lease ran out", job_id)
+                        return
+                    self._done(job)
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            self._retry_later(job_id, exc)
+            return
+        if self.on_done is not None:
+            self.on_done(job_id, item_id, fired)
+
+    def _leased(self, session: Session, job_id: int) -> Job | None:
+        """The job, while our lease holds; None when it ran out and another worker took the job."""
+        job = session.get(Job, job_id)
+        return job if job is not None and job.locked_by == self.name else None
+
+    @staticmethod
+    def _done(job: Job) -> None:
+        job.locked_by = job.locked_until = job.last_error = None
+        if job.kind == mailer.EMAIL_JOB:
+            job.due_at = None  # sent (or nothing to send); the row stays as the record
+
+    def _retry_later(self, job_id: int, exc: Exception) -> None:
+        """A failed job waits longer after each attempt; the workflow is never blocked by it."""
+        with transaction(self.sessions) as session:
+            job = session.get(Job, job_id)
+            if job is not None:
+                job.last_error = f"{type(exc).__name__}: {exc}"
+                job.due_at = utcnow() + backoff(job.attempts)
+                job.locked_by = job.locked_until = None
+
+    def run_pending(self) -> int:
+        """Claim and run one batch of due jobs; how many were claimed."""
+        claimed = self.claim()
+        for job_id in claimed:
+            self.run(job_id)
+        return len(claimed)
+
+    def due_count(self) -> int:
+        with transaction(self.sessions) as session:
+            return session.scalar(select(func.count()).select_from(Job).where(Job.due_at <= utcnow())) or 0
+
+    def run_until(self, stop: threading.Event, interval: float, until_idle: bool = False) -> None:
+        """Work until ``stop`` is set (or, with ``until_idle``, until no job is due any more)."""
+        while not stop.is_set():
+            if self.run_pending():
+                continue
+            if until_idle and not self.due_count():
+                return
+            stop.wait(interval)  # nothing claimable now: due jobs are leased by others, or none is due

@@ -1,0 +1,1 @@
+"""Who is who: departments, users, roles, passwords, tokens, single sign-on, permissions and administration."""

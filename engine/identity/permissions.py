@@ -1,0 +1,46 @@
+"""Role rules for actions that are not BPMN tasks (tasks follow the diagram's lanes: ``assignment``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.identity.identity import Role
+from engine.store.errors import Forbidden
+from engine.store.models import Item, ItemUnit, User
+
+
+def require_reporter(user: User) -> None:
+    """Reporters raise items."""
+    if Role.REPORTER not in user.roles:
+        raise Forbidden("只有填报人可以登记问题 Only reporters may raise items")
+
+
+def require_designer(user: User) -> None:
+    """Designers deploy diagrams."""
+    if Role.DESIGNER not in user.roles:
+        raise Forbidden("只有流程设计人员可以部署流程 Only process designers may deploy diagrams")
+
+
+def require_admin(user: User) -> None:
+    """Administrators manage people, departments and anyone's tokens, and retry failed steps (incidents)."""
+    if Role.ADMIN not in user.roles:
+        raise Forbidden("只有管理员可以执行此操作 Only administrators may do this")
+
+
+def require_log_reader(user: User) -> None:
+    """Auditors, and administrators, read the admin log and the open incidents."""
+    if not user.roles & {Role.AUDITOR, Role.ADMIN}:
+        raise Forbidden("只有审计员和管理员可以查看 Only auditors and administrators may read this")
+
+
+def require_progress_reporter(session: Session, user_id: int, item: Item) -> User:
+    """The item's owner, and managers and members of every unit taking part, report its progress."""
+    user = session.get_one(User, user_id)
+    if item.owner_id == user.id:
+        return user
+    units = select(ItemUnit.department_id).where(ItemUnit.item_id == item.id)
+    in_unit = user.department_id is not None and user.department_id in session.scalars(units)
+    if in_unit and user.roles & {Role.MANAGER, Role.MEMBER}:
+        return user
+    raise Forbidden("只有责任人和参与单位可以报送进展 Only the owner and the units taking part report progress")

@@ -1,0 +1,1 @@
+"""Items in flight: the workflow service, visibility, lane rules, delegation, forms, progress, incidents, notices."""

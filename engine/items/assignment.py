@@ -1,0 +1,168 @@
+"""Who may complete a task: the diagram's lanes resolved against the item.
+
+A lane names a rule (``candidates`` property). Each rule turns an item into a candidate set with
+up to four parts, stored on the task row so that the inbox is one indexed query:
+
+- ``role``: users holding this role ...
+- ``department_id``: ... and belonging to this department (when set);
+- ``assignee_id``: or exactly this user;
+- ``excluded_user_id``: never this user (segregation of duties), whatever else matches.
+
+Besides its rule, a ready task may be given to one person (``assignee_id``) by a manager who may
+complete it himself: "a member they assign" (see ``engine.items.delegation``).
+
+The rules:
+
+========================= =============================================================
+``department_managers``   managers of the item's responsible (lead) department
+``department_members``    managers and members of the item's responsible department
+``unit_managers``         managers of the unit a multi-instance task works on (its element
+                          variable ``unit``, a department code)
+``unit_members``          managers and members of that unit
+``owner``                 the item's assigned owner only (nobody until one is assigned)
+``approvers``             users with the approver role, never the item's owner
+``independent_approvers`` approvers, never the person whose step made the review ready
+========================= =============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from engine.bpmn.lanes import LaneRule
+from engine.store.models import Department, Item, Task, User, UserRole
+
+# The multi-instance element variable that names a unit (see processes/joint_task.bpmn).
+UNIT_VARIABLE = "unit"
+
+
+@dataclass(frozen=True)
+class Candidates:
+    roles: tuple[str, ...] = ()
+    department_id: int | None = None
+    assignee_id: int | None = None
+    excluded_user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a rule may look at: the item, the task's own data, and who made the task ready."""
+
+    session: Session
+    item: Item
+    data: dict[str, Any]
+    actor_id: int | None
+
+
+def _department_managers(ctx: Context) -> Candidates:
+    return Candidates(roles=("manager",), department_id=ctx.item.department_id)
+
+
+def _department_members(ctx: Context) -> Candidates:
+    return Candidates(roles=("manager", "member"), department_id=ctx.item.department_id)
+
+
+def _unit(ctx: Context) -> Department | None:
+    code = ctx.data.get(UNIT_VARIABLE)
+    return ctx.session.scalar(select(Department).where(Department.code == code)) if isinstance(code, str) else None
+
+
+def _unit_managers(ctx: Context) -> Candidates:
+    unit = _unit(ctx)
+    # An instance naming no known unit is nobody's: it shows up as a task without candidates.
+    return Candidates(roles=("manager",), department_id=unit.id) if unit else Candidates()
+
+
+def _unit_members(ctx: Context) -> Candidates:
+    unit = _unit(ctx)
+    return Candidates(roles=("manager", "member"), department_id=unit.id) if unit else Candidates()
+
+
+def _owner(ctx: Context) -> Candidates:
+    return Candidates(assignee_id=ctx.item.owner_id)
+
+
+def _approvers(ctx: Context) -> Candidates:
+    return Candidates(roles=("approver",), excluded_user_id=ctx.item.owner_id)
+
+
+def _independent_approvers(ctx: Context) -> Candidates:
+    return Candidates(roles=("approver",), excluded_user_id=ctx.actor_id)
+
+
+RULES: dict[str, Callable[[Context], Candidates]] = {
+    LaneRule.DEPARTMENT_MANAGERS: _department_managers,
+    LaneRule.DEPARTMENT_MEMBERS: _department_members,
+    LaneRule.UNIT_MANAGERS: _unit_managers,
+    LaneRule.UNIT_MEMBERS: _unit_members,
+    LaneRule.OWNER: _owner,
+    LaneRule.APPROVERS: _approvers,
+    LaneRule.INDEPENDENT_APPROVERS: _independent_approvers,
+}
+
+
+def resolve(rule: str, ctx: Context) -> Candidates:
+    return RULES[rule](ctx)
+
+
+def apply(task: Task, candidates: Candidates) -> None:
+    # Delimited on both sides so that the inbox can match one role with LIKE '%,role,%'.
+    task.candidate_role = f",{','.join(candidates.roles)}," if candidates.roles else None
+    task.candidate_department_id = candidates.department_id
+    task.assignee_id = candidates.assignee_id
+    task.excluded_user_id = candidates.excluded_user_id
+
+
+def _roles(task: Task) -> list[str]:
+    return [role for role in (task.candidate_role or "").split(",") if role]
+
+
+def may_complete(user: User, task: Task) -> bool:
+    if not user.active or task.excluded_user_id == user.id:
+        return False
+    if task.assignee_id is not None and task.assignee_id == user.id:
+        return True
+    if not task.candidate_role or not user.roles.intersection(_roles(task)):
+        return False
+    return task.candidate_department_id is None or task.candidate_department_id == user.department_id
+
+
+def inbox_clause(user: User) -> ColumnElement[bool]:
+    """SQL twin of ``may_complete`` for listing the tasks a user may complete."""
+    if not user.active:
+        return false()
+    by_role = [Task.candidate_role.like(f"%,{role},%") for role in sorted(user.roles)]
+    role_match = and_(
+        or_(*by_role) if by_role else false(),
+        or_(Task.candidate_department_id.is_(None), Task.candidate_department_id == user.department_id),
+    )
+    return and_(
+        or_(Task.excluded_user_id.is_(None), Task.excluded_user_id != user.id),
+        or_(Task.assignee_id == user.id, role_match),
+    )
+
+
+def candidates_clause(task: Task) -> ColumnElement[bool]:
+    """SQL for the users who may complete the task right now (a third twin of ``may_complete``)."""
+    clauses = []
+    if task.assignee_id is not None:
+        clauses.append(User.id == task.assignee_id)
+    if task.candidate_role:
+        in_role: ColumnElement[bool] = User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(_roles(task))))
+        if task.candidate_department_id is not None:
+            in_role = and_(in_role, User.department_id == task.candidate_department_id)
+        clauses.append(in_role)
+    if not clauses:
+        return false()
+    excluded = User.id != task.excluded_user_id if task.excluded_user_id is not None else true()
+    return and_(User.active.is_(True), or_(*clauses), excluded)
+
+
+def candidate_usernames(session: Session, task: Task) -> list[str]:
+    """The people who may complete the task right now, for display."""
+    return list(session.scalars(select(User.username).where(candidates_clause(task)).order_by(User.username)))

@@ -1,0 +1,38 @@
+"""Deadlines (整改时限): when an item is due soon (预警) or overdue (逾期), counted in office days.
+
+An item is overdue once its deadline day has passed without close-out, and in the warning window
+from ``WARNING_DAYS`` days before the deadline until the deadline day itself. Items kept as
+长期坚持 (ongoing) have no deadline and are never either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ColumnElement, and_
+
+from engine.store.models import Item
+
+WARNING_DAYS = 3
+
+
+def is_overdue(item: Item, on: dt.date) -> bool:
+    return item.closed_at is None and item.deadline is not None and item.deadline < on
+
+
+def is_warning(item: Item, on: dt.date) -> bool:
+    return (
+        item.closed_at is None
+        and item.deadline is not None
+        and on <= item.deadline <= on + dt.timedelta(days=WARNING_DAYS)
+    )
+
+
+def overdue_clause(on: dt.date) -> ColumnElement[bool]:
+    """SQL twin of ``is_overdue``."""
+    return and_(Item.closed_at.is_(None), Item.deadline < on)
+
+
+def due_within_clause(on: dt.date, days: int) -> ColumnElement[bool]:
+    """Open items whose deadline falls in the next ``days`` days (today included)."""
+    return and_(Item.closed_at.is_(None), Item.deadline >= on, Item.deadline <= on + dt.timedelta(days=days))

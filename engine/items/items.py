@@ -1,0 +1,197 @@
+"""Reading items: who may see which, filters, pagination, the live tasks of an item."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy.orm import Session, joinedload
+
+from engine.identity.identity import Role
+from engine.items import assignment, due, incidents
+from engine.store.errors import NotFound
+from engine.store.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User
+
+# 问题来源: where a problem was found (the ledger's and the API's one list).
+SOURCES = ("自查", "走访调研", "群众反映", "上级督查", "其他")
+# Roles whose work spans every unit: they read every item.
+GLOBAL_READERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN, Role.DESIGNER})
+
+
+# How a ledger may be sorted: name -> column; "-name" sorts descending.
+SORTS = {
+    "id": Item.id,
+    "deadline": Item.deadline,
+    "created_at": Item.created_at,
+    "updated_at": Item.updated_at,
+    "status": Item.status,
+    "title": Item.title,
+}
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    status: str | None = None
+    department: str | None = None
+    source: str | None = None
+    category: str | None = None
+    q: str | None = None
+    overdue: bool | None = None
+    due_within: int | None = None
+    ongoing: bool | None = None
+    deadline_from: dt.date | None = None
+    deadline_to: dt.date | None = None
+    sort: str = "-id"
+    incident: bool | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+def visible_clause(user: User) -> ColumnElement[bool]:
+    """Everyone sees the items their unit takes part in and those they raised or own; some roles see all."""
+    if user.roles & GLOBAL_READERS:
+        return true()
+    clauses = [Item.owner_id == user.id, Item.created_by_id == user.id]
+    if user.department_id is not None:
+        # The unit's own items and the joint tasks it takes part in (how external units see anything).
+        clauses.append(Item.id.in_(select(ItemUnit.item_id).where(ItemUnit.department_id == user.department_id)))
+    return or_(*clauses) if clauses else false()
+
+
+def _filtered(user: User, flt: ItemFilter, on: dt.date) -> Select[Item]:
+    query = _state_filters(select(Item).where(visible_clause(user)), flt, on)
+    for column, wanted in ((Item.status, flt.status), (Item.source, flt.source), (Item.category, flt.category)):
+        if wanted:
+            query = query.where(column == wanted)
+    if flt.department:
+        query = query.where(Item.department_id.in_(select(Department.id).where(Department.code == flt.department)))
+    if flt.q:
+        pattern = f"%{flt.q}%"
+        query = query.where(or_(Item.title.ilike(pattern), Item.description.ilike(pattern)))
+    return query
+
+
+def _state_filters(query: Select[Item], flt: ItemFilter, on: dt.date) -> Select[Item]:
+    if flt.overdue is not None:
+        overdue = due.overdue_clause(on)
+        query = query.where(overdue if flt.overdue else or_(~overdue, Item.deadline.is_(None)))
+    if flt.due_within is not None:
+        query = query.where(due.due_within_clause(on, flt.due_within))
+    if flt.ongoing is not None:
+        query = query.where(Item.ongoing.is_(flt.ongoing))
+    if flt.incident is not None:
+        query = query.where(incidents.open_clause() if flt.incident else ~incidents.open_clause())
+    if flt.deadline_from is not None:
+        query = query.where(Item.deadline >= flt.deadline_from)
+    if flt.deadline_to is not None:
+        query = query.where(Item.deadline <= flt.deadline_to)
+    return query
+
+
+def _ordered(query: Select[Item], sort: str) -> Select[Item]:
+    column = SORTS[sort.removeprefix("-")]
+    # Items without a deadline (长期坚持) sort last either way; the id keeps pages stable.
+    order = column.desc() if sort.startswith("-") else column.asc()
+    return query.order_by(order.nulls_last(), Item.id.desc() if sort.startswith("-") else Item.id.asc())
+
+
+def list_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> tuple[list[Item], int]:
+    """A page of the items ``user`` may see; ``on`` is the office's date for the deadline filters."""
+    query = _filtered(user, flt, on)
+    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Item.id).subquery())) or 0
+    page = _ordered(query, flt.sort).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
+    return list(session.scalars(page)), total
+
+
+def all_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> Iterator[Item]:
+    """Every item the filter selects, in its order (an export: no pages)."""
+    query = _ordered(_filtered(user, flt, on), flt.sort).execution_options(yield_per=500)
+    yield from session.scalars(query)
+
+
+def status_counts(session: Session, user: User, flt: ItemFilter, on: dt.date) -> dict[str, tuple[str, int]]:
+    """Per status: its label and how many items the filter selects, whatever their status."""
+    unfiltered_status = _filtered(user, replace(flt, status=None), on).subquery()
+    query = (
+        select(unfiltered_status.c.status, func.max(unfiltered_status.c.status_label), func.count())
+        .group_by(unfiltered_status.c.status)
+        .order_by(unfiltered_status.c.status)
+    )
+    return {status: (label, count) for status, label, count in session.execute(query)}
+
+
+def get_visible(session: Session, user: User, item_id: int) -> Item:
+    """An item the user may see; one they may not see is reported as missing, not as forbidden."""
+    item = session.scalar(select(Item).where(Item.id == item_id, visible_clause(user)))
+    if item is None:
+        raise NotFound(f"事项不存在 No item {item_id}")
+    return item
+
+
+def live_tasks(session: Session, item: Item) -> list[Task]:
+    return list(
+        session.scalars(
+            select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))).order_by(Task.id)
+        )
+    )
+
+
+def inbox(session: Session, user: User) -> list[Task]:
+    query = select(Task).where(Task.state == "ready", assignment.inbox_clause(user)).order_by(Task.created_at, Task.id)
+    return list(session.scalars(query))
+
+
+def definition_of(session: Session, item: Item) -> ProcessDefinition:
+    return session.get_one(ProcessDefinition, item.definition_id)
+
+
+def data_of(session: Session, item: Item) -> dict[str, object]:
+    instance = session.get_one(Instance, item.id)
+    return dict(instance.data)
+
+
+def units(session: Session, item: Item) -> list[ItemUnit]:
+    """The lead unit first, then the co-units in the order they were named."""
+    return list(session.scalars(select(ItemUnit).where(ItemUnit.item_id == item.id).order_by(ItemUnit.position)))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One unit's share of a joint task: its latest instance of the diagram's multi-instance task."""
+
+    unit: ItemUnit
+    task: Task | None
+
+    @property
+    def state(self) -> str:
+        if self.task is None:
+            return "none"
+        return "done" if self.task.state == "completed" else "pending"
+
+    @property
+    def submitted(self) -> dict[str, Any]:
+        return dict(self.task.data or {}) if self.task is not None and self.task.state == "completed" else {}
+
+    @property
+    def actor(self) -> str | None:
+        done_by = self.task.completed_by if self.task is not None else None
+        return done_by.username if done_by is not None else None
+
+
+def parts(session: Session, item: Item) -> list[Part]:
+    """Each unit's part, for items whose diagram has a multi-instance user task; else nothing."""
+    definition = definition_of(session, item)
+    names = [name for name, task in definition.model["tasks"].items() if task.get("multi_instance")]
+    if not names:
+        return []
+    rows = session.scalars(
+        select(Task)
+        .where(Task.item_id == item.id, Task.name.in_(names), Task.state != "cancelled")
+        .options(joinedload(Task.completed_by))
+        .order_by(Task.id)
+    )
+    latest = {row.instance_key: row for row in rows}
+    return [Part(unit, latest.get(unit.department.code)) for unit in units(session, item)]

@@ -1,0 +1,127 @@
+"""In-app notifications (通知): who hears about what.
+
+- ``task``: a task became ready that you may complete (you, or your unit).
+- ``rejection``: a review sent the work back to you, with the reviewer's reason.
+- ``extension``: a deadline extension was requested (approvers) or decided (the requester).
+- ``warning`` / ``overdue``: a deadline timer fired (预警 / 逾期督办); the responsible unit's managers
+  and the approvers hear of it.
+
+E-mail: a session whose ``info`` carries ``MAIL_FLAG`` (set by ``enable_mail`` on the session factory
+of whoever has ``RECTIFLOW_SMTP_*`` configured: the web app and the worker) also enqueues one
+``email`` job per notification, in the same transaction; the worker sends it (``engine.notify.mailer``).
+The engine itself reads no configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.identity.identity import Role
+from engine.items import assignment
+from engine.notify.mailer import EMAIL_JOB
+from engine.store.config import MailSettings
+from engine.store.errors import NotFound
+from engine.store.models import ExtensionRequest, Item, Job, Notification, Task, User, UserRole, utcnow
+
+# Form fields a review uses to send work back (see processes/forms/review.json).
+DECISION_FIELD, REJECT, COMMENT_FIELD = "decision", "reject", "comment"
+
+
+MAIL_FLAG = "rectiflow_mail"
+
+
+def enable_mail(sessions: sessionmaker[Session], mail: MailSettings | None) -> None:
+    """Sessions from this factory enqueue e-mail for each notification; no-op without mail settings."""
+    if mail is not None:
+        sessions.configure(info={**sessions.kw.get("info", {}), MAIL_FLAG: True})
+
+
+def enqueue_email(session: Session, notification: Notification) -> Job:
+    """An email job for the notification, due now, in the caller's transaction."""
+    if notification.id is None:
+        session.flush()
+    job = Job(
+        kind=EMAIL_JOB, item_id=notification.item_id, due_at=utcnow(), payload={"notification_id": notification.id}
+    )
+    session.add(job)
+    return job
+
+
+def _notify(session: Session, user_ids: Iterable[int], kind: str, item: Item, title: str, message: str) -> None:
+    created = [
+        Notification(user_id=user_id, kind=kind, item_id=item.id, title=title, message=message)
+        for user_id in sorted(set(user_ids))
+    ]
+    session.add_all(created)
+    if created and session.info.get(MAIL_FLAG):
+        session.flush()
+        for notification in created:
+            enqueue_email(session, notification)
+
+
+def tasks_ready(session: Session, item: Item, tasks: list[Task], submitted: dict[str, object] | None) -> None:
+    """Tell the candidates of newly ready tasks; after a rejection, say so and why."""
+    sent = submitted or {}
+    rejected = sent.get(DECISION_FIELD) == REJECT
+    for task in tasks:
+        users = session.scalars(select(User.id).where(assignment.candidates_clause(task)))
+        if rejected:
+            reason = sent.get(COMMENT_FIELD) or ""
+            _notify(
+                session, users, "rejection", item, f"被退回：{item.title}", f"{task.title}｜退回原因 Reason: {reason}"
+            )
+        else:
+            _notify(session, users, "task", item, f"新的待办：{item.title}", f"{task.title}")
+
+
+def escalated(session: Session, item: Item, kind: str, name: str) -> None:
+    """A deadline timer fired: the responsible unit's managers and all approvers hear of it."""
+    managers = select(UserRole.user_id).where(UserRole.role == Role.MANAGER)
+    approvers = select(UserRole.user_id).where(UserRole.role == Role.APPROVER)
+    users = session.scalars(
+        select(User.id).where(
+            User.active.is_(True),
+            or_(User.id.in_(approvers), User.id.in_(managers) & (User.department_id == item.department_id)),
+        )
+    )
+    label = {"warning": "预警 Warning", "overdue": "逾期督办 Overdue"}.get(kind, kind)
+    deadline = item.deadline.isoformat() if item.deadline else "—"
+    _notify(session, users, kind, item, f"{label}：{item.title}", f"{name}｜整改时限 Deadline: {deadline}")
+
+
+def for_user(session: Session, user: User, limit: int = 200) -> list[Notification]:
+    """Newest first."""
+    query = select(Notification).where(Notification.user_id == user.id)
+    return list(session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
+def mark_read(session: Session, user: User, notification_id: int) -> Notification:
+    found = session.get(Notification, notification_id)
+    if found is None or found.user_id != user.id:
+        raise NotFound(f"通知不存在 No notification {notification_id}")
+    if found.read_at is None:
+        found.read_at = utcnow()
+    return found
+
+
+def extension_requested(session: Session, item: Item, request: ExtensionRequest) -> None:
+    """Approvers hear of a request to move a deadline."""
+    approvers = select(UserRole.user_id).where(UserRole.role == Role.APPROVER)
+    users = session.scalars(select(User.id).where(User.active.is_(True), User.id.in_(approvers)))
+    message = f"{request.current_deadline or '—'} → {request.new_deadline}｜理由 Reason: {request.reason}"
+    _notify(session, users, "extension", item, f"延期申请：{item.title}", message)
+
+
+def extension_decided(session: Session, item: Item, request: ExtensionRequest) -> None:
+    """The requester hears the decision."""
+    verdict = "同意 Granted" if request.state == "granted" else "不同意 Refused"
+    message = f"{verdict}：{request.new_deadline}｜{request.comment or ''}"
+    _notify(session, [request.requested_by_id], "extension", item, f"延期{verdict}：{item.title}", message)
+
+
+def task_assigned(session: Session, item: Item, task: Task, user: User) -> None:
+    """The person a manager gave a task to."""
+    _notify(session, [user.id], "task", item, f"指派给您的待办：{item.title}", task.title)

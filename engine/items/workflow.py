@@ -1,0 +1,439 @@
+"""The item lifecycle service: start an item on a diagram, complete its tasks.
+
+Every change runs inside the caller's transaction while holding the item's lock, and writes the
+item row, the instance state, the task rows and the history together: all of it or none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.audit import admin_log, history
+from engine.bpmn import deploy
+from engine.bpmn.instance import (
+    LIVE_STATES,
+    EngineRun,
+    current_data,
+    dump,
+    find_task,
+    instance_key,
+    live_user_tasks,
+    new_workflow,
+    next_timer,
+    reached_end_events,
+    restore,
+    run_engine,
+)
+from engine.identity import permissions
+from engine.identity.identity import department_by_code
+from engine.items import assignment, forms, incidents, notifications
+from engine.store import clock
+from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
+from engine.store.models import (
+    Department,
+    Incident,
+    Instance,
+    Item,
+    ItemUnit,
+    Job,
+    ProcessDefinition,
+    Task,
+    User,
+    utcnow,
+)
+
+DEFAULT_PROCESS = "rectification_item"
+JOINT_PROCESS = "joint_task"
+# Status when a diagram declares none: running, and finished.
+FALLBACK_ACTIVE = ("active", "进行中 In progress")
+FALLBACK_DONE = ("closed", "已办结 Completed")
+# The workflow variable that names the item's owner (set by the assign_owner form).
+OWNER_VARIABLE = "owner"
+# The workflow variable listing the units taking part (lead first), set when the item starts.
+UNITS_VARIABLE = "units"
+# The workflow variable with the instant the item becomes overdue, for the diagram's timers.
+DEADLINE_VARIABLE = "deadline_end"
+TIMER_JOB = "timer"
+
+
+@dataclass(frozen=True)
+class NewItem:
+    title: str
+    department: str
+    description: str = ""
+    source: str | None = None
+    category: str | None = None
+    deadline: dt.date | None = None
+    ongoing: bool = False
+    co_departments: tuple[str, ...] = ()
+    # None: the joint-task diagram when there are co-units, else the default lifecycle.
+    process: str | None = None
+
+
+def etag(item: Item) -> str:
+    return f'"{item.id}-{item.version}"'
+
+
+def _field_error(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": field, "message": message}])
+
+
+def _units(session: Session, new: NewItem) -> list[Department]:
+    """The lead unit, then the co-units, each known and named once."""
+    units = []
+    for field, code in [("department", new.department), *(("co_departments", c) for c in new.co_departments)]:
+        department = department_by_code(session, code)
+        if department is None:
+            raise _field_error(field, f"未知单位 Unknown department {code!r}")
+        if department in units:
+            raise _field_error(field, f"单位重复 Department {code!r} is named twice")
+        units.append(department)
+    return units
+
+
+def _definition(session: Session, new: NewItem) -> ProcessDefinition:
+    key = new.process or (JOINT_PROCESS if new.co_departments else DEFAULT_PROCESS)
+    try:
+        return deploy.latest(session, key)
+    except NotFound as exc:
+        raise _field_error("process", exc.detail) from exc
+
+
+def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> Item:
+    """Raise an item and start its process; ``timezone`` is the office's, for the deadline's timers."""
+    permissions.require_reporter(actor)
+    if new.ongoing and new.deadline is not None:
+        raise _field_error("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
+    units = _units(session, new)
+    department = units[0]
+    definition = _definition(session, new)
+    item = Item(
+        title=new.title,
+        description=new.description,
+        source=new.source,
+        category=new.category,
+        department=department,
+        deadline=new.deadline,
+        ongoing=new.ongoing,
+        status="",
+        status_label="",
+        definition_id=definition.id,
+        created_by_id=actor.id,
+        version=0,
+    )
+    session.add(item)
+    session.flush()
+    session.add_all(
+        ItemUnit(item_id=item.id, department=unit, role="lead" if n == 0 else "co", position=n)
+        for n, unit in enumerate(units)
+    )
+    codes = [unit.code for unit in units]
+    start_data = {
+        "department": department.code,
+        UNITS_VARIABLE: codes,
+        DEADLINE_VARIABLE: clock.deadline_end(new.deadline, timezone),
+    }
+    workflow = new_workflow(definition, start_data)
+    run = run_engine(workflow)
+    instance = Instance(item_id=item.id, serializer_version="", state="", data={})
+    session.add(instance)
+    new_tasks = _store(session, item, instance, definition, workflow)
+    history.record(
+        session,
+        item,
+        actor=actor.username,
+        action="created",
+        status_to=item.status,
+        data={
+            "title": item.title,
+            "department": department.code,
+            "source": item.source,
+            "category": item.category,
+            "deadline": item.deadline.isoformat() if item.deadline else None,
+            "ongoing": item.ongoing,
+            "co_departments": codes[1:],
+            "process": {"key": definition.key, "version": definition.version},
+        },
+    )
+    _record_run(session, item, definition, run)
+    notifications.tasks_ready(session, item, new_tasks, None)
+    return item
+
+
+def authorize_task(session: Session, actor: User, task_id: int) -> Task:
+    """404 for an unknown task, 403 for someone who may not complete it; checked before any body."""
+    row = session.get(Task, task_id)
+    if row is None:
+        raise NotFound(f"任务不存在 No task {task_id}")
+    if not assignment.may_complete(actor, row):
+        raise Forbidden("您不是该任务的处理人 You may not complete this task")
+    return row
+
+
+def lock_item(session: Session, item_id: int) -> Item:
+    item = session.scalars(
+        select(Item).where(Item.id == item_id).with_for_update(of=Item).execution_options(populate_existing=True)
+    ).one_or_none()
+    if item is None:
+        raise NotFound(f"事项不存在 No item {item_id}")
+    return item
+
+
+def complete_task(
+    session: Session, actor: User, task_id: int, data: dict[str, Any], if_match: str | None = None
+) -> Item:
+    row = authorize_task(session, actor, task_id)
+    item = lock_item(session, row.item_id)
+    # Re-read under the lock: another request may have completed it while we waited.
+    session.refresh(row)
+    if row.state != "ready":
+        raise TaskNotReady()
+    if not assignment.may_complete(actor, row):
+        raise Forbidden("您不是该任务的处理人 You may not complete this task")
+    if if_match is not None and if_match not in ("*", etag(item)):
+        raise StaleVersion(f"事项已被修改 The item changed since you read it (now {etag(item)})")
+    definition = session.get_one(ProcessDefinition, item.definition_id)
+    form = forms.form_of(definition.model, row.name)
+    forms.validate(session, item, form, data)
+
+    instance = session.get_one(Instance, item.id)
+    workflow = restore(definition, instance)
+    spiff_task = find_task(workflow, row.spiff_id)
+    if spiff_task is None or spiff_task.state != TaskState.READY:
+        raise TaskNotReady()
+    spiff_task.data.update(forms.with_defaults(form, data))
+    spiff_task.run()
+    run = run_engine(workflow)
+
+    row.state = "completed"
+    row.completed_at = utcnow()
+    row.completed_by_id = actor.id
+    row.data = data
+    status_from = item.status
+    new_tasks = _store(session, item, instance, definition, workflow, actor)
+    history.record(
+        session,
+        item,
+        actor=actor.username,
+        action="completed",
+        task=row.name,
+        status_from=status_from,
+        status_to=item.status,
+        data=data,
+    )
+    _record_run(session, item, definition, run)
+    notifications.tasks_ready(session, item, new_tasks, data)
+    return item
+
+
+def fire_timers(session: Session, item_id: int) -> list[str]:
+    """Fire the item's due timers (the worker's job); returns the BPMN ids that fired.
+
+    Runs under the item's lock on the stored state: a timer that already fired is no longer waiting,
+    so a second worker on the same job finds nothing to fire.
+    """
+    item = lock_item(session, item_id)
+    definition = session.get_one(ProcessDefinition, item.definition_id)
+    instance = session.get_one(Instance, item.id)
+    workflow = restore(definition, instance)
+    run = run_engine(workflow)
+    if run.fired or run.failure:
+        # A failed timer expression is stored too: the timer is then in error, no longer due.
+        _store_fired(session, item, instance, definition, workflow, run)
+    else:
+        _schedule(session, item, workflow)
+    return run.fired
+
+
+def store_timers(
+    session: Session, item: Item, instance: Instance, definition: ProcessDefinition, workflow: BpmnWorkflow
+) -> list[str]:
+    """Store a workflow whose timer variables changed (the item is locked): what is due now fires."""
+    run = run_engine(workflow)
+    _store_fired(session, item, instance, definition, workflow, run)
+    return run.fired
+
+
+def _store_fired(
+    session: Session,
+    item: Item,
+    instance: Instance,
+    definition: ProcessDefinition,
+    workflow: BpmnWorkflow,
+    run: EngineRun,
+) -> None:
+    status_from = item.status
+    new_tasks = _store(session, item, instance, definition, workflow)
+    _record_run(session, item, definition, run, status_from)
+    notifications.tasks_ready(session, item, new_tasks, None)
+
+
+def retry_incident(
+    session: Session,
+    actor: User,
+    item_id: int,
+    incident_id: int,
+    data: dict[str, Any],
+    remote_addr: str | None = None,
+) -> Incident:
+    """Run the failed step again, first setting ``data`` (e.g. a variable the script lacked).
+
+    It resolves the incident when that step gets through (a later step that fails opens its own);
+    when it fails again, the incident stays open with the new error. Either way the item's history
+    and the admin log record the retry.
+    """
+    permissions.require_admin(actor)
+    item = lock_item(session, item_id)
+    incident = incidents.get_open(session, item.id, incident_id)
+    definition = session.get_one(ProcessDefinition, item.definition_id)
+    instance = session.get_one(Instance, item.id)
+    workflow = restore(definition, instance)
+    run = run_engine(workflow, retry=incident.element, data=data)
+    status_from = item.status
+    new_tasks = _store(session, item, instance, definition, workflow, actor)
+    failed_again = run.failure is not None and run.failure.element == incident.element
+    if run.failure is not None and failed_again:
+        incidents.fail_again(incident, run.failure)
+        run = EngineRun(run.fired)
+    else:
+        incidents.resolve(incident, actor.username)
+    outcome = {"incident": incident.id, "resolved": not failed_again, "data": data}
+    history.record(
+        session,
+        item,
+        actor=actor.username,
+        action="incident_retried",
+        task=incident.element,
+        status_from=status_from,
+        status_to=item.status,
+        data={**outcome, "message": incident.message if failed_again else None},
+    )
+    _record_run(session, item, definition, run, status_from)
+    notifications.tasks_ready(session, item, new_tasks, None)
+    admin_log.record(session, actor.username, "incident.retry", f"item {item.id}", remote_addr, **outcome)
+    return incident
+
+
+def _record_run(
+    session: Session, item: Item, definition: ProcessDefinition, run: EngineRun, status_from: str | None = None
+) -> None:
+    """What the engine run did beside moving tasks: timers that fired, and a step that failed."""
+    _record_escalations(session, item, definition, run.fired, status_from)
+    if run.failure is not None:
+        incidents.open_incident(session, item, run.failure)
+
+
+def _record_escalations(
+    session: Session, item: Item, definition: ProcessDefinition, fired: list[str], status_from: str | None = None
+) -> None:
+    for element in fired:
+        escalation = definition.model.get("escalations", {}).get(element, {})
+        history.record(
+            session,
+            item,
+            actor=None,
+            action="escalation" if escalation else "timer",
+            task=element,
+            status_from=status_from or item.status,
+            status_to=item.status,
+            data=escalation,
+        )
+        if escalation:
+            notifications.escalated(session, item, escalation["kind"], escalation["name"])
+
+
+def _schedule(session: Session, item: Item, workflow: BpmnWorkflow) -> None:
+    """Keep the item's timer job due when its earliest waiting timer is."""
+    job = session.scalar(select(Job).where(Job.kind == TIMER_JOB, Job.item_id == item.id))
+    due = next_timer(workflow)
+    if job is None and due is not None:
+        session.add(Job(kind=TIMER_JOB, item_id=item.id, due_at=due))
+    elif job is not None:
+        job.due_at = due
+        job.attempts = 0
+
+
+def _store(
+    session: Session,
+    item: Item,
+    instance: Instance,
+    definition: ProcessDefinition,
+    workflow: BpmnWorkflow,
+    actor: User | None = None,
+) -> list[Task]:
+    """Write the workflow's state into the item, its tasks and its instance; returns the new tasks."""
+    data = current_data(workflow)
+    _sync_owner(session, item, data)
+    item.status, item.status_label = _status(definition.model, workflow)
+    now = utcnow()
+    item.closed_at = now if workflow.completed else None
+    item.updated_at = now
+    item.version += 1
+    new_tasks = _sync_tasks(session, item, definition.model, workflow, actor)
+    instance.serializer_version, instance.state = dump(workflow)
+    instance.data = data
+    _schedule(session, item, workflow)
+    return new_tasks
+
+
+def _sync_owner(session: Session, item: Item, data: dict[str, Any]) -> None:
+    username = data.get(OWNER_VARIABLE)
+    if isinstance(username, str) and (item.owner is None or item.owner.username != username):
+        item.owner = session.scalar(select(User).where(User.username == username))
+
+
+def _status(model: dict[str, Any], workflow: BpmnWorkflow) -> tuple[str, str]:
+    statuses: dict[str, dict[str, str]] = model["statuses"]
+    if workflow.completed:
+        for bpmn_id in reversed(reached_end_events(workflow)):
+            if bpmn_id in statuses:
+                return statuses[bpmn_id]["status"], statuses[bpmn_id]["label"]
+        return FALLBACK_DONE
+    for task in live_user_tasks(workflow):
+        found = statuses.get(task.task_spec.bpmn_id)
+        if found:
+            return found["status"], found["label"]
+    return FALLBACK_ACTIVE
+
+
+def _sync_tasks(
+    session: Session, item: Item, model: dict[str, Any], workflow: BpmnWorkflow, actor: User | None
+) -> list[Task]:
+    live = {str(task.id): task for task in live_user_tasks(workflow)}
+    rows = session.scalars(select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))))
+    kept = set()
+    created = []
+    for row in rows:
+        task = live.get(row.spiff_id)
+        if task is None or task.task_spec.bpmn_id != row.name:
+            row.state = "cancelled"
+            row.completed_at = utcnow()
+        else:
+            row.state = LIVE_STATES[task.state]
+            kept.add(row.spiff_id)
+    for spiff_id, task in live.items():
+        if spiff_id in kept:
+            continue
+        spec = model["tasks"][task.task_spec.bpmn_id]
+        row = Task(
+            item_id=item.id,
+            spiff_id=spiff_id,
+            name=task.task_spec.bpmn_id,
+            title=spec["title"],
+            lane=spec["lane"],
+            state=LIVE_STATES[task.state],
+            instance_key=instance_key(task),
+        )
+        context = assignment.Context(session, item, task.data, actor.id if actor else None)
+        assignment.apply(row, assignment.resolve(spec["candidates"], context))
+        session.add(row)
+        created.append(row)
+    session.flush()
+    return created

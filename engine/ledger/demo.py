@@ -1,0 +1,158 @@
+"""Demo data for ``make run``: the sample ledger's units, people and 40 items at realistic stages.
+
+Items are driven through the real lifecycle (the same service calls as the API), so the demo's
+history, tasks and statuses are what the product itself would have produced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.identity import identity, passwords
+from engine.items import items, workflow
+from engine.ledger.ledger_import import LedgerRow, read_ledger
+from engine.store.config import REPO_ROOT
+from engine.store.models import Item, User
+
+SAMPLE_LEDGER = REPO_ROOT / "demo" / "problem-list-sample.xlsx"
+# Every demo user logs in to the pages with this password (a demo on one machine, never production).
+DEMO_PASSWORD = "rectiflow-demo-2026"
+
+DEPARTMENTS = {
+    "office": ("办公室", False),
+    "cadre_edu": ("干部教育科", False),
+    "organisation": ("组织科", False),
+    "talent": ("人才办", False),
+    "cadre": ("干部科", False),
+    "veteran": ("老干部科", False),
+    "supervision": ("干部监督科", False),
+    "grassroots": ("基层办", False),
+    "civil_service": ("公务员科", False),
+    "exit_entry": ("市公安局出入境管理支队", True),
+}
+# Romanised usernames for the owners named in the sample ledger.
+PINYIN = {
+    "张伟": "zhangwei", "刘洋": "liuyang", "赵磊": "zhaolei", "吴婷": "wuting", "马骏": "majun",
+    "郭蕾": "guolei", "李娜": "lina", "杨帆": "yangfan", "周杰": "zhoujie", "孙丽": "sunli",
+    "胡斌": "hubin", "王芳": "wangfang", "陈静": "chenjing", "黄敏": "huangmin", "徐涛": "xutao",
+    "朱琳": "zhulin",
+}  # fmt: skip
+STAFF = {
+    "reporter": ("office", ["reporter"], "问题登记员 Reporter"),
+    "approver": ("office", ["approver"], "审核人 Approver"),
+    "auditor": (None, ["auditor"], "审计员 Auditor"),
+    "designer": (None, ["designer"], "流程设计员 Designer"),
+    "admin": (None, ["admin"], "管理员 Administrator"),
+}
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    loaded: bool
+    tokens: dict[str, str]
+    items: int
+
+
+def is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Item)) and not session.scalar(
+        select(func.count()).select_from(User)
+    )
+
+
+def load(session: Session, timezone: str, ledger: Path = SAMPLE_LEDGER) -> DemoResult:
+    """Load the demo when the database is empty; either way, print-ready fresh tokens for the staff."""
+    loaded = is_empty(session)
+    if loaded:
+        for code, (name, external) in DEPARTMENTS.items():
+            identity.add_department(session, code, name, external)
+            identity.add_user(session, f"{code}_manager", code, ["manager"], f"{name}负责人")
+        for username, (department, roles, display) in STAFF.items():
+            identity.add_user(session, username, department, roles, display)
+        preview = read_ledger(
+            ledger, lambda name: found.code if (found := identity.resolve_department(session, name)) else None
+        )
+        for row in preview.rows:
+            _drive(session, row, timezone)
+        # One hash for all: argon2 is slow on purpose, and these accounts share the password anyway.
+        shared = passwords.hash_password(DEMO_PASSWORD)
+        for user in session.scalars(select(User)):
+            user.password_hash = shared
+    tokens = {
+        username: identity.create_token(session, username, "demo")
+        for username in [*STAFF, "office_manager", *sorted(_owners(session))[:1]]
+    }
+    total = session.scalar(select(func.count()).select_from(Item)) or 0
+    return DemoResult(loaded=loaded, tokens=tokens, items=total)
+
+
+def _owners(session: Session) -> list[str]:
+    return list(session.scalars(select(User.username).where(User.username.contains("."))))
+
+
+def _owner(session: Session, row: LedgerRow) -> str | None:
+    if not row.owner_name:
+        return None
+    username = f"{PINYIN.get(row.owner_name, 'owner')}.{row.department}"
+    if session.scalar(select(User).where(User.username == username)) is None:
+        identity.add_user(session, username, row.department, ["member"], row.owner_name)
+    return username
+
+
+def _complete(session: Session, item: Item, username: str, data: dict[str, object], unit: str | None = None) -> None:
+    actor = identity.user_by_username(session, username)
+    task = next(t for t in items.live_tasks(session, item) if unit is None or t.instance_key == unit)
+    workflow.complete_task(session, actor, task.id, data)
+
+
+def _drive(session: Session, row: LedgerRow, timezone: str) -> None:
+    """Bring the item to the stage its ledger row reports."""
+    reporter = identity.user_by_username(session, "reporter")
+    item = workflow.create_item(
+        session,
+        reporter,
+        workflow.NewItem(
+            title=row.title,
+            description=row.title,
+            source=row.source,
+            category=row.category,
+            department=row.department,
+            deadline=row.deadline,
+            ongoing=row.ongoing,
+            co_departments=tuple(row.co_departments),
+        ),
+        timezone,
+    )
+    if row.co_departments:
+        _drive_joint(session, item, row)
+    else:
+        _drive_single(session, item, row)
+
+
+def _drive_single(session: Session, item: Item, row: LedgerRow) -> None:
+    """未开始: measures agreed; 正在整改: owner at work; 已完成: reviewed and closed."""
+    manager = f"{row.department}_manager"
+    if row.measures:
+        _complete(session, item, manager, {"measures": row.measures})
+    owner = _owner(session, row)
+    if owner is None or row.progress not in ("正在整改", "已完成"):
+        return
+    _complete(session, item, manager, {"owner": owner})
+    if row.progress == "已完成":
+        _complete(session, item, owner, {"result": "已按整改措施完成整改"})
+        _complete(session, item, "approver", {"decision": "approve", "comment": "整改到位，同意销号"})
+
+
+def _drive_joint(session: Session, item: Item, row: LedgerRow) -> None:
+    """未开始: no part delivered; 正在整改: the lead unit's part done; 已完成: consolidated and closed."""
+    if row.progress not in ("正在整改", "已完成"):
+        return
+    units = [row.department, *row.co_departments] if row.progress == "已完成" else [row.department]
+    for unit in units:
+        _complete(session, item, f"{unit}_manager", {"contribution": row.measures or "已完成本单位任务"}, unit)
+    if row.progress == "已完成":
+        _complete(session, item, f"{row.department}_manager", {"summary": "各单位均已完成，汇总报审"})
+        _complete(session, item, "approver", {"decision": "approve", "comment": "联动整改到位，同意销号"})

@@ -1,0 +1,92 @@
+"""The 总览 dashboard's figures: units now, closures per 旬 and per month, how long items are overdue.
+
+The trends are the rhythm reports' own figures (``reports.figures``), so a chart never disagrees
+with the 旬调度 or 月总结 table an office hands in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from engine.items import due
+from engine.items.items import visible_clause
+from engine.reports import reports
+from engine.store.models import Department, Item, User
+
+# Overdue ageing buckets: (label, first day overdue, last day overdue or None).
+AGEING = (("1–7天", 1, 7), ("8–30天", 8, 30), ("31–90天", 31, 90), ("90天以上", 91, None))
+TREND_LENGTH = 6
+
+
+@dataclass(frozen=True)
+class UnitState:
+    name: str
+    open: int
+    closed: int
+    overdue: int
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    label: str
+    raised: int
+    closed: int
+
+
+def unit_states(session: Session, user: User, today: dt.date) -> list[UnitState]:
+    overdue = due.overdue_clause(today)
+    query = (
+        select(
+            Department.name,
+            func.sum(case((Item.closed_at.is_(None), 1), else_=0)),
+            func.sum(case((Item.closed_at.is_not(None), 1), else_=0)),
+            func.sum(case((overdue, 1), else_=0)),
+        )
+        .join(Department, Department.id == Item.department_id)
+        .where(visible_clause(user))
+        .group_by(Department.id, Department.code, Department.name)
+        .order_by(Department.code)
+    )
+    return [UnitState(name, int(o or 0), int(c or 0), int(d or 0)) for name, o, c, d in session.execute(query)]
+
+
+def _previous(period: reports.Period) -> reports.Period:
+    day = period.start - dt.timedelta(days=1)
+    if period.kind == "dispatch":
+        return reports.xun(day.year, day.month, min(3, (day.day - 1) // 10 + 1))
+    return reports.month(day.year, day.month)
+
+
+def trend(session: Session, user: User, current: reports.Period, timezone: str) -> list[TrendPoint]:
+    """The last periods up to ``current``, oldest first: raised and closed, as the reports count them."""
+    periods = [current]
+    while len(periods) < TREND_LENGTH:
+        periods.append(_previous(periods[-1]))
+    points = []
+    for period in reversed(periods):
+        total = reports.figures(session, user, period, timezone).total
+        points.append(TrendPoint(period.label, total.raised, total.closed))
+    return points
+
+
+def current_periods(today: dt.date) -> tuple[reports.Period, reports.Period]:
+    """The 旬 and the month ``today`` falls in."""
+    return reports.xun(today.year, today.month, min(3, (today.day - 1) // 10 + 1)), reports.month(
+        today.year, today.month
+    )
+
+
+def overdue_ageing(session: Session, user: User, today: dt.date) -> list[tuple[str, int]]:
+    counts = []
+    for label, first, last in AGEING:
+        # Overdue by N days: the deadline was N days before today.
+        window = Item.deadline <= today - dt.timedelta(days=first)
+        if last is not None:
+            window = and_(window, Item.deadline >= today - dt.timedelta(days=last))
+        query = select(func.count()).where(due.overdue_clause(today), window, visible_clause(user))
+        counts.append((label, session.scalar(query) or 0))
+    return counts

@@ -1,0 +1,1 @@
+"""Storage and what every layer stands on: database, models, migrations, configuration, errors, the office clock."""

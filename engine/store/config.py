@@ -1,0 +1,220 @@
+"""The one place configuration is read from the environment (prefix ``RECTIFLOW_``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger(__name__)
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where notification e-mails go out (``RECTIFLOW_SMTP_*``); sent by the worker, never in a request.
+
+    - ``RECTIFLOW_SMTP_HOST``: the SMTP server (unset: no e-mail at all).
+    - ``RECTIFLOW_SMTP_PORT``: default 25.
+    - ``RECTIFLOW_SMTP_FROM``: the sender address (default ``rectiflow@localhost``).
+    - ``RECTIFLOW_SMTP_USER`` / ``RECTIFLOW_SMTP_PASSWORD``: log in when a user is given.
+    - ``RECTIFLOW_SMTP_STARTTLS``: ``true`` to upgrade the connection with STARTTLS (default false).
+    - ``RECTIFLOW_SMTP_TIMEOUT``: seconds for connecting and each SMTP command (default 10).
+    - ``RECTIFLOW_SMTP_RECIPIENT_DOMAIN``: **interim rule until users carry an address**: a user's
+      e-mail is ``<username>@<domain>``. Unset: no e-mail at all, even with a host.
+    """
+
+    host: str
+    recipient_domain: str
+    port: int = 25
+    sender: str = "rectiflow@localhost"
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    timeout: float = 10.0
+
+    def recipient(self, username: str) -> str:
+        return f"{username}@{self.recipient_domain}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> MailSettings | None:
+        host = env.get("RECTIFLOW_SMTP_HOST", "").strip()
+        domain = env.get("RECTIFLOW_SMTP_RECIPIENT_DOMAIN", "").strip().lstrip("@")
+        if not host:
+            return None
+        if not domain:
+            log.warning("RECTIFLOW_SMTP_HOST is set but RECTIFLOW_SMTP_RECIPIENT_DOMAIN is not: no e-mail is sent")
+            return None
+        return cls(
+            host=host,
+            recipient_domain=domain,
+            port=int(env.get("RECTIFLOW_SMTP_PORT", "25")),
+            sender=env.get("RECTIFLOW_SMTP_FROM", "").strip() or "rectiflow@localhost",
+            user=env.get("RECTIFLOW_SMTP_USER") or None,
+            password=env.get("RECTIFLOW_SMTP_PASSWORD") or None,
+            starttls=_flag(env, "RECTIFLOW_SMTP_STARTTLS"),
+            timeout=float(env.get("RECTIFLOW_SMTP_TIMEOUT", "10")),
+        )
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """OpenID Connect login (``RECTIFLOW_OIDC_*``); None when no issuer is configured.
+
+    - ``RECTIFLOW_OIDC_ISSUER``: the provider's issuer URL, exactly as its ID tokens carry it; the
+      provider is discovered at ``<issuer>/.well-known/openid-configuration``.
+    - ``RECTIFLOW_OIDC_CLIENT_ID`` / ``RECTIFLOW_OIDC_CLIENT_SECRET``: this service's client at the provider.
+    - ``RECTIFLOW_OIDC_SCOPES``: requested scopes (default ``openid profile``; ``openid`` is required).
+    - ``RECTIFLOW_OIDC_REDIRECT_URI``: the callback URL registered at the provider (default: built
+      from the request, ``<scheme>://<host>/auth/oidc/callback``); set it behind a reverse proxy.
+    - ``RECTIFLOW_OIDC_USERNAME_CLAIM``: the claim naming the local user (default ``preferred_username``).
+    - ``RECTIFLOW_OIDC_DEPARTMENT_CLAIM``: a department code or name (default ``department``); absent:
+      no department. An unknown department refuses the login; departments are never created by it.
+    - ``RECTIFLOW_OIDC_ROLES_CLAIM``: a list (or a space/comma separated string) of roles (default ``roles``).
+    - ``RECTIFLOW_OIDC_ROLE_MAP``: ``idp-value=role,...``. Unset: claim values that are role names
+      count as they are. Set: only mapped values count (several pairs may name one value).
+    """
+
+    issuer: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    scopes: str = "openid profile"
+    redirect_uri: str | None = None
+    username_claim: str = "preferred_username"
+    department_claim: str = "department"
+    roles_claim: str = "roles"
+    role_map: dict[str, frozenset[str]] | None = None
+
+    @property
+    def metadata_url(self) -> str:
+        return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OidcSettings | None:
+        issuer = env.get("RECTIFLOW_OIDC_ISSUER", "").strip()
+        if not issuer:
+            return None
+        client_id = env.get("RECTIFLOW_OIDC_CLIENT_ID", "").strip()
+        secret = env.get("RECTIFLOW_OIDC_CLIENT_SECRET", "")
+        if not client_id or not secret:
+            raise ValueError("RECTIFLOW_OIDC_ISSUER is set: RECTIFLOW_OIDC_CLIENT_ID and _CLIENT_SECRET are needed too")
+        scopes = " ".join(env.get("RECTIFLOW_OIDC_SCOPES", "openid profile").split())
+        if "openid" not in scopes.split():
+            raise ValueError(f"RECTIFLOW_OIDC_SCOPES must include openid, not {scopes!r}")
+        return cls(
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=secret,
+            scopes=scopes,
+            redirect_uri=env.get("RECTIFLOW_OIDC_REDIRECT_URI", "").strip() or None,
+            username_claim=env.get("RECTIFLOW_OIDC_USERNAME_CLAIM", "").strip() or "preferred_username",
+            department_claim=env.get("RECTIFLOW_OIDC_DEPARTMENT_CLAIM", "").strip() or "department",
+            roles_claim=env.get("RECTIFLOW_OIDC_ROLES_CLAIM", "").strip() or "roles",
+            role_map=parse_role_map(env.get("RECTIFLOW_OIDC_ROLE_MAP", "")),
+        )
+
+
+def parse_role_map(text: str) -> dict[str, frozenset[str]] | None:
+    """``"admins=admin, admins=auditor, reviewers=approver"`` → ``{"admins": {"admin", "auditor"}, ...}``."""
+    pairs = [pair.strip() for pair in text.split(",") if pair.strip()]
+    if not pairs:
+        return None
+    found: dict[str, set[str]] = {}
+    for pair in pairs:
+        value, sep, role = (part.strip() for part in pair.partition("="))
+        if not sep or not value or not role:
+            raise ValueError(f"RECTIFLOW_OIDC_ROLE_MAP: {pair!r} is not idp-value=role")
+        found.setdefault(value, set()).add(role)
+    return {value: frozenset(roles) for value, roles in found.items()}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in _TRUE | _FALSE:
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return value in _TRUE
+
+
+def _retention_days(value: str) -> int | None:
+    value = value.strip().lower()
+    if value in ("", "forever"):
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"RECTIFLOW_HISTORY_RETENTION_DAYS must be a number of days or 'forever', not {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings; every variable the product reads is a field here.
+
+    - ``RECTIFLOW_INSTANCE_PATH``: folder for the SQLite file and other local state (default ``./instance``).
+    - ``RECTIFLOW_DATABASE_URL``: SQLAlchemy URL (default a SQLite file in the instance folder);
+      ``postgresql://`` and ``postgresql+psycopg://`` are both accepted.
+    - ``RECTIFLOW_PROCESSES_PATH``: the bundled diagrams and their forms (default ``processes/``).
+    - ``RECTIFLOW_MAX_UPLOAD_BYTES``: largest request body accepted (default 5 MB).
+    - ``RECTIFLOW_TIMEZONE``: the office's time zone, for deadlines and report periods (default Asia/Shanghai).
+    - ``RECTIFLOW_SMTP_*``: notification e-mail, see ``MailSettings`` (``mail`` is None: no e-mail).
+    - ``RECTIFLOW_HISTORY_RETENTION_DAYS``: how long the history of a *closed* item is kept; unset or
+      ``forever`` (the default): kept forever. Even when set, history goes only when an operator runs
+      ``rectiflow audit prune``, which archives it first (see ``engine.audit.retention``).
+    - ``RECTIFLOW_SECRET_KEY``: signs browser-session cookies. Unset: a key is generated once and kept
+      in ``<instance>/secret_key`` (mode 0600), shared by the processes on that folder; deployments
+      scaled out over several hosts must set it, the same on every host.
+    - ``RECTIFLOW_COOKIE_SECURE``: send the session cookie over HTTPS only (default true; false only
+      for plain-HTTP development). Cookies are always HttpOnly and SameSite=Lax.
+    - ``RECTIFLOW_SESSION_HOURS``: a browser session ends this long after its login (default 12).
+    - ``RECTIFLOW_OIDC_*``: OpenID Connect login, see ``OidcSettings`` (``oidc`` is None: no such login).
+    - ``RECTIFLOW_TOKEN_TTL_MINUTES``: how long a token from ``POST /auth/token`` (password login) is valid
+      (default 480, a working day). Tokens an administrator makes live until revoked unless given an expiry.
+    - ``RECTIFLOW_LOGIN_LIMIT``: failed logins allowed per username before it is locked out for the rest of
+      the window (default ``5 per minute``, a `limits` string such as ``10 per hour``).
+    - ``RECTIFLOW_LOGIN_ADDRESS_LIMIT``: failed logins allowed per client address, whatever the names tried
+      (default ``30 per minute``).
+    - ``RECTIFLOW_RATELIMIT_STORAGE_URI``: where the login counters live (default ``memory://``, one count
+      per process). Several ``rectiflow serve`` processes need a shared store, e.g. ``redis://host:6379``.
+    """
+
+    instance_path: Path
+    database_url: str
+    processes_path: Path = REPO_ROOT / "processes"
+    max_upload_bytes: int = 5 * 1024 * 1024
+    timezone: str = "Asia/Shanghai"
+    mail: MailSettings | None = None
+    history_retention_days: int | None = None
+    secret_key: str | None = field(default=None, repr=False)
+    cookie_secure: bool = True
+    session_hours: float = 12.0
+    oidc: OidcSettings | None = None
+    token_ttl_minutes: int = 480
+    login_limit: str = "5 per minute"
+    login_address_limit: str = "30 per minute"
+    ratelimit_storage_uri: str = "memory://"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        instance = Path(env.get("RECTIFLOW_INSTANCE_PATH", str(Path.cwd() / "instance"))).resolve()
+        url = env.get("RECTIFLOW_DATABASE_URL") or f"sqlite:///{instance / 'rectiflow.sqlite3'}"
+        return cls(
+            instance_path=instance,
+            database_url=url,
+            processes_path=Path(env.get("RECTIFLOW_PROCESSES_PATH", str(REPO_ROOT / "processes"))),
+            max_upload_bytes=int(env.get("RECTIFLOW_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
+            timezone=env.get("RECTIFLOW_TIMEZONE", "Asia/Shanghai"),
+            mail=MailSettings.from_env(env),
+            history_retention_days=_retention_days(env.get("RECTIFLOW_HISTORY_RETENTION_DAYS", "")),
+            secret_key=env.get("RECTIFLOW_SECRET_KEY") or None,
+            cookie_secure=_flag(env, "RECTIFLOW_COOKIE_SECURE", default=True),
+            session_hours=float(env.get("RECTIFLOW_SESSION_HOURS", "12")),
+            oidc=OidcSettings.from_env(env),
+            token_ttl_minutes=int(env.get("RECTIFLOW_TOKEN_TTL_MINUTES", "480")),
+            login_limit=env.get("RECTIFLOW_LOGIN_LIMIT", "5 per minute"),
+            login_address_limit=env.get("RECTIFLOW_LOGIN_ADDRESS_LIMIT", "30 per minute"),
+            ratelimit_storage_uri=env.get("RECTIFLOW_RATELIMIT_STORAGE_URI", "memory://"),
+        )

@@ -1,0 +1,374 @@
+"""Typed ORM models: identity, process definitions, items with their instance, tasks and history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from engine.store.db import Base
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on both databases (SQLite keeps no offset: store and read as UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Department(Base):
+    __tablename__ = "department"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # argon2 hash; None: the user cannot log in with a password (tokens or single sign-on only).
+    password_hash: Mapped[str | None] = mapped_column(String(255), deferred=True)
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(row.role for row in self.role_rows)
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="role_rows")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # None: valid until revoked (tokens made by an administrator); login tokens always expire.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a diagram; its parsed spec is stored once here, not in every instance."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    # Large and immutable: loaded only when needed (the parsed spec is cached by its hash).
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    specs: Mapped[str] = mapped_column(Text, deferred=True)
+    model: Mapped[dict[str, Any]] = mapped_column(JSON)
+    deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Item(Base):
+    """A rectification item (整改事项); ``version`` grows with every change and is the ETag."""
+
+    __tablename__ = "item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str | None] = mapped_column(String(50))
+    category: Mapped[str | None] = mapped_column(String(100))
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    # 长期坚持: no fixed date, never due.
+    ongoing: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(64), index=True)
+    status_label: Mapped[str] = mapped_column(String(200))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    department: Mapped[Department] = relationship(lazy="joined")
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    definition: Mapped[ProcessDefinition] = relationship(lazy="raise")
+    instance: Mapped[Instance] = relationship(back_populates="item", lazy="raise")
+
+
+class ItemUnit(Base):
+    """A unit taking part in an item: its lead (责任单位/牵头单位) and co-units (配合单位) of a joint task."""
+
+    __tablename__ = "item_unit"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(8))
+    position: Mapped[int] = mapped_column(Integer)
+
+    department: Mapped[Department] = relationship(lazy="joined")
+
+
+class Instance(Base):
+    """The SpiffWorkflow state of one item, without its spec (that lives on the definition)."""
+
+    __tablename__ = "instance"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    # Serialized JSON text, so that restoring needs one parse of spec and state together.
+    state: Mapped[str] = mapped_column(Text, deferred=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    item: Mapped[Item] = relationship(back_populates="instance")
+
+
+class Task(Base):
+    """A user task as people see it. Ids are ours, never reused: a finished task stays finished."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_inbox", "state", "candidate_role", "candidate_department_id"),
+        # An item's live tasks, found without scanning every task it ever had.
+        Index("ix_task_item_state", "item_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    spiff_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    candidate_role: Mapped[str | None] = mapped_column(String(32))
+    candidate_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    excluded_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Which instance of a multi-instance task this is: the element it works on (e.g. a unit's code).
+    instance_key: Mapped[str | None] = mapped_column(String(200))
+    # What was submitted when it was completed.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    item: Mapped[Item] = relationship(lazy="raise")
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="raise")
+
+
+class ProgressUpdate(Base):
+    """A progress note on an item without completing its task (for 旬调度 and the week's plan)."""
+
+    __tablename__ = "progress_update"
+    __table_args__ = (Index("ix_progress_update_item_at", "item_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str] = mapped_column(Text)
+    percent: Mapped[int | None] = mapped_column(Integer)
+    plan: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[User] = relationship(lazy="joined")
+
+
+class HistoryEvent(Base):
+    """Append-only record of what happened to an item: who, when, what and why."""
+
+    __tablename__ = "history_event"
+    __table_args__ = (UniqueConstraint("item_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Indexed by the (item_id, seq) unique constraint.
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    task: Mapped[str | None] = mapped_column(String(200))
+    status_from: Mapped[str | None] = mapped_column(String(64))
+    status_to: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Tamper evidence: SHA-256 over this event's canonical form and the previous event's hash.
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Job(Base):
+    """Background work due at a time: claimed by one worker at a time under a lease.
+
+    A timer job is the next moment one of an item's BPMN timers is due; there is at most one per item,
+    kept so by updating it under the item's lock. An email job carries its notification's id.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (Index("ix_job_kind_item", "kind", "item_id"), Index("ix_job_due", "due_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Notification(Base):
+    """An in-app notification (通知) for one person: a task for them, a warning, an escalation, a rejection."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_user_created", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"))
+    title: Mapped[str] = mapped_column(String(500))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
+class ExtensionRequest(Base):
+    """A request to move an item's deadline (延期申请): asked by its owner, decided by an approver."""
+
+    __tablename__ = "extension_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    current_deadline: Mapped[dt.date | None] = mapped_column(Date)
+    new_deadline: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+
+class AuditAnchor(Base):
+    """A global chain with one link per item, holding its first event's hash: deleting a whole item shows."""
+
+    __tablename__ = "audit_anchor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, unique=True)
+    first_hash: Mapped[str] = mapped_column(String(64))
+    # Unique: two links can never claim the same predecessor, so the chain cannot fork.
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Incident(Base):
+    """A diagram's script, condition or timer expression failed on an item: the item waits for an admin's retry.
+
+    Only that item stops; the error is in its history too. ``resolved_at`` is set by a retry that succeeds.
+    """
+
+    __tablename__ = "incident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    # The BPMN element whose expression failed.
+    element: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AdminLogEntry(Base):
+    """Append-only log of denied actions (403) and administrative changes, for auditors."""
+
+    __tablename__ = "admin_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    # Who did it (None: not known, e.g. a failed login for an unknown name).
+    actor: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What, e.g. ``denied``, ``user.create``, ``token.revoke``, ``process.deploy``, ``login.locked``.
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    # What it was done to: a username, a token id, a process key, a request path.
+    target: Mapped[str | None] = mapped_column(String(500))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class HistoryPrune(Base):
+    """An item's history removed under the configured retention; the removed chain's head stays provable."""
+
+    __tablename__ = "history_prune"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, unique=True)
+    # The last removed event: its seq and hash, so the archive file can be checked against the database.
+    through_seq: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    pruned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    retention_days: Mapped[int] = mapped_column(Integer)
+    archive: Mapped[str] = mapped_column(String(500))

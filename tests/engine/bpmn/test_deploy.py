@@ -1,0 +1,196 @@
+"""engine.bpmn.deploy without the web layer: versions in the database, and diagrams that used to crash or hang."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.bpmn import deploy
+from engine.store.config import REPO_ROOT
+from engine.store.db import transaction
+from engine.store.errors import InvalidDiagram
+
+PROCESSES = REPO_ROOT / "processes"
+FORMS = PROCESSES / "forms"
+BUNDLED = (PROCESSES / "rectification_item.bpmn").read_bytes()
+KEY = "rectification_item"
+THEN_Y = '<bpmn:sequenceFlow id="xy" sourceRef="x" targetRef="y"/><bpmn:task id="y"/>'
+MESSAGE = '<bpmn:message id="m" name="m"/>'
+
+
+def diagram(body: str, *, root: str = "") -> bytes:
+    """A one-process diagram: start → body → end, where body's first element has id ``x`` and its last ``y``."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn">{root}
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="in" sourceRef="start" targetRef="x"/>
+    {body}
+    <bpmn:sequenceFlow id="out" sourceRef="y" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def refused(content: bytes) -> InvalidDiagram:
+    with pytest.raises(InvalidDiagram) as caught:
+        deploy.build(content, FORMS)
+    return caught.value
+
+
+def test_the_engine_imports_no_flask() -> None:
+    code = "import sys, engine.bpmn.deploy, engine.items.workflow; print('flask' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_versions_are_per_key_and_identical_bytes_are_not_stored_twice(sessions: sessionmaker[Session]) -> None:
+    changed = BUNDLED.replace("整改落实 Rectify".encode(), "整改落实 Rectify it".encode())
+    with transaction(sessions) as session:
+        first, created = deploy.deploy(session, BUNDLED, FORMS, actor="designer")
+        assert (first.version, created) == (1, False)  # the bundled diagram, deployed by the fixture
+        second, created = deploy.deploy(session, changed, FORMS, actor="designer")
+        assert (second.key, second.version, created) == (KEY, 2, True)
+        assert second.sha256 == hashlib.sha256(changed).hexdigest()
+        assert second.deployed_by == "designer"
+        again, created = deploy.deploy(session, changed, FORMS, actor="someone else")
+        assert (again.id, created) == (second.id, False)
+    with transaction(sessions) as session:
+        assert deploy.latest(session, KEY).version == 2
+        assert deploy.get(session, KEY, 1).bpmn_xml.encode() == BUNDLED
+        assert [(d.key, d.version) for d in deploy.all_definitions(session)] == [("joint_task", 1), (KEY, 1), (KEY, 2)]
+
+
+def test_the_xml_declaration_cannot_turn_utf8_text_into_mojibake() -> None:
+    """The bytes were checked to be UTF-8, so they are read as UTF-8 whatever encoding the file declares."""
+    latin = BUNDLED.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"')
+    built = deploy.build(latin, FORMS)
+    assert built.model["tasks"]["rectify"]["title"] == "整改落实 Rectify"
+    assert built.name == "整改事项 Rectification item"
+
+
+def chain(ids: list[str]) -> str:
+    """Tasks ``ids[0]`` → ``ids[1]`` → ... joined by sequence flows."""
+    tasks = "".join(f'<bpmn:task id="{task}"/>' for task in ids)
+    flows = "".join(f'<bpmn:sequenceFlow id="f_{a}" sourceRef="{a}" targetRef="{b}"/>' for a, b in pairwise(ids))
+    return tasks + flows
+
+
+def test_a_very_long_chain_of_tasks_is_refused_with_a_reason_not_a_recursion_error() -> None:
+    assert deploy.build(diagram(chain(["x", *(f"t{n}" for n in range(200)), "y"])), FORMS).key == "p"
+    error = refused(diagram(chain(["x", *(f"t{n}" for n in range(1000)), "y"])))
+    assert "too long a chain of elements" in error.detail
+    assert error.errors[0]["element"].startswith("t")
+
+
+@pytest.mark.parametrize(
+    ("condition", "words"),
+    [
+        ("-" * 100_000 + "1", "at most 10000"),  # MemoryError in the Python parser, were it tried
+        ("-" * 9_000 + "1", "too complex to parse"),  # MemoryError
+        ("-" * 3_000 + "1", "too complex to parse"),  # RecursionError
+    ],
+    ids=["too long", "memory error", "recursion error"],
+)
+def test_an_expression_the_python_parser_cannot_handle_is_refused(condition: str, words: str) -> None:
+    gateway = (
+        '<bpmn:exclusiveGateway id="x"/><bpmn:sequenceFlow id="to_y" sourceRef="x" targetRef="y">'
+        f"<bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow><bpmn:task id='y'/>"
+    )
+    error = refused(diagram(gateway))
+    assert error.errors[0]["element"] == "to_y"
+    assert words in error.detail
+
+
+def test_a_form_name_too_long_for_the_file_system_is_a_missing_form() -> None:
+    error = refused(user_task_with_form("a" * 300 + ".json"))
+    assert error.errors == [{"element": "x", "message": error.detail}]
+    assert "Form file not found" in error.detail
+
+
+@pytest.mark.parametrize(
+    ("element", "words"),
+    [
+        ('<bpmn:serviceTask id="x"/>', "serviceTask 'x' is not supported"),
+        ('<bpmn:receiveTask id="x" messageRef="m"/>', "receiveTask 'x' is not supported"),
+        ('<bpmn:sendTask id="x" messageRef="m"/>', "sendTask 'x' is not supported"),
+    ],
+)
+def test_elements_the_serializer_cannot_store_are_named(element: str, words: str) -> None:
+    error = refused(diagram(element + THEN_Y, root=MESSAGE))
+    assert words in error.detail
+    assert error.errors[0]["element"] == "x"
+
+
+def event(definition: str) -> str:
+    return f'<bpmn:intermediateThrowEvent id="x">{definition}</bpmn:intermediateThrowEvent>'
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ('<bpmn:businessRuleTask id="x"/>', "Business rule tasks"),
+        ('<bpmn:complexGateway id="x"/>', "Complex gateways"),
+        (event('<bpmn:signalEventDefinition signalRef="nope"/>'), "signal 'nope'"),
+        (event('<bpmn:escalationEventDefinition escalationRef="nope"/>'), "escalation 'nope'"),
+        (event('<bpmn:messageEventDefinition messageRef="nope"/>'), "message 'nope'"),
+        (
+            '<bpmn:task id="x"><bpmn:dataInputAssociation id="d"><bpmn:sourceRef>nothing</bpmn:sourceRef>'
+            "</bpmn:dataInputAssociation></bpmn:task>",
+            "'nothing', which is not a data object reference",
+        ),
+        ('<bpmn:callActivity id="x"/>', 'No "calledElement" attribute'),
+        ('<bpmn:callActivity id="x" calledElement="elsewhere"/>', "calls process 'elsewhere'"),
+    ],
+    ids=["business rule", "complex gateway", "signal", "escalation", "message", "data", "call", "called process"],
+)
+def test_unsupported_elements_and_dangling_references_are_named(body: str, words: str) -> None:
+    error = refused(diagram(body + THEN_Y, root=MESSAGE))
+    assert words in error.detail
+    assert error.errors[0]["element"] == "x"
+
+
+def user_task_with_form(form_key: str) -> bytes:
+    lane = (
+        '<bpmn:laneSet id="ls"><bpmn:lane id="l"><bpmn:extensionElements><camunda:properties>'
+        '<camunda:property name="candidates" value="owner"/></camunda:properties></bpmn:extensionElements>'
+        "<bpmn:flowNodeRef>x</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>"
+    )
+    return diagram(f'{lane}<bpmn:userTask id="x" camunda:formKey="{form_key}"/>{THEN_Y}')
+
+
+def test_forms_are_read_from_the_forms_folder_only(tmp_path: Path) -> None:
+    """A valid JSON Schema outside the folder is refused, however the form key reaches for it."""
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    (forms / "inside.json").write_text('{"type": "object"}', encoding="utf-8")
+    (tmp_path / "outside.json").write_text('{"type": "object", "title": "secret"}', encoding="utf-8")
+    (forms / "link.json").symlink_to(tmp_path / "outside.json")
+    assert deploy.build(user_task_with_form("inside.json"), forms).model["tasks"]["x"]["form"] == {"type": "object"}
+    for key in ("../outside.json", str(tmp_path / "outside.json"), "link.json", "sub/../../outside.json"):
+        with pytest.raises(InvalidDiagram) as caught:
+            deploy.build(user_task_with_form(key), forms)
+        assert caught.value.errors[0]["element"] == "x", key
+        assert "secret" not in caught.value.detail
+
+
+def test_a_changed_form_alone_makes_a_new_version(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    for form in FORMS.glob("*.json"):
+        (forms / form.name).write_text(form.read_text(encoding="utf-8"), encoding="utf-8")
+    with transaction(sessions) as session:
+        same, created = deploy.deploy(session, BUNDLED, forms, actor="designer")
+        assert (same.version, created) == (1, False)
+        rectify = forms / "rectify.json"
+        rectify.write_text(rectify.read_text(encoding="utf-8").replace('"maxLength": 5000', '"maxLength": 200', 1))
+        changed, created = deploy.deploy(session, BUNDLED, forms, actor="designer")
+        assert (changed.version, created) == (2, True)
+        assert changed.model["tasks"]["rectify"]["form"]["properties"]["result"]["maxLength"] == 200

@@ -1,0 +1,87 @@
+"""The worker over real processes: due timers fire exactly once each, even when a worker is killed midway."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import time_machine
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.identity import identity
+from engine.items import items, workflow
+from engine.store.config import REPO_ROOT
+from engine.store.db import transaction
+from engine.store.models import HistoryEvent, Item, Job
+from tests.conftest import People
+
+ITEMS = 400  # two timers each: 800 due timers, far more than one worker finishes while the other starts
+TZ = "Asia/Shanghai"
+
+
+def arm_timers(sessions: sessionmaker[Session], count: int) -> list[int]:
+    """Items at the owner's stage whose warning and overdue timers were armed in January: due now."""
+    ids = []
+    with time_machine.travel("2026-01-01T02:00:00+00:00", tick=False), transaction(sessions) as session:
+        reporter, manager = (identity.user_by_username(session, name) for name in ("reporter", "manager"))
+        for n in range(count):
+            new = workflow.NewItem(title=f"到期 {n}", department="office", deadline=dt.date(2026, 1, 20))
+            item = workflow.create_item(session, reporter, new, TZ)
+            for data in ({"measures": "m"}, {"owner": "owner"}):
+                (task,) = items.live_tasks(session, item)
+                workflow.complete_task(session, manager, task.id, data)
+            ids.append(item.id)
+    return ids
+
+
+def worker(database_url: str, name: str, tmp_path: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "RECTIFLOW_DATABASE_URL": database_url, "RECTIFLOW_INSTANCE_PATH": str(tmp_path)}
+    command = [sys.executable, "-m", "web.cli", "worker", "--name", name, "--until-idle", "--batch", "5"]
+    command += ["--lease", "2", "--interval", "0.2"]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+
+
+def test_two_workers_one_killed_midway_fire_every_timer_exactly_once(
+    database_url: str, sessions: sessionmaker[Session], people: People, tmp_path: Path
+) -> None:
+    ids = arm_timers(sessions, ITEMS)
+    with transaction(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Job).where(Job.due_at.is_not(None))) == ITEMS
+
+    with worker(database_url, "doomed", tmp_path) as doomed:
+        assert doomed.stdout is not None
+        assert doomed.stdout.readline().startswith("job ")
+        with worker(database_url, "survivor", tmp_path) as survivor:
+            try:
+                # Both are at work now; kill the first one outright, in the middle of its leased batch.
+                assert survivor.stdout is not None
+                first = survivor.stdout.readline()
+                assert first.startswith("job ")
+                doomed.send_signal(signal.SIGKILL)
+                doomed.wait(timeout=30)
+                survivor.communicate(timeout=300)
+            finally:
+                for process in (doomed, survivor):
+                    if process.poll() is None:
+                        process.kill()
+    assert survivor.returncode == 0
+    assert doomed.returncode == -signal.SIGKILL
+
+    with transaction(sessions) as session:
+        fired = Counter(
+            (event.item_id, event.task)
+            for event in session.scalars(select(HistoryEvent).where(HistoryEvent.action == "escalation"))
+        )
+        jobs = list(session.scalars(select(Job)))
+        statuses = set(session.scalars(select(Item.status).where(Item.id.in_(ids))))
+    expected = {(item_id, timer) for item_id in ids for timer in ("rectify_warning", "rectify_overdue")}
+    assert set(fired) == expected  # none lost
+    assert set(fired.values()) == {1}  # none twice
+    assert all(job.due_at is None and job.locked_by is None for job in jobs)
+    assert statuses == {"owner"}
