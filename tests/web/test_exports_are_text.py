@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
+from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
 from tests.conftest import People
 
@@ -104,3 +105,21 @@ def test_the_reports_are_text(client: FlaskClient, people: People, nasty: list[s
 
 def test_the_history_workbook_is_text(client: FlaskClient, people: People, nasty: list[str]) -> None:
     assert_text_only(get(client, people, f"{API}/audit/history.xlsx"), *nasty, "evil")
+
+
+def test_every_workbook_writer_goes_through_the_one_cell_rule() -> None:
+    """The next workbook the product writes is covered too: whoever builds a Workbook writes its cells via xlsx."""
+    writers = [
+        path.relative_to(REPO_ROOT).as_posix()
+        for package in ("engine", "web")
+        for path in (REPO_ROOT / package).rglob("*.py")
+        if "Workbook(" in path.read_text(encoding="utf-8")
+    ]
+    assert writers, "the exports build workbooks"
+    bypassing = [
+        path
+        for path in writers
+        if "from engine.store import xlsx" not in (text := (REPO_ROOT / path).read_text(encoding="utf-8"))
+        or ".cell(" in text.replace("xlsx.write(", "")
+    ]
+    assert bypassing == []
