@@ -46,7 +46,7 @@ PLAIN := $(abspath build/plain-install)
 plain-install: $(TRANSLATIONS)
 	rm -rf $(PLAIN) && $(PYTHON) -m venv $(PLAIN)/venv
 	$(PLAIN)/venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt .
-	cd "$$(mktemp -d)" && env -u PYTHONPATH $(PLAIN)/venv/bin/rectiflow --help >/dev/null && \
+	outside=$$(mktemp -d) && trap 'rm -rf "$$outside"' EXIT && cd "$$outside" && env -u PYTHONPATH $(PLAIN)/venv/bin/rectiflow --help >/dev/null && \
 		env -u PYTHONPATH RECTIFLOW_INSTANCE_PATH=$(PLAIN)/instance RECTIFLOW_DATABASE_URL=sqlite:///$(PLAIN)/plain.sqlite3 \
 		$(PLAIN)/venv/bin/rectiflow init && \
 		$(PLAIN)/venv/bin/python -c "import sqlite3, sys; \
