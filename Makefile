@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 
 TRANSLATIONS := web/translations/en/LC_MESSAGES/messages.mo
 
-.PHONY: install run test lint bench browser assets clean
+.PHONY: install run test lint plain-install bench browser assets clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,23 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint browser
+# `pip install .` as a user does it (no extras, not editable) into a scratch venv, then `rectiflow --help` and
+# `rectiflow init` from a folder outside the checkout, so that the installed wheel is what runs: a runtime import
+# that is only a test dependency, or a file `init` reads that the wheel lacks, fails here.
+PLAIN := $(abspath build/plain-install)
+plain-install: $(TRANSLATIONS)
+	rm -rf $(PLAIN) && $(PYTHON) -m venv $(PLAIN)/venv
+	$(PLAIN)/venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt .
+	outside=$$(mktemp -d) && trap 'rm -rf "$$outside"' EXIT && cd "$$outside" && env -u PYTHONPATH $(PLAIN)/venv/bin/rectiflow --help >/dev/null && \
+		env -u PYTHONPATH RECTIFLOW_INSTANCE_PATH=$(PLAIN)/instance RECTIFLOW_DATABASE_URL=sqlite:///$(PLAIN)/plain.sqlite3 \
+		$(PLAIN)/venv/bin/rectiflow init && \
+		$(PLAIN)/venv/bin/python -c "import sqlite3, sys; \
+		db = sqlite3.connect('$(PLAIN)/plain.sqlite3'); \
+		tables = {row[0] for row in db.execute(\"select name from sqlite_master where type = 'table'\")}; \
+		deployed = db.execute('select count(*) from process_definition').fetchone()[0]; \
+		sys.exit(0 if {'alembic_version', 'item', 'task'} <= tables and deployed else f'no schema: {sorted(tables)}')"
+
+test: lint browser plain-install
 	$(BIN)/python -m pytest
 
 bench: install

@@ -12,9 +12,9 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.store import xlsx
 from engine.store.clock import day_start
 from engine.store.models import Department, HistoryEvent, Item
-from engine.store.text import cell_value
 
 MAX_ROWS = 200_000
 COLUMNS = (
@@ -85,11 +85,11 @@ def workbook(found: list[dict[str, Any]]) -> bytes:
     sheet = book.active
     assert sheet is not None
     sheet.title = "历史 History"
-    sheet.append([label for _, label in COLUMNS])
+    sheet.append(xlsx.cells(sheet, [label for _, label in COLUMNS]))
     for row in found:
         values = {**row, "at": row["at"].astimezone(dt.UTC).replace(tzinfo=None)}
         values["data"] = json.dumps(row["data"], ensure_ascii=False, sort_keys=True)
-        sheet.append([cell_value(values[name]) for name, _ in COLUMNS])
+        sheet.append(xlsx.cells(sheet, [values[name] for name, _ in COLUMNS]))
     sheet.freeze_panes = "A2"
     for letter, width in zip("ABCDEFGHIJKLM", (8, 40, 14, 6, 20, 14, 20, 18, 12, 12, 50, 66, 66), strict=True):
         sheet.column_dimensions[letter].width = width

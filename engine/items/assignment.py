@@ -8,8 +8,12 @@ up to four parts, stored on the task row so that the inbox is one indexed query:
 - ``assignee_id``: or exactly this user;
 - ``excluded_user_id``: never this user (segregation of duties), whatever else matches.
 
-Besides its rule, a ready task may be given to one person (``assignee_id``) by a manager who may
-complete it himself: "a member they assign" (see ``engine.items.delegation``).
+Besides its rule, a ready task of a unit rule (``department_*``, ``unit_*``) may be given to one
+person of that unit (``assignee_id``) by a manager of the unit who may complete it himself: "each
+unit's managers, or a member they assign" (``may_delegate``, ``may_receive``; see
+``engine.items.delegation``). The other rules name people for what they are (the owner, approvers
+independent of the owner or of the consolidator): their tasks are never handed on, so that
+delegation cannot sidestep segregation of duties.
 
 The rules:
 
@@ -95,6 +99,13 @@ def _independent_approvers(ctx: Context) -> Candidates:
     return Candidates(roles=("approver",), excluded_user_id=ctx.actor_id)
 
 
+# The rules whose task a manager of the unit may hand to one person of that unit.
+UNIT_RULES = frozenset(
+    {LaneRule.DEPARTMENT_MANAGERS, LaneRule.DEPARTMENT_MEMBERS, LaneRule.UNIT_MANAGERS, LaneRule.UNIT_MEMBERS}
+)
+# Who of a unit may be given its task: its managers and members, as ``*_members`` would admit them.
+UNIT_PEOPLE = ("manager", "member")
+
 RULES: dict[str, Callable[[Context], Candidates]] = {
     LaneRule.DEPARTMENT_MANAGERS: _department_managers,
     LaneRule.DEPARTMENT_MEMBERS: _department_members,
@@ -122,14 +133,42 @@ def _roles(task: Task) -> list[str]:
     return [role for role in (task.candidate_role or "").split(",") if role]
 
 
-def may_complete(user: User, task: Task) -> bool:
-    if not user.active or task.excluded_user_id == user.id:
+def _admits(candidates: Candidates, user: User) -> bool:
+    if not user.active or candidates.excluded_user_id == user.id:
         return False
-    if task.assignee_id is not None and task.assignee_id == user.id:
+    if candidates.assignee_id is not None and candidates.assignee_id == user.id:
         return True
-    if not task.candidate_role or not user.roles.intersection(_roles(task)):
+    if not user.roles.intersection(candidates.roles):
         return False
-    return task.candidate_department_id is None or task.candidate_department_id == user.department_id
+    return candidates.department_id is None or candidates.department_id == user.department_id
+
+
+def stored(task: Task) -> Candidates:
+    """The candidate set as ``apply`` stored it on the task."""
+    return Candidates(tuple(_roles(task)), task.candidate_department_id, task.assignee_id, task.excluded_user_id)
+
+
+def may_complete(user: User, task: Task) -> bool:
+    return _admits(stored(task), user)
+
+
+def _unit_people(rule: str, task: Task, roles: tuple[str, ...]) -> Candidates | None:
+    """The task's unit, narrowed to ``roles`` and still without whom the task excludes; None: no unit rule."""
+    if rule not in UNIT_RULES or task.candidate_department_id is None:
+        return None
+    return Candidates(roles, task.candidate_department_id, excluded_user_id=task.excluded_user_id)
+
+
+def may_delegate(user: User, task: Task, rule: str) -> bool:
+    """A manager of the task's unit who may complete it himself hands a unit rule's task on (``rule``: its lane's)."""
+    managers = _unit_people(rule, task, ("manager",))
+    return managers is not None and may_complete(user, task) and _admits(managers, user)
+
+
+def may_receive(user: User, task: Task, rule: str) -> bool:
+    """Who a unit rule's task may be given to: an active manager or member of its unit, never whom it excludes."""
+    people = _unit_people(rule, task, UNIT_PEOPLE)
+    return people is not None and _admits(people, user)
 
 
 def inbox_clause(user: User) -> ColumnElement[bool]:

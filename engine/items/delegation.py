@@ -1,7 +1,9 @@
-"""Giving a ready task to one person: a manager who may complete it assigns a member of the unit.
+"""Giving a ready task to one person: a manager of the task's unit assigns a manager or member of that unit.
 
-The task then stays completable by its rule's candidates and, besides them, by the assignee
-("each unit's managers, or a member they assign").
+Only a task whose lane rule names a unit (``department_*``, ``unit_*``) is handed on; the rule itself is
+``engine.items.assignment.may_delegate`` / ``may_receive``. The task then stays completable by its
+rule's candidates and, besides them, by the assignee ("each unit's managers, or a member they assign").
+A refused delegation is ``Forbidden`` (403, and so in the admin log).
 """
 
 from __future__ import annotations
@@ -10,18 +12,34 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import history
-from engine.identity.identity import Role
-from engine.items import notifications
+from engine.items import assignment, notifications
 from engine.items.workflow import authorize_task, lock_item
 from engine.store.errors import Forbidden, InvalidInput, TaskNotReady
-from engine.store.models import Item, Task, User
+from engine.store.models import Item, ProcessDefinition, Task, User
+
+
+def lane_rule(session: Session, task: Task) -> str:
+    """The lane rule of the task, as the item's deployed diagram names it (the task row keeps only its result)."""
+    model = session.scalar(
+        select(ProcessDefinition.model)
+        .join(Item, Item.definition_id == ProcessDefinition.id)
+        .where(Item.id == task.item_id)
+    )
+    assert model is not None, "a task's item has a deployed definition"
+    return str(model["tasks"][task.name]["candidates"])
 
 
 def require_delegator(session: Session, actor: User, task_id: int) -> Task:
-    """Only a manager who may complete the task himself hands it on."""
+    """404: no such task; 403 unless it is a unit rule's task and ``actor`` a manager of that unit who may do it."""
     row = authorize_task(session, actor, task_id)
-    if Role.MANAGER not in actor.roles:
-        raise Forbidden("只有负责人可以指派 Only a manager may assign a task")
+    rule = lane_rule(session, row)
+    if rule not in assignment.UNIT_RULES:
+        raise Forbidden(
+            f"该任务不能指派 Task {row.name!r} follows the lane rule {rule!r}: "
+            "only a unit's task (department_*, unit_*) may be assigned"
+        )
+    if not assignment.may_delegate(actor, row, rule):
+        raise Forbidden("只有本单位负责人可以指派 Only a manager of the task's unit may assign it")
     return row
 
 
@@ -31,11 +49,13 @@ def assign(session: Session, actor: User, task_id: int, username: str) -> Item:
     session.refresh(row)
     if row.state != "ready":
         raise TaskNotReady()
-    unit = row.candidate_department_id or item.department_id
     target = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
-    if target is None or target.department_id != unit:
-        message = f"须指派给本单位人员 {username!r} is not a member of the unit this task belongs to"
+    if target is None:
+        message = f"没有该用户 {username!r} is no active user"
         raise InvalidInput(message, errors=[{"field": "assignee", "message": message}])
+    if not assignment.may_receive(target, row, lane_rule(session, row)):
+        message = f"须指派给本单位人员 {username!r} is not a manager or member of the unit this task belongs to"
+        raise Forbidden(message, errors=[{"field": "assignee", "message": message}])
     row.assignee_id = target.id
     data = {"assignee": target.username, "unit": row.instance_key}
     history.record_change(session, item, actor=actor.username, action="assigned", task=row.name, data=data)

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from engine.identity import identity, passwords
 from engine.items import items, workflow
 from engine.ledger.ledger_import import LedgerRow, read_ledger
-from engine.store.config import REPO_ROOT
 from engine.store.models import Item, User
 
-SAMPLE_LEDGER = REPO_ROOT / "demo" / "problem-list-sample.xlsx"
+# In the package (a link to the checkout's demo/), so that `rectiflow demo` works from an installed wheel.
+SAMPLE_LEDGER = Path(__file__).parent / "demo_data" / "problem-list-sample.xlsx"
 # Every demo user logs in to the pages with this password (a demo on one machine, never production).
 DEMO_PASSWORD = "rectiflow-demo-2026"
 

@@ -13,13 +13,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.items import due, items
+from engine.store import xlsx
 from engine.store.models import Department, Instance, Item, ItemUnit, User
 
 COLUMNS = (
@@ -64,14 +65,11 @@ def _owner_names(session: Session, owner_ids: set[int]) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
-def _cells(sheet: Worksheet, values: Iterable[Any], header: bool = False) -> list[WriteOnlyCell]:
-    cells = []
-    for value in values:
-        cell = WriteOnlyCell(sheet, value=value)
-        if header:
-            cell.font, cell.fill = Font(bold=True), _HEADER_FILL
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        cells.append(cell)
+def _header(sheet: Worksheet, values: Iterable[Any]) -> list[Cell]:
+    cells = xlsx.cells(sheet, values)
+    for cell in cells:
+        cell.font, cell.fill = Font(bold=True), _HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     return cells
 
 
@@ -93,8 +91,8 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
     for letter, (_, width) in zip("ABCDEFGHIJKLM", COLUMNS, strict=True):
         sheet.column_dimensions[letter].width = width
     sheet.freeze_panes = "A3"
-    sheet.append([f"{TITLE}（导出于 {today.isoformat()}）"])
-    sheet.append(_cells(sheet, (name for name, _ in COLUMNS), header=True))
+    sheet.append(xlsx.cells(sheet, [f"{TITLE}（导出于 {today.isoformat()}）"]))
+    sheet.append(_header(sheet, (name for name, _ in COLUMNS)))
     zone = ZoneInfo(timezone)
     number = 0
     for batch in _batches(found):
@@ -104,21 +102,24 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
         for item in batch:
             number += 1
             sheet.append(
-                [
-                    number,
-                    item.id,
-                    item.title,
-                    item.source,
-                    item.category,
-                    measures.get(item.id) or None,
-                    item.department.name,
-                    "、".join(co.get(item.id, [])) or None,
-                    owners.get(item.owner_id) if item.owner_id is not None else None,
-                    "长期坚持" if item.ongoing else item.deadline,
-                    item.status_label,
-                    "是" if due.is_overdue(item, today) else "否",
-                    item.closed_at.astimezone(zone).replace(tzinfo=None) if item.closed_at else None,
-                ]
+                xlsx.cells(
+                    sheet,
+                    [
+                        number,
+                        item.id,
+                        item.title,
+                        item.source,
+                        item.category,
+                        measures.get(item.id) or None,
+                        item.department.name,
+                        "、".join(co.get(item.id, [])) or None,
+                        owners.get(item.owner_id) if item.owner_id is not None else None,
+                        "长期坚持" if item.ongoing else item.deadline,
+                        item.status_label,
+                        "是" if due.is_overdue(item, today) else "否",
+                        item.closed_at.astimezone(zone).replace(tzinfo=None) if item.closed_at else None,
+                    ],
+                )
             )
     out = BytesIO()
     book.save(out)

@@ -19,7 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from engine.reports.reports import Figures, Period, Report, WeekPlan
-from engine.store.text import cell_value
+from engine.store import xlsx
 
 TITLES = {"dispatch": "{}调度表", "monthly": "{}总结表", "week": "{}周计划表"}
 DUE_NEXT = {"dispatch": "下一旬到期", "monthly": "下月到期"}
@@ -47,13 +47,13 @@ def _sheet(period: Period, subtitle: str, columns: Sequence[tuple[str, float]]) 
     last = get_column_letter(len(columns))
     for row, text, size in ((1, title(period), 16), (2, subtitle, 11)):
         sheet.merge_cells(f"A{row}:{last}{row}")
-        cell = sheet.cell(row, 1, text)
+        cell = xlsx.write(sheet, row, 1, text)
         cell.font = Font(bold=row == 1, size=size)
         cell.alignment = Alignment(horizontal="center", vertical="center")
     sheet.row_dimensions[1].height = 30
     sheet.row_dimensions[HEADER_ROW].height = 36
     for number, (header, width) in enumerate(columns, start=1):
-        cell = sheet.cell(HEADER_ROW, number, header)
+        cell = xlsx.write(sheet, HEADER_ROW, number, header)
         cell.font, cell.fill, cell.border, cell.alignment = Font(bold=True), _FILL, _BORDER, _WRAP
         sheet.column_dimensions[get_column_letter(number)].width = width
     sheet.freeze_panes = f"A{HEADER_ROW + 1}"
@@ -71,7 +71,7 @@ def _rows(sheet: Worksheet, rows: Sequence[Sequence[Any]], formats: Sequence[str
     for row, values in enumerate(rows, start=HEADER_ROW + 1):
         total = row == HEADER_ROW + len(rows)
         for number, (value, number_format) in enumerate(zip(values, formats, strict=True), start=1):
-            cell = sheet.cell(row, number, cell_value(value))
+            cell = xlsx.write(sheet, row, number, value)
             cell.border, cell.font, cell.alignment = _BORDER, fonts[total], aligned[isinstance(value, str)]
             if number_format:
                 cell.number_format = number_format

@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# The checkout: for tests and tools only; an installed package has no checkout around it.
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The bundled diagrams ship inside the package (engine/bpmn/processes links to the checkout's processes/).
+BUNDLED_PROCESSES = Path(__file__).parents[1] / "bpmn" / "processes"
 log = logging.getLogger(__name__)
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -182,7 +185,7 @@ class Settings:
 
     instance_path: Path
     database_url: str
-    processes_path: Path = REPO_ROOT / "processes"
+    processes_path: Path = BUNDLED_PROCESSES
     max_upload_bytes: int = 5 * 1024 * 1024
     timezone: str = "Asia/Shanghai"
     mail: MailSettings | None = None
@@ -204,7 +207,7 @@ class Settings:
         return cls(
             instance_path=instance,
             database_url=url,
-            processes_path=Path(env.get("RECTIFLOW_PROCESSES_PATH", str(REPO_ROOT / "processes"))),
+            processes_path=Path(env.get("RECTIFLOW_PROCESSES_PATH", str(BUNDLED_PROCESSES))),
             max_upload_bytes=int(env.get("RECTIFLOW_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
             timezone=env.get("RECTIFLOW_TIMEZONE", "Asia/Shanghai"),
             mail=MailSettings.from_env(env),

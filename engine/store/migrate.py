@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
-from engine.store.config import REPO_ROOT
+# Inside the package (a link to the checkout's migrations/), so that an installed wheel can create its schema.
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 

@@ -57,7 +57,7 @@ def _may_assign(user: User, task_id: int) -> None:
 @blp.response(200, ItemSchema)
 @blp.problems(400, 403, 404, 413, described={409: "The task is no longer ready"})
 def assign(body: dict[str, Any], task_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Give the task to a member of its unit (managers who may complete it themselves)."""
+    """Give a unit's task (lane rule department_*/unit_*) to a manager or member of that unit (its managers only)."""
     session = db.session()
     item = delegation.assign(session, current_user(), task_id, body["assignee"])
     return item_payload(session, item, db.today()), 200, {"ETag": workflow.etag(item)}

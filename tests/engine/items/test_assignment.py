@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.bpmn.lanes import LaneRule
 from engine.identity.identity import add_user, department_by_code, user_by_username
 from engine.items import assignment, workflow
 from engine.items.assignment import Candidates
@@ -154,6 +155,49 @@ def test_a_deactivated_user_may_complete_nothing_and_has_an_empty_inbox(session:
     assert [t.name for t in tasks if assignment.may_complete(manager, t)] == []
     assert inbox_ids(session, manager) == set()
     assert all("manager" not in listed(session, t) for t in tasks)
+
+
+# --- delegation: who may hand a task on, and to whom ------------------------------------------------------------------
+
+OFFICE_PEOPLE = ["manager", "office_reporter_manager", "owner", "owner_approver"]
+WORKS_PEOPLE = ["outsider", "works_approver", "works_manager"]
+# For an office item whose owner is "owner"; unit rules work on the works unit, the review was made ready by manager.
+DELEGATION = {
+    LaneRule.DEPARTMENT_MANAGERS: (["manager", "office_reporter_manager"], OFFICE_PEOPLE),
+    LaneRule.DEPARTMENT_MEMBERS: (["manager", "office_reporter_manager"], OFFICE_PEOPLE),
+    LaneRule.UNIT_MANAGERS: (["works_manager"], WORKS_PEOPLE),
+    LaneRule.UNIT_MEMBERS: (["works_manager"], WORKS_PEOPLE),
+    # The other rules name people for what they are: their tasks are never handed on, by anyone, to anyone.
+    LaneRule.OWNER: ([], []),
+    LaneRule.APPROVERS: ([], []),
+    LaneRule.INDEPENDENT_APPROVERS: ([], []),
+}
+
+
+def test_delegation_covers_every_lane_rule() -> None:
+    assert set(DELEGATION) == set(LaneRule) == set(assignment.RULES)
+
+
+@pytest.mark.parametrize("rule", list(LaneRule))
+def test_who_may_delegate_each_rule_and_to_whom(session: Session, rule: LaneRule) -> None:
+    item = new_item(session, "office", "owner")
+    task = add_task(session, item, resolve(session, rule, item, unit="works", actor="manager"), rule)
+    people = everyone(session)
+    delegators = sorted(u.username for u in people if assignment.may_delegate(u, task, rule))
+    receivers = sorted(u.username for u in people if assignment.may_receive(u, task, rule))
+    assert (delegators, receivers) == DELEGATION[rule]
+    # Whoever may hand the task on may complete it himself; whoever receives it is of the task's unit.
+    assert all(assignment.may_complete(user(session, name), task) for name in delegators)
+
+
+def test_whom_a_unit_task_excludes_neither_hands_it_on_nor_receives_it(session: Session) -> None:
+    item = new_item(session, "office", "owner")
+    manager, owner = user(session, "manager"), user(session, "owner")
+    excluded = Candidates(roles=("manager",), department_id=item.department_id, excluded_user_id=manager.id)
+    task = add_task(session, item, excluded, "excluded")
+    assert not assignment.may_delegate(manager, task, LaneRule.DEPARTMENT_MANAGERS)
+    assert not assignment.may_receive(manager, task, LaneRule.DEPARTMENT_MANAGERS)
+    assert assignment.may_receive(owner, task, LaneRule.DEPARTMENT_MANAGERS)
 
 
 # --- the twins agree on a grid ----------------------------------------------------------------------------------------
