@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import unicodedata
 from urllib.parse import unquote, urlsplit
 
 import limits
@@ -63,7 +64,7 @@ def is_local_path(target: str | None) -> bool:
     if not target or not target.startswith("/"):
         return False
     for text in (target, unquote(target)):
-        if text.startswith("//") or "\\" in text or any(char.isspace() or not char.isprintable() for char in text):
+        if text.startswith("//") or "\\" in text or any(unicodedata.category(char) == "Cc" for char in text):
             return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
