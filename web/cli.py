@@ -20,7 +20,7 @@ from engine.audit import admin_log, backup, retention
 from engine.audit import audit as history_audit
 from engine.bpmn import deploy
 from engine.deadlines.worker import Worker
-from engine.identity import identity
+from engine.identity import administration, identity
 from engine.ledger import demo
 from engine.store import clock, migrate
 from engine.store.config import Settings
@@ -156,6 +156,33 @@ def user_password(settings: Settings, username: str, password_stdin: bool) -> No
         ended = identity.set_password(session, identity.user_by_username(session, username), password)
         _log(session, "user.password", username, login_tokens_revoked=ended)
     click.echo(f"password of {username} set; {ended} login token(s) revoked")
+
+
+@user.command("sign-out")
+@click.argument("username")
+@click.pass_obj
+def user_sign_out(settings: Settings, username: str) -> None:
+    """End every browser session of USERNAME and revoke their login tokens."""
+    with _unit_of_work(settings) as session:
+        actor = administration.Actor(_cli_actor(), None)
+        administration.sign_out_everywhere(session, actor, identity.user_by_username(session, username))
+    click.echo(f"{username} signed out everywhere")
+
+
+@user.command("link-sso")
+@click.argument("username")
+@click.argument("subject")
+@click.option("--issuer", help="The provider's issuer (default: RECTIFLOW_OIDC_ISSUER).")
+@click.pass_obj
+def user_link_sso(settings: Settings, username: str, subject: str, issuer: str | None) -> None:
+    """Let the single sign-on identity SUBJECT (the provider's ``sub``) log in as the existing USERNAME."""
+    issuer = issuer or (settings.oidc.issuer if settings.oidc else None)
+    if not issuer:
+        raise click.UsageError("no RECTIFLOW_OIDC_ISSUER is configured: give --issuer")
+    with _unit_of_work(settings) as session:
+        actor = administration.Actor(_cli_actor(), None)
+        administration.link_sso(session, actor, identity.user_by_username(session, username), issuer, subject)
+    click.echo(f"{username} linked to {subject} at {issuer}")
 
 
 @main.group()

@@ -34,9 +34,11 @@ def apart() -> Iterator[Session]:
     """A transaction of its own, committed even though the request fails (a denial, a failed login).
 
     The request's own work is rolled back first: it is refused anyway, and on SQLite its transaction
-    holds the write lock this one needs.
+    holds the write lock this one needs. The request's session stays open, so what it loaded (the
+    logged-in user a refusal page shows) still loads afterwards instead of being detached.
     """
-    _close(None)
+    if "db_session" in g:
+        g.db_session.rollback()
     with transaction(current_app.extensions["rectiflow_sessions"]) as own:
         yield own
 

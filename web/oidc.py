@@ -8,7 +8,6 @@ the provider's JWKS, issuer, audience, expiry, nonce); ``engine.identity.sso`` t
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from authlib.common.errors import AuthlibBaseError
@@ -21,7 +20,7 @@ from werkzeug.wrappers import Response
 from engine.identity import sso
 from engine.store.config import OidcSettings
 from engine.store.errors import RectiflowError
-from web import browser_session, db
+from web import browser_session, db, security
 
 blp = Blueprint("oidc", __name__, url_prefix="/auth/oidc")
 NEXT_KEY = "oidc_next"
@@ -132,14 +131,7 @@ def _with_userinfo(client: Any, token: dict[str, Any], claims: dict[str, Any]) -
 
 
 def _local_path(target: str) -> str:
-    """``next`` must stay on this site: a path, never ``//host``, ``/\\host`` or a full URL."""
-    parts = urlsplit(target)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not target.startswith("/")
-        or target.startswith(("//", "/\\"))
-        or any(char < " " for char in target)
-    ):
+    """``next`` must stay on this site (``web.security.is_local_path``); a login link that points away is refused."""
+    if not security.is_local_path(target):
         raise LoginRequestInvalid(f"登录后去向无效 next must be a path on this site such as /items, not {target!r}")
     return target

@@ -35,6 +35,6 @@ def record_apart(action: str, target: str | None = None, *, actor: str | None = 
 
 def denied(reason: str) -> None:
     """Every 403 is logged with its caller, method and path."""
-    # Read before ``apart`` closes the request's session: the user row goes with it.
+    # Read before ``apart`` rolls the request back (the user row is then reloaded from the database).
     actor = caller()
     record_apart("denied", f"{request.method} {request.path}", actor=actor, reason=reason)

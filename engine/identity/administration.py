@@ -68,6 +68,19 @@ def change_user(
         actor.log(session, "user.password", user.username, login_tokens_revoked=ended)
 
 
+def sign_out_everywhere(session: Session, actor: Actor, user: User) -> None:
+    """End every browser session of the user and revoke their login tokens (a lost laptop, a shared screen)."""
+    ended = identity.sign_out(session, user)
+    actor.log(session, "user.sign_out", user.username, login_tokens_revoked=ended)
+
+
+def link_sso(session: Session, actor: Actor, user: User, issuer: str, subject: str) -> None:
+    """Let this single sign-on identity log in as ``user`` (an existing account is never taken over by a claim)."""
+    before = [user.sso_issuer, user.sso_subject] if user.sso_subject is not None else None
+    identity.link_sso(session, user, issuer, subject)
+    actor.log(session, "user.sso_link", user.username, issuer=issuer, subject=subject, before=before)
+
+
 def create_department(session: Session, actor: Actor, code: str, name: str, external: bool) -> Department:
     department = identity.add_department(session, code, name, external)
     actor.log(session, "department.create", code, name=name, external=external)

@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import hashlib
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -71,6 +72,25 @@ def _role_rows(roles: list[str]) -> list[UserRole]:
     return [UserRole(role=role) for role in sorted(set(roles))]
 
 
+def normal_username(name: str) -> str:
+    """The one spelling of a username: NFKC (full-width and compatibility forms folded), outer spaces stripped.
+
+    Logins, the lock-out key, single sign-on and user creation all go through this, so that
+    ``" name"`` or ``"name\u3000"`` is the same person and the same lock-out counter as ``"name"``.
+    """
+    return unicodedata.normalize("NFKC", name).strip()
+
+
+def _new_username(session: Session, username: str) -> str:
+    """Refuse a name not in its normal spelling, or one that is another user's name once normalised."""
+    normal = normal_username(username)
+    if not normal or normal != username:
+        raise InvalidInput(f"用户名须为规范写法 Username {username!r} must be written {normal!r}")
+    if session.scalar(select(User).where(User.username == normal)):
+        raise AlreadyExists(f"用户已存在 User {username!r} already exists")
+    return normal
+
+
 def add_user(
     session: Session,
     username: str,
@@ -80,8 +100,7 @@ def add_user(
     password: str | None = None,
 ) -> User:
     role_rows = _role_rows(roles)
-    if session.scalar(select(User).where(User.username == username)):
-        raise AlreadyExists(f"用户已存在 User {username!r} already exists")
+    username = _new_username(session, username)
     department = _known_department(session, department_code)
     user = User(username=username, display_name=display_name or username, department=department)
     user.role_rows = role_rows
@@ -128,6 +147,9 @@ def update_user(
     if active is not None and active != user.active:
         changes["active"] = [user.active, active]
         user.active = active
+        if not active:
+            # For good: reactivating the user must not bring back the sessions and login tokens of before.
+            sign_out(session, user)
     session.flush()
     return changes
 
@@ -145,8 +167,22 @@ def set_roles(session: Session, user: User, roles: list[str]) -> tuple[list[str]
 
 
 def set_password(session: Session, user: User, password: str) -> int:
-    """Set a new password; the login tokens made with the old one are revoked (how many is returned)."""
+    """Set a new password; the browser sessions and login tokens of the old one end (how many tokens is returned)."""
     user.password_hash = passwords.hash_password(password)
+    return sign_out(session, user)
+
+
+def end_sessions(user: User) -> None:
+    """End every browser session of the user: each carries the generation it was started in."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def sign_out(session: Session, user: User) -> int:
+    """End the user's browser sessions and revoke the tokens made by a password login (how many is returned).
+
+    Tokens an administrator made for a program stay: they are revoked one by one, or all stop with deactivation.
+    """
+    end_sessions(user)
     live = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.name == LOGIN, ApiToken.revoked_at.is_(None))
     ended = list(session.scalars(live))
     for row in ended:
@@ -193,7 +229,8 @@ def check_password(session: Session, username: str, password: str) -> User:
     An unknown name, an inactive user, a user without a password and a wrong password are one and the
     same refusal, answered in the same time.
     """
-    user = session.scalar(select(User).where(User.username == username).options(undefer(User.password_hash)))
+    query = select(User).where(User.username == normal_username(username)).options(undefer(User.password_hash))
+    user = session.scalar(query)
     stored = user.password_hash if user is not None else None
     if not passwords.verify(stored, password) or user is None or stored is None or not user.active:
         raise WrongCredentials()
@@ -238,6 +275,21 @@ def token_by_id(session: Session, token_id: int) -> ApiToken:
     if row is None:
         raise NotFound(f"令牌不存在 No token {token_id}")
     return row
+
+
+def user_by_sso(session: Session, issuer: str, subject: str) -> User | None:
+    return session.scalar(select(User).where(User.sso_issuer == issuer, User.sso_subject == subject))
+
+
+def link_sso(session: Session, user: User, issuer: str, subject: str) -> None:
+    """Tie the user to one single sign-on identity; an identity belongs to one user at most."""
+    other = user_by_sso(session, issuer, subject)
+    if other is not None and other.id != user.id:
+        raise AlreadyExists(
+            f"该身份已关联 The sign-on subject {subject!r} of {issuer!r} is linked to {other.username!r}"
+        )
+    user.sso_issuer, user.sso_subject = issuer, subject
+    session.flush()
 
 
 def revoke(row: ApiToken) -> None:

@@ -32,35 +32,65 @@ def check_settings(settings: OidcSettings) -> None:
 def sign_in(
     session: Session, claims: Mapping[str, Any], settings: OidcSettings, remote_addr: str | None = None
 ) -> User:
-    """Create or update the user the claims name; refuse an inactive user or an unknown department."""
-    username = _username(claims, settings)
-    user = session.scalar(select(User).where(User.username == username))
+    """The user linked to the claims' ``sub`` at this issuer, updated from the claims; created at its first login.
+
+    The claimed username only names a *new* user: an existing account of that name is linked by an
+    administrator, never taken over by a claim. An inactive user or an unknown department is refused.
+    """
+    subject = _subject(claims)
+    user = identity.user_by_sso(session, settings.issuer, subject)
+    username = user.username if user is not None else _username(claims, settings)
     if user is not None and not user.active:
         raise Forbidden(f"用户已停用 User {username!r} is deactivated here: ask an administrator")
+    if user is None and session.scalar(select(User).where(User.username == username)) is not None:
+        raise Forbidden(
+            f"账号需由管理员关联 A user {username!r} already exists here: an administrator must link it to this "
+            "sign-on (rectiflow user link-sso) before it can log in this way"
+        )
     department = _department(session, claims.get(settings.department_claim), settings)
     roles = mapped_roles(claims.get(settings.roles_claim), settings)
     display_name = str(claims.get("name") or username)[:200]
     if user is None:
-        user = User(username=username, display_name=display_name, department=department)
-        user.role_rows = [UserRole(role=role) for role in sorted(roles)]
-        session.add(user)
-        session.flush()
-        admin_log.record(
-            session,
-            username,
-            "user.sso_create",
-            target=username,
-            remote_addr=remote_addr,
-            department=department.code if department else None,
-            roles=sorted(roles),
-        )
-        return user
+        return _create(session, username, display_name, department, roles, (settings.issuer, subject), remote_addr)
     user.display_name = display_name
     changes = _update(user, department, roles)
     if changes:
         admin_log.record(session, username, "user.sso_update", target=username, remote_addr=remote_addr, **changes)
     session.flush()
     return user
+
+
+def _create(
+    session: Session,
+    username: str,
+    display_name: str,
+    department: Department | None,
+    roles: frozenset[str],
+    sso: tuple[str, str],
+    remote_addr: str | None,
+) -> User:
+    user = User(username=username, display_name=display_name, department=department)
+    user.sso_issuer, user.sso_subject = sso
+    user.role_rows = [UserRole(role=role) for role in sorted(roles)]
+    session.add(user)
+    session.flush()
+    admin_log.record(
+        session,
+        username,
+        "user.sso_create",
+        target=username,
+        remote_addr=remote_addr,
+        department=department.code if department else None,
+        roles=sorted(roles),
+    )
+    return user
+
+
+def _subject(claims: Mapping[str, Any]) -> str:
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject or len(subject) > 255:
+        raise Forbidden("身份信息缺少 sub The identity provider sent no usable 'sub' claim")
+    return subject
 
 
 def mapped_roles(value: Any, settings: OidcSettings) -> frozenset[str]:
@@ -77,12 +107,13 @@ def mapped_roles(value: Any, settings: OidcSettings) -> frozenset[str]:
 
 
 def _username(claims: Mapping[str, Any], settings: OidcSettings) -> str:
-    username = claims.get(settings.username_claim)
-    if not isinstance(username, str) or not username.strip():
+    claimed = claims.get(settings.username_claim)
+    username = identity.normal_username(claimed) if isinstance(claimed, str) else ""
+    if not username:
         raise Forbidden(f"身份信息缺少用户名 The identity provider sent no {settings.username_claim!r} claim")
-    if len(username.strip()) > 64:
+    if len(username) > 64:
         raise Forbidden(f"用户名过长 The {settings.username_claim!r} claim is longer than 64 characters")
-    return username.strip()
+    return username
 
 
 def _department(session: Session, value: Any, settings: OidcSettings) -> Department | None:

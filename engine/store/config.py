@@ -143,6 +143,13 @@ def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     return value in _TRUE
 
 
+def _count(env: Mapping[str, str], name: str) -> int:
+    value = env.get(name, "").strip() or "0"
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(value)
+
+
 def _retention_days(value: str) -> int | None:
     value = value.strip().lower()
     if value in ("", "forever"):
@@ -181,6 +188,10 @@ class Settings:
       (default ``30 per minute``).
     - ``RECTIFLOW_RATELIMIT_STORAGE_URI``: where the login counters live (default ``memory://``, one count
       per process). Several ``rectiflow serve`` processes need a shared store, e.g. ``redis://host:6379``.
+    - ``RECTIFLOW_TRUSTED_PROXIES``: how many reverse proxies stand in front of the service (default 0).
+      With N, the client address (per-address login limit, admin log), scheme and host are taken from
+      the last N ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` entries; with 0 those headers are ignored.
+      Set it to exactly the number of proxies: more lets a client forge its address.
     """
 
     instance_path: Path
@@ -198,6 +209,7 @@ class Settings:
     login_limit: str = "5 per minute"
     login_address_limit: str = "30 per minute"
     ratelimit_storage_uri: str = "memory://"
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -220,4 +232,5 @@ class Settings:
             login_limit=env.get("RECTIFLOW_LOGIN_LIMIT", "5 per minute"),
             login_address_limit=env.get("RECTIFLOW_LOGIN_ADDRESS_LIMIT", "30 per minute"),
             ratelimit_storage_uri=env.get("RECTIFLOW_RATELIMIT_STORAGE_URI", "memory://"),
+            trusted_proxies=_count(env, "RECTIFLOW_TRUSTED_PROXIES"),
         )

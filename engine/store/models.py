@@ -59,6 +59,8 @@ class Department(Base):
 
 class User(Base):
     __tablename__ = "user_account"
+    # One local user per single sign-on identity: the provider's issuer and its ``sub`` for the person.
+    __table_args__ = (UniqueConstraint("sso_issuer", "sso_subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -68,6 +70,11 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     # argon2 hash; None: the user cannot log in with a password (tokens or single sign-on only).
     password_hash: Mapped[str | None] = mapped_column(String(255), deferred=True)
+    # Stored in each browser session at its login; raised to end every session (logout, new password...).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The single sign-on identity linked to this user (None: none yet); never the claimed username alone.
+    sso_issuer: Mapped[str | None] = mapped_column(String(500))
+    sso_subject: Mapped[str | None] = mapped_column(String(255))
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     role_rows: Mapped[list[UserRole]] = relationship(

@@ -178,3 +178,31 @@ def test_command_line_admin_actions_are_in_the_admin_log(rectiflow: CliRunner, s
         ("token.revoke", token_id),
     ]
     assert {e.actor for e in entries} == {f"cli:{getpass.getuser()}"}
+
+
+def test_signing_out_everywhere_and_linking_a_sign_on_from_the_command_line(
+    rectiflow: CliRunner, client: FlaskClient, sessions: sessionmaker[Session]
+) -> None:
+    assert (
+        rectiflow.invoke(
+            main, ["user", "add", "li", "--role", "member", "--password-stdin"], input="a good long password\n"
+        ).exit_code
+        == 0
+    )
+    issued = client.post("/api/v1/auth/token", json={"username": "li", "password": "a good long password"})
+    bearer = {"Authorization": f"Bearer {issued.json['token']}"}  # type: ignore[index]
+
+    signed_out = invoke(rectiflow, "user", "sign-out", "li")
+    linked = invoke(rectiflow, "user", "link-sso", "li", "u-42", "--issuer", "https://id.example/realms/gov")
+    unconfigured = rectiflow.invoke(main, ["user", "link-sso", "li", "u-43"])
+
+    assert (signed_out.exit_code, linked.exit_code) == (0, 0), signed_out.output + linked.output
+    assert client.get("/api/v1/tasks", headers=bearer).status_code == 401
+    assert (unconfigured.exit_code, "give --issuer" in unconfigured.output) == (2, True)
+    with sessions() as session:
+        entries = session.scalars(
+            select(AdminLogEntry).where(AdminLogEntry.action.in_(["user.sign_out", "user.sso_link"]))
+        )
+        logged = [(entry.action, entry.target, entry.actor) for entry in entries]
+    actor = f"cli:{getpass.getuser()}"
+    assert logged == [("user.sign_out", "li", actor), ("user.sso_link", "li", actor)]

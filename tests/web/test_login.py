@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
+from engine.store.config import Settings
 from engine.store.db import transaction
 from tests.conftest import People
 from tests.web.test_permissions import assert_problem
@@ -172,3 +175,96 @@ def test_revoking_and_logging_out(client: FlaskClient, with_password: People) ->
 
     revoked = [(e["actor"], e["target"]) for e in admin_log(client, people, action="token.revoke")]
     assert revoked == [("admin", str(owners_token)), ("manager", str(first["id"])), ("manager", str(second["id"]))]
+
+
+# A name is one name however it is typed: spaces around it, full-width letters, an ideographic space.
+VARIANTS = [" manager", "manager\u3000", "ｍａｎａｇｅｒ", "manager ", "\tmanager"]
+
+
+def test_spellings_of_a_name_share_its_lock_out(client: FlaskClient, with_password: People) -> None:
+    assert [login(client, name, "wrong password").status_code for name in VARIANTS] == [401] * 5
+
+    assert_problem(login(client, "manager", PASSWORD), 429)
+    failed = [e["target"] for e in admin_log(client, with_password, action="login.failed")]
+    assert failed == ["manager"] * 5
+
+
+def test_a_name_typed_with_spaces_or_full_width_logs_in_as_that_user(
+    client: FlaskClient, with_password: People
+) -> None:
+    issued = login(client, "ｍａｎａｇｅｒ\u3000", PASSWORD)
+    assert issued.status_code == 201, issued.json
+    mine = client.get(f"{API}/auth/tokens", headers={"Authorization": f"Bearer {issued.json['token']}"})
+    assert {t["username"] for t in mine.json["tokens"]} == {"manager"}
+
+
+def test_names_that_are_not_in_their_one_spelling_cannot_be_created(client: FlaskClient, people: People) -> None:
+    for name in ("manager\u3000", "ｍａｎａｇｅｒ", " newcomer"):
+        body = {"username": name, "roles": ["member"]}
+        problem = assert_problem(client.post(f"{API}/users", json=body, headers=people.auth("admin")), 422)
+        assert "must be written" in problem["detail"]
+    assert client.get(f"{API}/users/newcomer", headers=people.auth("admin")).status_code == 404
+
+
+def test_parallel_wrong_logins_are_each_counted_before_their_password_is_checked(
+    live_server: str, with_password: People
+) -> None:
+    url = f"{live_server}{API}/auth/token"
+    wrong = {"username": "manager", "password": "one of many guesses"}
+    # All sent at once over separate connections; the server checks 8 at a time (waitress threads).
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        statuses = list(pool.map(lambda _: requests.post(url, json=wrong, timeout=60).status_code, range(24)))
+
+    assert sorted(statuses) == [401] * 5 + [429] * 19
+
+
+def proxied_app(database_url: str, tmp_path: Path, proxies: int) -> Flask:
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": tmp_path,
+            "LOGIN_ADDRESS_LIMIT": "2 per minute",
+            "TRUSTED_PROXIES": proxies,
+        }
+    )
+
+
+def login_from(client: FlaskClient, address: str, name: str) -> int:
+    # The proxy appends the address it saw; what the client wrote itself comes first.
+    forwarded = {"X-Forwarded-For": f"198.51.100.66, {address}"}
+    response = client.post(f"{API}/auth/token", json={"username": name, "password": "guess"}, headers=forwarded)
+    return response.status_code
+
+
+def test_behind_a_trusted_proxy_the_address_limit_is_per_person(
+    database_url: str, with_password: People, tmp_path: Path
+) -> None:
+    app = proxied_app(database_url, tmp_path, proxies=1)
+    try:
+        client = app.test_client()
+        assert [login_from(client, "203.0.113.1", f"user{n}") for n in range(3)] == [401, 401, 429]
+        assert login_from(client, "203.0.113.2", "user9") == 401  # someone else behind the same proxy
+        failed = admin_log(client, with_password, action="login.failed")
+        assert [e["remote_addr"] for e in failed] == ["203.0.113.2", "203.0.113.1", "203.0.113.1"]
+    finally:
+        db.dispose(app)
+
+
+def test_without_trusted_proxies_a_forged_forwarded_header_changes_nothing(
+    database_url: str, with_password: People, tmp_path: Path
+) -> None:
+    app = proxied_app(database_url, tmp_path, proxies=0)
+    try:
+        client = app.test_client()
+        assert [login_from(client, f"203.0.113.{n}", f"user{n}") for n in range(3)] == [401, 401, 429]
+        failed = admin_log(client, with_password, action="login.failed")
+        assert {e["remote_addr"] for e in failed} == {"127.0.0.1"}
+    finally:
+        db.dispose(app)
+
+
+def test_trusted_proxies_must_be_a_count(tmp_path: Path) -> None:
+    assert Settings.from_env({"RECTIFLOW_INSTANCE_PATH": str(tmp_path)}).trusted_proxies == 0
+    assert Settings.from_env({"RECTIFLOW_TRUSTED_PROXIES": "2"}).trusted_proxies == 2
+    with pytest.raises(ValueError, match="RECTIFLOW_TRUSTED_PROXIES must be a whole number"):
+        Settings.from_env({"RECTIFLOW_TRUSTED_PROXIES": "yes"})

@@ -141,9 +141,51 @@ def test_an_unknown_department_is_refused_and_no_user_is_made(
 
 def test_a_deactivated_user_is_refused(server: str, provider: Provider, departments: sessionmaker[Session]) -> None:
     with transaction(departments) as session:
-        identity.add_user(session, "wang", "office", ["member"]).active = False
+        user = identity.add_user(session, "wang", "office", ["member"])
+        identity.link_sso(session, user, provider.url, "u-1")
+        user.active = False
 
     assert_problem(log_in(requests.Session(), server), 403, "deactivated")
+
+
+def test_users_are_known_by_their_subject_never_by_a_claimed_username(
+    server: str, provider: Provider, departments: sessionmaker[Session]
+) -> None:
+    assert log_in(requests.Session(), server).json()["username"] == "wang"
+    # Another person at the provider who claims the name "wang" (a renamed account, a provider that
+    # lets people pick their preferred_username) is not wang here.
+    provider.claims = {"sub": "u-2", "preferred_username": "wang", "name": "冒名者"}
+    intruder = requests.Session()
+    assert_problem(log_in(intruder, server), 403, "already exists here", "an administrator must link it")
+    assert_problem(intruder.get(f"{server}/auth/session", timeout=30), 401)
+    # wang's own subject still logs in as wang, whatever name the provider sends now.
+    provider.claims = {"sub": "u-1", "preferred_username": "wang.wu", "name": "王五", "department": "办公室"}
+    assert log_in(requests.Session(), server).json()["username"] == "wang"
+    assert user_named(departments, "wang.wu") is None
+
+
+def test_an_existing_password_account_is_linked_only_by_an_administrator(
+    server: str, provider: Provider, departments: sessionmaker[Session]
+) -> None:
+    with transaction(departments) as session:
+        identity.add_user(session, "wang", "office", ["manager"], password="wang's own password")
+        identity.add_user(session, "root", None, ["admin"])
+        admin = {"Authorization": f"Bearer {identity.create_token(session, 'root')}"}
+    browser = requests.Session()
+
+    refused = log_in(browser, server)
+
+    assert_problem(refused, 403, "A user 'wang' already exists here", "link-sso")
+    assert_problem(browser.get(f"{server}/auth/session", timeout=30), 401)
+    link = requests.put(f"{server}/api/v1/users/wang/sso", json={"subject": "u-1"}, headers=admin, timeout=30)
+    assert link.status_code == 200, link.text
+    assert log_in(browser, server).json()["username"] == "wang"
+    [linked] = log_entries(departments, "user.sso_link")
+    assert (linked.actor, linked.target, linked.detail["subject"]) == ("root", "wang", "u-1")
+    assert log_entries(departments, "user.sso_create") == []
+    # One subject, one user.
+    taken = requests.put(f"{server}/api/v1/users/root/sso", json={"subject": "u-1"}, headers=admin, timeout=30)
+    assert_problem(taken, 409, "is linked to 'wang'")
 
 
 def test_a_token_signed_by_another_key_is_refused(
@@ -186,16 +228,21 @@ def test_next_must_be_a_path_on_this_site(server: str, target: str) -> None:
     assert_problem(response, 400, "next must be a path on this site")
 
 
-def test_logout_ends_the_session_and_the_cookie_is_httponly_and_lax(server: str, provider: Provider) -> None:
+def test_logout_needs_the_csrf_token_and_ends_the_session_and_its_copies(server: str, provider: Provider) -> None:
     browser = requests.Session()
     landed = log_in(browser, server)
     set_cookie = landed.history[-1].headers["Set-Cookie"]
     assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
     assert "Secure" not in set_cookie  # RECTIFLOW_COOKIE_SECURE=false on this plain-HTTP server
+    copied = browser.cookies.get_dict()  # what a thief or a shared computer keeps
 
-    assert browser.post(f"{server}/auth/logout", timeout=30).status_code == 204
+    assert_problem(browser.post(f"{server}/auth/logout", timeout=30), 400, "CSRF")  # another site's form
+    csrf_token = browser.get(f"{server}/auth/session", timeout=30).json()["csrf_token"]
+    assert browser.post(f"{server}/auth/logout", headers={"X-CSRFToken": csrf_token}, timeout=30).status_code == 204
 
     assert_problem(browser.get(f"{server}/auth/session", timeout=30), 401, "Nobody is logged in")
+    replayed = requests.get(f"{server}/auth/session", cookies=copied, timeout=30)
+    assert_problem(replayed, 401, "Nobody is logged in")
 
 
 # Where HTTP is not the point: the app in-process, with its default (production) cookie settings.

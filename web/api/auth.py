@@ -21,7 +21,6 @@ blp = Blueprint("tokens", __name__, url_prefix="/auth", description="令牌 Toke
 
 
 @login_blp.route("/token", methods=["POST"])
-@security.login_limits
 @login_blp.arguments(LoginSchema)
 @login_blp.response(201, IssuedTokenSchema, description="A token that expires after the configured time")
 @login_blp.problems(400, 422, 429, described={401: "Wrong username or password (or the user is inactive)"})
@@ -29,11 +28,14 @@ blp = Blueprint("tokens", __name__, url_prefix="/auth", description="令牌 Toke
 def log_in(body: dict[str, Any]) -> dict[str, Any]:
     """Exchange a username and password for a bearer token that expires."""
     lifetime = dt.timedelta(minutes=db.settings().token_ttl_minutes)
+    username = identity.normal_username(body["username"])
+    security.count_login_attempt(username)
     try:
-        issued = identity.login(db.session(), body["username"], body["password"], lifetime)
+        issued = identity.login(db.session(), username, body["password"], lifetime)
     except WrongCredentials:
-        trail.record_apart("login.failed", body["username"])
+        trail.record_apart("login.failed", username)
         raise
+    security.login_succeeded(username)
     return {"id": issued.row.id, "token": issued.secret, "expires_at": issued.row.expires_at}
 
 

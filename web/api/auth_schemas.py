@@ -91,6 +91,11 @@ class UserUpdateSchema(Schema):
     password = Text(validate=PASSWORD, metadata={"description": "a new password (reset)"})
 
 
+class UserSsoLinkSchema(Schema):
+    subject = Text(required=True, validate=validate.Length(min=1, max=255), metadata={"description": "the `sub`"})
+    issuer = Text(validate=validate.Length(min=1, max=500), metadata={"description": "default: the configured one"})
+
+
 class AdminLogQuerySchema(Schema):
     actor = Text(validate=validate.Length(max=64))
     action = Text(validate=validate.Length(max=64), metadata={"description": "e.g. denied, user.roles, login.locked"})

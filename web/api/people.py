@@ -7,6 +7,7 @@ from typing import Any
 from flask import url_for
 
 from engine.identity import administration, identity, permissions
+from engine.store.errors import InvalidInput
 from engine.store.models import Department, User
 from web import db, trail
 from web.api.auth_schemas import (
@@ -15,6 +16,7 @@ from web.api.auth_schemas import (
     UserCreateSchema,
     UserListSchema,
     UserSchema,
+    UserSsoLinkSchema,
     UserUpdateSchema,
 )
 from web.api.blueprint import Blueprint
@@ -97,6 +99,37 @@ def update_user(body: dict[str, Any], username: str) -> dict[str, Any]:
         password=body.get("password"),
     )
     return _user(user)
+
+
+@users_blp.route("/<username>/sign-out", methods=["POST"])
+@check_first(_admin)
+@users_blp.response(204)
+@users_blp.problems(403, 404)
+def sign_out(username: str) -> None:
+    """Sign out everywhere: end every browser session of the user and revoke their login tokens."""
+    session = db.session()
+    administration.sign_out_everywhere(session, trail.actor(), identity.user_by_username(session, username))
+
+
+@users_blp.route("/<username>/sso", methods=["PUT"])
+@check_first(_admin)
+@users_blp.arguments(UserSsoLinkSchema)
+@users_blp.response(200, UserSchema)
+@users_blp.problems(400, 403, 404, 409, 422)
+def link_sso(body: dict[str, Any], username: str) -> dict[str, Any]:
+    """Let the single sign-on identity ``subject`` (the provider's ``sub``) log in as this existing user."""
+    session = db.session()
+    user = identity.user_by_username(session, username)
+    issuer = body.get("issuer") or _configured_issuer()
+    administration.link_sso(session, trail.actor(), user, issuer, body["subject"])
+    return _user(user)
+
+
+def _configured_issuer() -> str:
+    oidc = db.settings().oidc
+    if oidc is None:
+        raise InvalidInput("未配置单点登录 No RECTIFLOW_OIDC_ISSUER is configured: name the issuer")
+    return oidc.issuer
 
 
 @departments_blp.route("", methods=["GET"])

@@ -20,18 +20,19 @@ def form() -> str:
 
 
 @bp.post("/login")
-@security.login_limits
 def submit() -> Response | tuple[str, int]:
     csrf.protect()
-    username, password = request.form.get("username", "").strip(), request.form.get("password", "")
+    username = identity.normal_username(request.form.get("username", ""))
+    password = request.form.get("password", "")
     target = local_path(request.form.get("next"))
+    security.count_login_attempt(username)
     try:
         user = identity.check_password(db.session(), username, password)
     except WrongCredentials:
         trail.record_apart("login.failed", username)
         error = _("用户名或密码错误")
-        # 401, so that the failure counts towards the lock-out like the API's.
         return render_template("login.html", next=target, error=error, username=username), 401
+    security.login_succeeded(username)
     browser_session.login(user)
     return redirect(target)
 

@@ -88,6 +88,14 @@ def change_user(username: str) -> Response:
     return redirect(url_for(".people", user=username))
 
 
+@bp.post("/users/<username>/sign-out")
+def sign_out(username: str) -> Response:
+    session = db.session()
+    administration.sign_out_everywhere(session, _actor(), identity.user_by_username(session, username))
+    flash(_("已将 %(name)s 从所有设备登出", name=username))
+    return redirect(url_for(".people", user=username))
+
+
 @bp.post("/tokens/<int:token_id>/revoke")
 def revoke(token_id: int) -> Response:
     session = db.session()

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from flask import abort, redirect, request, url_for
-from flask_wtf.csrf import CSRFProtect
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from engine.store.models import User
 from web import browser_session
+from web.security import csrf, is_local_path
 
+__all__ = ["LOCALES", "LOCALE_KEY", "csrf", "field_errors", "local_path", "me", "require_login"]
 LOCALES = ("zh", "en")
 LOCALE_KEY = "locale"
-csrf = CSRFProtect()
 
 
 def local_path(target: str | None, default: str = "/") -> str:
-    """Only a path on this site: ``next=https://elsewhere`` or ``//elsewhere`` must not redirect away."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
+    """``target`` when it is a path on this site (``web.security.is_local_path``), else ``default``."""
+    return target if target is not None and is_local_path(target) else default
 
 
 def require_login() -> Response | None:
