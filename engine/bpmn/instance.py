@@ -127,10 +127,13 @@ class _Steps:
         self.count = 0
         self.first: SpiffTask | None = None
         self.first_data: dict[str, Any] = {}
+        self.workflow_data: dict[str, Any] = {}
 
     def __call__(self, task: SpiffTask) -> None:
-        if self.first is None:
+        # The first element of the diagram (not the library's root and start tasks, which have no element).
+        if self.first is None and task.parent is not None and task.task_spec.bpmn_id is not None:
             self.first, self.first_data = task, deepcopy(task.data)
+            self.workflow_data = deepcopy(task.workflow.top_workflow.data)  # the end event writes to it
         self.count += 1
         if self.count > self.limit:
             raise _TooManySteps(task)
@@ -186,6 +189,8 @@ def _undo(workflow: BpmnWorkflow, steps: _Steps, message: str) -> Failure:
     if first is None or find_task(workflow, str(first.id)) is None:
         raise StateTooLarge(message)  # nothing ran here to undo: the caller refuses what it was given
     workflow.reset_from_task_id(first.id, data=steps.first_data)
+    workflow.data = steps.workflow_data
+    workflow.completed = False
     _stop(workflow, first)
     return Failure(element=_element(first), message=message)
 
