@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import deploy
 from engine.bpmn.builder import script_engine
+from engine.bpmn.sandbox import SandboxEnvironment
 from engine.deadlines.worker import Worker
 from engine.identity import identity
 from engine.items import workflow
+from engine.store.clock import days_before
 from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
 from engine.store.errors import InvalidDiagram, ScriptLimit
@@ -270,17 +272,43 @@ BIG = {
 SIZES = {"n": 200_000_000, "digits": 15_000}
 
 
-@pytest.mark.parametrize("case", list(BIG))
-def test_a_huge_value_is_refused_before_it_is_built(case: str) -> None:
-    code, words = BIG[case]
+def built_in_process(code: str, data: dict[str, Any]) -> int:
+    """Run ``code`` under the sandbox here, not in a child process, and return the peak bytes it allocated."""
+    environment = SandboxEnvironment({"days_before": days_before})
     tracemalloc.start()
     try:
-        with pytest.raises(ScriptLimit, match=words):
-            run(code, SIZES)
+        environment.execute(code, dict(data))
+    finally:
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MB built"
+    return peak
+
+
+@pytest.mark.parametrize("case", list(BIG))
+def test_a_huge_value_is_refused_before_it_is_built(case: str) -> None:
+    """The sandbox's own checks, where the code runs (the child process of engine.bpmn.jail runs them too)."""
+    code, words = BIG[case]
+    with pytest.raises(ScriptLimit, match=words):
+        built_in_process(code, SIZES)
+    with pytest.raises(ScriptLimit, match=words):
+        run(code, SIZES)  # and as the engine runs it
+
+
+# Slices copy and are not counted by the sandbox: 700 of 1 MB, built in a few milliseconds each.
+UNCOUNTED = "x = 'a' * 1000000\ny = len([x[n:] for n in range(700)])"
+
+
+def test_what_the_checks_miss_is_stopped_by_the_child_process_memory_limit() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ScriptLimit, match="more memory or CPU than allowed"):
+            run(UNCOUNTED)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MB built"
+    assert peak < 16 * 2**20  # nothing of it in the server's process
+    assert run("y = len('a' * 10)") == {"y": 10}  # a new child took over
 
 
 @pytest.mark.parametrize(
