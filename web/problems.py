@@ -30,6 +30,7 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.TaskNotReady: 409,
     errors.IncidentResolved: 409,
     errors.StaleVersion: 412,
+    errors.StateTooLarge: 422,
 }
 
 PROBLEM_JSON = "application/problem+json"

@@ -14,7 +14,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
-from engine.bpmn.sandbox import SandboxEnvironment
+from engine.bpmn.jail import JailedEnvironment
 from engine.store.clock import days_before
 
 # Our diagrams use the Camunda extension namespace: stock bpmn-js with camunda-bpmn-moddle and the
@@ -30,9 +30,9 @@ def make_parser() -> CamundaParser:
 
 @cache
 def script_engine() -> PythonScriptEngine:
-    # Diagram code runs restricted (engine.bpmn.sandbox); what it may call besides its data: the
-    # deadline helper of timer events.
-    return PythonScriptEngine(environment=SandboxEnvironment({"days_before": days_before}))
+    # Diagram code runs restricted (engine.bpmn.sandbox) in a limited child process (engine.bpmn.jail);
+    # what it may call besides its data: the deadline helper of timer events.
+    return PythonScriptEngine(environment=JailedEnvironment({"days_before": days_before}))
 
 
 @cache

@@ -4,6 +4,10 @@ The state stored per item holds only what is live: the spec lives once on the pr
 and a loop that returns to an earlier task (reject → rectify) is compacted back onto that task,
 so the task tree and the state stay the same size however many rounds an item goes through.
 The finished round's data is in the product's history table before compaction drops it.
+
+One request runs at most ``MAX_ENGINE_STEPS`` engine steps and stores at most ``MAX_STATE_BYTES``
+of state: a diagram that loops without a person's task, or piles up data, is stopped, the run is
+undone back to its first step, and that step fails as an incident an admin can retry.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -25,8 +30,14 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn.builder import script_engine, serializer
 from engine.store.clock import NEVER
+from engine.store.errors import StateTooLarge
 from engine.store.models import Instance, ProcessDefinition
 
+# Engine steps (a gateway, a script, an event...) one request may run: the bundled lifecycles take a
+# handful; a loop of gateways and scripts with no person's task in it would run forever.
+MAX_ENGINE_STEPS = 500
+# JSON bytes of one item's stored state (the bundled lifecycle stores about 11 KB, however many rounds).
+MAX_STATE_BYTES = 2 * 1024 * 1024
 _SPEC_KEYS = ("spec", "subprocess_specs")
 LIVE_STATES = {TaskState.READY: "ready", TaskState.WAITING: "waiting", TaskState.STARTED: "waiting"}
 _MAX_CACHED_SPECS = 256
@@ -96,6 +107,40 @@ class Failure:
 class EngineRun:
     fired: list[str]
     failure: Failure | None = None
+    # What to store: (serializer version, state JSON), as ``dump`` gives it, measured against the cap.
+    state: tuple[str, str] = ("", "")
+
+
+class _TooManySteps(Exception):
+    """The run went over ``MAX_ENGINE_STEPS``; ``task`` is the step it was about to run."""
+
+    def __init__(self, task: SpiffTask) -> None:
+        super().__init__(task.task_spec.bpmn_id)
+        self.task = task
+
+
+class _Steps:
+    """Counts the engine steps of one run, and keeps where it began, to undo it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.first: SpiffTask | None = None
+        self.first_data: dict[str, Any] = {}
+        self.workflow_data: dict[str, Any] = {}
+
+    def __call__(self, task: SpiffTask) -> None:
+        # The first element of the diagram (not the library's root and start tasks, which have no element).
+        if self.first is None and task.parent is not None and task.task_spec.bpmn_id is not None:
+            self.first, self.first_data = task, deepcopy(task.data)
+            self.workflow_data = deepcopy(task.workflow.top_workflow.data)  # the end event writes to it
+        self.count += 1
+        if self.count > self.limit:
+            raise _TooManySteps(task)
+
+
+def _element(task: SpiffTask) -> str:
+    return str(task.task_spec.bpmn_id or task.task_spec.name)
 
 
 def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str, Any] | None = None) -> EngineRun:
@@ -105,32 +150,62 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
     at once, so one already due (a deadline in the past) fires now rather than at the next pass.
     A failing script or expression stops the run there: its task is left in ERROR (the engine skips
     it from then on) and the failure is reported, for the caller to open an incident. ``retry``
-    names an element whose failed tasks are run again, first given ``data``.
+    names an element whose failed tasks are run again, first given ``data``. Over the step or state
+    cap, the run is undone to its first step, which is left in ERROR instead (``_undo``).
     """
     done_before = {task.id for task in _timer_tasks(workflow, TaskState.COMPLETED)}
     failure = None
+    steps = _Steps(MAX_ENGINE_STEPS)
     try:
         if retry is not None:
             _rearm(workflow, retry, data or {})
         for _ in range(2):
             workflow.refresh_timers()
-            workflow.do_engine_steps()
+            workflow.do_engine_steps(will_complete_task=steps)
     except WorkflowTaskException as exc:
         failure = _failed(workflow, exc)
+    except _TooManySteps as exc:
+        limit = f"more than {MAX_ENGINE_STEPS} engine steps in one go (a loop with no person's task?)"
+        failure = _undo(workflow, steps, f"流程步数超限 The diagram ran {limit}, up to {_element(exc.task)!r}")
     fired = [
         task.task_spec.bpmn_id for task in _timer_tasks(workflow, TaskState.COMPLETED) if task.id not in done_before
     ]
     _compact_loops(workflow)
-    return EngineRun(fired, failure)
+    state = dump(workflow)
+    if len(state[1]) > MAX_STATE_BYTES:
+        size = f"{len(state[1]):,} bytes (at most {MAX_STATE_BYTES:,})"
+        last = "" if workflow.last_task is None else f", up to {_element(workflow.last_task)!r}"
+        failure = _undo(workflow, steps, f"状态过大 The item's state would be {size}{last}")
+        fired = []
+        state = dump(workflow)
+        if len(state[1]) > MAX_STATE_BYTES:
+            raise StateTooLarge(f"{StateTooLarge.__doc__} ({size})")
+    return EngineRun(fired, failure, state)
 
 
-def _failed(workflow: BpmnWorkflow, exc: WorkflowTaskException) -> Failure:
-    task = exc.task
+def _undo(workflow: BpmnWorkflow, steps: _Steps, message: str) -> Failure:
+    """Put the workflow back where this run began: its first step, in ERROR, fails with ``message``."""
+    first = steps.first
+    if first is None or find_task(workflow, str(first.id)) is None:
+        raise StateTooLarge(message)  # nothing ran here to undo: the caller refuses what it was given
+    workflow.reset_from_task_id(first.id, data=steps.first_data)
+    workflow.data = steps.workflow_data
+    workflow.completed = False
+    _stop(workflow, first)
+    return Failure(element=_element(first), message=message)
+
+
+def _stop(workflow: BpmnWorkflow, task: SpiffTask) -> None:
     # A script fails while it runs (the library marks it ERROR), a timer while it is armed (it does
     # not): marked here too, and unregistered, so no later step evaluates it again until a retry.
     if not task.has_state(TaskState.FINISHED_MASK):
         task._set_state(TaskState.ERROR)
     workflow.event_manager.remove_task(task)
+
+
+def _failed(workflow: BpmnWorkflow, exc: WorkflowTaskException) -> Failure:
+    task = exc.task
+    _stop(workflow, task)
     # The library wraps the error; the one raised by the code says what went wrong.
     cause = exc.__context__ if exc.__context__ is not None else exc
     detail = str(cause) or type(cause).__name__

@@ -3,7 +3,8 @@
 Diagrams are uploaded by designers, not written by developers: their Python is compiled with
 RestrictedPython under a stricter policy (no imports, no ``try``, no classes, no ``open``/``eval``/
 ``getattr``..., no ``_`` names or attributes, no ``str.format``), sees a short list of builtins,
-and runs within the size and time budgets of ``engine.bpmn.limits``. Deployment compiles with the
+and runs within the size and time budgets of ``engine.bpmn.limits``; what a script leaves in the
+item's data is at most ``MAX_DATA_BYTES`` of JSON. Deployment compiles with the
 same function (``compile_code``), so what can be refused by reading the code is refused there,
 naming the element; what only shows when it runs fails that one item as an incident.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, Literal
@@ -45,6 +47,11 @@ _BUILTIN_NAMES = (
     "isinstance", "len", "list", "map", "max", "min", "ord", "reversed", "round", "set", "sorted", "str", "sum",
     "tuple", "zip",
 )  # fmt: skip
+# JSON bytes of a task's data after a script: "a few hundred KB" of form answers and lists of units is plenty,
+# and every later task of the item holds a copy (the whole state is capped by engine.bpmn.instance).
+MAX_DATA_BYTES = 256 * 1024
+# Builtin types that copy what they are given: counted against the evaluation's budget.
+_COPYING_TYPES = ("dict", "frozenset", "list", "set", "str", "tuple")
 # Loops, comprehensions, functions and calls are what can take time; code without them runs untimed.
 _TIMED_NODES = (ast.For, ast.While, ast.comprehension, ast.Lambda, ast.FunctionDef, ast.Call)
 
@@ -98,7 +105,11 @@ class Policy(RestrictingNodeTransformer):
             except ScriptLimit as exc:
                 self.error(node, exc.detail)
                 return node
-        return super().visit_FormattedValue(node)
+        visited = super().visit_FormattedValue(node)
+        # f'{x}{x}...' joins in the interpreter, past every check: each value's text is counted first.
+        call = ast.Call(func=ast.Name("_formatted_", ast.Load()), args=[node.value], keywords=[])
+        node.value = ast.fix_missing_locations(ast.copy_location(call, node.value))
+        return visited
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         symbol = _SYMBOLS.get(type(node.op))
@@ -181,16 +192,20 @@ def _apply(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _builtins() -> dict[str, Any]:
     found: dict[str, Any] = {name: getattr(builtins, name) for name in _BUILTIN_NAMES}
+    found.update({name: limits.counted(getattr(builtins, name)) for name in _COPYING_TYPES})
     found.update(
         {
             "None": None,
             "True": True,
             "False": False,
             "range": limits.bounded_range,
+            "sorted": limits.counted_sorted,
+            "sum": limits.checked_sum,
             # The guards RestrictedPython's compiled code calls.
             "_getattr_": _getattr,
             "_getitem_": _getitem,
-            "_getiter_": iter,
+            "_getiter_": limits.counted_iter,
+            "_formatted_": limits.formatted,
             "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
             "_unpack_sequence_": guarded_unpack_sequence,
             "_write_": full_write_guard,
@@ -214,10 +229,11 @@ class SandboxEnvironment(TaskDataEnvironment):
         self.seconds = seconds
 
     def _run(self, compiled: Compiled, scope: dict[str, Any]) -> Any:
-        if not compiled.timed:
-            return eval(compiled.code, scope)  # restricted code, compiled by compile_code
-        with limits.deadline(self.seconds, FILENAME):
-            return eval(compiled.code, scope)
+        with limits.budget():
+            if not compiled.timed:
+                return eval(compiled.code, scope)  # restricted code, compiled by compile_code
+            with limits.deadline(self.seconds, FILENAME):
+                return eval(compiled.code, scope)
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
         scope = {**self.globals, **(external_context or {}), **context}
@@ -237,9 +253,11 @@ class SandboxEnvironment(TaskDataEnvironment):
         results = {name: value for name, value in scope.items() if name not in kept and not callable(value)}
         for name, value in results.items():
             _check_storable(name, value)
-        for name in [name for name in context if name not in scope]:  # ``del x`` in the script
-            del context[name]
-        context.update(results)
+        left = {name: value for name, value in context.items() if name in scope}  # ``del x`` in the script
+        left.update(results)
+        _check_size(left)
+        context.clear()
+        context.update(left)
         return True
 
 
@@ -260,6 +278,30 @@ def _check_storable(name: str, value: Any) -> None:
             raise ValueError(
                 f"变量无法保存 The value of {name!r} cannot be stored: {type(found).__name__} (make it a list)"
             )
+
+
+def _as_json(found: Any) -> Any:
+    # Sets are stored as lists; other values that are not JSON came from the engine (dates) and are short.
+    return list(found) if isinstance(found, set | frozenset) else str(found)
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, default=_as_json))
+
+
+def _check_size(data: dict[str, Any]) -> None:
+    """Refuse data the item's state should not hold: over ``MAX_DATA_BYTES``, or an integer too long to write."""
+    try:
+        size = _json_size(data)
+    except ValueError as exc:  # Python's int->str limit: the value could never be stored or shown
+        raise ScriptLimit(f"结果无法保存 A value the script left cannot be stored: {exc}") from exc
+    if size > MAX_DATA_BYTES:
+        sizes = {name: _json_size(value) for name, value in data.items()}
+        biggest = max(sizes, key=sizes.__getitem__)
+        raise ScriptLimit(
+            f"数据过大 The data after this script would be {size:,} bytes (at most {MAX_DATA_BYTES:,}); "
+            f"the largest variable is {biggest!r} ({sizes[biggest]:,} bytes)"
+        )
 
 
 def _compiled(source: str, mode: Mode) -> Compiled:

@@ -21,7 +21,6 @@ from engine.bpmn.instance import (
     LIVE_STATES,
     EngineRun,
     current_data,
-    dump,
     find_task,
     instance_key,
     live_user_tasks,
@@ -144,7 +143,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
     run = run_engine(workflow)
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
-    new_tasks = _store(session, item, instance, definition, workflow)
+    new_tasks = _store(session, item, instance, definition, workflow, run)
     history.record(
         session,
         item,
@@ -217,7 +216,7 @@ def complete_task(
     row.completed_by_id = actor.id
     row.data = data
     status_from = item.status
-    new_tasks = _store(session, item, instance, definition, workflow, actor)
+    new_tasks = _store(session, item, instance, definition, workflow, run, actor)
     history.record(
         session,
         item,
@@ -270,7 +269,7 @@ def _store_fired(
     run: EngineRun,
 ) -> None:
     status_from = item.status
-    new_tasks = _store(session, item, instance, definition, workflow)
+    new_tasks = _store(session, item, instance, definition, workflow, run)
     _record_run(session, item, definition, run, status_from)
     notifications.tasks_ready(session, item, new_tasks, None)
 
@@ -297,7 +296,7 @@ def retry_incident(
     workflow = restore(definition, instance)
     run = run_engine(workflow, retry=incident.element, data=data)
     status_from = item.status
-    new_tasks = _store(session, item, instance, definition, workflow, actor)
+    new_tasks = _store(session, item, instance, definition, workflow, run, actor)
     failed_again = run.failure is not None and run.failure.element == incident.element
     if run.failure is not None and failed_again:
         incidents.fail_again(incident, run.failure)
@@ -366,9 +365,10 @@ def _store(
     instance: Instance,
     definition: ProcessDefinition,
     workflow: BpmnWorkflow,
+    run: EngineRun,
     actor: User | None = None,
 ) -> list[Task]:
-    """Write the workflow's state into the item, its tasks and its instance; returns the new tasks."""
+    """Write the workflow's state (as ``run`` measured it) into the item, its tasks and its instance."""
     data = current_data(workflow)
     _sync_owner(session, item, data)
     item.status, item.status_label = _status(definition.model, workflow)
@@ -377,7 +377,7 @@ def _store(
     item.updated_at = now
     item.version += 1
     new_tasks = _sync_tasks(session, item, definition.model, workflow, actor)
-    instance.serializer_version, instance.state = dump(workflow)
+    instance.serializer_version, instance.state = run.state
     instance.data = data
     _schedule(session, item, workflow)
     return new_tasks

@@ -50,6 +50,10 @@ class ScriptLimit(RectiflowError):
     """A diagram's script or expression went over its time or size budget."""
 
 
+class StateTooLarge(RectiflowError):
+    """状态过大 The item's state would be too large to store; nothing was changed."""
+
+
 class IncidentResolved(RectiflowError):
     """此事件已解决 This incident is already resolved."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pytest
 from flask.testing import FlaskClient
@@ -11,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from engine.store.models import AdminLogEntry
+from engine.store.models import AdminLogEntry, Instance
 from tests.conftest import People
-from tests.engine.bpmn.test_sandbox import REFUSED, condition, script, timer
+from tests.engine.bpmn.test_sandbox import REFUSED, condition, process, script, timer
 
 API = "/api/v1"
 
@@ -141,3 +142,142 @@ def test_a_retry_names_an_incident_of_that_item(client: FlaskClient, people: Peo
     assert (
         client.post(f"{API}/items/{item['id']}/incidents/99999/retry", headers=people.auth("admin")).status_code == 404
     )
+
+
+# --- the issue's payloads that build a huge value or run away: an incident, nothing huge stored, retryable ---------
+
+# Each payload's size comes from ``n``, set by a first script ``x``; the retry gives a harmless ``n``.
+HUGE = {
+    "star width": ("y = '%*s' % (n, 'a')", 200_000_000, "format width"),
+    "bytes ljust": ("y = len(b'a'.ljust(n))", 10**8, "too large"),
+    "translate": ("y = ('a' * 1000).translate({97: 'x' * n})", 100_000, "too large"),
+    "300 strings of 1 MB": ("y = len([c * n for c in 'abcdefghij' * 30])", 1_000_000, "more than 4,000,000"),
+    "big integer": ("y = 10 ** n", 15_000, "too large"),
+    "script leaves 300 KB": ("y = 'a' * n", 300_000, "at most 262,144"),
+    # Slices are not counted by the sandbox's checks: the child process's memory limit stops them.
+    "what the checks miss": ("s = 'a' * 1000000\ny = len([s[k:] for k in range(n)])\ndel s", 700, "more memory"),
+}
+# Far under every state this test stores legitimately: a few KB.
+SMALL_STATE = 64 * 1024
+
+
+def sized(payload: str, size: int) -> bytes:
+    """``x`` sets ``n = size``, then the script task ``y`` runs ``payload``."""
+    first = f'<bpmn:scriptTask id="x"><bpmn:script>n = {size}</bpmn:script></bpmn:scriptTask>'
+    then = f'<bpmn:scriptTask id="y"><bpmn:script>{escape(payload)}</bpmn:script></bpmn:scriptTask>'
+    return process(first + '<bpmn:sequenceFlow id="xy" sourceRef="x" targetRef="y"/>' + then, "huge")
+
+
+def stored_state(sessions: sessionmaker[Session], item_id: int) -> int:
+    with sessions() as session:
+        return len(session.get_one(Instance, item_id).state)
+
+
+@pytest.mark.parametrize("case", list(HUGE))
+def test_a_script_building_a_huge_value_is_an_incident_and_stores_nothing_huge(
+    client: FlaskClient, people: People, sessions: sessionmaker[Session], case: str
+) -> None:
+    payload, size, words = HUGE[case]
+    item = deployed_item(client, people, sized(payload, size), "huge")
+    assert (item["incident"]["element"], item["status"]) == ("y", "active")
+    assert words in item["incident"]["message"]
+    assert stored_state(sessions, item["id"]) < SMALL_STATE
+    done = retry(client, people, item, data={"n": 3})
+    assert (done.status_code, done.json["resolved_by"]) == (200, "admin")
+    now = client.get(f"{API}/items/{item['id']}", headers=people.auth("reporter")).json
+    assert (now["status"], now["incident"]) == ("closed", None)
+
+
+def test_a_condition_or_timer_building_a_huge_value_is_an_incident_of_its_element(
+    client: FlaskClient, people: People, sessions: sessionmaker[Session]
+) -> None:
+    for content, key in [
+        (condition("len('%*s' % (200000000, 'a')) > 0"), "conditioned"),
+        (condition("len(b'a'.ljust(10**8)) > 0", key="conditioned_bytes"), "conditioned_bytes"),
+        (timer("'%*s' % (200000000, 'a')"), "timed"),
+    ]:
+        item = deployed_item(client, people, content, key)
+        assert item["incident"]["element"] == "x", key
+        assert "format width" in item["incident"]["message"] or "too large" in item["incident"]["message"], key
+        assert stored_state(sessions, item["id"]) < SMALL_STATE
+        again = retry(client, people, item)
+        assert (again.status_code, again.json["resolved_at"]) == (200, None)  # the same code fails the same way
+
+
+def test_a_literal_too_long_to_store_is_refused_at_deploy(client: FlaskClient, people: People) -> None:
+    for content, element in [(script("y = 10**15000"), "x"), (condition("10**15000 > 1"), "yes")]:
+        response = upload(client, people, content)
+        assert response.status_code == 422
+        assert response.json["errors"][0]["element"] == element
+        assert "too large" in response.json["detail"]
+
+
+def loop(way_out: str) -> bytes:
+    """``first`` sets ``n = 0``; then ``gate`` → ``count`` (n + 1) → ``gate``... until ``way_out`` holds."""
+    return LOOP.replace("WAY_OUT", escape(way_out)).encode()
+
+
+LOOP = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">
+  <bpmn:process id="looping" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="in" sourceRef="start" targetRef="first"/>
+    <bpmn:scriptTask id="first"><bpmn:script>n = 0</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="to_gate" sourceRef="first" targetRef="gate"/>
+    <bpmn:exclusiveGateway id="gate" default="again"/>
+    <bpmn:sequenceFlow id="again" sourceRef="gate" targetRef="count"/>
+    <bpmn:sequenceFlow id="done" sourceRef="gate" targetRef="end">
+      <bpmn:conditionExpression>WAY_OUT</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:scriptTask id="count"><bpmn:script>n = n + 1</bpmn:script></bpmn:scriptTask>
+    <bpmn:sequenceFlow id="back" sourceRef="count" targetRef="gate"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_script_only_loop_is_stopped_as_an_incident_and_the_item_stays_where_it_was(
+    client: FlaskClient, people: People, sessions: sessionmaker[Session]
+) -> None:
+    """Gateway → script → gateway..., whose way out (``n < 0``) is never taken: no task, no timer, no end."""
+    assert upload(client, people, loop("n < 0")).status_code == 201
+    item = create(client, people, "looping")
+    assert item["incident"]["element"] == "start"  # the run is undone back to its first step
+    assert "more than 500 engine steps" in item["incident"]["message"]
+    assert item["status"] == "active" and item["data"].get("n") is None
+    assert stored_state(sessions, item["id"]) < SMALL_STATE
+    again = retry(client, people, item)
+    assert (again.status_code, again.json["resolved_at"]) == (200, None)
+    assert "engine steps" in again.json["message"]
+
+
+def test_a_loop_that_ends_within_the_step_cap_runs_as_before(client: FlaskClient, people: People) -> None:
+    assert upload(client, people, loop("n >= 100")).status_code == 201
+    item = create(client, people, "looping")
+    assert (item["incident"], item["status"], item["data"]["n"]) == (None, "closed", 100)
+
+
+def branches(count: int) -> bytes:
+    """``count`` parallel scripts each leave 200 KB (each under the cap), which the join merges into one data."""
+    scripts = "".join(
+        f'<bpmn:sequenceFlow id="to{n}" sourceRef="x" targetRef="s{n}"/>'
+        f'<bpmn:scriptTask id="s{n}"><bpmn:script>b{n} = "x" * 200000</bpmn:script></bpmn:scriptTask>'
+        f'<bpmn:sequenceFlow id="from{n}" sourceRef="s{n}" targetRef="join"/>'
+        for n in range(count)
+    )
+    return process(f'<bpmn:parallelGateway id="x"/>{scripts}<bpmn:parallelGateway id="join"/>', f"heavy{count}", "join")
+
+
+def test_a_state_over_its_cap_is_an_incident_and_is_not_stored(
+    client: FlaskClient, people: People, sessions: sessionmaker[Session]
+) -> None:
+    """Each script is under its cap; the item's state, which gathers them all, is over its own."""
+    fine = deployed_item(client, people, branches(2), "heavy2")
+    assert (fine["incident"], fine["status"]) == (None, "closed")
+    item = deployed_item(client, people, branches(12), "heavy12")
+    assert item["incident"]["element"] == "start"  # the run is undone back to its first step
+    assert "state would be" in item["incident"]["message"]
+    assert item["status"] == "active" and "b0" not in item["data"]
+    assert stored_state(sessions, item["id"]) < SMALL_STATE
+    again = retry(client, people, item)
+    assert (again.status_code, again.json["resolved_at"]) == (200, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import tracemalloc
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -14,9 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import deploy
 from engine.bpmn.builder import script_engine
+from engine.bpmn.sandbox import SandboxEnvironment
 from engine.deadlines.worker import Worker
 from engine.identity import identity
 from engine.items import workflow
+from engine.store.clock import days_before
 from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
 from engine.store.errors import InvalidDiagram, ScriptLimit
@@ -246,3 +249,77 @@ def test_a_retried_timer_expression_arms_again_with_the_data_it_lacked(
     assert open_incidents(sessions, item_id) == []
     with sessions() as session:
         assert session.get_one(Item, item_id).closed_at is not None  # the timer was due: it fired, the item ended
+
+
+# --- the issue's payloads that build a huge value from small code ----------------------------------------------------
+
+# Each would build hundreds of MB; the data gives the sizes, so reading the code cannot refuse them.
+BIG = {
+    "star width": ("y = '%*s' % (n, 'a')", "format width"),
+    "star precision": ("y = '%.*f' % (n, 1.0)", "format width"),
+    "bytes ljust": ("y = b'a'.ljust(n)", "too large"),
+    "bytes replace": ("y = (b'a' * 1000).replace(b'a', b'b' * 1000000)", "too large"),
+    "translate": ("y = ('a' * 1000).translate({97: 'x' * 1000000})", "too large"),
+    "encode": ("y = ('a' * 1000000).encode('utf-32')", "too large"),
+    "300 strings of 1 MB": ("y = [c * 1000000 for c in 'abcdefghij' * 30]", "more than 4,000,000"),
+    "copies in a loop": ("s = 'a' * 1000000\ny = [list(s) for c in range(300)]", "more than 4,000,000"),
+    "f-string": ("s = 'a' * 1000000\ny = f'{s}{s}{s}{s}{s}{s}'", "more than 4,000,000"),
+    "str of a list": ("s = 'a' * 1000000\ny = str([s] * 300)", "too large"),
+    "sum of lists": ("y = sum([[0] * 1000000] * 300, [])", "too large"),
+    "big integer": ("y = 10 ** digits", "too large"),
+    "doubled integer": ("y = 2 ** 13990\nfor c in range(100):\n    y += y", "too large"),
+}
+SIZES = {"n": 200_000_000, "digits": 15_000}
+
+
+def built_in_process(code: str, data: dict[str, Any]) -> int:
+    """Run ``code`` under the sandbox here, not in a child process, and return the peak bytes it allocated."""
+    environment = SandboxEnvironment({"days_before": days_before})
+    tracemalloc.start()
+    try:
+        environment.execute(code, dict(data))
+    finally:
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MB built"
+    return peak
+
+
+@pytest.mark.parametrize("case", list(BIG))
+def test_a_huge_value_is_refused_before_it_is_built(case: str) -> None:
+    """The sandbox's own checks, where the code runs (the child process of engine.bpmn.jail runs them too)."""
+    code, words = BIG[case]
+    with pytest.raises(ScriptLimit, match=words):
+        built_in_process(code, SIZES)
+    with pytest.raises(ScriptLimit, match=words):
+        run(code, SIZES)  # and as the engine runs it
+
+
+# Slices copy and are not counted by the sandbox: 700 of 1 MB, built in a few milliseconds each.
+UNCOUNTED = "x = 'a' * 1000000\ny = len([x[n:] for n in range(700)])"
+
+
+def test_what_the_checks_miss_is_stopped_by_the_child_process_memory_limit() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ScriptLimit, match="more memory or CPU than allowed"):
+            run(UNCOUNTED)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20  # nothing of it in the server's process
+    assert run("y = len('a' * 10)") == {"y": 10}  # a new child took over
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("y = 'a' * 300000", "'y'"),  # one variable over the cap
+        ("a = 'a' * 200000\nb = 'b' * 200000", "at most 262,144"),  # together over it
+        ("y = int('9' * 4300) - -int('9' * 4300)", "cannot be stored"),  # more digits than Python writes
+    ],
+)
+def test_what_a_script_leaves_is_capped(code: str, words: str) -> None:
+    with pytest.raises(ScriptLimit, match=words):
+        run(code, {"kept": "earlier data"})
+    assert run("y = 'a' * 200000", {"kept": 1})["kept"] == 1  # under the cap, as before
