@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import IO, Any
 
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
@@ -32,7 +33,6 @@ from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 from engine.bpmn import limits
 from engine.bpmn.sandbox import SandboxEnvironment
 from engine.store.clock import days_before
-from engine.store.config import REPO_ROOT
 from engine.store.errors import ScriptLimit
 
 # Address space of one child: its interpreter and libraries take about 150 MB of it.
@@ -41,6 +41,8 @@ MAX_MEMORY_BYTES = 512 * 2**20
 CPU_SECONDS = 3
 # Seconds the parent waits for one answer before killing the child (a child blocked or swapping).
 WALL_SECONDS = 10.0
+# The folder that holds the engine package (a checkout or site-packages): the child imports it from there.
+_IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
 _HEADER = struct.Struct("!I")
 _STOPPED = "脚本被强制停止 The script or expression used more memory or CPU than allowed and was stopped"
 
@@ -87,8 +89,8 @@ class _Child:
             [sys.executable, "-m", "engine.bpmn.jail"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            cwd=REPO_ROOT,
-            env={"PYTHONPATH": str(REPO_ROOT)},
+            cwd=_IMPORT_ROOT,
+            env={"PYTHONPATH": _IMPORT_ROOT},
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin, self.stdout = self.process.stdin, self.process.stdout
