@@ -81,3 +81,25 @@ def huge_part(size: int) -> bytes:
     chunk = bytes(1024 * 1024)
     pieces = (chunk[: min(len(chunk), size - start)] for start in range(0, size, len(chunk)))
     return with_parts({"xl/media/image1.png": pieces})
+
+
+def shared_strings(count: int) -> bytes:
+    """A workbook whose shared-string table holds ``count`` distinct texts (no cell uses them)."""
+
+    def table() -> Iterable[bytes]:
+        yield b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        yield b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        yield "".join(f"<si><t>{n}</t></si>" for n in range(count)).encode()
+        yield b"</sst>"
+
+    types = zipfile.ZipFile(io.BytesIO(ledger([]))).read("[Content_Types].xml")
+    part = (
+        '<Override PartName="/xl/sharedStrings.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    )
+    return with_parts(
+        {
+            "xl/sharedStrings.xml": table(),
+            "[Content_Types].xml": [types.replace(b"</Types>", part.encode() + b"</Types>")],
+        }
+    )

@@ -34,6 +34,9 @@ MAX_PARTS = 1000
 """Files in the workbook's zip; a real workbook has a few dozen."""
 RATIO_FLOOR = 1024 * 1024
 """Parts smaller than this (uncompressed) cannot hurt, whatever their compression ratio."""
+STRINGS_PER_ROW = 20
+"""Shared strings allowed per row of ``max_rows``: openpyxl loads every one (tens of µs each) before a row is read."""
+_STRING = re.compile(rb"<(?:\w{1,8}:)?si[\s/>]")
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "title": ("问题描述", "存在问题", "问题表现", "问题", "问题内容"),
@@ -352,7 +355,27 @@ def check_archive(source: BinaryIO, limits: ImportLimits) -> None:
     total = sum(part.file_size for part in parts)
     if total > limits.max_total_bytes:
         raise _too_large("the workbook uncompressed", total, limits.max_total_bytes, "RECTIFLOW_IMPORT_MAX_TOTAL_BYTES")
+    _check_strings(source, parts, limits.max_rows * STRINGS_PER_ROW)
     source.seek(0)
+
+
+def _check_strings(source: BinaryIO, parts: list[zipfile.ZipInfo], most: int) -> None:
+    """Refuse a shared-string table with more strings than the rows read could use (counted, not parsed)."""
+    table = next((part for part in parts if part.filename.lower().endswith("sharedstrings.xml")), None)
+    if table is None:
+        return
+    found, tail = 0, b""
+    with zipfile.ZipFile(source) as archive, archive.open(table) as stream:
+        while chunk := stream.read(1024 * 1024):
+            # A tag cut by the chunk boundary is found in tail + chunk; one wholly in the tail was counted already.
+            window = tail + chunk
+            found += len(_STRING.findall(window)) - len(_STRING.findall(tail))
+            tail = window[-16:]
+            if found > most:
+                raise LedgerTooLarge(
+                    f"文件过大 Too large: the workbook holds more than {most:,} distinct texts, more than "
+                    f"{STRINGS_PER_ROW} per row of RECTIFLOW_IMPORT_MAX_ROWS"
+                )
 
 
 def read_ledger(

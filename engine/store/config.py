@@ -126,7 +126,12 @@ class ImportLimits:
     - ``RECTIFLOW_IMPORT_MAX_MEMBER_BYTES``: largest uncompressed part of the workbook (default 50 MB).
     - ``RECTIFLOW_IMPORT_MAX_TOTAL_BYTES``: all its parts uncompressed together (default 50 MB).
     - ``RECTIFLOW_IMPORT_MAX_RATIO``: largest compression ratio of a part over 1 MB (default 100).
-    - ``RECTIFLOW_IMPORT_MAX_ROWS``: rows read per sheet, blank ones included (default 10,000).
+    - ``RECTIFLOW_IMPORT_MAX_ROWS``: rows read per sheet, blank ones included (default 10,000); the
+      workbook's shared-string table may hold at most 20 texts per such row.
+
+    The byte limits bound the time an accepted workbook takes to parse (seconds; no lock is held
+    meanwhile). Not lower: openpyxl writes texts inline, so a 10,000-row ledger it saved (our own
+    export) can be 20 MB of sheet XML.
     """
 
     max_bytes: int = 10 * 1024 * 1024

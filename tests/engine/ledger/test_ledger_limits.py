@@ -102,3 +102,11 @@ def test_a_zip_that_is_no_workbook_is_a_format_error() -> None:
         archive.writestr("hello.txt", "hello")
     with pytest.raises(LedgerFormatError, match=r"Not a readable \.xlsx file"):
         read(out.getvalue())
+
+
+def test_a_string_table_larger_than_the_rows_could_use_is_refused_before_it_is_loaded() -> None:
+    # openpyxl loads every shared string before the first row: 900,000 short ones took 37 s.
+    allowed = SMALL.max_rows * 20
+    assert read(workbooks.shared_strings(allowed)).errors == []  # type: ignore[attr-defined]
+    with pytest.raises(LedgerTooLarge, match="RECTIFLOW_IMPORT_MAX_ROWS"):
+        read(workbooks.shared_strings(allowed + 1))
