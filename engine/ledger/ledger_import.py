@@ -401,5 +401,9 @@ def read_ledger(
         raise LedgerFormatError(f"不是有效的 Excel (.xlsx) 文件 Not a readable .xlsx file: {exc}") from exc
     try:
         return _read_rows(_locate_table(workbook, limits.max_rows), resolve_department, limits.max_rows)
+    except LedgerFormatError:
+        raise
+    except Exception as exc:  # a sheet's XML broken or cut short, a part failing its checksum...
+        raise LedgerFormatError(f"不是有效的 Excel (.xlsx) 文件 Not a readable .xlsx file: {exc}") from exc
     finally:
         workbook.close()

@@ -81,3 +81,10 @@ def test_the_import_reads_bodies_up_to_its_own_limit_and_refuses_larger_ones(
     assert response.status_code == 422 and ".xlsx" in response.json["detail"]
     refused(upload(client, people, os.urandom(11 * 1024 * 1024), True), 413, "RECTIFLOW_IMPORT_MAX_BYTES")
     assert total(client, people) == 0
+
+
+def test_a_sheet_broken_after_its_header_is_422_not_500(client: FlaskClient, people: People) -> None:
+    broken = '<row r="3"><c r="A3" t="inlineStr"><is><t>x</t></is></c><broken'
+    content = workbooks.with_parts({workbooks.SHEET: workbooks.sheet_xml("A1:B3", [broken])})
+    refused(upload(client, people, content, dry_run=False), 422, ".xlsx")
+    assert total(client, people) == 0

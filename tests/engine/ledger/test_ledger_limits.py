@@ -110,3 +110,30 @@ def test_a_string_table_larger_than_the_rows_could_use_is_refused_before_it_is_l
     assert read(workbooks.shared_strings(allowed)).errors == []  # type: ignore[attr-defined]
     with pytest.raises(LedgerTooLarge, match="RECTIFLOW_IMPORT_MAX_ROWS"):
         read(workbooks.shared_strings(allowed + 1))
+
+
+def test_a_part_declaring_less_than_it_holds_is_cut_at_what_it_declares() -> None:
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>问题{n}</t></is></c></row>' for n in range(3, 200_000)
+    )
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(workbooks.ledger([]))) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for name in source.namelist():
+            data = source.read(name) if name != workbooks.SHEET else b"".join(workbooks.sheet_xml("A1:B2", [rows]))
+            target.writestr(name, data)
+    content = bytearray(out.getvalue())
+    # The central directory's entry for the sheet: its uncompressed size (offset 24) now claims 2,000 bytes.
+    entry = content.rindex(workbooks.SHEET.encode()) - 46
+    assert content[entry : entry + 4] == b"PK\x01\x02"
+    content[entry + 24 : entry + 28] = (2_000).to_bytes(4, "little")
+    with pytest.raises(LedgerFormatError, match=r"Not a readable \.xlsx file"):
+        read(bytes(content), dataclasses.replace(SMALL, max_bytes=10_000_000))
+
+
+def test_a_sheet_broken_after_its_header_is_a_format_error_not_a_crash() -> None:
+    broken = '<row r="3"><c r="A3" t="inlineStr"><is><t>x</t></is></c><broken'
+    with pytest.raises(LedgerFormatError, match=r"Not a readable \.xlsx file"):
+        read(workbooks.with_parts({workbooks.SHEET: workbooks.sheet_xml("A1:B3", [broken])}))
