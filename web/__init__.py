@@ -10,7 +10,7 @@ from flask import Flask
 from engine.items import notifications
 from engine.store.config import Settings
 from engine.store.db import make_engine
-from web import browser_session, db, oidc, problems, security
+from web import browser_session, db, oidc, problems, security, uploads
 from web.api import init_api
 from web.pages import init_pages
 
@@ -36,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app, make_engine(settings.database_url))
     # Notifications made in requests are e-mailed (by the worker) when SMTP is configured.
     notifications.enable_mail(app.extensions["rectiflow_sessions"], settings.mail)
+    uploads.init_app(app)
     init_api(app)
     app.register_blueprint(browser_session.blp)
     if settings.oidc is not None:

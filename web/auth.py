@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from flask import g, request
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.identity import identity
 from engine.store.errors import RectiflowError
-from engine.store.models import ApiToken, User
+from engine.store.models import ApiToken, User, utcnow
 from web import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,10 +31,20 @@ def _bearer_token() -> str | None:
 def authenticate() -> None:
     """``before_request`` hook of the protected blueprints: every request there needs a live token."""
     token = _bearer_token()
-    row = identity.authenticate(db.session(), token) if token else None
+    row = identity.authenticate(db.session(), token, note=db.writes()) if token else None
     if row is None:
         raise Unauthenticated()
+    if not db.writes():
+        _note_use(row)
     g.token, g.user = row, row.user
+
+
+def _note_use(row: ApiToken) -> None:
+    """A reading request notes its token's use apart, and only if that needs no waiting for a writer."""
+    now = utcnow()
+    if identity.use_due(row, now) and db.aside(lambda session: identity.note_use(session, row.id, now)):
+        # The request's own transaction still sees the old value; show it the one just written.
+        set_committed_value(row, "last_used_at", now)
 
 
 def current_user() -> User:

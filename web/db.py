@@ -1,32 +1,76 @@
-"""One database session per request; the request's outcome decides commit or rollback, here only."""
+"""One database session per request; the request's outcome decides commit or rollback, here only.
+
+Whether the request's transaction writes is decided by its method, before it begins: GET, HEAD
+and OPTIONS only read (on SQLite: no write lock, and any write in them fails at once), every other
+method may write (on SQLite: the write lock from the first statement, so it never fails on upgrade).
+A GET that writes says so (:func:`writes_on_get`). What a reading request must write anyway goes
+apart: a denial through :func:`apart`, a token's last use through :func:`aside`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from engine.store import clock
 from engine.store.config import Settings
-from engine.store.db import make_session_factory, transaction
+from engine.store.db import if_free, make_session_factory, reading, transaction
+
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITES = "rectiflow_writes_on_get"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def init_app(app: Flask, engine: Engine) -> None:
     app.extensions["rectiflow_engine"] = engine
     app.extensions["rectiflow_sessions"] = make_session_factory(engine)
+    app.extensions["rectiflow_reading_engine"] = reading(engine)
     app.after_request(_finish)
     app.teardown_request(_close)
 
 
+def writes_on_get(view: F) -> F:
+    """Mark a GET route that writes (a sign-in callback): its transaction writes, like a POST's."""
+    setattr(view, _WRITES, True)
+    return view
+
+
+def writes() -> bool:
+    """Whether this request may write: decided by its method, or by its route's mark."""
+    if request.method not in READING_METHODS:
+        return True
+    return bool(getattr(current_app.view_functions.get(request.endpoint or ""), _WRITES, False))
+
+
 def session() -> Session:
     if "db_session" not in g:
-        g.db_session = current_app.extensions["rectiflow_sessions"]()
+        factory = current_app.extensions["rectiflow_sessions"]
+        g.db_session = factory() if writes() else factory(bind=current_app.extensions["rectiflow_reading_engine"])
     db_session: Session = g.db_session
     return db_session
+
+
+def pause() -> None:
+    """End the request's transaction before slow work that needs no database (parsing an upload).
+
+    What the request did so far is committed: reads, and its token's last use. Until then a writing
+    request holds SQLite's write lock, and on PostgreSQL a connection and any row it locked. The
+    session's next statement begins a new transaction.
+    """
+    db_session: Session | None = g.get("db_session")
+    if db_session is not None:
+        db_session.commit()
+
+
+def aside(work: Callable[[Session], bool]) -> bool:
+    """Bookkeeping a reading request may skip (see ``engine.store.db.if_free``): done now or not at all."""
+    return if_free(current_app.extensions["rectiflow_sessions"], work)
 
 
 @contextmanager

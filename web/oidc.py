@@ -68,6 +68,7 @@ def login() -> Response:
 
 
 @blp.get("/callback")
+@db.writes_on_get
 def callback() -> Response:
     claims = _verified_claims(_client())
     user = sso.sign_in(db.session(), claims, _settings(), remote_addr=request.remote_addr)

@@ -25,6 +25,7 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.NotFound: 404,
     errors.Forbidden: 403,
     errors.InvalidInput: 422,
+    errors.TooLarge: 413,
     errors.AlreadyExists: 409,
     errors.InvalidDiagram: 422,
     errors.TaskNotReady: 409,

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, joinedload, undefer
 
 from engine.identity import passwords
@@ -244,8 +244,11 @@ def login(session: Session, username: str, password: str, lifetime: dt.timedelta
     return issue_token(session, check_password(session, username, password), LOGIN, utcnow() + lifetime)
 
 
-def authenticate(session: Session, token: str) -> ApiToken | None:
-    """The live (neither expired nor revoked) token of an active user; notes when it was last used."""
+def authenticate(session: Session, token: str, note: bool = True) -> ApiToken | None:
+    """The live (neither expired nor revoked) token of an active user; notes when it was last used.
+
+    ``note=False`` for a transaction that only reads: the caller notes the use apart (:func:`note_use`).
+    """
     now = utcnow()
     # One query for token, user and roles: this runs on every request.
     query = (
@@ -260,9 +263,24 @@ def authenticate(session: Session, token: str) -> ApiToken | None:
     row = session.scalars(query).unique().one_or_none()
     if row is None or not row.user.active:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+    if note and use_due(row, now):
         row.last_used_at = now
     return row
+
+
+def use_due(row: ApiToken, now: dt.datetime) -> bool:
+    """Whether a use of the token now is worth writing down (at most once per LAST_USED_RESOLUTION)."""
+    return row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+
+
+def note_use(session: Session, token_id: int, now: dt.datetime) -> bool:
+    """Write down a token's use unless its row is locked by another transaction (which may note it itself).
+
+    Skipping a locked row (``SKIP LOCKED``) keeps a reader from waiting on a writer for bookkeeping.
+    """
+    free = select(ApiToken.id).where(ApiToken.id == token_id).with_for_update(skip_locked=True)
+    result = session.execute(update(ApiToken).where(ApiToken.id.in_(free)).values(last_used_at=now))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def tokens_of(session: Session, user: User) -> list[ApiToken]:

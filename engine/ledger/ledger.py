@@ -4,11 +4,17 @@
 limits and vocabulary) and raises the items through the ordinary lifecycle, so an imported item is
 indistinguishable from one raised by hand. Ledger columns the item has no field for (measures as
 written, the owner's name, progress, remarks) are kept in the item's history, never dropped.
+
+Three steps, so that parsing (the slow part, seconds for a big sheet) runs with no transaction
+open: :func:`units` reads the department dictionary, the caller ends that transaction, :func:`check`
+parses with the dictionary alone, and :func:`import_ledger` writes in a new transaction. A unit
+removed in between is caught by ``workflow.create_item``, which checks the department again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import BinaryIO
 
 from sqlalchemy.orm import Session
@@ -17,8 +23,16 @@ from engine.audit import history
 from engine.identity import identity, permissions
 from engine.items import workflow
 from engine.items.items import SOURCES
-from engine.ledger.ledger_import import LedgerFormatError, LedgerPreview, LedgerRow, RowError, read_ledger
-from engine.store.errors import InvalidInput
+from engine.ledger.ledger_import import (
+    LedgerFormatError,
+    LedgerPreview,
+    LedgerRow,
+    LedgerTooLarge,
+    RowError,
+    read_ledger,
+)
+from engine.store.config import ImportLimits
+from engine.store.errors import InvalidInput, TooLarge
 from engine.store.models import Item, User
 from engine.store.text import unstorable
 
@@ -43,12 +57,19 @@ def _row_errors(row: LedgerRow) -> list[RowError]:
     return errors
 
 
-def preview(session: Session, source: BinaryIO) -> LedgerPreview:
-    """Read and check a workbook; nothing is saved. Units are matched by department code or name."""
+def units(session: Session) -> dict[str, str]:
+    """Every department's name and code -> its code: how a ledger may name a unit."""
+    found = identity.departments(session)
+    # A code wins over another unit's name of the same spelling.
+    return {**{unit.name: unit.code for unit in found}, **{unit.code: unit.code for unit in found}}
+
+
+def check(source: BinaryIO, known_units: Mapping[str, str], limits: ImportLimits) -> LedgerPreview:
+    """Read and check a workbook against ``known_units``; needs no database, saves nothing."""
     try:
-        found = read_ledger(
-            source, lambda name: unit.code if (unit := identity.resolve_department(session, name)) else None
-        )
+        found = read_ledger(source, known_units.get, limits)
+    except LedgerTooLarge as exc:
+        raise TooLarge(str(exc), errors=[{"field": "file", "message": str(exc)}]) from exc
     except LedgerFormatError as exc:
         raise InvalidInput(str(exc), errors=[{"field": "file", "message": str(exc)}]) from exc
     checked = LedgerPreview(rows=[], errors=list(found.errors), skipped=found.skipped)
@@ -67,10 +88,9 @@ def _kept_columns(row: LedgerRow) -> dict[str, object]:
     return {key: value for key, value in {**kept, "remarks": row.remarks}.items() if value is not None}
 
 
-def import_ledger(session: Session, actor: User, source: BinaryIO, timezone: str) -> list[Item]:
-    """Raise every row's item in the caller's transaction; any row error refuses the whole file."""
+def import_ledger(session: Session, actor: User, checked: LedgerPreview, timezone: str) -> list[Item]:
+    """Raise every row's item of a checked ledger in the caller's transaction; any row error refuses them all."""
     permissions.require_reporter(actor)
-    checked = preview(session, source)
     if checked.errors:
         raise InvalidInput(
             f"台账有 {len(checked.errors)} 处错误，未导入任何事项 The ledger has {len(checked.errors)} errors: "

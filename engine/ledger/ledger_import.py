@@ -3,6 +3,11 @@
 A pure reader: no database, no web framework. :func:`read_ledger` finds the header row, maps the
 columns by name (with synonyms) and returns a :class:`LedgerPreview` of readable rows, row-level
 errors and skipped rows, so a caller can show a preview before importing anything.
+
+An upload is hostile until shown otherwise: a few KB of zip can expand to gigabytes of XML or
+millions of empty rows. So the zip's central directory is checked against :class:`ImportLimits`
+before openpyxl opens it, at most ``max_rows`` rows and :data:`MAX_COLUMNS` columns are read, and
+runs of blank rows are counted, never listed.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import datetime
 import os
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
@@ -18,8 +24,19 @@ from typing import Any, BinaryIO
 
 from openpyxl import load_workbook
 
+from engine.store.config import ImportLimits
+
 HEADER_SCAN_ROWS = 20
 """How many rows at the top of each sheet are searched for the header row."""
+MAX_COLUMNS = 100
+"""Columns read per row: a ledger has about a dozen, and one cell at column XFD must not make every row 16,384 wide."""
+MAX_PARTS = 1000
+"""Files in the workbook's zip; a real workbook has a few dozen."""
+RATIO_FLOOR = 1024 * 1024
+"""Parts smaller than this (uncompressed) cannot hurt, whatever their compression ratio."""
+STRINGS_PER_ROW = 20
+"""Shared strings allowed per row of ``max_rows``: openpyxl loads every one (tens of µs each) before a row is read."""
+_STRING = re.compile(rb"<(?:\w{1,8}:)?si[\s/>]")
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "title": ("问题描述", "存在问题", "问题表现", "问题", "问题内容"),
@@ -76,10 +93,11 @@ class RowError:
 
 @dataclass(frozen=True)
 class SkippedRow:
-    """A row that is not an item: ``reason`` is "empty", "footer" or "heading"."""
+    """Rows that are not items: ``reason`` is "empty", "footer" or "heading"; ``count`` rows from ``row`` on."""
 
     row: int
     reason: str
+    count: int = 1
 
 
 @dataclass
@@ -92,13 +110,18 @@ class LedgerPreview:
 
 
 class LedgerFormatError(Exception):
-    """The file is not a readable ledger (not .xlsx, no header row, a required column missing)."""
+    """The file is not a readable ledger (not .xlsx, no header row, a required column missing, too many rows)."""
+
+
+class LedgerTooLarge(LedgerFormatError):
+    """The file, or what it expands to, is over one of the :class:`ImportLimits`."""
 
 
 @dataclass
 class _Table:
-    """The located table: its header row, field key -> column index, and the numbered data rows."""
+    """The located table: its sheet, header row, field key -> column index, and the numbered data rows."""
 
+    sheet: str
     header: Row
     columns: dict[str, int]
     rows: Iterator[tuple[int, Row]]
@@ -167,19 +190,24 @@ def _match_header(values: Row) -> dict[str, int]:
     return columns
 
 
-def _locate_table(workbook: Any) -> _Table:
+def _locate_table(workbook: Any, max_rows: int) -> _Table:
     """The first sheet whose header row has the title and responsible-unit columns."""
     missing_message = None
     for sheet in workbook.worksheets:
+        claimed = sheet.max_row  # from the sheet's <dimension>, before anything is read
         sheet.reset_dimensions()  # some writers store wrong dimensions; read what is really there
-        cells = sheet.iter_rows(values_only=True)
+        # One row past the cap, so that a sheet going on beyond it is noticed (and refused), not cut short.
+        cells = sheet.iter_rows(max_row=max_rows + 1, max_col=MAX_COLUMNS, values_only=True)
         rows: Iterator[tuple[int, Row]] = enumerate(cells, start=1)
         head = list(islice(rows, HEADER_SCAN_ROWS))
         # the header is the first row matching the most known column names
         number, header = max(head, key=lambda item: len(_match_header(item[1])), default=(0, ()))
         columns = _match_header(header)
         if all(key in columns for key in _REQUIRED):
-            return _Table(header, columns, chain((item for item in head if item[0] > number), rows))
+            if claimed is not None and claimed > max_rows:
+                cells.close()
+                raise _too_many_rows(sheet.title, max_rows, f"its dimension claims {claimed}")
+            return _Table(sheet.title, header, columns, chain((item for item in head if item[0] > number), rows))
         cells.close()
         if len(columns) >= 2 and missing_message is None:
             missing = "、".join(label for key, label in _REQUIRED.items() if key not in columns)
@@ -188,6 +216,13 @@ def _locate_table(workbook: Any) -> _Table:
             )
     raise LedgerFormatError(
         missing_message or "未找到表头行 No header row found: expected columns such as 问题描述 and 责任单位"
+    )
+
+
+def _too_many_rows(sheet: str, max_rows: int, found: str) -> LedgerFormatError:
+    return LedgerFormatError(
+        f"工作表 {sheet!r} 超过 {max_rows} 行 Sheet {sheet!r} has more than {max_rows} rows ({found}); "
+        f"the limit is RECTIFLOW_IMPORT_MAX_ROWS"
     )
 
 
@@ -260,17 +295,20 @@ def _parse_row(
     )
 
 
-def _read_rows(table: _Table, resolve: Callable[[str], str | None]) -> LedgerPreview:
+def _read_rows(table: _Table, resolve: Callable[[str], str | None], max_rows: int) -> LedgerPreview:
     preview = LedgerPreview(rows=[], errors=[], skipped=[])
-    blanks: list[SkippedRow] = []  # reported only if something follows them
+    blanks: SkippedRow | None = None  # a run of blank rows, reported only if something follows it
     started = False
     for number, values in table.rows:
+        if number > max_rows:
+            raise _too_many_rows(table.sheet, max_rows, f"row {number} was reached")
         reason = _skip_reason(values, table, started)
         if reason == "empty":
-            blanks.append(SkippedRow(number, reason))
+            blanks = SkippedRow(blanks.row, reason, blanks.count + 1) if blanks else SkippedRow(number, reason)
             continue
-        preview.skipped.extend(blanks)
-        blanks.clear()
+        if blanks is not None:
+            preview.skipped.append(blanks)
+            blanks = None
         if reason is not None:
             preview.skipped.append(SkippedRow(number, reason))
             continue
@@ -283,22 +321,89 @@ def _read_rows(table: _Table, resolve: Callable[[str], str | None]) -> LedgerPre
     return preview
 
 
+def _too_large(what: str, size: int, limit: int, setting: str) -> LedgerTooLarge:
+    return LedgerTooLarge(f"文件过大 Too large: {what} is {size:,} bytes, over the limit of {limit:,} ({setting})")
+
+
+def check_archive(source: BinaryIO, limits: ImportLimits) -> None:
+    """Refuse a workbook over the limits from its zip central directory alone, before it is decompressed.
+
+    The sizes checked are the declared ones; a part that decompresses to more than it declares is cut
+    at the declared size by ``zipfile`` (and then fails its checksum), so declared sizes do bound the work.
+    """
+    size = source.seek(0, os.SEEK_END)
+    source.seek(0)
+    if size > limits.max_bytes:
+        raise _too_large("the file", size, limits.max_bytes, "RECTIFLOW_IMPORT_MAX_BYTES")
+    try:
+        with zipfile.ZipFile(source) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise LedgerFormatError(f"不是有效的 Excel (.xlsx) 文件 Not a readable .xlsx file: {exc}") from exc
+    if len(parts) > MAX_PARTS:
+        raise LedgerTooLarge(f"文件过大 Too large: the workbook holds {len(parts)} files, over the limit {MAX_PARTS}")
+    for part in parts:
+        if part.file_size > limits.max_member_bytes:
+            setting = "RECTIFLOW_IMPORT_MAX_MEMBER_BYTES"
+            raise _too_large(part.filename, part.file_size, limits.max_member_bytes, setting)
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > RATIO_FLOOR and ratio > limits.max_ratio:
+            raise LedgerTooLarge(
+                f"文件过大 Too large: {part.filename} expands {ratio:.0f} times, over the limit of "
+                f"{limits.max_ratio} (RECTIFLOW_IMPORT_MAX_RATIO)"
+            )
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_total_bytes:
+        raise _too_large("the workbook uncompressed", total, limits.max_total_bytes, "RECTIFLOW_IMPORT_MAX_TOTAL_BYTES")
+    _check_strings(source, parts, limits.max_rows * STRINGS_PER_ROW)
+    source.seek(0)
+
+
+def _check_strings(source: BinaryIO, parts: list[zipfile.ZipInfo], most: int) -> None:
+    """Refuse a shared-string table with more strings than the rows read could use (counted, not parsed)."""
+    table = next((part for part in parts if part.filename.lower().endswith("sharedstrings.xml")), None)
+    if table is None:
+        return
+    found, tail = 0, b""
+    with zipfile.ZipFile(source) as archive, archive.open(table) as stream:
+        while chunk := stream.read(1024 * 1024):
+            # A tag cut by the chunk boundary is found in tail + chunk; one wholly in the tail was counted already.
+            window = tail + chunk
+            found += len(_STRING.findall(window)) - len(_STRING.findall(tail))
+            tail = window[-16:]
+            if found > most:
+                raise LedgerTooLarge(
+                    f"文件过大 Too large: the workbook holds more than {most:,} distinct texts, more than "
+                    f"{STRINGS_PER_ROW} per row of RECTIFLOW_IMPORT_MAX_ROWS"
+                )
+
+
 def read_ledger(
-    source: str | os.PathLike[str] | BinaryIO, resolve_department: Callable[[str], str | None]
+    source: str | os.PathLike[str] | BinaryIO,
+    resolve_department: Callable[[str], str | None],
+    limits: ImportLimits | None = None,
 ) -> LedgerPreview:
-    """Read a ledger workbook (path or binary file object) into a preview.
+    """Read a ledger workbook (path or seekable binary file object) into a preview.
 
     ``resolve_department`` maps a unit name as written (e.g. '组织科') to a department code, or
     None if unknown. Blank rows after the last non-blank row are ignored silently. Raises
-    LedgerFormatError if the file is not an .xlsx workbook or has no usable header row.
+    LedgerTooLarge if the file is over ``limits`` (checked before it is parsed), LedgerFormatError
+    if it is not an .xlsx workbook, has no usable header row, or goes on beyond ``limits.max_rows``.
     """
+    limits = limits or ImportLimits()
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            return read_ledger(handle, resolve_department, limits)
+    check_archive(source, limits)
     try:
         workbook = load_workbook(source, read_only=True, data_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as exc:  # zipfile.BadZipFile, InvalidFileException, KeyError, XML errors...
+    except Exception as exc:  # InvalidFileException, KeyError, XML errors...
         raise LedgerFormatError(f"不是有效的 Excel (.xlsx) 文件 Not a readable .xlsx file: {exc}") from exc
     try:
-        return _read_rows(_locate_table(workbook), resolve_department)
+        return _read_rows(_locate_table(workbook, limits.max_rows), resolve_department, limits.max_rows)
+    except LedgerFormatError:
+        raise
+    except Exception as exc:  # a sheet's XML broken or cut short, a part failing its checksum...
+        raise LedgerFormatError(f"不是有效的 Excel (.xlsx) 文件 Not a readable .xlsx file: {exc}") from exc
     finally:
         workbook.close()

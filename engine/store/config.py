@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 # The checkout: for tests and tools only; an installed package has no checkout around it.
@@ -120,6 +120,43 @@ class OidcSettings:
         )
 
 
+@dataclass(frozen=True)
+class ImportLimits:
+    """How big a workbook the ledger import reads (``RECTIFLOW_IMPORT_*``); checked before it is parsed.
+
+    - ``RECTIFLOW_IMPORT_MAX_BYTES``: largest workbook file (default 10 MB); the request body cap of
+      the import is raised to this, whatever ``RECTIFLOW_MAX_UPLOAD_BYTES`` says.
+    - ``RECTIFLOW_IMPORT_MAX_MEMBER_BYTES``: largest uncompressed part of the workbook (default 50 MB).
+    - ``RECTIFLOW_IMPORT_MAX_TOTAL_BYTES``: all its parts uncompressed together (default 50 MB).
+    - ``RECTIFLOW_IMPORT_MAX_RATIO``: largest compression ratio of a part over 1 MB (default 100).
+    - ``RECTIFLOW_IMPORT_MAX_ROWS``: rows read per sheet, blank ones included (default 10,000); the
+      workbook's shared-string table may hold at most 20 texts per such row.
+
+    The byte limits bound the time an accepted workbook takes to parse (seconds; no lock is held
+    meanwhile). Not lower: openpyxl writes texts inline, so a 10,000-row ledger it saved (our own
+    export) can be 20 MB of sheet XML.
+    """
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_member_bytes: int = 50 * 1024 * 1024
+    max_total_bytes: int = 50 * 1024 * 1024
+    max_ratio: int = 100
+    max_rows: int = 10_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ImportLimits:
+        names = {f.name: f"RECTIFLOW_IMPORT_{f.name.upper()}" for f in fields(cls)}
+        given = {name: _positive(env, variable) for name, variable in names.items() if env.get(variable, "").strip()}
+        return cls(**given)
+
+
+def _positive(env: Mapping[str, str], name: str) -> int:
+    value = env[name].strip().replace("_", "")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+    return int(value)
+
+
 def parse_role_map(text: str) -> dict[str, frozenset[str]] | None:
     """``"admins=admin, admins=auditor, reviewers=approver"`` → ``{"admins": {"admin", "auditor"}, ...}``."""
     pairs = [pair.strip() for pair in text.split(",") if pair.strip()]
@@ -168,6 +205,7 @@ class Settings:
       ``postgresql://`` and ``postgresql+psycopg://`` are both accepted.
     - ``RECTIFLOW_PROCESSES_PATH``: the bundled diagrams and their forms (default ``processes/``).
     - ``RECTIFLOW_MAX_UPLOAD_BYTES``: largest request body accepted (default 5 MB).
+    - ``RECTIFLOW_IMPORT_*``: how big a ledger workbook may be, see ``ImportLimits``.
     - ``RECTIFLOW_TIMEZONE``: the office's time zone, for deadlines and report periods (default Asia/Shanghai).
     - ``RECTIFLOW_SMTP_*``: notification e-mail, see ``MailSettings`` (``mail`` is None: no e-mail).
     - ``RECTIFLOW_HISTORY_RETENTION_DAYS``: how long the history of a *closed* item is kept; unset or
@@ -198,6 +236,7 @@ class Settings:
     database_url: str
     processes_path: Path = BUNDLED_PROCESSES
     max_upload_bytes: int = 5 * 1024 * 1024
+    imports: ImportLimits = ImportLimits()
     timezone: str = "Asia/Shanghai"
     mail: MailSettings | None = None
     history_retention_days: int | None = None
@@ -221,6 +260,7 @@ class Settings:
             database_url=url,
             processes_path=Path(env.get("RECTIFLOW_PROCESSES_PATH", str(BUNDLED_PROCESSES))),
             max_upload_bytes=int(env.get("RECTIFLOW_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
+            imports=ImportLimits.from_env(env),
             timezone=env.get("RECTIFLOW_TIMEZONE", "Asia/Shanghai"),
             mail=MailSettings.from_env(env),
             history_retention_days=_retention_days(env.get("RECTIFLOW_HISTORY_RETENTION_DAYS", "")),

@@ -2,19 +2,26 @@
 
 The caller owns the session (one per request or job); engine functions take a session and never
 commit. Writers are serialised per item: PostgreSQL locks the item row (``SELECT ... FOR UPDATE``),
-SQLite takes the database write lock at the start of every transaction (``BEGIN IMMEDIATE``) so
-that a read-then-write can never act on a stale state.
+SQLite takes the database write lock at the start of every writing transaction (``BEGIN IMMEDIATE``)
+so that a read-then-write can never act on a stale state.
+
+On SQLite whether a transaction writes is decided when it begins, never later: a deferred
+transaction that reads and then writes fails with "database is locked" when another writer got in
+between. Work that only reads uses :func:`reading`: a deferred ``BEGIN`` that holds no writer off
+(under WAL it sees one state while writers carry on) and is ``query_only``, so a write slipped into
+it fails at once, in every run, instead of now and then under load.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -56,17 +63,62 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # A snapshot only reads: a deferred BEGIN (under WAL) sees one state and does not hold writers off.
-        snapshot = connection.get_execution_options().get(_SNAPSHOT, False)
-        connection.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        reads = options.get(_READS, False)
+        connection.exec_driver_sql(f"PRAGMA query_only={'ON' if reads else 'OFF'}")
+        if reads:
+            connection.exec_driver_sql("BEGIN")
+        elif options.get(_NOWAIT, False):
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-_SNAPSHOT = "rectiflow_snapshot"
+BUSY_TIMEOUT_MS = 30000
+_READS = "rectiflow_reads"
+_NOWAIT = "rectiflow_nowait"
+SQLITE_BUSY = 5
+
+
+def reading(engine: Engine) -> Engine:
+    """The same database for transactions that only read: on SQLite they never take the write lock.
+
+    PostgreSQL: unchanged (its readers never wait for writers anyway).
+    """
+    return engine.execution_options(**{_READS: True})
+
+
+def if_free(factory: sessionmaker[Session], work: Callable[[Session], bool]) -> bool:
+    """Run ``work`` in a transaction of its own only if it can write right now; its result, or False if skipped.
+
+    For bookkeeping a reader may skip (when a token was last used), never for what a request is
+    about. SQLite: the write lock is tried once, without waiting. PostgreSQL: ``work`` itself must
+    not wait (``FOR UPDATE SKIP LOCKED``).
+    """
+    session = factory(bind=factory.kw["bind"].execution_options(**{_NOWAIT: True}))
+    try:
+        done = work(session)
+        session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        if (getattr(exc.orig, "sqlite_errorcode", 0) & 0xFF) != SQLITE_BUSY:
+            raise
+        return False
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    return done
 
 
 @contextmanager
@@ -80,7 +132,7 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
         if engine.dialect.name == "postgresql":
             connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         else:
-            connection.execution_options(**{_SNAPSHOT: True})
+            connection.execution_options(**{_READS: True})
         with connection.begin():
             yield connection
 

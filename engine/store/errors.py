@@ -33,6 +33,10 @@ class InvalidInput(RectiflowError):
     """The submitted data is not valid."""
 
 
+class TooLarge(RectiflowError):
+    """The upload is larger than this service reads."""
+
+
 class AlreadyExists(RectiflowError):
     """That already exists."""
 

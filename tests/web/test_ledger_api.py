@@ -92,7 +92,7 @@ def test_row_errors_are_shown_and_refuse_the_whole_file(client: FlaskClient, peo
     assert [row["row"] for row in preview["rows"]] == [3]
     assert [(e["row"], e["column"]) for e in preview["errors"]] == [(4, "牵头单位"), (5, "完成时限"), (6, "问题来源")]
     assert "不存在的科" in preview["errors"][0]["message"]
-    assert preview["skipped"] == [{"row": 7, "reason": "empty"}, {"row": 8, "reason": "footer"}]
+    assert preview["skipped"] == [{"row": 7, "reason": "empty", "count": 1}, {"row": 8, "reason": "footer", "count": 1}]
 
     refused = upload(client, people, content, dry_run=False)
     assert refused.status_code == 422

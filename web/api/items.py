@@ -31,6 +31,7 @@ from web.api.schemas import (
     ProgressUpdateSchema,
 )
 from web.auth import check_first, current_user
+from web.uploads import check_ledger, workbook_body
 
 blp = Blueprint("items", __name__, url_prefix="/items", description="整改事项 Rectification items")
 
@@ -67,25 +68,26 @@ def export_ledger(query: dict[str, Any]) -> Response:
 
 @blp.route("/import", methods=["POST"])
 @check_first(permissions.require_reporter)
+@workbook_body
 @blp.arguments(ImportQuerySchema, location="query")
 @blp.arguments(LedgerUploadSchema, location="files")
 @blp.response(201, LedgerImportedSchema, description="every row's item was raised")
 @blp.alt_response(200, schema=LedgerPreviewSchema, description="dry_run: the preview; nothing was saved")
 @blp.problems(
     403,
-    413,
     described={
-        422: "not a readable ledger, or row errors (`errors`: `[{row, column, message}]`): nothing was imported"
+        413: "the workbook, or what it expands to, is over a `RECTIFLOW_IMPORT_*` limit (named in `detail`)",
+        422: "not a readable ledger, more rows than `RECTIFLOW_IMPORT_MAX_ROWS`, or row errors "
+        "(`errors`: `[{row, column, message}]`): nothing was imported",
     },
 )
 def import_ledger(query: dict[str, Any], files: dict[str, Any]) -> tuple[dict[str, Any], int] | Response:
-    session, upload = db.session(), files["file"]
+    found = check_ledger(files["file"].stream)
     if query["dry_run"]:
-        found = ledger.preview(session, upload.stream)
         rows = [{"row": row.row, "item": row} for row in found.rows]
         # The 201 schema shapes only the real import: the preview is shaped by its own schema here.
         return jsonify(LedgerPreviewSchema().dump({"rows": rows, "errors": found.errors, "skipped": found.skipped}))
-    created = ledger.import_ledger(session, current_user(), upload.stream, db.settings().timezone)
+    created = ledger.import_ledger(db.session(), current_user(), found, db.settings().timezone)
     return {"created": len(created), "items": [item.id for item in created]}, 201
 
 

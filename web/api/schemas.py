@@ -244,8 +244,9 @@ class LedgerRowErrorSchema(Schema):
 
 
 class LedgerSkippedSchema(Schema):
-    row = fields.Integer()
+    row = fields.Integer(metadata={"description": "the first skipped row"})
     reason = fields.String(metadata={"description": "empty, footer or heading"})
+    count = fields.Integer(metadata={"description": "how many rows from `row` on (a run of blank rows is one entry)"})
 
 
 class LedgerPreviewSchema(Schema):

@@ -21,6 +21,7 @@ from web.api.downloads import XLSX, attachment
 from web.api.schemas import ItemCreateSchema, ItemPageQuerySchema
 from web.pages.base import field_errors, me, require_login
 from web.pages.errors import handle_on
+from web.uploads import check_ledger, workbook_body
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 bp.before_request(require_login)
@@ -132,6 +133,7 @@ def import_form() -> str:
 
 
 @bp.post("/import")
+@workbook_body
 def upload() -> Response:
     permissions.require_reporter(me())
     upload = request.files.get("file")
@@ -146,7 +148,7 @@ def upload() -> Response:
 def preview(token: str) -> str:
     permissions.require_reporter(me())
     with _staged(token).open("rb") as source:
-        found = ledger.preview(db.session(), source)
+        found = check_ledger(source)
     return render_template("import.html", preview=found, token=token)
 
 
@@ -154,7 +156,8 @@ def preview(token: str) -> str:
 def confirm(token: str) -> Response:
     path = _staged(token)
     with path.open("rb") as source:
-        created = ledger.import_ledger(db.session(), me(), source, db.settings().timezone)
+        found = check_ledger(source)
+    created = ledger.import_ledger(db.session(), me(), found, db.settings().timezone)
     path.unlink()
     flash(_("已导入 %(n)d 个事项", n=len(created)))
     return redirect(url_for("ledger.index", sort="-id"))
