@@ -15,9 +15,9 @@ from engine.store.config import Settings
 from engine.store.db import make_session_factory, transaction
 
 
-def init_app(app: Flask, engine: Engine) -> None:
+def init_app(app: Flask, engine: Engine, audit_key: bytes) -> None:
     app.extensions["rectiflow_engine"] = engine
-    app.extensions["rectiflow_sessions"] = make_session_factory(engine)
+    app.extensions["rectiflow_sessions"] = make_session_factory(engine, audit_key)
     app.after_request(_finish)
     app.teardown_request(_close)
 

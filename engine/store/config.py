@@ -178,6 +178,11 @@ class Settings:
       (default ``30 per minute``).
     - ``RECTIFLOW_RATELIMIT_STORAGE_URI``: where the login counters live (default ``memory://``, one count
       per process). Several ``rectiflow serve`` processes need a shared store, e.g. ``redis://host:6379``.
+    - ``RECTIFLOW_AUDIT_KEY``: the key (at least 32 characters) the history's hashes are keyed with
+      (HMAC-SHA-256). Unset: the key in ``<instance>/audit.key``, made (mode 0600) by ``rectiflow init``.
+      It is never in the database nor in ``rectiflow export``: keep a copy apart from the backups (a
+      password safe); a restore, on any machine, needs the same key. Without a key nothing that writes
+      or verifies history starts. See ``engine.audit.keys``.
     """
 
     instance_path: Path
@@ -195,6 +200,7 @@ class Settings:
     login_limit: str = "5 per minute"
     login_address_limit: str = "30 per minute"
     ratelimit_storage_uri: str = "memory://"
+    audit_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -217,4 +223,5 @@ class Settings:
             login_limit=env.get("RECTIFLOW_LOGIN_LIMIT", "5 per minute"),
             login_address_limit=env.get("RECTIFLOW_LOGIN_ADDRESS_LIMIT", "30 per minute"),
             ratelimit_storage_uri=env.get("RECTIFLOW_RATELIMIT_STORAGE_URI", "memory://"),
+            audit_key=env.get("RECTIFLOW_AUDIT_KEY") or None,
         )
