@@ -180,7 +180,7 @@ def test_an_item_row_moved_without_an_event_is_reported(
     assert any("the item says 'closed'" in reason for _, _, reason in found)
 
 
-def _plain_sha256(event: HistoryEvent, prev: str) -> str:
+def plain_sha256(event: HistoryEvent, prev: str) -> str:
     """The unkeyed hash anyone with the database could compute (the scheme before the audit key)."""
     fields = {
         "item": event.item_id,
@@ -211,7 +211,7 @@ def test_an_edit_with_every_later_hash_recomputed_is_detected(
     prev = chain[0].hash
     with tampering(db_engine) as conn:
         for event in chain[1:]:
-            event.prev_hash, event.hash = prev, _plain_sha256(event, prev)
+            event.prev_hash, event.hash = prev, plain_sha256(event, prev)
             conn.execute(
                 text("UPDATE history_event SET actor = :a, prev_hash = :p, hash = :h WHERE id = :id"),
                 {"a": event.actor, "p": event.prev_hash, "h": event.hash, "id": event.id},
