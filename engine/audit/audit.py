@@ -42,7 +42,7 @@ def digest(key: bytes | None, fields: dict[str, Any], prev_hash: str) -> str:
     canonical = json.dumps({**fields, "prev": prev_hash}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     if key is None:
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    return hmac.new(key, canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, canonical.encode("utf-8"), "sha256").hex()
 
 
 class Stored(NamedTuple):
