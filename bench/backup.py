@@ -23,10 +23,11 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.audit_verify import KEY
 from bench.reports import batches, seed
 from engine.audit import audit
 from engine.identity import identity
@@ -40,7 +41,8 @@ STEPS = [("created", None, "identified", {}), ("complete", "measures", "owner", 
 
 def histories(engine: Engine) -> None:
     """A real instance's state for every seeded item, and a chained, anchored history of three events."""
-    sessions = make_session_factory(engine)
+    key = KEY.encode()
+    sessions = make_session_factory(engine, key)
     with transaction(sessions) as session:
         identity.add_user(session, "reporter", "unit01", ["reporter"])
         reporter = identity.user_by_username(session, "reporter")
@@ -49,37 +51,50 @@ def histories(engine: Engine) -> None:
         state, version, data = model.state, model.serializer_version, model.data
         prev_anchor = session.scalars(select(AuditAnchor.hash)).one()
     with transaction(sessions) as session:
-        items = session.execute(select(Item.id, Item.created_at).where(Item.id != real.id).order_by(Item.id))
-        for batch in batches({"item_id": i, "created_at": at} for i, at in items):
+        items = session.execute(
+            select(Item.id, Item.created_at, Item.status, Item.version).where(Item.id != real.id).order_by(Item.id)
+        )
+        rows = ({"item_id": i, "created_at": at, "status": s, "version": v} for i, at, s, v in items)
+        for batch in batches(rows):
             session.execute(
                 insert(Instance),
                 [{"item_id": r["item_id"], "serializer_version": version, "state": state, "data": data} for r in batch],
             )
-            events, anchors = [], []
+            events, anchors, seals = [], [], []
             for r in batch:
                 prev = audit.GENESIS
-                for seq, (action, task, status, fields) in enumerate([*STEPS, STEPS[1]], start=1):
+                steps = [*STEPS, STEPS[1]]
+                for seq, (action, task, status, fields) in enumerate(steps, start=1):
+                    # The last event leaves the item in its seeded status, as verification checks.
+                    status = r["status"] if seq == len(steps) else status
                     event = HistoryEvent(
                         item_id=r["item_id"], seq=seq, at=r["created_at"] + dt.timedelta(minutes=seq), actor="manager",
                         action=action, task=task, status_from=None, status_to=status, data=fields, prev_hash=prev,
                     )  # fmt: skip
-                    event.hash = prev = audit.event_hash(event)
+                    event.hash = prev = audit.event_hash(key, event)
                     events.append(
                         {c.key: getattr(event, c.key) for c in HistoryEvent.__table__.columns if c.key != "id"}
                     )
                     if seq == 1:
                         link = AuditAnchor(item_id=r["item_id"], first_hash=event.hash, prev_hash=prev_anchor)
-                        link.hash = prev_anchor = audit.anchor_hash(link)
+                        link.hash = prev_anchor = audit.anchor_hash(key, r["item_id"], event.hash, prev_anchor)
                         anchors.append({"item_id": r["item_id"], "first_hash": event.hash, "prev_hash": link.prev_hash,
                                         "hash": link.hash})  # fmt: skip
+                head = (len(steps), prev)
+                seals.append({"i": r["item_id"], "s": audit.seal(key, r["item_id"], head, r["status"], r["version"])})
             session.execute(insert(HistoryEvent), events)
             session.execute(insert(AuditAnchor), anchors)
+            items_table = Item.__table__
+            session.execute(
+                update(items_table).where(items_table.c.id == bindparam("i")).values(history_seal=bindparam("s")),
+                seals,
+            )
 
 
 def rectiflow(url: str, *args: str) -> tuple[float, int]:
     """Run one command in its own process: seconds taken, and the peak memory of the processes so far (MB)."""
     start = time.perf_counter()
-    env = {**os.environ, "RECTIFLOW_DATABASE_URL": url}
+    env = {**os.environ, "RECTIFLOW_DATABASE_URL": url, "RECTIFLOW_AUDIT_KEY": KEY}
     subprocess.run([sys.executable, "-m", "web.cli", *args], env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
 

@@ -28,6 +28,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.audit_verify import KEY
 from engine.bpmn import deploy
 from engine.identity import identity
 from engine.store import migrate
@@ -65,7 +66,7 @@ def seed(url: str) -> dict[str, str]:
 
 @contextmanager
 def server(url: str, instance: str) -> Iterator[str]:
-    env = {**os.environ, "RECTIFLOW_DATABASE_URL": url, "RECTIFLOW_INSTANCE_PATH": instance}
+    env = {**os.environ, "RECTIFLOW_DATABASE_URL": url, "RECTIFLOW_INSTANCE_PATH": instance, "RECTIFLOW_AUDIT_KEY": KEY}
     command = [sys.executable, "-m", "web.cli", "serve", "--port", "0"]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
         assert process.stdout is not None

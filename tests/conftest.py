@@ -32,6 +32,9 @@ from web import create_app, db
 
 PROCESSES = REPO_ROOT / "processes"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# The history's key, as an operator configures it: the app, the CLI and servers started by tests read it.
+AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789abcdef"
+os.environ.setdefault("RECTIFLOW_AUDIT_KEY", AUDIT_KEY)
 
 
 @contextmanager
@@ -79,7 +82,7 @@ def sessions(db_engine: Engine) -> sessionmaker[Session]:
         else:
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))
-    factory = make_session_factory(db_engine)
+    factory = make_session_factory(db_engine, os.environ["RECTIFLOW_AUDIT_KEY"].encode())
     with transaction(factory) as session:
         deploy.deploy_bundled(session, PROCESSES)
     return factory

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from engine.audit import keys
 from engine.items import notifications
 from engine.store.config import Settings
 from engine.store.db import make_engine
@@ -33,7 +34,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app, settings)
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    db.init_app(app, make_engine(settings.database_url))
+    # No key, no app: history is never written unkeyed (``rectiflow init`` makes the instance's key).
+    db.init_app(app, make_engine(settings.database_url), keys.load(settings))
     # Notifications made in requests are e-mailed (by the worker) when SMTP is configured.
     notifications.enable_mail(app.extensions["rectiflow_sessions"], settings.mail)
     uploads.init_app(app)

@@ -16,7 +16,7 @@ import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from engine.audit import admin_log, backup, retention
+from engine.audit import admin_log, backup, keys, retention
 from engine.audit import audit as history_audit
 from engine.bpmn import deploy
 from engine.deadlines.worker import Worker
@@ -41,7 +41,8 @@ def _database(settings: Settings) -> Iterator[Engine]:
 
 @contextmanager
 def _unit_of_work(settings: Settings) -> Iterator[Session]:
-    with _database(settings) as engine, transaction(make_session_factory(engine)) as session:
+    key = keys.load(settings)
+    with _database(settings) as engine, transaction(make_session_factory(engine, key)) as session:
         yield session
 
 
@@ -89,9 +90,15 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.pass_obj
 def init(settings: Settings) -> None:
-    """Create or upgrade the schema and deploy the bundled diagrams (idempotent)."""
+    """Make the audit key if there is none, create or upgrade the schema, deploy the bundled diagrams (idempotent)."""
+    made = keys.create(settings)
+    if made is not None:
+        click.echo(
+            f"audit key made: {made} - keep a copy apart from the database and its backups (a password safe): "
+            "restoring a backup needs it"
+        )
     with _database(settings) as engine:
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, keys.load(settings))
     with _unit_of_work(settings) as session:
         for definition, created in deploy.deploy_bundled(session, settings.processes_path):
             state = "deployed" if created else "unchanged"
@@ -251,8 +258,9 @@ def audit_verify(settings: Settings) -> None:
 
 def _print_report(report: history_audit.Report) -> None:
     for problem in report.problems:
+        # The first problems (``audit.MAX_SHOWN``); the last line counts them all.
         click.echo(f"item {problem['item_id']} event {problem['seq']}: {problem['reason']}")
-    click.echo(f"{'OK' if report.ok else 'TAMPERED'}: {report.checked} events checked, {len(report.problems)} problems")
+    click.echo(f"{'OK' if report.ok else 'TAMPERED'}: {report.checked} events checked, {report.problem_count} problems")
     if not report.ok:
         raise SystemExit(1)
 
@@ -299,7 +307,7 @@ def _counts(counts: dict[str, int]) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.pass_obj
 def export_command(settings: Settings, file: Path) -> None:
-    """Write a consistent backup of the whole database to FILE (without tokens and passwords)."""
+    """Write a consistent backup of the whole database to FILE (without tokens, passwords and the audit key)."""
     with _database(settings) as engine:
         summary = backup.export(engine, file)
     click.echo(f"exported to {file} (schema revision {summary.schema_revision}):")
@@ -311,8 +319,9 @@ def export_command(settings: Settings, file: Path) -> None:
 @click.pass_obj
 def import_command(settings: Settings, file: Path) -> None:
     """Restore FILE into an empty database, all or nothing; refused when its history does not verify."""
+    key = keys.load(settings)
     with _database(settings) as engine:
-        restored = backup.restore(engine, file)
+        restored = backup.restore(engine, file, key)
     click.echo(f"imported {file} (schema revision {restored.summary.schema_revision}):")
     _counts(restored.summary.counts)
     click.echo(f"audit verify: OK: {restored.verified.checked} events checked, 0 problems")
@@ -332,12 +341,14 @@ def demo_command(settings: Settings) -> None:
 
 
 def _worker(engine: Engine, settings: Settings, name: str, lease: float, batch: int, verbose: bool) -> Worker:
+    key = keys.load(settings)
+
     def report(job_id: int, item_id: int | None, fired: list[str]) -> None:
         click.echo(f"job {job_id} item {item_id} fired {','.join(fired) or '-'}")
         sys.stdout.flush()
 
     return Worker(
-        make_session_factory(engine),
+        make_session_factory(engine, key),
         name=name,
         lease=dt.timedelta(seconds=lease),
         batch=batch,

@@ -27,9 +27,9 @@ _WRITES = "rectiflow_writes_on_get"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def init_app(app: Flask, engine: Engine) -> None:
+def init_app(app: Flask, engine: Engine, audit_key: bytes) -> None:
     app.extensions["rectiflow_engine"] = engine
-    app.extensions["rectiflow_sessions"] = make_session_factory(engine)
+    app.extensions["rectiflow_sessions"] = make_session_factory(engine, audit_key)
     app.extensions["rectiflow_reading_engine"] = reading(engine)
     app.after_request(_finish)
     app.teardown_request(_close)

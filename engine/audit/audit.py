@@ -1,60 +1,128 @@
-"""Tamper-evident history: every event is chained to the one before it, every item to a global chain.
+"""Tamper-evident history: keyed hash chains per item, a global chain of items, and a seal on each item's head.
 
-An event's ``hash`` is SHA-256 over its canonical JSON (item, seq, time, actor, action, task, statuses,
-data) and the previous event's hash (``prev_hash``; zeros for an item's first event). Each item's
-first event is also linked into one global chain of ``AuditAnchor`` rows, so deleting a whole item,
-events and all, breaks something that remains. ``verify`` recomputes everything and says exactly
-which event of which item is wrong.
+An event's ``hash`` is HMAC-SHA-256, under the key of ``engine.audit.keys``, over its canonical
+JSON (item, seq, time, actor, action, task, statuses, data) and the previous event's hash
+(``prev_hash``; zeros for an item's first event). Without the key nobody can recompute a chain
+after editing it. Each item's first event is linked into one global chain of ``AuditAnchor`` rows,
+so deleting a whole item shows; each item row carries a ``history_seal``, an HMAC over its last
+event (seq, hash) and its status and version, kept current in the transaction that changes them
+(``engine.audit.history``), so removing the latest events, or the item's status moving without an
+event, shows too.
+
+``verify`` walks item by item, a page of items and a stream of their events at a time, so its
+memory does not grow with the history; a malformed row (not JSON, NULLs, wrong types) is a
+reported problem, never an exception. What it cannot see: the whole database put back to an
+older copy that was itself consistent (keep ``audit verify`` outputs and backups elsewhere).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import hmac
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, String, Text, cast, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.store.models import AuditAnchor, HistoryEvent, HistoryPrune
+from engine.audit import keys
+from engine.store.models import AuditAnchor, HistoryEvent, HistoryPrune, Item
 
 GENESIS = "0" * 64
+PAGE = 500
+MAX_SHOWN = 1000
 
 
-def _digest(fields: dict[str, Any], prev_hash: str) -> str:
+def digest(key: bytes | None, fields: dict[str, Any], prev_hash: str) -> str:
+    """HMAC-SHA-256 of the canonical JSON; ``key=None``: plain SHA-256 (archives from before revision 0003)."""
     canonical = json.dumps({**fields, "prev": prev_hash}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    if key is None:
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hmac.digest(key, canonical.encode("utf-8"), "sha256").hex()
 
 
-def event_hash(event: HistoryEvent) -> str:
-    return _digest(
-        {
-            "item": event.item_id,
-            "seq": event.seq,
-            "at": event.at.isoformat(timespec="microseconds"),
-            "actor": event.actor,
-            "action": event.action,
-            "task": event.task,
-            "status_from": event.status_from,
-            "status_to": event.status_to,
-            "data": event.data,
-        },
-        event.prev_hash,
-    )
+class Stored(NamedTuple):
+    """One event as it is stored, its values not trusted to have their column's type."""
+
+    item_id: Any
+    seq: Any
+    at: Any
+    actor: Any
+    action: Any
+    task: Any
+    status_from: Any
+    status_to: Any
+    data: Any
+    prev_hash: Any
+    hash: Any
+
+    @classmethod
+    def of(cls, event: HistoryEvent) -> Stored:
+        return cls(*(getattr(event, name) for name in cls._fields))
 
 
-def anchor_hash(anchor: AuditAnchor) -> str:
-    return _digest({"item": anchor.item_id, "first": anchor.first_hash}, anchor.prev_hash)
+def _moment(value: Any) -> str:
+    """The canonical time: SQLite hands back text, PostgreSQL a datetime; anything else is refused."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if not isinstance(value, dt.datetime):
+        raise ValueError(f"its time is not a time ({value!r})")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _data(value: Any) -> Any:
+    """JSON text read raw (so that text which is not JSON is found here, not by the column type)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("its data is not JSON") from None
+    return value
+
+
+def event_hash(key: bytes | None, event: Stored | HistoryEvent) -> str:
+    row = event if isinstance(event, Stored) else Stored.of(event)
+    fields = {
+        "item": row.item_id,
+        "seq": row.seq,
+        "at": _moment(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "task": row.task,
+        "status_from": row.status_from,
+        "status_to": row.status_to,
+        "data": _data(row.data),
+    }
+    return digest(key, fields, row.prev_hash)
+
+
+def anchor_hash(key: bytes | None, item_id: Any, first_hash: Any, prev_hash: Any) -> str:
+    return digest(key, {"item": item_id, "first": first_hash}, prev_hash)
+
+
+def seal(key: bytes, item_id: int, head: tuple[int, str], status: str, version: int) -> str:
+    """What vouches for an item's latest event and the state it left the item in."""
+    return digest(key, {"item": item_id, "seq": head[0], "status": status, "version": version}, head[1])
 
 
 def anchor(session: Session, first: HistoryEvent) -> None:
     """Link an item's first event into the global chain (retrying when another link won the race)."""
+    key = keys.of(session)
     for _attempt in range(50):
         last = session.scalar(select(AuditAnchor.hash).order_by(AuditAnchor.id.desc()).limit(1))
-        link = AuditAnchor(item_id=first.item_id, first_hash=first.hash, prev_hash=last or GENESIS, hash="")
-        link.hash = anchor_hash(link)
+        prev = last or GENESIS
+        link = AuditAnchor(
+            item_id=first.item_id,
+            first_hash=first.hash,
+            prev_hash=prev,
+            hash=anchor_hash(key, first.item_id, first.hash, prev),
+        )
         try:
             with session.begin_nested():
                 session.add(link)
@@ -66,82 +134,183 @@ def anchor(session: Session, first: HistoryEvent) -> None:
 
 @dataclass
 class Report:
+    """What verification found: at most ``MAX_SHOWN`` problems listed, all of them counted."""
+
     checked: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
+    problem_count: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return self.problem_count == 0
 
-    def problem(self, item_id: int, seq: int | None, reason: str) -> None:
-        self.problems.append({"item_id": item_id, "seq": seq, "reason": reason})
-
-
-def verify_chain(
-    report: Report, item_id: int, events: list[HistoryEvent], after: tuple[int, str] = (0, GENESIS)
-) -> str | None:
-    """Check one item's chain, which continues ``after`` (seq, hash); returns its first event's hash as stored."""
-    start, prev = after
-    for expected_seq, event in enumerate(events, start=start + 1):
-        report.checked += 1
-        if event.seq != expected_seq:
-            report.problem(item_id, expected_seq, f"event {expected_seq} is missing (found seq {event.seq} next)")
-        if event.prev_hash != prev:
-            report.problem(item_id, event.seq, "does not follow the event before it (deleted or reordered)")
-        if event_hash(event) != event.hash:
-            report.problem(item_id, event.seq, "altered: its content does not match its hash")
-        prev = event.hash
-    return events[0].hash if events else None
+    def problem(self, item_id: Any, seq: Any, reason: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < MAX_SHOWN:
+            # A seq that is not a number (a tampered row) is named in the reason, never passed on as one.
+            self.problems.append({"item_id": _number(item_id), "seq": _number(seq), "reason": reason})
 
 
-def _check_first(report: Report, link: AuditAnchor, firsts: dict[int, str | None]) -> None:
-    if link.item_id not in firsts:
-        report.problem(link.item_id, None, "the item's whole history is missing (deleted)")
-    elif firsts[link.item_id] != link.first_hash:
-        report.problem(link.item_id, 1, "the first event differs from the one anchored")
+def _number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass
+class Chain:
+    """One item's chain, walked an event at a time; it continues ``(seq, prev)`` (an earlier, pruned part)."""
+
+    report: Report
+    key: bytes | None
+    item_id: Any
+    seq: int = 0
+    prev: Any = GENESIS
+    first: Any = None
+    status: Any = None
+    events: int = 0
+
+    def step(self, row: Stored) -> None:
+        self.report.checked += 1
+        self.events += 1
+        expected = self.seq + 1
+        if row.seq != expected:
+            self.report.problem(self.item_id, expected, f"event {expected} is missing (found seq {row.seq!r} next)")
+        if row.prev_hash != self.prev:
+            self.report.problem(self.item_id, row.seq, "does not follow the event before it (deleted or reordered)")
+        try:
+            altered = event_hash(self.key, row) != row.hash
+        except (TypeError, ValueError) as exc:
+            self.report.problem(self.item_id, row.seq, f"unreadable: {exc}")
+        else:
+            if altered:
+                self.report.problem(self.item_id, row.seq, "altered: its content does not match its hash")
+        self.seq = row.seq if isinstance(row.seq, int) else expected
+        self.prev = row.hash
+        self.first = self.first if self.events > 1 else row.hash
+        self.status = row.status_to
+
+
+def verify_events(report: Report, key: bytes | None, item_id: int, events: Iterable[Stored]) -> Chain:
+    """Check one whole chain from its first event (a retention archive)."""
+    chain = Chain(report, key, item_id)
+    for row in events:
+        chain.step(row)
+    return chain
+
+
+class _Head(NamedTuple):
+    id: int
+    status: Any
+    version: Any
+    history_seal: Any
+
+
+def _events(ids: Sequence[int]) -> Select[Any]:
+    # Raw time and data: a value the column type cannot read must become a problem, not an exception.
+    columns = [getattr(HistoryEvent, name) for name in Stored._fields]
+    columns[2] = type_coerce(HistoryEvent.at, String)
+    columns[8] = cast(HistoryEvent.data, Text)
+    return (
+        select(*columns)
+        .where(HistoryEvent.item_id >= ids[0], HistoryEvent.item_id <= ids[-1])
+        .order_by(HistoryEvent.item_id, HistoryEvent.seq)
+    )
+
+
+def _check_head(report: Report, key: bytes, item: _Head, chain: Chain, pruned: bool) -> None:
+    """The item row against its last event: truncation, or a status or version changed without one."""
+    if chain.events == 0 and not pruned:
+        report.problem(item.id, None, "the item's history is missing (deleted)")
+        return
+    where = chain.seq if chain.events else None
+    try:
+        sealed = seal(key, item.id, (chain.seq, chain.prev), item.status, item.version) == item.history_seal
+    except (TypeError, ValueError):
+        sealed = False
+    if chain.events and item.status != chain.status:
+        report.problem(item.id, where, f"the item says {item.status!r}, its last event leaves it {chain.status!r}")
+    if not sealed:
+        report.problem(
+            item.id,
+            where,
+            "the item does not match its seal: later events were removed, or the item was changed outside Rectiflow",
+        )
+
+
+def _walk_page(session: Session, key: bytes, report: Report, items: list[_Head]) -> None:
+    ids = [item.id for item in items]
+    prune_rows = select(HistoryPrune.item_id, HistoryPrune.through_seq, HistoryPrune.head_hash)
+    pruned = {row[0]: (row[1], row[2]) for row in session.execute(prune_rows.where(HistoryPrune.item_id.in_(ids)))}
+    firsts = select(AuditAnchor.item_id, AuditAnchor.first_hash).where(AuditAnchor.item_id.in_(ids))
+    anchored = {row[0]: row[1] for row in session.execute(firsts)}
+    by_id = {item.id: item for item in items}
+    chains = {i: Chain(report, key, i, *pruned.get(i, (0, GENESIS))) for i in ids}
+    for row in session.execute(_events(ids).execution_options(yield_per=1000)):
+        chain = chains.get(row.item_id)
+        if chain is not None:
+            chain.step(Stored(*row))
+    for item_id, chain in chains.items():
+        first = anchored.get(item_id)
+        if first is None and (chain.events or item_id in pruned):
+            report.problem(item_id, 1, "history not anchored in the global chain")
+        elif first is not None and item_id not in pruned and chain.events and first != chain.first:
+            report.problem(item_id, 1, "the first event differs from the one anchored")
+        _check_head(report, key, by_id[item_id], chain, item_id in pruned)
+
+
+def _walk_items(session: Session, key: bytes, report: Report, only: int | None = None) -> None:
+    after = 0
+    while True:
+        query = select(Item.id, Item.status, Item.version, Item.history_seal).where(Item.id > after)
+        if only is not None:
+            query = query.where(Item.id == only)
+        page = [_Head(*row) for row in session.execute(query.order_by(Item.id).limit(PAGE))]
+        if not page:
+            return
+        # Plain rows, not ORM objects: the session's identity map does not grow with the history.
+        _walk_page(session, key, report, page)
+        after = page[-1].id
+
+
+def _link_holds(key: bytes, item_id: Any, first: Any, prev: Any, stored: Any) -> bool:
+    try:
+        return anchor_hash(key, item_id, first, prev) == stored
+    except (TypeError, ValueError):  # a value of the wrong type: not what was linked
+        return False
+
+
+def _walk_anchors(session: Session, key: bytes, report: Report) -> None:
+    """The global chain, link by link; a link whose item row is gone is a deleted item."""
+    query = (
+        select(AuditAnchor.item_id, AuditAnchor.first_hash, AuditAnchor.prev_hash, AuditAnchor.hash, Item.id)
+        .outerjoin(Item, Item.id == AuditAnchor.item_id)
+        .order_by(AuditAnchor.id)
+    )
+    prev = GENESIS
+    for item_id, first, link_prev, link_hash, live in session.execute(query.execution_options(yield_per=1000)):
+        if link_prev != prev or not _link_holds(key, item_id, first, link_prev, link_hash):
+            report.problem(item_id, None, "the global audit chain is broken here")
+        if live is None:
+            report.problem(item_id, None, "the item's whole history is missing (deleted)")
+        prev = link_hash
 
 
 def verify(session: Session) -> Report:
+    """Every chain, the global chain and every item's seal, in memory that does not grow with the history."""
+    key = keys.of(session)
     report = Report()
-    by_item: dict[int, list[HistoryEvent]] = {}
-    for event in session.scalars(select(HistoryEvent).order_by(HistoryEvent.item_id, HistoryEvent.seq)):
-        by_item.setdefault(event.item_id, []).append(event)
-    # Items whose older history was removed under the retention policy: what remains continues from there.
-    pruned = {row.item_id: (row.through_seq, row.head_hash) for row in session.scalars(select(HistoryPrune))}
-    firsts = {
-        item_id: verify_chain(report, item_id, events, pruned.get(item_id, (0, GENESIS)))
-        for item_id, events in by_item.items()
-    }
-
-    prev = GENESIS
-    anchored = set()
-    for link in session.scalars(select(AuditAnchor).order_by(AuditAnchor.id)):
-        anchored.add(link.item_id)
-        if link.prev_hash != prev or anchor_hash(link) != link.hash:
-            report.problem(link.item_id, None, "the global audit chain is broken here")
-        # A pruned item's first event is in its retention archive, which ``retention.verify_archive`` checks.
-        if link.item_id not in pruned:
-            _check_first(report, link, firsts)
-        prev = link.hash
-    for item_id in sorted(set(firsts) - anchored):
-        report.problem(item_id, 1, "history not anchored in the global chain")
+    _walk_anchors(session, key, report)
+    _walk_items(session, key, report)
     return report
 
 
 def verify_item(session: Session, item_id: int) -> Report:
-    """One item's chain and its link in the global chain (what an auditor sees on the item's page)."""
+    """One item's chain, its link in the global chain and its seal (what an auditor sees on the item's page)."""
+    key = keys.of(session)
     report = Report()
-    events = list(
-        session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq))
-    )
-    pruned = session.scalar(select(HistoryPrune).where(HistoryPrune.item_id == item_id))
-    after = (pruned.through_seq, pruned.head_hash) if pruned else (0, GENESIS)
-    first = verify_chain(report, item_id, events, after)
-    link = session.scalar(select(AuditAnchor).where(AuditAnchor.item_id == item_id))
-    if link is None:
-        report.problem(item_id, 1, "history not anchored in the global chain")
-    elif anchor_hash(link) != link.hash:
+    _walk_items(session, key, report, only=item_id)
+    link = session.execute(
+        select(AuditAnchor.first_hash, AuditAnchor.prev_hash, AuditAnchor.hash).where(AuditAnchor.item_id == item_id)
+    ).first()
+    if link is not None and not _link_holds(key, item_id, *link):
         report.problem(item_id, None, "the global audit chain is broken here")
-    elif pruned is None:
-        _check_first(report, link, {item_id: first} if events else {})
     return report

@@ -51,7 +51,8 @@ FORMAT = "rectiflow-backup"
 FORMAT_VERSION = 1
 BATCH = 1000
 
-# Secrets never leave the database. Tokens are not restored at all (people ask for new ones);
+# The audit key is never in the database, so never in a backup. Other secrets never leave the database.
+# Tokens are not restored at all (people ask for new ones);
 # users come back without a password (an administrator sets new ones).
 EXCLUDED_TABLES = frozenset({"api_token"})
 EXCLUDED_COLUMNS = {"user_account": frozenset({"password_hash"})}
@@ -140,18 +141,19 @@ class Restored:
     verified: audit.Report
 
 
-def restore(engine: Engine, path: Path) -> Restored:
+def restore(engine: Engine, path: Path, audit_key: bytes) -> Restored:
     """Restore a backup into an empty database (migrated to the newest schema first): all or nothing.
 
     Refused, with nothing written, when the database holds any row, when the file is not a backup
-    this code can read, or when the restored history does not verify.
+    this code can read, or when the restored history does not verify under ``audit_key`` (which must
+    be the key of the instance that exported it: the key is never in the backup).
     """
     try:
         with gzip.open(path, "rt", encoding="utf-8") as lines:
             # The header first: a file this code cannot read leaves the database as it was, schema included.
             header = _header(next(lines, ""))
-            migrate.upgrade(engine)
-            with transaction(make_session_factory(engine)) as session:
+            migrate.upgrade(engine, audit_key)
+            with transaction(make_session_factory(engine, audit_key)) as session:
                 _require_empty(session)
                 counts = _insert(session, header, lines)
                 _restart_sequences(session)
@@ -278,8 +280,10 @@ def _require_verified(report: audit.Report) -> None:
     if report.ok:
         return
     shown = "; ".join(f"item {p['item_id']} event {p['seq']}: {p['reason']}" for p in report.problems[:5])
-    more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
+    more = f" (and {report.problem_count - 5} more)" if report.problem_count > 5 else ""
     raise BackupRefused(
         "备份中的历史记录校验失败，未恢复任何数据 "
-        f"The backup's history does not verify, nothing was restored: {shown}{more}"
+        f"The backup's history does not verify, nothing was restored: {shown}{more}. "
+        "A backup verifies only under the audit key of the instance that exported it: set that key "
+        "(RECTIFLOW_AUDIT_KEY, or its <instance>/audit.key) here; if it is that key, the history was altered"
     )

@@ -1,14 +1,21 @@
-"""The item's history: every creation and every completed task, with who, when, what and why."""
+"""The item's history: every creation and every completed task, with who, when, what and why.
+
+Every event is chained under the history's key (``engine.audit.audit``), and whenever an item row
+is flushed its ``history_seal`` is recomputed over its latest event and its status and version: in
+the same transaction, whichever code changed it, so the seal never lags behind the item.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.attributes import flag_modified
 
-from engine.audit import audit
+from engine.audit import audit, keys
 from engine.store.models import HistoryEvent, HistoryPrune, Item, utcnow
 
 
@@ -24,17 +31,8 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> HistoryEvent:
     """Append one event, chained to the item's last; the caller holds the item's lock."""
-    last = session.execute(
-        select(HistoryEvent.seq, HistoryEvent.hash)
-        .where(HistoryEvent.item_id == item.id)
-        .order_by(HistoryEvent.seq.desc())
-        .limit(1)
-    ).first()
-    if last is None:
-        # An item whose history was pruned under retention continues its chain from the removed head.
-        last = session.execute(
-            select(HistoryPrune.through_seq, HistoryPrune.head_hash).where(HistoryPrune.item_id == item.id)
-        ).first()
+    key = keys.of(session)
+    last = _stored_head(session, item.id)
     event = HistoryEvent(
         item_id=item.id,
         seq=last[0] + 1 if last else 1,
@@ -48,13 +46,48 @@ def record(
         data=json.loads(json.dumps(data or {})),
         prev_hash=last[1] if last else audit.GENESIS,
     )
-    event.hash = audit.event_hash(event)
+    event.hash = audit.event_hash(key, event)
     session.add(event)
+    # A new head: the item is resealed when this flushes (``_reseal``).
+    item.history_seal = None
+    flag_modified(item, "history_seal")
     # Insert now, so that a second event of the same transaction follows this one.
     session.flush()
     if last is None:
         audit.anchor(session, event)
     return event
+
+
+def _stored_head(session: Session, item_id: int) -> tuple[int, str] | None:
+    last = session.execute(
+        select(HistoryEvent.seq, HistoryEvent.hash)
+        .where(HistoryEvent.item_id == item_id)
+        .order_by(HistoryEvent.seq.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        # An item whose history was pruned under retention continues its chain from the removed head.
+        last = session.execute(
+            select(HistoryPrune.through_seq, HistoryPrune.head_hash).where(HistoryPrune.item_id == item_id)
+        ).first()
+    return (last[0], last[1]) if last else None
+
+
+@orm_event.listens_for(Session, "before_flush")
+def _reseal(session: Session, _flush: UOWTransaction, _instances: object) -> None:
+    """Seal every changed item over its head as this flush leaves it (its new events included)."""
+    changed = [obj for obj in session.dirty if isinstance(obj, Item) and session.is_modified(obj)]
+    if not changed:
+        return
+    key = keys.of(session)
+    pending: dict[int, tuple[int, str]] = {}
+    for obj in session.new:
+        if isinstance(obj, HistoryEvent) and obj.seq > pending.get(obj.item_id, (0, ""))[0]:
+            pending[obj.item_id] = (obj.seq, obj.hash)
+    with session.no_autoflush:
+        for item in changed:
+            head = pending.get(item.id) or _stored_head(session, item.id)
+            item.history_seal = audit.seal(key, item.id, head, item.status, item.version) if head else None
 
 
 def events(session: Session, item_id: int) -> list[HistoryEvent]:

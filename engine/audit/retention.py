@@ -21,12 +21,14 @@ from typing import Any
 from sqlalchemy import Select, delete, distinct, func, select, text
 from sqlalchemy.orm import Session
 
-from engine.audit import admin_log, audit
+from engine.audit import admin_log, audit, keys
 from engine.store import clock
 from engine.store.errors import InvalidInput
 from engine.store.models import AuditAnchor, HistoryEvent, HistoryPrune, Item, utcnow
 
 ARCHIVE_FORMAT = "rectiflow-history-archive"
+# Archives written before revision 0003 carry no "hash" and were chained with plain SHA-256.
+KEYED = "hmac-sha256"
 _TRIGGER = "history_event_append_only"
 _BATCH = 500
 
@@ -133,7 +135,7 @@ def _write_archive(
     """Write the events to a new archive; returns it and each item's last archived (seq, hash)."""
     archive_dir.mkdir(parents=True, exist_ok=True)
     path = archive_dir / f"history-{utcnow():%Y%m%dT%H%M%S%fZ}.jsonl.gz"
-    header = {"format": ARCHIVE_FORMAT, "retention_days": retention_days, "cutoff": cutoff.isoformat()}
+    header = {"format": ARCHIVE_FORMAT, "hash": KEYED, "retention_days": retention_days, "cutoff": cutoff.isoformat()}
     heads: dict[int, tuple[int, str]] = {}
     # Written and closed before the database deletes anything: a failure leaves the history intact.
     with gzip.open(path, "wt", encoding="utf-8") as out:
@@ -144,30 +146,33 @@ def _write_archive(
     return path, heads
 
 
-def read_archive(path: Path) -> list[HistoryEvent]:
+def read_archive(path: Path) -> tuple[bool, list[audit.Stored]]:
+    """Whether the archive's chains are keyed, and its events."""
     try:
         with gzip.open(path, "rt", encoding="utf-8") as source:
             header = json.loads(source.readline())
-            if header.get("format") != ARCHIVE_FORMAT:
+            if not isinstance(header, dict) or header.get("format") != ARCHIVE_FORMAT:
                 raise InvalidInput(f"不是历史归档文件 {path.name} is not a history archive")
             rows = [json.loads(line) for line in source]
-    except (OSError, ValueError) as exc:
+        return header.get("hash") == KEYED, [audit.Stored(**row) for row in rows]
+    except (OSError, ValueError, TypeError) as exc:
         raise InvalidInput(f"无法读取归档 Cannot read {path.name}: {exc}") from exc
-    return [HistoryEvent(**{**row, "at": dt.datetime.fromisoformat(row["at"])}) for row in rows]
 
 
 def verify_archive(session: Session, path: Path) -> audit.Report:
     """Check an archive against the database: each item's chain, its anchor and its recorded head."""
     report = audit.Report()
-    by_item: dict[int, list[HistoryEvent]] = {}
-    for event in read_archive(path):
+    keyed, events = read_archive(path)
+    key = keys.of(session) if keyed else None
+    by_item: dict[int, list[audit.Stored]] = {}
+    for event in events:
         by_item.setdefault(event.item_id, []).append(event)
-    for item_id, events in by_item.items():
-        first = audit.verify_chain(report, item_id, events)
+    for item_id, chain_events in by_item.items():
+        chain = audit.verify_events(report, key, item_id, chain_events)
         anchor = session.scalar(select(AuditAnchor.first_hash).where(AuditAnchor.item_id == item_id))
         prune_row = session.scalar(select(HistoryPrune).where(HistoryPrune.item_id == item_id))
-        if anchor != first:
+        if anchor != chain.first:
             report.problem(item_id, 1, "the archived first event differs from the one anchored")
-        if prune_row is None or (prune_row.through_seq, prune_row.head_hash) != (events[-1].seq, events[-1].hash):
-            report.problem(item_id, events[-1].seq, "the archive does not end where the removed history ended")
+        if prune_row is None or (prune_row.through_seq, prune_row.head_hash) != (chain.seq, chain.prev):
+            report.problem(item_id, chain.seq, "the archive does not end where the removed history ended")
     return report

@@ -230,6 +230,11 @@ class Settings:
       With N, the client address (per-address login limit, admin log), scheme and host are taken from
       the last N ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` entries; with 0 those headers are ignored.
       Set it to exactly the number of proxies: more lets a client forge its address.
+    - ``RECTIFLOW_AUDIT_KEY``: the key (at least 32 characters) the history's hashes are keyed with
+      (HMAC-SHA-256). Unset: the key in ``<instance>/audit.key``, made (mode 0600) by ``rectiflow init``.
+      It is never in the database nor in ``rectiflow export``: keep a copy apart from the backups (a
+      password safe); a restore, on any machine, needs the same key. Without a key nothing that writes
+      or verifies history starts. See ``engine.audit.keys``.
     """
 
     instance_path: Path
@@ -249,6 +254,7 @@ class Settings:
     login_address_limit: str = "30 per minute"
     ratelimit_storage_uri: str = "memory://"
     trusted_proxies: int = 0
+    audit_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -273,4 +279,5 @@ class Settings:
             login_address_limit=env.get("RECTIFLOW_LOGIN_ADDRESS_LIMIT", "30 per minute"),
             ratelimit_storage_uri=env.get("RECTIFLOW_RATELIMIT_STORAGE_URI", "memory://"),
             trusted_proxies=_count(env, "RECTIFLOW_TRUSTED_PROXIES"),
+            audit_key=env.get("RECTIFLOW_AUDIT_KEY") or None,
         )

@@ -137,8 +137,14 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
             yield connection
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+# Where a session carries the history's key (``engine.audit.keys``): handed over, never read from the database.
+AUDIT_KEY = "rectiflow_audit_key"
+
+
+def make_session_factory(engine: Engine, audit_key: bytes | None = None) -> sessionmaker[Session]:
+    """Sessions on ``engine``; those that record or verify history need the ``audit_key``."""
+    info = {AUDIT_KEY: audit_key} if audit_key is not None else {}
+    return sessionmaker(bind=engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -72,3 +72,7 @@ class StaleVersion(RectiflowError):
 
 class BackupRefused(RectiflowError):
     """The backup cannot be restored; nothing was written."""
+
+
+class AuditKeyMissing(RectiflowError):
+    """没有审计密钥 No audit key: set RECTIFLOW_AUDIT_KEY or run `rectiflow init` to make <instance>/audit.key."""

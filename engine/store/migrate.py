@@ -20,11 +20,15 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision; a no-op when it is already there."""
+def upgrade(engine: Engine, audit_key: bytes | None = None) -> None:
+    """Bring the schema to the newest revision; a no-op when it is already there.
+
+    ``audit_key``: for a revision that re-chains existing history (else it loads the configured key).
+    """
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["audit_key"] = audit_key
         command.upgrade(config, "head")
 
 

@@ -153,6 +153,9 @@ class Item(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # HMAC over the last history event (seq, hash) and this status and version (``engine.audit.history``):
+    # removing the latest events, or changing the status without an event, breaks it.
+    history_seal: Mapped[str | None] = mapped_column(String(64))
 
     department: Mapped[Department] = relationship(lazy="joined")
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
@@ -255,7 +258,8 @@ class HistoryEvent(Base):
     status_from: Mapped[str | None] = mapped_column(String(64))
     status_to: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # Tamper evidence: SHA-256 over this event's canonical form and the previous event's hash.
+    # Tamper evidence: HMAC-SHA-256 (keyed, ``engine.audit.keys``) over this event's canonical form and the
+    # previous event's hash.
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

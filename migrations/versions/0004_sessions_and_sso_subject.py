@@ -11,7 +11,7 @@ from alembic import op
 
 revision = '0004'
 # TEMPORARY: 0003 is being written on another branch; the lead relinks this to '0003' at the merge.
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -7,8 +7,10 @@ import io
 import time_machine
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
+from sqlalchemy import Engine, text
 
 from tests.conftest import People
+from tests.engine.audit.test_audit import tampering
 
 API = "/api/v1"
 
@@ -20,7 +22,7 @@ def test_auditors_verify_the_history_and_see_its_hashes(client: FlaskClient, peo
     task = item["tasks"][0]["id"]
     client.post(f"{API}/tasks/{task}/complete", json={"data": {"measures": "m"}}, headers=people.auth("manager"))
     report = client.get(f"{API}/audit/verify", headers=people.auth("auditor"))
-    assert (report.status_code, report.json) == (200, {"ok": True, "checked": 2, "problems": []})
+    assert (report.status_code, report.json) == (200, {"ok": True, "checked": 2, "problem_count": 0, "problems": []})
     for user in ("reporter", "manager", "approver", "designer", "admin"):
         assert client.get(f"{API}/audit/verify", headers=people.auth(user)).status_code == 403
     events = client.get(f"{API}/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
@@ -81,3 +83,32 @@ def test_the_workbook_shows_control_characters_it_cannot_hold(client: FlaskClien
     assert response.status_code == 200, response.get_data(as_text=True)
     sheet = load_workbook(io.BytesIO(response.data)).active
     assert [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["窗口\ufffd服务\t排队"]
+
+
+def test_a_malformed_event_is_reported_not_a_server_error(
+    client: FlaskClient, people: People, db_engine: Engine
+) -> None:
+    item = client.post(
+        f"{API}/items", json={"title": "审计", "department": "office"}, headers=people.auth("reporter")
+    ).json
+    task = item["tasks"][0]["id"]
+    client.post(f"{API}/tasks/{task}/complete", json={"data": {"measures": "m"}}, headers=people.auth("manager"))
+    sqlite = db_engine.dialect.name == "sqlite"
+    with tampering(db_engine) as conn:
+        # PostgreSQL's json column refuses text that is not JSON: there, a JSON string where an object was.
+        plain = "overwritten with plain text" if sqlite else '"overwritten with plain text"'
+        conn.execute(
+            text("UPDATE history_event SET data = :d WHERE item_id = :i AND seq = 2"), {"d": plain, "i": item["id"]}
+        )
+        if sqlite:
+            conn.execute(
+                text("UPDATE history_event SET at = 'yesterday' WHERE item_id = :i AND seq = 1"), {"i": item["id"]}
+            )
+    report = client.get(f"{API}/audit/verify", headers=people.auth("auditor"))
+    assert report.status_code == 200, report.get_data(as_text=True)
+    assert report.json["ok"] is False
+    located = {(p["item_id"], p["seq"]) for p in report.json["problems"]}
+    assert (item["id"], 2) in located
+    if sqlite:
+        assert (item["id"], 1) in located
+        assert any("not JSON" in p["reason"] for p in report.json["problems"])

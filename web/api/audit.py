@@ -32,7 +32,12 @@ def _auditor(user: User) -> None:
 @blp.problems(403)
 def verify() -> dict[str, Any]:
     report = audit.verify(db.session())
-    return {"ok": report.ok, "checked": report.checked, "problems": report.problems}
+    return {
+        "ok": report.ok,
+        "checked": report.checked,
+        "problem_count": report.problem_count,
+        "problems": report.problems,
+    }
 
 
 @blp.route("/history", methods=["GET"])

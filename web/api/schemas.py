@@ -447,6 +447,7 @@ class AuditProblemSchema(Schema):
 class AuditReportSchema(Schema):
     ok = fields.Boolean()
     checked = fields.Integer(metadata={"description": "events checked"})
+    problem_count = fields.Integer(metadata={"description": "all problems found (the list shows the first 1000)"})
     problems = fields.List(fields.Nested(AuditProblemSchema))
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,7 +17,7 @@ from engine.audit import audit
 from engine.identity import identity
 from engine.items import items, workflow
 from engine.store.db import transaction
-from engine.store.models import Item
+from engine.store.models import HistoryEvent, Item
 from tests.conftest import People
 from web.cli import main
 
@@ -132,3 +134,101 @@ def test_the_cli_reports_and_exits_1_on_a_problem(
     assert f"item {first} event 3: altered" in bad.output
     with transaction(sessions) as session:
         assert session.get(Item, first) is not None
+
+
+LIFECYCLE = [
+    ("manager", {"measures": "m"}),
+    ("manager", {"owner": "owner"}),
+    ("owner", {"result": "r"}),
+    ("approver", {"decision": "approve"}),
+]
+
+
+def closed_item(sessions: sessionmaker[Session]) -> int:
+    with transaction(sessions) as session:
+        reporter = identity.user_by_username(session, "reporter")
+        item_id = workflow.create_item(session, reporter, workflow.NewItem(title="办结", department="office"), "UTC").id
+    for username, data in LIFECYCLE:
+        with transaction(sessions) as session:
+            (task,) = items.live_tasks(session, session.get_one(Item, item_id))
+            workflow.complete_task(session, identity.user_by_username(session, username), task.id, data)
+    return item_id
+
+
+def test_an_item_whose_closing_event_was_deleted_is_reported(
+    sessions: sessionmaker[Session], people: People, db_engine: Engine
+) -> None:
+    build(sessions, 1)
+    closed = closed_item(sessions)
+    with tampering(db_engine) as conn:
+        conn.execute(text("DELETE FROM history_event WHERE item_id = :i AND seq = 5"), {"i": closed})
+    found = problems(sessions)
+    assert {(item, seq) for item, seq, _ in found} == {(closed, 4)}
+    reasons = " | ".join(reason for _, _, reason in found)
+    assert "its last event leaves it" in reasons
+    assert "later events were removed" in reasons
+
+
+def test_an_item_row_moved_without_an_event_is_reported(
+    sessions: sessionmaker[Session], people: People, db_engine: Engine
+) -> None:
+    first, _ = build(sessions)
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE item SET status = 'closed', version = version + 1 WHERE id = :i"), {"i": first})
+    found = problems(sessions)
+    assert {item for item, _, _ in found} == {first}
+    assert any("the item says 'closed'" in reason for _, _, reason in found)
+
+
+def plain_sha256(event: HistoryEvent, prev: str) -> str:
+    """The unkeyed hash anyone with the database could compute (the scheme before the audit key)."""
+    fields = {
+        "item": event.item_id,
+        "seq": event.seq,
+        "at": event.at.isoformat(timespec="microseconds"),
+        "actor": event.actor,
+        "action": event.action,
+        "task": event.task,
+        "status_from": event.status_from,
+        "status_to": event.status_to,
+        "data": event.data,
+        "prev": prev,
+    }
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def test_an_edit_with_every_later_hash_recomputed_is_detected(
+    sessions: sessionmaker[Session], people: People, db_engine: Engine
+) -> None:
+    first, _ = build(sessions)
+    with transaction(sessions) as session:
+        chain = list(
+            session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == first).order_by(HistoryEvent.seq))
+        )
+        session.expunge_all()
+    chain[1].actor = "someone_else"
+    prev = chain[0].hash
+    with tampering(db_engine) as conn:
+        for event in chain[1:]:
+            event.prev_hash, event.hash = prev, plain_sha256(event, prev)
+            conn.execute(
+                text("UPDATE history_event SET actor = :a, prev_hash = :p, hash = :h WHERE id = :id"),
+                {"a": event.actor, "p": event.prev_hash, "h": event.hash, "id": event.id},
+            )
+            prev = event.hash
+    found = problems(sessions)
+    assert (first, 2, "altered: its content does not match its hash") in found
+    assert {item for item, _, _ in found} == {first}
+
+
+def test_problems_are_listed_up_to_a_bound_and_all_counted(
+    sessions: sessionmaker[Session], people: People, db_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build(sessions, 3)
+    with tampering(db_engine) as conn:
+        conn.execute(text("UPDATE history_event SET actor = 'x'"))
+    monkeypatch.setattr(audit, "MAX_SHOWN", 4)
+    with transaction(sessions) as session:
+        report = audit.verify(session)
+    assert (report.ok, report.problem_count, len(report.problems)) == (False, 9, 4)

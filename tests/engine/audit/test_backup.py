@@ -22,11 +22,12 @@ from engine.store import migrate
 from engine.store.db import Base, make_engine, make_session_factory, snapshot, transaction
 from engine.store.errors import BackupRefused
 from engine.store.models import HistoryEvent, Item, User
-from tests.conftest import People, postgres_database
+from tests.conftest import AUDIT_KEY, People, postgres_database
 from tests.engine.audit.test_audit import build as audit_build
 from tests.engine.items.test_long_history import step
 
 TZ = "Asia/Shanghai"
+KEY = AUDIT_KEY.encode()
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_a_dump_restores_into_the_other_database_equal_and_working(
     item_id, owner, tokens = build(sessions)
     dump = tmp_path / "rectiflow.backup.gz"
     exported = backup.export(db_engine, dump)
-    restored = backup.restore(other, dump)
+    restored = backup.restore(other, dump, KEY)
 
     assert exported.schema_revision == migrate.head()
     assert restored.summary.counts == exported.counts
@@ -112,7 +113,7 @@ def test_a_dump_restores_into_the_other_database_equal_and_working(
     # A JSON column's SQL NULL stays SQL NULL (not the JSON text 'null', which reads the same).
     assert null_json(db_engine) == null_json(other) > 0
 
-    restored_sessions = make_session_factory(other)
+    restored_sessions = make_session_factory(other, KEY)
     with transaction(restored_sessions) as session:
         assert all(identity.authenticate(session, token) is None for token in tokens.values())
         last = session.scalar(select(func.max(HistoryEvent.seq)).where(HistoryEvent.item_id == item_id))
@@ -143,7 +144,7 @@ def test_a_database_that_is_not_empty_is_refused(
     backup.export(db_engine, dump)
     before = counts(db_engine)
     with pytest.raises(BackupRefused, match=r"not empty \(\w+ has \d+ rows\)"):
-        backup.restore(db_engine, dump)
+        backup.restore(db_engine, dump, KEY)
     assert counts(db_engine) == before
 
 
@@ -201,8 +202,21 @@ def test_an_edited_dump_is_refused_with_nothing_written(
     backup.export(db_engine, dump)
     rewrite(dump, change)
     with pytest.raises(BackupRefused, match=message):
-        backup.restore(other, dump)
+        backup.restore(other, dump, KEY)
     assert set(counts(other).values()) == {0}
+
+
+def test_a_dump_restored_under_another_key_is_refused_and_says_why(
+    sessions: sessionmaker[Session], people: People, db_engine: Engine, other: Engine, tmp_path: Path
+) -> None:
+    audit_build(sessions)
+    dump = tmp_path / "rectiflow.backup.gz"
+    backup.export(db_engine, dump)
+    assert AUDIT_KEY not in gzip.decompress(dump.read_bytes()).decode()
+    with pytest.raises(BackupRefused, match="audit key of the instance that exported it"):
+        backup.restore(other, dump, b"another-instance-key-0123456789abcdef")
+    assert set(counts(other).values()) == {0}
+    assert backup.restore(other, dump, KEY).verified.ok
 
 
 def newer_revision(header: dict[str, Any], body: Lines) -> None:
@@ -247,7 +261,7 @@ def test_a_dump_this_version_cannot_read_is_refused(
     rewrite(dump, change)
     target = make_engine(f"sqlite:///{tmp_path / 'target.sqlite3'}")
     with pytest.raises(BackupRefused, match=message):
-        backup.restore(target, dump)
+        backup.restore(target, dump, KEY)
     with target.connect() as connection:
         assert migrate.current(connection) is None
     target.dispose()
@@ -258,7 +272,7 @@ def test_a_file_that_is_not_a_dump_is_refused(tmp_path: Path) -> None:
     for name, content in [("plain.txt", b"item,title\n1,x\n"), ("cut.gz", gzip.compress(b'{"format": "rect')[:20])]:
         (tmp_path / name).write_bytes(content)
         with pytest.raises(BackupRefused, match="is not a whole Rectiflow backup"):
-            backup.restore(target, tmp_path / name)
+            backup.restore(target, tmp_path / name, KEY)
     target.dispose()
 
 

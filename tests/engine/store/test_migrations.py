@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select
 
-from engine.store.db import Base
+from engine.audit import audit
+from engine.store import migrate
+from engine.store.db import Base, make_engine, make_session_factory, transaction
+from engine.store.errors import AuditKeyMissing
+from engine.store.models import AdminLogEntry, AuditAnchor, Department, HistoryEvent, Item, ProcessDefinition
+from tests.conftest import AUDIT_KEY, postgres_database
+from tests.engine.audit.test_audit import plain_sha256
+
+KEY = AUDIT_KEY.encode()
 
 
 def test_migrated_schema_matches_the_models(db_engine: Engine) -> None:
@@ -14,3 +31,111 @@ def test_migrated_schema_matches_the_models(db_engine: Engine) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+@contextmanager
+def fresh_database(database_url: str, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of the same kind as ``database_url``."""
+    with ExitStack() as stack:
+        if database_url.startswith("sqlite"):
+            url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+        else:
+            url = stack.enter_context(postgres_database())
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        yield engine
+
+
+def upgrade_to(engine: Engine, revision: str) -> None:
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def old_history(engine: Engine) -> None:
+    """Two items chained with plain SHA-256, as revision 0002 wrote them; item 2's event 2 was edited since."""
+    at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
+    statuses = ["identified", "measures", "owner"]
+    with engine.begin() as conn:
+        conn.execute(insert(Department.__table__).values(id=1, code="office", name="办公室"))
+        conn.execute(
+            insert(ProcessDefinition.__table__).values(
+                id=1, key="p", version=1, name="p", bpmn_xml="", sha256="0" * 64, specs="", model={}
+            )
+        )
+        prev_anchor = "0" * 64
+        for item_id, count in ((1, 3), (2, 2)):
+            conn.execute(
+                insert(Item.__table__).values(
+                    id=item_id,
+                    title=f"旧 {item_id}",
+                    department_id=1,
+                    status=statuses[count - 1],
+                    status_label="",
+                    definition_id=1,
+                    version=count,
+                )
+            )
+            prev = first = "0" * 64
+            for seq in range(1, count + 1):
+                event = HistoryEvent(
+                    item_id=item_id,
+                    seq=seq,
+                    at=at + dt.timedelta(minutes=seq),
+                    actor="manager",
+                    action="completed",
+                    task=None,
+                    status_from=statuses[seq - 2] if seq > 1 else None,
+                    status_to=statuses[seq - 1],
+                    data={"n": seq},
+                )
+                event.hash = plain_sha256(event, prev)
+                event.prev_hash = prev
+                actor = "someone_else" if (item_id, seq) == (2, 2) else event.actor
+                values = {c.name: getattr(event, c.name) for c in HistoryEvent.__table__.columns if c.name != "id"}
+                conn.execute(insert(HistoryEvent.__table__).values({**values, "actor": actor}))
+                first = event.hash if seq == 1 else first
+                prev = event.hash
+            link = {"item": item_id, "first": first, "prev": prev_anchor}
+            link_hash = hashlib.sha256(
+                json.dumps(link, sort_keys=True, separators=(",", ":")).encode("utf-8")
+            ).hexdigest()
+            conn.execute(
+                insert(AuditAnchor.__table__).values(
+                    item_id=item_id, first_hash=first, prev_hash=prev_anchor, hash=link_hash
+                )
+            )
+            prev_anchor = link_hash
+
+
+def test_existing_history_is_rechained_under_the_key_and_the_admin_log_says_so(
+    database_url: str, tmp_path: Path
+) -> None:
+    with fresh_database(database_url, tmp_path) as engine:
+        upgrade_to(engine, "0002")
+        old_history(engine)
+        migrate.upgrade(engine, KEY)
+        with transaction(make_session_factory(engine, KEY)) as session:
+            report = audit.verify(session)
+            (entry,) = session.scalars(select(AdminLogEntry).where(AdminLogEntry.action == "history.rechain"))
+        # The edit made before the upgrade is not laundered by it: it stays reported, nothing else is.
+        assert [(p["item_id"], p["seq"]) for p in report.problems] == [(2, 2), (2, 2)]
+        assert (report.checked, entry.actor) == (5, "migration:0003")
+        assert (entry.detail["items"], entry.detail["events"], entry.detail["kept_broken"]) == (2, 4, 1)
+        with transaction(make_session_factory(engine, b"another-key-0123456789abcdef0123456789")) as session:
+            assert audit.verify(session).problem_count > 2
+
+
+def test_the_upgrade_refuses_to_rechain_without_a_key(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RECTIFLOW_AUDIT_KEY")
+    monkeypatch.setenv("RECTIFLOW_INSTANCE_PATH", str(tmp_path / "instance"))
+    with fresh_database(database_url, tmp_path) as engine:
+        upgrade_to(engine, "0002")
+        old_history(engine)
+        with pytest.raises(AuditKeyMissing, match="RECTIFLOW_AUDIT_KEY"):
+            migrate.upgrade(engine)
+        with engine.connect() as connection:
+            assert migrate.current(connection) == "0002"
