@@ -44,7 +44,13 @@ def worker(database_url: str, name: str, tmp_path: Path) -> subprocess.Popen[str
     env = {**os.environ, "RECTIFLOW_DATABASE_URL": database_url, "RECTIFLOW_INSTANCE_PATH": str(tmp_path)}
     command = [sys.executable, "-m", "web.cli", "worker", "--name", name, "--until-idle", "--batch", "5"]
     command += ["--lease", "2", "--interval", "0.2"]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    # Its log goes to a file (a pipe nobody reads could fill and stall it), quoted when the test fails.
+    with (tmp_path / f"{name}.log").open("w") as log:
+        return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True, cwd=REPO_ROOT)
+
+
+def log_of(name: str, tmp_path: Path) -> str:
+    return (tmp_path / f"{name}.log").read_text()
 
 
 def test_two_workers_one_killed_midway_fire_every_timer_exactly_once(
@@ -56,13 +62,13 @@ def test_two_workers_one_killed_midway_fire_every_timer_exactly_once(
 
     with worker(database_url, "doomed", tmp_path) as doomed:
         assert doomed.stdout is not None
-        assert doomed.stdout.readline().startswith("job ")
+        assert doomed.stdout.readline().startswith("job "), log_of("doomed", tmp_path)
         with worker(database_url, "survivor", tmp_path) as survivor:
             try:
                 # Both are at work now; kill the first one outright, in the middle of its leased batch.
                 assert survivor.stdout is not None
                 first = survivor.stdout.readline()
-                assert first.startswith("job ")
+                assert first.startswith("job "), (survivor.poll(), log_of("survivor", tmp_path))
                 doomed.send_signal(signal.SIGKILL)
                 doomed.wait(timeout=30)
                 survivor.communicate(timeout=300)
@@ -70,7 +76,7 @@ def test_two_workers_one_killed_midway_fire_every_timer_exactly_once(
                 for process in (doomed, survivor):
                     if process.poll() is None:
                         process.kill()
-    assert survivor.returncode == 0
+    assert survivor.returncode == 0, log_of("survivor", tmp_path)
     assert doomed.returncode == -signal.SIGKILL
 
     with transaction(sessions) as session:
