@@ -77,4 +77,4 @@ def test_a_long_title_wraps_in_its_column_and_an_overdue_item_shows_its_state(
     table, main = page.locator("table.ledger").bounding_box(), page.locator("main").bounding_box()
     assert table is not None and main is not None and table["width"] <= main["width"]
     expect(page.locator(".due-legend")).to_contain_text("已逾期")
-    site.shot("10-long-title-ledger")
+    site.shot("11-long-title-ledger")
