@@ -209,9 +209,31 @@ def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
     return {
         "name": process.get("name") or process.get("id"),
         "tasks": tasks,
-        "statuses": statuses,
+        # In lifecycle order, so that status tabs and lists follow the way an item goes.
+        "statuses": {element: statuses[element] for element in _flow_order(process) if element in statuses},
         "escalations": escalations,
     }
+
+
+def _flow_order(process: etree._Element) -> list[str]:
+    """Every element id, breadth first along the sequence flows from the start; the unreached after, as written."""
+    written = [node.get("id", "") for node in process.iter(f"{{{BPMN_NS}}}*") if node.get("id")]
+    following: dict[str, list[str]] = {}
+    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        following.setdefault(flow.get("sourceRef", ""), []).append(flow.get("targetRef", ""))
+    for node in process.iter(f"{{{BPMN_NS}}}boundaryEvent"):
+        following.setdefault(node.get("attachedToRef", ""), []).append(node.get("id", ""))
+    for node in process.iter(f"{{{BPMN_NS}}}subProcess"):
+        starts = node.xpath("./bpmn:startEvent/@id", namespaces=NS)
+        following.setdefault(node.get("id", ""), []).extend(str(start) for start in starts)
+    queue = [str(start) for start in process.xpath("./bpmn:startEvent/@id", namespaces=NS)]
+    seen = dict.fromkeys(queue)
+    while queue:
+        for target in following.get(queue.pop(0), []):
+            if target not in seen:
+                seen[target] = None
+                queue.append(target)
+    return [*seen, *(element for element in written if element not in seen)]
 
 
 def _check_expressions(node: etree._Element, element: str) -> None:

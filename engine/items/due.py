@@ -16,16 +16,24 @@ from engine.store.models import Item
 WARNING_DAYS = 3
 
 
+def warning_from(deadline: dt.date) -> dt.date:
+    """The first day of the warning window (预警日期) for a deadline; the one place it is computed."""
+    return deadline - dt.timedelta(days=WARNING_DAYS)
+
+
 def is_overdue(item: Item, on: dt.date) -> bool:
     return item.closed_at is None and item.deadline is not None and item.deadline < on
 
 
 def is_warning(item: Item, on: dt.date) -> bool:
-    return (
-        item.closed_at is None
-        and item.deadline is not None
-        and on <= item.deadline <= on + dt.timedelta(days=WARNING_DAYS)
-    )
+    return item.closed_at is None and item.deadline is not None and warning_from(item.deadline) <= on <= item.deadline
+
+
+def state(item: Item, on: dt.date) -> str | None:
+    """``overdue``, ``warning`` or None: the mark (and row colour) an item's deadline gives it today."""
+    if is_overdue(item, on):
+        return "overdue"
+    return "warning" if is_warning(item, on) else None
 
 
 def overdue_clause(on: dt.date) -> ColumnElement[bool]:

@@ -115,12 +115,24 @@ def all_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> Ite
 def status_counts(session: Session, user: User, flt: ItemFilter, on: dt.date) -> dict[str, tuple[str, int]]:
     """Per status: its label and how many items the filter selects, whatever their status."""
     unfiltered_status = _filtered(user, replace(flt, status=None), on).subquery()
-    query = (
-        select(unfiltered_status.c.status, func.max(unfiltered_status.c.status_label), func.count())
-        .group_by(unfiltered_status.c.status)
-        .order_by(unfiltered_status.c.status)
+    query = select(unfiltered_status.c.status, func.max(unfiltered_status.c.status_label), func.count()).group_by(
+        unfiltered_status.c.status
     )
-    return {status: (label, count) for status, label, count in session.execute(query)}
+    rank = {status: index for index, status in enumerate(lifecycle(session))}
+    found = sorted(session.execute(query), key=lambda row: (rank.get(row[0], len(rank)), row[0]))
+    return {status: (label, count) for status, label, count in found}
+
+
+def lifecycle(session: Session) -> list[str]:
+    """Every status in the order an item passes through it, as the deployed diagrams give it.
+
+    The newest diagram decides; statuses only older versions know follow in their own order.
+    """
+    order: dict[str, None] = {}
+    for model in session.scalars(select(ProcessDefinition.model).order_by(ProcessDefinition.id.desc())):
+        for found in model.get("statuses", {}).values():
+            order.setdefault(found["status"], None)
+    return list(order)
 
 
 def get_visible(session: Session, user: User, item_id: int) -> Item:

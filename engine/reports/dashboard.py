@@ -27,7 +27,12 @@ class UnitState:
     name: str
     open: int
     closed: int
-    overdue: int
+    overdue: int  # a part of ``open``
+
+    @property
+    def on_time(self) -> int:
+        """Open and not overdue: drawn under ``overdue`` so that the two stack up to ``open``."""
+        return self.open - self.overdue
 
 
 @dataclass(frozen=True)

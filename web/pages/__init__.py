@@ -14,6 +14,7 @@ from flask import Flask, session
 from flask_babel import Babel, get_locale
 
 from engine.identity.identity import Role
+from engine.items import due
 from engine.store.models import User
 from web import browser_session, db
 from web.pages import account, admin, dashboard, designer, inbox, item, ledger, text
@@ -69,7 +70,13 @@ def init_pages(app: Flask) -> None:
     csrf.init_app(app)
     Babel(app, locale_selector=_locale, default_locale="zh")
     app.context_processor(_template_globals)
-    app.jinja_env.filters.update(day=_day, moment=_moment, pick=lambda value: text.pick(value, str(get_locale())))
+    app.jinja_env.filters.update(
+        day=_day,
+        moment=_moment,
+        pick=lambda value: text.pick(value, str(get_locale())),
+        due_state=lambda item: due.state(item, db.today()) or "",
+    )
+    app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)
     for module in (inbox, ledger, item, designer, dashboard, admin):
         app.register_blueprint(module.bp)

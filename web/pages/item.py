@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from engine.audit import audit, history
 from engine.identity import permissions
 from engine.identity.identity import Role
-from engine.items import incidents, items, progress, workflow
+from engine.items import due, incidents, items, progress, workflow
 from engine.store.models import Task
 from web import db
 from web.pages.base import me, require_login
@@ -29,6 +29,7 @@ def show(item_id: int) -> str:
     tasks = list(session.scalars(select(Task).where(Task.item_id == item.id).order_by(Task.id)))
     done = sorted({task.name for task in tasks if task.state == "completed"})
     live = [task for task in tasks if task.state in ("ready", "waiting")]
+    events = history.events(session, item.id)
     return render_template(
         "item.html",
         item=item,
@@ -36,7 +37,9 @@ def show(item_id: int) -> str:
         units=items.units(session, item),
         parts=items.parts(session, item),
         data=items.data_of(session, item),
-        events=history.events(session, item.id),
+        events=events,
+        escalated=any(event.action == "escalation" for event in events),
+        warning_from=due.warning_from(item.deadline) if item.deadline and not item.ongoing else None,
         pruned=history.pruned(session, item.id),
         updates=progress.updates(session, item),
         done=done,

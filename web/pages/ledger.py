@@ -55,7 +55,6 @@ def index() -> str:
         sources=items.SOURCES,
         sorts=list(items.SORTS),
         pages=max(1, -(-total // flt.per_page)),
-        today=today,
     )
 
 

@@ -194,3 +194,21 @@ def test_a_changed_form_alone_makes_a_new_version(sessions: sessionmaker[Session
         changed, created = deploy.deploy(session, BUNDLED, forms, actor="designer")
         assert (changed.version, created) == (2, True)
         assert changed.model["tasks"]["rectify"]["form"]["properties"]["result"]["maxLength"] == 200
+
+
+def with_status(element: str, status: str) -> str:
+    return (
+        f'<bpmn:task id="{element}"><bpmn:extensionElements><camunda:properties>'
+        f'<camunda:property name="status" value="{status}"/></camunda:properties></bpmn:extensionElements></bpmn:task>'
+    )
+
+
+def test_statuses_come_in_the_order_the_flow_reaches_them_not_as_written() -> None:
+    """Status tabs follow the model's order: an item's lifecycle, whatever order the file lists elements in."""
+    written_backwards = with_status("y", "third") + with_status("z", "second") + with_status("x", "first")
+    flows = (
+        '<bpmn:sequenceFlow id="xz" sourceRef="x" targetRef="z"/>'
+        '<bpmn:sequenceFlow id="zy" sourceRef="z" targetRef="y"/>'
+    )
+    model = deploy.build(diagram(written_backwards + flows), FORMS).model
+    assert [found["status"] for found in model["statuses"].values()] == ["first", "second", "third"]

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
 from engine.items import items, progress, workflow
-from engine.reports import reports
+from engine.reports import dashboard, reports
 from engine.store.db import transaction
 from engine.store.models import Item
 from tests.conftest import People
@@ -245,3 +245,13 @@ def test_periods(line: str) -> None:
 def test_bad_periods_are_refused(kind: str, text: str) -> None:
     with pytest.raises(reports.InvalidPeriod):
         reports.parse(kind, text)
+
+
+def test_the_dashboard_stacks_overdue_as_a_part_of_open(ledger: sessionmaker[Session]) -> None:
+    with transaction(ledger) as session:
+        units = dashboard.unit_states(session, identity.user_by_username(session, "auditor"), dt.date(2026, 11, 23))
+    # Open: office C, D (ongoing), I, L, of which I and L are past their deadline; works E (overdue) and G.
+    assert [(u.name, u.open, u.overdue, u.closed) for u in units] == [("办公室", 4, 2, 2), ("工务科", 2, 1, 3)]
+    # The chart's stack: open on time + open overdue = open; closed beside it, never counted twice.
+    assert [(u.on_time, u.overdue, u.closed) for u in units] == [(2, 2, 2), (1, 1, 3)]
+    assert all(u.on_time + u.overdue == u.open for u in units)
