@@ -6,16 +6,14 @@ the login needs a browser session (``web.browser_session``); every form posts a 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, session
 from flask_babel import Babel, get_locale
 
 from engine.identity.identity import Role
 from engine.store.models import User
-from web import browser_session, db
+from web import browser_session
 from web.pages import account, admin, dashboard, designer, inbox, item, ledger, text
 from web.pages.base import LOCALE_KEY, LOCALES, csrf
 
@@ -46,21 +44,8 @@ def _may_see(user: User | None, endpoint: str) -> bool:
     return user is not None and (roles is None or bool(user.roles & roles))
 
 
-def _day(value: dt.date | dt.datetime | None) -> str:
-    """2026年11月25日 in Chinese, 2026-11-25 in English."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(ZoneInfo(db.settings().timezone)).date()
-    return f"{value.year}年{value.month}月{value.day}日" if str(get_locale()) == "zh" else value.isoformat()
-
-
-def _moment(value: dt.datetime | None) -> str:
-    """A point in time on the office's clock, with the date as ``_day`` writes it."""
-    if value is None:
-        return ""
-    local = value.astimezone(ZoneInfo(db.settings().timezone))
-    return f"{_day(local.date())} {local:%H:%M}"
+def _pick(value: object) -> str:
+    return text.pick(value, str(get_locale()))
 
 
 def init_pages(app: Flask) -> None:
@@ -69,7 +54,7 @@ def init_pages(app: Flask) -> None:
     csrf.init_app(app)
     Babel(app, locale_selector=_locale, default_locale="zh")
     app.context_processor(_template_globals)
-    app.jinja_env.filters.update(day=_day, moment=_moment, pick=lambda value: text.pick(value, str(get_locale())))
+    app.jinja_env.filters.update(day=text.day, moment=text.moment, pick=_pick)
     app.register_blueprint(account.bp)
     for module in (inbox, ledger, item, designer, dashboard, admin):
         app.register_blueprint(module.bp)

@@ -14,6 +14,7 @@ from engine.identity.identity import Role
 from engine.items import incidents, items, progress, workflow
 from engine.store.models import Task
 from web import db
+from web.pages import timeline
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
@@ -36,7 +37,7 @@ def show(item_id: int) -> str:
         units=items.units(session, item),
         parts=items.parts(session, item),
         data=items.data_of(session, item),
-        events=history.events(session, item.id),
+        events=timeline.lines(session, item, history.events(session, item.id)),
         pruned=history.pruned(session, item.id),
         updates=progress.updates(session, item),
         done=done,
