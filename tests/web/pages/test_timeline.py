@@ -11,6 +11,7 @@ import re
 
 import time_machine
 from flask.testing import FlaskClient
+from playwright.sync_api import expect
 from sqlalchemy import Engine
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,7 @@ from engine.identity import identity
 from engine.items import delegation, incidents, items, progress, workflow
 from engine.store.db import transaction
 from engine.store.models import Item
+from tests.web.pages.conftest import Site
 from tests.web.pages.test_pages_language import csrf
 
 PASSWORD = "correct horse battery staple"
@@ -40,9 +42,10 @@ def _complete(session: Session, username: str, item_id: int, data: dict[str, obj
     workflow.complete_task(session, identity.user_by_username(session, username), task.id, data)
 
 
-def _every_action(sessions: sessionmaker[Session]) -> int:
+def _every_action(sessions: sessionmaker[Session], *, add_unit: bool = True) -> int:
     with time_machine.travel("2026-11-25T02:00:00+00:00", tick=False), transaction(sessions) as session:
-        identity.add_department(session, "office", "办公室")
+        if add_unit:
+            identity.add_department(session, "office", "办公室")
         for username, (unit, roles, name) in PEOPLE.items():
             identity.add_user(session, username, unit, roles, display_name=name, password=PASSWORD)
         new = workflow.NewItem(title="窗口排队", department="office", source="群众反映", deadline=dt.date(2026, 12, 10))
@@ -141,3 +144,26 @@ def test_the_timeline_of_every_action_reads_as_sentences_in_both_languages(
     ]:
         assert expected in english, f"{expected!r} not in {english!r}"
     assert "登记了事项" not in english and "逾期督办" not in english
+
+
+def test_an_auditor_reads_a_rejection_and_the_escalations_in_the_browser(
+    site: Site, sessions: sessionmaker[Session]
+) -> None:
+    item_id = _every_action(sessions, add_unit=False)  # the site's cast already has the office
+    site.login("qian")
+    page = site.visit(f"/items/{item_id}")
+    timeline = page.locator(".timeline")
+    expect(timeline.locator(".event-escalation").first).to_contain_text("2026年12月8日 已预警：整改时限将至")
+    expect(timeline.locator(".event-escalation").last).to_contain_text("2026年12月11日 逾期督办：已过整改时限")
+    rejected = timeline.locator(".event-completed").last
+    expect(rejected).to_contain_text("赵审核")
+    expect(rejected).to_contain_text("退回了“审核验收”")
+    expect(rejected.locator(".move")).to_have_text("审核中 → 责任人整改中")
+    expect(rejected.locator(".reason")).to_have_text("缺少照片佐证")
+    expect(timeline).not_to_contain_text("rectify_warning")
+    site.shot("timeline-zh")
+
+    site.visit("/language/en")
+    page = site.visit(f"/items/{item_id}")
+    expect(page.locator(".timeline .event-completed").last).to_contain_text("rejected “Review”")
+    expect(page.locator(".timeline .event-escalation").last).to_contain_text("2026-12-11 Overdue")
