@@ -6,9 +6,7 @@ the login needs a browser session (``web.browser_session``); every form posts a 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask, session
 from flask_babel import Babel, get_locale
@@ -47,21 +45,8 @@ def _may_see(user: User | None, endpoint: str) -> bool:
     return user is not None and (roles is None or bool(user.roles & roles))
 
 
-def _day(value: dt.date | dt.datetime | None) -> str:
-    """2026年11月25日 in Chinese, 2026-11-25 in English."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(ZoneInfo(db.settings().timezone)).date()
-    return f"{value.year}年{value.month}月{value.day}日" if str(get_locale()) == "zh" else value.isoformat()
-
-
-def _moment(value: dt.datetime | None) -> str:
-    """A point in time on the office's clock, with the date as ``_day`` writes it."""
-    if value is None:
-        return ""
-    local = value.astimezone(ZoneInfo(db.settings().timezone))
-    return f"{_day(local.date())} {local:%H:%M}"
+def _pick(value: object) -> str:
+    return text.pick(value, str(get_locale()))
 
 
 def init_pages(app: Flask) -> None:
@@ -71,9 +56,9 @@ def init_pages(app: Flask) -> None:
     Babel(app, locale_selector=_locale, default_locale="zh")
     app.context_processor(_template_globals)
     app.jinja_env.filters.update(
-        day=_day,
-        moment=_moment,
-        pick=lambda value: text.pick(value, str(get_locale())),
+        day=text.day,
+        moment=text.moment,
+        pick=_pick,
         due_state=lambda item: due.state(item, db.today()) or "",
     )
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context

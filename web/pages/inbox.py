@@ -16,7 +16,7 @@ from engine.items import due, forms, items, workflow
 from engine.store.errors import InvalidInput
 from engine.store.models import Department, Item, Task
 from web import db
-from web.pages import task_form
+from web.pages import task_form, timeline
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
@@ -73,7 +73,7 @@ def _task_page(task: Task, values: dict[str, Any], errors: list[dict[str, str]])
         item=item,
         form=form or {},
         fields=task_form.fields(session, item, form, values, errors),
-        events=history.events(session, item.id),
+        events=timeline.lines(session, item, history.events(session, item.id)),
         data=items.data_of(session, item),
     )
 

@@ -14,6 +14,7 @@ from engine.identity.identity import Role
 from engine.items import due, incidents, items, progress, workflow
 from engine.store.models import Task
 from web import db
+from web.pages import timeline
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
@@ -37,7 +38,7 @@ def show(item_id: int) -> str:
         units=items.units(session, item),
         parts=items.parts(session, item),
         data=items.data_of(session, item),
-        events=events,
+        events=timeline.lines(session, item, events),
         escalated=any(event.action == "escalation" for event in events),
         warning_from=due.warning_from(item.deadline) if item.deadline and not item.ongoing else None,
         pruned=history.pruned(session, item.id),

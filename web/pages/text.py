@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from zoneinfo import ZoneInfo
+
+from flask_babel import get_locale
+
+from web import db
 
 # The Chinese part, then the first word that starts in ASCII: "审核验收 Review" -> ("审核验收", "Review").
 _BILINGUAL = re.compile(r"^(?P<zh>.*?[^\x00-\x7f][^A-Za-z]*?)\s+(?P<en>[A-Za-z].*)$", re.DOTALL)
@@ -15,3 +21,20 @@ def pick(text: object, locale: str) -> str:
     if match is None:
         return value
     return match["zh"].strip() if locale == "zh" else match["en"].strip()
+
+
+def day(value: dt.date | dt.datetime | None) -> str:
+    """2026年11月25日 in Chinese, 2026-11-25 in English."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(ZoneInfo(db.settings().timezone)).date()
+    return f"{value.year}年{value.month}月{value.day}日" if str(get_locale()) == "zh" else value.isoformat()
+
+
+def moment(value: dt.datetime | None) -> str:
+    """A point in time on the office's clock, with the date as ``day`` writes it."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(db.settings().timezone))
+    return f"{day(local.date())} {local:%H:%M}"

@@ -1,0 +1,270 @@
+"""An item's history as lines for people: who (name and unit), when, a sentence for what, the status
+move by its labels and the submitted fields by their form titles.
+
+The history stores machine values (usernames, unit codes, status names, task ids, form keys); this is
+the one place that turns them into words, for the item page and the task page alike. Users and units
+are looked up once per page (one query each), never once per event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.store.models import Department, HistoryEvent, Item, ProcessDefinition, User
+from web.pages import text
+
+# Kept in the history for the audit, meaningless to a reader of the page.
+HIDDEN = {"process", "definition", "incident", "request", "row", "data", "resolved", "message"}
+# Fields whose value is a person's username or a unit's code, whatever the form says.
+PEOPLE_KEYS = {"assignee", "owner"}
+UNIT_KEYS = {"department", "co_departments", "unit"}
+DATE_KEYS = {"deadline", "current_deadline", "new_deadline"}
+PEOPLE_FORMATS = {"username", "department-member"}
+
+
+@dataclass
+class Line:
+    at: dt.datetime
+    action: str
+    who: str
+    unit: str
+    what: str
+    move: str = ""
+    reason: str = ""
+    details: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Names:
+    people: dict[str, tuple[str, str]]  # username -> (display name, unit name)
+    units: dict[str, str]  # code -> name
+
+    def person(self, username: str) -> str:
+        return self.people.get(username, (username, ""))[0]
+
+    def unit(self, code: str) -> str:
+        return self.units.get(code, code)
+
+
+def _field_labels() -> dict[str, str]:
+    # Fields the product itself records (creation, progress, extension, import), not a form's.
+    return {
+        "title": _("事项标题"),
+        "department": _("责任单位"),
+        "co_departments": _("配合单位"),
+        "source": _("问题来源"),
+        "category": _("问题类别"),
+        "deadline": _("整改时限"),
+        "ongoing": _("长期整改"),
+        "note": _("进展情况"),
+        "percent": _("完成比例"),
+        "plan": _("下步计划"),
+        "current_deadline": _("原整改时限"),
+        "new_deadline": _("申请延至"),
+        "measures": _("整改措施"),
+        "owner": _("责任人"),
+        "progress": _("整改进展"),
+        "remarks": _("备注"),
+        "assignee": _("办理人"),
+        "unit": _("单位"),
+    }
+
+
+def _strings(events: Iterable[HistoryEvent], model: dict[str, Any]) -> tuple[set[str], set[str]]:
+    """Every username and unit code the events name, to look them all up at once."""
+    people: set[str] = set()
+    units: set[str] = set()
+    for event in events:
+        if event.actor:
+            people.add(event.actor)
+        form = _form(model, event)
+        for key, value in event.data.items():
+            values = value if isinstance(value, list) else [value]
+            spec = form.get(key, {})
+            spec = spec.get("items", spec) if isinstance(spec, dict) else {}
+            if key in PEOPLE_KEYS or spec.get("format") in PEOPLE_FORMATS:
+                people.update(v for v in values if isinstance(v, str))
+            elif key in UNIT_KEYS or spec.get("format") == "item-unit":
+                units.update(v for v in values if isinstance(v, str))
+    return people, units
+
+
+def _names(session: Session, people: set[str], units: set[str]) -> _Names:
+    found: dict[str, tuple[str, str]] = {}
+    if people:
+        rows = session.execute(
+            select(User.username, User.display_name, Department.name)
+            .outerjoin(Department, User.department_id == Department.id)
+            .where(User.username.in_(people))
+        )
+        for username, display_name, unit in rows:
+            found[username] = (display_name or username, unit or "")
+    codes: dict[str, str] = {}
+    if units:
+        codes = dict(session.execute(select(Department.code, Department.name).where(Department.code.in_(units))).all())
+    return _Names(found, codes)
+
+
+def _form(model: dict[str, Any], event: HistoryEvent) -> dict[str, Any]:
+    if event.action != "completed" or not event.task:
+        return {}
+    form = (model.get("tasks", {}).get(event.task) or {}).get("form") or {}
+    properties: dict[str, Any] = form.get("properties", {})
+    return properties
+
+
+def _choice(spec: dict[str, Any], value: Any) -> str | None:
+    """An enum value by its title: ``x-enum-labels``, ``oneOf`` with ``const``/``title``, or ``enumNames``."""
+    labels = spec.get("x-enum-labels") or {}
+    if isinstance(labels, dict) and str(value) in labels:
+        return str(labels[str(value)])
+    for option in spec.get("oneOf") or []:
+        if isinstance(option, dict) and option.get("const") == value and "title" in option:
+            return str(option["title"])
+    names, enum = spec.get("enumNames"), spec.get("enum")
+    if isinstance(names, list) and isinstance(enum, list) and value in enum and enum.index(value) < len(names):
+        return str(names[enum.index(value)])
+    return None
+
+
+class _Presenter:
+    def __init__(self, model: dict[str, Any], names: _Names, locale: str) -> None:
+        self.model = model
+        self.names = names
+        self.locale = locale
+        self.labels = _field_labels()
+        statuses = model.get("statuses", {}).values()
+        self.status_labels = {s["status"]: s["label"] for s in statuses}
+        for task in model.get("tasks", {}).values():
+            if task.get("status"):
+                self.status_labels.setdefault(task["status"], task.get("status_label") or task["status"])
+
+    def pick(self, value: object) -> str:
+        return text.pick(value, self.locale)
+
+    def task_title(self, task: str | None) -> str:
+        spec = self.model.get("tasks", {}).get(task) or {}
+        return self.pick(spec.get("title") or _("某个步骤"))
+
+    def status(self, status: str | None) -> str:
+        return self.pick(self.status_labels.get(status or "", status or "—"))
+
+    def value(self, key: str, spec: dict[str, Any], value: Any) -> str:
+        if isinstance(value, list):
+            inner = spec.get("items", {}) if isinstance(spec.get("items"), dict) else {}
+            return "、".join(self.value(key, inner, v) for v in value)
+        if isinstance(value, bool):
+            return _("是") if value else _("否")
+        if isinstance(value, dict):
+            return "；".join(f"{self.labels.get(k, k)}：{self.value(k, {}, v)}" for k, v in value.items())
+        choice = _choice(spec, value)
+        if choice is not None:
+            return self.pick(choice)
+        if key in PEOPLE_KEYS or spec.get("format") in PEOPLE_FORMATS:
+            return self.names.person(str(value))
+        if key in UNIT_KEYS or spec.get("format") == "item-unit":
+            return self.names.unit(str(value))
+        if key in DATE_KEYS or spec.get("format") == "date":
+            try:
+                return text.day(dt.date.fromisoformat(str(value)))
+            except ValueError:
+                return str(value)
+        if key == "percent":
+            return f"{value}%"
+        return self.pick(value)
+
+    def details(self, event: HistoryEvent, skip: set[str]) -> list[tuple[str, str]]:
+        form = _form(self.model, event)
+        shown = []
+        for key, value in event.data.items():
+            if key in HIDDEN or key in skip or value in (None, "", [], {}):
+                continue
+            spec = form.get(key) if isinstance(form.get(key), dict) else {}
+            label = self.pick(spec["title"]) if spec and "title" in spec else self.labels.get(key, key)
+            shown.append((label, self.value(key, spec or {}, value)))
+        return shown
+
+    def line(self, event: HistoryEvent) -> Line:
+        data = event.data or {}
+        what, skip = self.sentence(event, data)
+        who, unit = self.names.people.get(event.actor or "", (event.actor or _("系统"), ""))
+        moved = event.status_to and event.status_from != event.status_to
+        return Line(
+            at=event.at,
+            action=event.action,
+            who=who,
+            unit=unit,
+            what=what,
+            move=f"{self.status(event.status_from)} → {self.status(event.status_to)}" if moved else "",
+            # An incident's error message is its reason: an administrator needs to read it.
+            reason=str(data.get("comment") or data.get("reason") or data.get("message") or ""),
+            details=self.details(event, skip | {"comment", "reason"}),
+        )
+
+    def sentence(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
+        """What happened, in a sentence; and the data keys the sentence already says."""
+        sentences: dict[str, Callable[[HistoryEvent, dict[str, Any]], tuple[str, set[str]]]] = {
+            "created": lambda e, d: (_("登记了事项"), set()),
+            "completed": self._completed,
+            "assigned": self._assigned,
+            "progress": lambda e, d: (_("报送了整改进展"), set()),
+            "escalation": self._escalation,
+            "timer": lambda e, d: (_("定时事件已触发"), set()),
+            "incident": lambda e, d: (_("流程在“%(step)s”处出错", step=self.task_title(e.task)), set()),
+            "incident_retried": self._retried,
+            "imported": lambda e, d: (_("从台账导入了事项"), set()),
+            "extension_requested": lambda e, d: (_("申请延期至 %(day)s", day=self._day(d, "new_deadline")), set()),
+            "extension_granted": lambda e, d: (_("同意延期至 %(day)s", day=self._day(d, "new_deadline")), set()),
+            "extension_refused": lambda e, d: (_("不同意延期"), set()),
+        }
+        known = sentences.get(event.action)
+        if known is None:
+            return _("记录了“%(action)s”", action=event.action.replace("_", " ")), set()
+        return known(event, data)
+
+    def _day(self, data: dict[str, Any], key: str) -> str:
+        return self.value(key, {}, data.get(key) or "")
+
+    def _completed(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
+        step = self.task_title(event.task)
+        if data.get("decision") == "reject":
+            return _("退回了“%(step)s”", step=step), {"decision"}
+        if data.get("decision") == "approve":
+            return _("通过了“%(step)s”", step=step), {"decision"}
+        return _("完成了“%(step)s”", step=step), set()
+
+    def _assigned(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
+        person = self.names.person(str(data.get("assignee", "")))
+        return _("将“%(step)s”指派给 %(person)s", step=self.task_title(event.task), person=person), {"assignee"}
+
+    def _escalation(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
+        on = text.day(event.at)
+        kind = data.get("kind")
+        if kind == "warning":
+            return _("%(day)s 已预警：整改时限将至", day=on), {"kind", "name"}
+        if kind == "overdue":
+            return _("%(day)s 逾期督办：已过整改时限", day=on), {"kind", "name"}
+        return _("%(day)s 督办：%(name)s", day=on, name=self.pick(data.get("name") or "")), {"kind", "name"}
+
+    def _retried(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
+        step = self.task_title(event.task)
+        if data.get("resolved"):
+            return _("重试“%(step)s”，故障已排除", step=step), set()
+        return _("重试“%(step)s”，仍然出错", step=step), set()
+
+
+def lines(session: Session, item: Item, events: list[HistoryEvent]) -> list[Line]:
+    """The item's events as lines, in the page's language."""
+    definition = session.get_one(ProcessDefinition, item.definition_id)
+    model = definition.model or {}
+    people, units = _strings(events, model)
+    presenter = _Presenter(model, _names(session, people, units), str(get_locale()))
+    return [presenter.line(event) for event in events]
