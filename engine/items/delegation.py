@@ -12,21 +12,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import history
-from engine.items import assignment, notifications
+from engine.items import assignment, items, notifications
 from engine.items.workflow import authorize_task, lock_item
 from engine.store.errors import Forbidden, InvalidInput, TaskNotReady
-from engine.store.models import Item, ProcessDefinition, Task, User
+from engine.store.models import Item, Task, User
 
 
 def lane_rule(session: Session, task: Task) -> str:
-    """The lane rule of the task, as the item's deployed diagram names it (the task row keeps only its result)."""
-    model = session.scalar(
-        select(ProcessDefinition.model)
-        .join(Item, Item.definition_id == ProcessDefinition.id)
-        .where(Item.id == task.item_id)
-    )
-    assert model is not None, "a task's item has a deployed definition"
-    return str(model["tasks"][task.name]["candidates"])
+    """The lane rule of the task, as the item's deployed diagram names it (the task row keeps only its result).
+
+    Rows come through the session's identity map: asking again within a request costs no query.
+    """
+    definition = items.definition_of(session, session.get_one(Item, task.item_id))
+    return str(definition.model["tasks"][task.name]["candidates"])
 
 
 def require_delegator(session: Session, actor: User, task_id: int) -> Task:
