@@ -41,11 +41,14 @@ def writes_on_get(view: F) -> F:
     return view
 
 
+def route_marked(mark: str) -> bool:
+    """Whether this request's view carries ``mark`` (set on the view function by a decorator)."""
+    return bool(getattr(current_app.view_functions.get(request.endpoint or ""), mark, False))
+
+
 def writes() -> bool:
     """Whether this request may write: decided by its method, or by its route's mark."""
-    if request.method not in READING_METHODS:
-        return True
-    return bool(getattr(current_app.view_functions.get(request.endpoint or ""), _WRITES, False))
+    return request.method not in READING_METHODS or route_marked(_WRITES)
 
 
 def session() -> Session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, BinaryIO, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
 from engine.ledger import ledger
 from engine.ledger.ledger_import import LedgerPreview
@@ -29,8 +29,7 @@ def _too_large(limit: int) -> TooLarge:
 
 def _body_cap() -> None:
     """Set before any hook reads the body (the pages' CSRF check reads the form)."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    if not getattr(view, _MARK, False):
+    if not db.route_marked(_MARK):
         return
     limit = db.settings().imports.max_bytes
     request.max_content_length = limit
