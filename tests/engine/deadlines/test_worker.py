@@ -21,7 +21,7 @@ from engine.store.db import transaction
 from engine.store.models import HistoryEvent, Item, Job
 from tests.conftest import People
 
-ITEMS = 400  # two timers each: 800 due timers, far more than one worker finishes while the other starts
+ITEMS = 200  # two timers each: 400 due timers, enough for the two survivors to contend
 TZ = "Asia/Shanghai"
 
 
@@ -53,7 +53,24 @@ def log_of(name: str, tmp_path: Path) -> str:
     return (tmp_path / f"{name}.log").read_text()
 
 
-def test_two_workers_one_killed_midway_fire_every_timer_exactly_once(
+def frozen_midway(doomed: subprocess.Popen[str], sessions: sessionmaker[Session], tmp_path: Path) -> set[int]:
+    """Stop ``doomed`` (SIGSTOP) at a moment it holds leased jobs it has not run; those jobs' ids.
+
+    A fast machine may run a whole batch between two looks, so stop, look, and let it go on until
+    the stop lands inside a batch: the kill that follows then always leaves leases behind.
+    """
+    assert doomed.stdout is not None
+    while True:
+        assert doomed.stdout.readline().startswith("job "), log_of("doomed", tmp_path)
+        doomed.send_signal(signal.SIGSTOP)
+        with transaction(sessions) as session:
+            leased = set(session.scalars(select(Job.id).where(Job.locked_by == "doomed")))
+        if leased:
+            return leased
+        doomed.send_signal(signal.SIGCONT)
+
+
+def test_a_worker_killed_midway_leaves_its_jobs_to_the_others_and_every_timer_fires_exactly_once(
     database_url: str, sessions: sessionmaker[Session], people: People, tmp_path: Path
 ) -> None:
     ids = arm_timers(sessions, ITEMS)
@@ -61,23 +78,28 @@ def test_two_workers_one_killed_midway_fire_every_timer_exactly_once(
         assert session.scalar(select(func.count()).select_from(Job).where(Job.due_at.is_not(None))) == ITEMS
 
     with worker(database_url, "doomed", tmp_path) as doomed:
-        assert doomed.stdout is not None
-        assert doomed.stdout.readline().startswith("job "), log_of("doomed", tmp_path)
-        with worker(database_url, "survivor", tmp_path) as survivor:
-            try:
-                # Both are at work now; kill the first one outright, in the middle of its leased batch.
-                assert survivor.stdout is not None
-                first = survivor.stdout.readline()
-                assert first.startswith("job "), (survivor.poll(), log_of("survivor", tmp_path))
-                doomed.send_signal(signal.SIGKILL)
-                doomed.wait(timeout=30)
-                survivor.communicate(timeout=300)
-            finally:
-                for process in (doomed, survivor):
-                    if process.poll() is None:
-                        process.kill()
-    assert survivor.returncode == 0, log_of("survivor", tmp_path)
+        try:
+            abandoned = frozen_midway(doomed, sessions, tmp_path)
+            doomed.send_signal(signal.SIGKILL)  # outright, in the middle of its leased batch
+            doomed.wait(timeout=30)
+        finally:
+            if doomed.poll() is None:
+                doomed.kill()
     assert doomed.returncode == -signal.SIGKILL
+
+    # Two workers share what is left, the abandoned batch once its lease runs out.
+    survivors = [worker(database_url, name, tmp_path) for name in ("first", "second")]
+    taken_over: set[int] = set()
+    try:
+        for survivor in survivors:
+            output, _ = survivor.communicate(timeout=300)
+            taken_over |= {int(line.split()[1]) for line in output.splitlines() if line.startswith("job ")}
+    finally:
+        for survivor in survivors:
+            if survivor.poll() is None:
+                survivor.kill()
+    for name, survivor in zip(("first", "second"), survivors, strict=True):
+        assert survivor.returncode == 0, log_of(name, tmp_path)
 
     with transaction(sessions) as session:
         fired = Counter(
@@ -90,4 +112,5 @@ def test_two_workers_one_killed_midway_fire_every_timer_exactly_once(
     assert set(fired) == expected  # none lost
     assert set(fired.values()) == {1}  # none twice
     assert all(job.due_at is None and job.locked_by is None for job in jobs)
+    assert abandoned <= taken_over  # the killed worker's leased jobs ran once its lease was out
     assert statuses == {"owner"}
