@@ -16,8 +16,8 @@ over the items the reader may see (``items.visible_clause``):
 - overdue (逾期): open at end, not ongoing (长期坚持), deadline < the stop date (the deadline
   day has passed when the period ends);
 - due next (下期到期): open at end, not ongoing, deadline within the next period;
-- no progress (本期无进展): open during the period (open at start or raised) and no progress
-  update with ``at`` in the period;
+- no progress (本期无进展): open during the period (open at start or raised), not closed in it
+  (closing is progress), and no progress update with ``at`` in the period;
 - closure rate (销号率): closed / (open at start + raised), 4 decimals; null when that is 0;
 - average days to close (平均办结天数): mean of ``closed_at - created_at`` in days over the items
   closed in the period, 1 decimal; null when none closed.
@@ -170,18 +170,19 @@ def figures(session: Session, user: User, period: Period, timezone: str) -> Repo
     open_at_end = and_(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= stop))
     dated_at_end = and_(open_at_end, Item.ongoing.is_(False), Item.deadline.is_not(None))
     updated = exists().where(ProgressUpdate.item_id == Item.id, ProgressUpdate.at >= start, ProgressUpdate.at < stop)
+    closed = Item.closed_at < stop
     # Every row is open during the period (the WHERE below), hence the short conditions.
     conditions = [
         Item.created_at < start,  # open at start
         Item.created_at >= start,  # raised
-        Item.closed_at < stop,  # closed
+        closed,
         and_(dated_at_end, Item.deadline < period.stop),  # overdue
         and_(dated_at_end, Item.deadline >= following.start, Item.deadline < following.stop),  # due next
-        ~updated,  # no progress
+        and_(~updated, or_(Item.closed_at.is_(None), ~closed)),  # no progress
     ]
     query = (
         select(Department.code, Department.name, *(func.sum(case((c, 1), else_=0)) for c in conditions))
-        .add_columns(func.sum(case((Item.closed_at < stop, _days_open(session.get_bind().dialect.name)))))
+        .add_columns(func.sum(case((closed, _days_open(session.get_bind().dialect.name)))))
         .join(Department, Department.id == Item.department_id)
         .where(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= start), visible_clause(user))
         .group_by(Department.id, Department.code, Department.name)

@@ -47,8 +47,8 @@ YEAR = 2026
 # Per unit: (open at start, raised, closed, overdue, due next, no progress, closure rate, average days).
 DISPATCH_2026_11_2 = {
     "office": (4, 2, 1, 2, 2, 4, 0.1667, 21.6),
-    "works": (0, 2, 1, 1, 0, 1, 0.5, 3.5),
-    "total": (4, 4, 2, 3, 2, 5, 0.25, 12.5),
+    "works": (0, 2, 1, 1, 0, 0, 0.5, 3.5),
+    "total": (4, 4, 2, 3, 2, 4, 0.25, 12.5),
 }
 MONTHLY_2026_10 = {
     "office": (0, 3, 0, 1, 1, 3, 0.0, None),
@@ -57,8 +57,8 @@ MONTHLY_2026_10 = {
 }
 MONTHLY_2026_11 = {
     "office": (3, 3, 2, 3, 0, 2, 0.3333, 16.1),
-    "works": (1, 3, 2, 1, 1, 2, 0.5, 7.6),
-    "total": (4, 6, 4, 4, 1, 4, 0.4, 11.8),
+    "works": (1, 3, 2, 1, 1, 0, 0.5, 7.6),
+    "total": (4, 6, 4, 4, 1, 2, 0.4, 11.8),
 }
 # Per unit: (item title, plan, reported at in Beijing).
 WEEK_2026_W47 = {
@@ -177,6 +177,14 @@ def test_dispatch_and_monthly_figures_match_the_hand_count(ledger: sessionmaker[
     assert figures(dispatch) == DISPATCH_2026_11_2
     assert figures(run(ledger, "auditor", "monthly", "2026-10")) == MONTHLY_2026_10
     assert figures(run(ledger, "auditor", "monthly", "2026-11")) == MONTHLY_2026_11
+
+
+def test_an_item_closed_in_the_period_has_progress(ledger: sessionmaker[Session]) -> None:
+    """J (closed 11-16, no update) and F (closed 11-01) made progress: they were closed. I and L made none."""
+    dispatch = run(ledger, "auditor", "dispatch", "2026-11-2")
+    assert {f.department.code: f.no_progress for f in dispatch.units if f.department} == {"office": 4, "works": 0}
+    november = run(ledger, "auditor", "monthly", "2026-11")
+    assert {f.department.code: f.no_progress for f in november.units if f.department} == {"office": 2, "works": 0}
 
 
 def test_week_plan_lists_each_items_latest_plan_of_the_week(ledger: sessionmaker[Session]) -> None:
