@@ -34,6 +34,23 @@ def require_log_reader(user: User) -> None:
         raise Forbidden("只有审计员和管理员可以查看 Only auditors and administrators may read this")
 
 
+# The office's rhythm reports (周计划, 旬调度, 月总结): who hands them in, the units, the leaders and
+# the auditors; each sees the figures of the items they may see. Members and designers do not need them.
+REPORT_READERS = frozenset({Role.REPORTER, Role.MANAGER, Role.APPROVER, Role.AUDITOR, Role.ADMIN})
+
+
+def may_read_reports(user: User) -> bool:
+    return bool(user.roles & REPORT_READERS)
+
+
+def require_report_reader(user: User) -> None:
+    if not may_read_reports(user):
+        raise Forbidden(
+            "只有填报人、单位负责人、审核人、审计员和管理员可以查看报表 "
+            "Only reporters, managers, approvers, auditors and administrators may read the reports"
+        )
+
+
 def require_progress_reporter(session: Session, user_id: int, item: Item) -> User:
     """The item's owner, and managers and members of every unit taking part, report its progress."""
     user = session.get_one(User, user_id)

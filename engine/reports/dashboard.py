@@ -59,18 +59,11 @@ def unit_states(session: Session, user: User, today: dt.date) -> list[UnitState]
     return [UnitState(name, int(o or 0), int(c or 0), int(d or 0)) for name, o, c, d in session.execute(query)]
 
 
-def _previous(period: reports.Period) -> reports.Period:
-    day = period.start - dt.timedelta(days=1)
-    if period.kind == "dispatch":
-        return reports.xun(day.year, day.month, min(3, (day.day - 1) // 10 + 1))
-    return reports.month(day.year, day.month)
-
-
 def trend(session: Session, user: User, current: reports.Period, timezone: str) -> list[TrendPoint]:
     """The last periods up to ``current``, oldest first: raised and closed, as the reports count them."""
     periods = [current]
     while len(periods) < TREND_LENGTH:
-        periods.append(_previous(periods[-1]))
+        periods.append(periods[-1].previous())
     points = []
     for period in reversed(periods):
         total = reports.figures(session, user, period, timezone).total
@@ -80,9 +73,7 @@ def trend(session: Session, user: User, current: reports.Period, timezone: str) 
 
 def current_periods(today: dt.date) -> tuple[reports.Period, reports.Period]:
     """The 旬 and the month ``today`` falls in."""
-    return reports.xun(today.year, today.month, min(3, (today.day - 1) // 10 + 1)), reports.month(
-        today.year, today.month
-    )
+    return reports.containing("dispatch", today), reports.containing("monthly", today)
 
 
 def overdue_ageing(session: Session, user: User, today: dt.date) -> list[tuple[str, int]]:

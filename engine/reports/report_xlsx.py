@@ -1,8 +1,12 @@
 """The rhythm reports as the office hands them in: one ``.xlsx`` sheet each (openpyxl).
 
-Row 1 is the merged title (``2026年11月中旬调度表``), row 2 the dates, row 3 the header (Chinese
-over English), then one row per unit and a totals row. The figures are the report's own values,
-the same as the JSON: a null closure rate or average is an empty cell.
+Row 1 is the merged title naming the report, the period and the unit it is narrowed to
+(``2026年11月中旬调度表（工务科）``), row 2 the dates, row 3 the header, then one row per unit and a
+totals row. Every label is in one language (``zh`` or ``en``, the page's), or in both, Chinese over
+English, when none is asked for (``None``: the API without ``Accept-Language``). Ready to print:
+borders, wrapped text, frozen header, print area, the header repeated on each page, landscape and
+one page wide. The figures are the report's own values, the same as the JSON: a null closure rate
+or average is an empty cell.
 """
 
 from __future__ import annotations
@@ -18,11 +22,30 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from engine.reports.reports import Figures, Period, Report, WeekPlan
+from engine.reports.reports import Figures, Period, Report, Unit, WeekPlan
 from engine.store import xlsx
 
-TITLES = {"dispatch": "{}调度表", "monthly": "{}总结表", "week": "{}周计划表"}
-DUE_NEXT = {"dispatch": "下一旬到期", "monthly": "下月到期"}
+Label = tuple[str, str]  # (Chinese, English)
+LANGUAGES = ("zh", "en")
+TITLES = {
+    "dispatch": ("{}调度表", "Dispatch report, {}"),
+    "monthly": ("{}总结表", "Monthly summary, {}"),
+    "week": ("{}周计划表", "Week plan, {}"),
+}
+DUE_NEXT = {"dispatch": ("下一旬到期", "Due next period"), "monthly": ("下月到期", "Due next period")}
+FIGURE_COLUMNS = (
+    (("期初在办", "Open at start"), 11),
+    (("本期新增", "Raised"), 10),
+    (("本期销号", "Closed"), 10),
+    (("逾期", "Overdue"), 10),
+    (None, 13),  # due next: named by the kind of report (DUE_NEXT)
+    (("本期无进展", "No progress"), 12),
+    (("销号率", "Closure rate"), 11),
+    (("平均办结天数", "Avg days to close"), 15),
+)
+NUMBER = ("序号", "No.")
+UNIT = ("责任单位", "Unit")
+TOTAL = ("合计", "Total")
 HEADER_ROW = 3
 _THIN = Side(style="thin")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -30,26 +53,50 @@ _FILL = PatternFill("solid", fgColor="D9E1F2")
 _WRAP = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 
-def title(period: Period) -> str:
-    return TITLES[period.kind].format(period.label)
+def say(label: Label, language: str | None, joint: str = " ") -> str:
+    """A label in ``language``, or both joined by ``joint`` (Chinese first) when it is None."""
+    return label[LANGUAGES.index(language)] if language in LANGUAGES else joint.join(label)
 
 
-def _span(period: Period) -> str:
-    return f"{period.start.isoformat()} 至 {period.end.isoformat()}"
+def period_label(period: Period, language: str | None) -> str:
+    return period.label_en if language == "en" else period.label
 
 
-def _sheet(period: Period, subtitle: str, columns: Sequence[tuple[str, float]]) -> tuple[Workbook, Worksheet]:
-    """A sheet with the merged title, the subtitle, the header row and the column widths."""
+def title(period: Period, unit: Unit | None = None, language: str | None = None) -> str:
+    """``2026年11月中旬调度表（工务科）``, in English ``Dispatch report, November 2026, days 11–20 (工务科)``."""
+    english = language == "en"
+    named = TITLES[period.kind][english].format(period_label(period, language))
+    if unit is None:
+        return named
+    return f"{named} ({unit.name})" if english else f"{named}（{unit.name}）"
+
+
+def _span(period: Period, language: str | None) -> str:
+    between = "to" if language == "en" else "至"
+    return f"{period.start.isoformat()} {between} {period.end.isoformat()}"
+
+
+def _subtitle(report: Report | WeekPlan, this: Label, following: Label, language: str | None) -> str:
+    return (
+        f"{say(this, language)}: {_span(report.period, language)}    "
+        f"{say(following, language)}: {_span(report.next, language)}"
+    )
+
+
+def _sheet(
+    report: Report | WeekPlan, subtitle: str, columns: Sequence[tuple[str, float]], language: str | None
+) -> tuple[Workbook, Worksheet]:
+    """A sheet with the merged title, the subtitle, the header row and the column widths, set up to print."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    sheet.title = period.label[:31]
+    sheet.title = period_label(report.period, language)[:31]
     last = get_column_letter(len(columns))
-    for row, text, size in ((1, title(period), 16), (2, subtitle, 11)):
+    for row, text, size in ((1, title(report.period, report.unit, language), 16), (2, subtitle, 11)):
         sheet.merge_cells(f"A{row}:{last}{row}")
         cell = xlsx.write(sheet, row, 1, text)
         cell.font = Font(bold=row == 1, size=size)
-        cell.alignment = Alignment(horizontal="center", vertical="center")
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     sheet.row_dimensions[1].height = 30
     sheet.row_dimensions[HEADER_ROW].height = 36
     for number, (header, width) in enumerate(columns, start=1):
@@ -58,14 +105,17 @@ def _sheet(period: Period, subtitle: str, columns: Sequence[tuple[str, float]]) 
         sheet.column_dimensions[get_column_letter(number)].width = width
     sheet.freeze_panes = f"A{HEADER_ROW + 1}"
     sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as the rows need
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.print_options.horizontalCentered = True
     sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     return book, sheet
 
 
 def _rows(sheet: Worksheet, rows: Sequence[Sequence[Any]], formats: Sequence[str | None]) -> None:
-    """The body under the header; the last row is the totals, in bold."""
+    """The body under the header, the last row the totals in bold; the print area ends with it."""
     fonts = {False: Font(), True: Font(bold=True)}
     aligned = {False: Alignment(vertical="center"), True: Alignment(vertical="center", wrap_text=True)}
     for row, values in enumerate(rows, start=HEADER_ROW + 1):
@@ -75,6 +125,7 @@ def _rows(sheet: Worksheet, rows: Sequence[Sequence[Any]], formats: Sequence[str
             cell.border, cell.font, cell.alignment = _BORDER, fonts[total], aligned[isinstance(value, str)]
             if number_format:
                 cell.number_format = number_format
+    sheet.print_area = f"A1:{get_column_letter(len(formats))}{HEADER_ROW + len(rows)}"
 
 
 def _saved(book: Workbook) -> bytes:
@@ -86,7 +137,8 @@ def _saved(book: Workbook) -> bytes:
 FIGURE_FORMATS = (None, None, "0", "0", "0", "0", "0", "0", "0.0%", "0.0")
 
 
-def _figures(figures: Figures) -> list[Any]:
+def figure_values(figures: Figures) -> list[Any]:
+    """A unit's (or the total's) figures in the columns' order, as the page and the workbook show them."""
     return [
         figures.open_at_start,
         figures.raised,
@@ -99,49 +151,48 @@ def _figures(figures: Figures) -> list[Any]:
     ]
 
 
-def figures_workbook(report: Report) -> bytes:
+def figure_headers(kind: str, language: str | None) -> list[str]:
+    """The figures' column headers, in the order of ``figure_values``."""
+    return [say(label or DUE_NEXT[kind], language, "\n") for label, _ in FIGURE_COLUMNS]
+
+
+def figures_workbook(report: Report, language: str | None = None) -> bytes:
     """旬调度表 or 月总结表: one row per unit, then the totals."""
-    columns = [
-        ("序号\nNo.", 6),
-        ("责任单位\nUnit", 22),
-        ("期初在办\nOpen at start", 11),
-        ("本期新增\nRaised", 10),
-        ("本期销号\nClosed", 10),
-        ("逾期\nOverdue", 10),
-        (f"{DUE_NEXT[report.period.kind]}\nDue next period", 13),
-        ("本期无进展\nNo progress", 12),
-        ("销号率\nClosure rate", 11),
-        ("平均办结天数\nAvg days to close", 15),
-    ]
-    subtitle = f"统计时段 Period: {_span(report.period)}    下期 Next: {_span(report.next)}"
-    book, sheet = _sheet(report.period, subtitle, columns)
+    headers = [say(NUMBER, language, "\n"), say(UNIT, language, "\n"), *figure_headers(report.period.kind, language)]
+    widths = [6, 22, *(width for _, width in FIGURE_COLUMNS)]
+    subtitle = _subtitle(report, ("统计时段", "Period"), ("下期", "Next"), language)
+    book, sheet = _sheet(report, subtitle, list(zip(headers, widths, strict=True)), language)
     rows = [
-        [n, unit.department.name if unit.department else "", *_figures(unit)] for n, unit in enumerate(report.units, 1)
+        [n, unit.department.name if unit.department else "", *figure_values(unit)]
+        for n, unit in enumerate(report.units, 1)
     ]
-    _rows(sheet, [*rows, [None, "合计 Total", *_figures(report.total)]], FIGURE_FORMATS)
+    _rows(sheet, [*rows, [None, say(TOTAL, language), *figure_values(report.total)]], FIGURE_FORMATS)
     return _saved(book)
 
 
-def week_workbook(report: WeekPlan, timezone: str) -> bytes:
+WEEK_COLUMNS = (
+    (NUMBER, 6),
+    (UNIT, 22),
+    (("事项编号", "Item"), 10),
+    (("事项名称", "Title"), 36),
+    (("下周计划", "Plan for next week"), 50),
+    (("报送人", "Reported by"), 12),
+    (("报送时间", "Reported at"), 18),
+)
+
+
+def week_workbook(report: WeekPlan, timezone: str, language: str | None = None) -> bytes:
     """周计划表: each unit's plans for the next week, one row per item, then the count."""
-    columns = [
-        ("序号\nNo.", 6),
-        ("责任单位\nUnit", 22),
-        ("事项编号\nItem", 10),
-        ("事项名称\nTitle", 36),
-        ("下周计划\nPlan for next week", 50),
-        ("报送人\nReported by", 12),
-        ("报送时间\nReported at", 18),
-    ]
-    subtitle = f"本周 Week: {_span(report.period)}    下周 Next week: {_span(report.next)}"
-    book, sheet = _sheet(report.period, subtitle, columns)
+    columns = [(say(label, language, "\n"), width) for label, width in WEEK_COLUMNS]
+    subtitle = _subtitle(report, ("本周", "Week"), ("下周", "Next week"), language)
+    book, sheet = _sheet(report, subtitle, columns, language)
     office = ZoneInfo(timezone)
     plans = [(unit.department.name, plan) for unit in report.units for plan in unit.plans]
     rows: list[list[Any]] = [
         [n, unit, plan.item_id, plan.title, plan.plan, plan.actor_name, _local(plan.at, office)]
         for n, (unit, plan) in enumerate(plans, start=1)
     ]
-    rows.append([None, "合计 Total", report.total, None, None, None, None])
+    rows.append([None, say(TOTAL, language), report.total, None, None, None, None])
     _rows(sheet, rows, (None, None, "0", None, None, None, "yyyy-mm-dd hh:mm"))
     return _saved(book)
 

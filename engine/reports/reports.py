@@ -4,7 +4,7 @@ Periods. A 旬 is days 1–10 (上旬), 11–20 (中旬) or 21 to the end of the
 ``2026-11-2``; a month is ``2026-11``; a week is an ISO week (Monday to Sunday), ``2026-W48``.
 A period is ``[start, stop)`` in the office time zone (``Settings.timezone``); items keep UTC
 instants, so the bounds are converted to UTC before they are compared. The next period is the
-next 旬, month or week.
+next 旬, month or week. A report can be narrowed to one unit (``scope``): its title names it.
 
 Figures, per unit (the item's lead/responsible department, ``Item.department_id``) and in total,
 over the items the reader may see (``items.visible_clause``):
@@ -37,13 +37,16 @@ import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from engine.identity.identity import department_by_code
 from engine.items.items import visible_clause
 from engine.store.clock import day_start
+from engine.store.errors import InvalidInput
 from engine.store.models import Department, Item, ProgressUpdate, User
 
+KINDS = ("week", "dispatch", "monthly")
 XUN = ("上旬", "中旬", "下旬")
 MIN_YEAR, MAX_YEAR = 1900, 2999
 _FORMATS = {
@@ -69,13 +72,39 @@ class Period:
         """The last day, as reports print it."""
         return self.stop - dt.timedelta(days=1)
 
+    @property
+    def code(self) -> str:
+        """The period as ``parse`` reads it: ``2026-11-2``, ``2026-11``, ``2026-W48``."""
+        if self.kind == "week":
+            year, week_number, _ = self.start.isocalendar()
+            return f"{year}-W{week_number:02d}"
+        code = f"{self.start.year}-{self.start.month:02d}"
+        return f"{code}-{(self.start.day - 1) // 10 + 1}" if self.kind == "dispatch" else code
+
+    @property
+    def label_en(self) -> str:
+        """The label in English: ``November 2026, days 11–20``, ``November 2026``, ``week 48 of 2026``."""
+        if self.kind == "week":
+            year, week_number, _ = self.start.isocalendar()
+            return f"week {week_number} of {year}"
+        named = f"{self.start:%B} {self.start.year}"
+        return f"{named}, days {self.start.day}–{self.end.day}" if self.kind == "dispatch" else named
+
     def next(self) -> Period:
-        if self.kind == "dispatch":
-            return xun(self.stop.year, self.stop.month, (self.stop.day - 1) // 10 + 1)
-        if self.kind == "monthly":
-            return month(self.stop.year, self.stop.month)
-        year, week_number, _ = self.stop.isocalendar()
-        return iso_week(year, week_number)
+        return containing(self.kind, self.stop)
+
+    def previous(self) -> Period:
+        return containing(self.kind, self.start - dt.timedelta(days=1))
+
+
+def containing(kind: str, day: dt.date) -> Period:
+    """The week, 旬 or month ``day`` falls in."""
+    if kind == "dispatch":
+        return xun(day.year, day.month, min(3, (day.day - 1) // 10 + 1))
+    if kind == "monthly":
+        return month(day.year, day.month)
+    year, week_number, _ = day.isocalendar()
+    return iso_week(year, week_number)
 
 
 def xun(year: int, month_number: int, n: int) -> Period:
@@ -123,6 +152,21 @@ class Unit:
     name: str
 
 
+def scope(session: Session, code: str | None) -> Unit | None:
+    """The unit a report is narrowed to (by its code), or None for every unit; an unknown code names the field."""
+    if not code:
+        return None
+    department = department_by_code(session, code)
+    if department is None:
+        message = f"没有此单位 No such unit: {code}"
+        raise InvalidInput(message, errors=[{"field": "unit", "message": message}])
+    return Unit(department.code, department.name)
+
+
+def _within(unit: Unit | None) -> ColumnElement[bool]:
+    return true() if unit is None else Department.code == unit.code
+
+
 @dataclass(frozen=True)
 class Figures:
     department: Unit | None = None  # None: the total
@@ -156,6 +200,7 @@ class Report:
     next: Period
     units: list[Figures]
     total: Figures
+    unit: Unit | None = None  # the one unit it was narrowed to
 
 
 def _days_open(dialect: str) -> ColumnElement[Any]:
@@ -164,8 +209,8 @@ def _days_open(dialect: str) -> ColumnElement[Any]:
     return func.extract("epoch", Item.closed_at - Item.created_at) / 86400.0
 
 
-def figures(session: Session, user: User, period: Period, timezone: str) -> Report:
-    """The dispatch or monthly figures of ``period`` over what ``user`` may see."""
+def figures(session: Session, user: User, period: Period, timezone: str, unit: Unit | None = None) -> Report:
+    """The dispatch or monthly figures of ``period`` over what ``user`` may see (of ``unit`` only, if given)."""
     start, stop, following = day_start(period.start, timezone), day_start(period.stop, timezone), period.next()
     open_at_end = and_(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= stop))
     dated_at_end = and_(open_at_end, Item.ongoing.is_(False), Item.deadline.is_not(None))
@@ -184,7 +229,8 @@ def figures(session: Session, user: User, period: Period, timezone: str) -> Repo
         select(Department.code, Department.name, *(func.sum(case((c, 1), else_=0)) for c in conditions))
         .add_columns(func.sum(case((closed, _days_open(session.get_bind().dialect.name)))))
         .join(Department, Department.id == Item.department_id)
-        .where(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= start), visible_clause(user))
+        .where(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= start))
+        .where(visible_clause(user), _within(unit))
         .group_by(Department.id, Department.code, Department.name)
         .order_by(Department.code)
     )
@@ -192,7 +238,7 @@ def figures(session: Session, user: User, period: Period, timezone: str) -> Repo
         Figures(Unit(code, name), float(days or 0), *(int(n) for n in counts))
         for code, name, *counts, days in session.execute(query)
     ]
-    return Report(period, following, units, sum(units, Figures()))
+    return Report(period, following, units, sum(units, Figures()), unit)
 
 
 @dataclass(frozen=True)
@@ -217,10 +263,11 @@ class WeekPlan:
     next: Period
     units: list[UnitPlans]
     total: int
+    unit: Unit | None = None  # the one unit it was narrowed to
 
 
-def week_plan(session: Session, user: User, period: Period, timezone: str) -> WeekPlan:
-    """Each unit's plans for the week after ``period``: the latest non-blank plan per item."""
+def week_plan(session: Session, user: User, period: Period, timezone: str, unit: Unit | None = None) -> WeekPlan:
+    """Each unit's plans for the week after ``period``: the latest non-blank plan per item (of ``unit`` only)."""
     start, stop = day_start(period.start, timezone), day_start(period.stop, timezone)
     newest_first = (ProgressUpdate.at.desc(), ProgressUpdate.id.desc())
     ranked = (
@@ -239,7 +286,7 @@ def week_plan(session: Session, user: User, period: Period, timezone: str) -> We
         .join(Item, Item.id == ProgressUpdate.item_id)
         .join(Department, Department.id == Item.department_id)
         .join(User, User.id == ProgressUpdate.actor_id)
-        .where(ranked.c.n == 1, visible_clause(user))
+        .where(ranked.c.n == 1, visible_clause(user), _within(unit))
         .order_by(Department.code, Item.id)
     )
     units: list[UnitPlans] = []
@@ -247,4 +294,4 @@ def week_plan(session: Session, user: User, period: Period, timezone: str) -> We
         if not units or units[-1].department.code != code:
             units.append(UnitPlans(Unit(code, name), []))
         units[-1].plans.append(Plan(item_id, title, plan, at, username, display_name))
-    return WeekPlan(period, period.next(), units, sum(len(unit.plans) for unit in units))
+    return WeekPlan(period, period.next(), units, sum(len(plans.plans) for plans in units), unit)

@@ -184,3 +184,38 @@ def test_a_plan_with_control_characters_still_makes_a_workbook(client: FlaskClie
         assert client.post(url, json=progress, headers=people.auth("owner")).status_code == 201
     _, rows = sheet(get(client, people, f"{API}/week.xlsx?week=2026-W47").data)
     assert rows[0][4] == "下周\ufffd完成"
+
+
+@pytest.mark.parametrize("user", ["owner", "designer"])
+def test_who_may_not_read_reports_gets_a_403(client: FlaskClient, people: People, user: str) -> None:
+    for query in ("dispatch?period=2026-11-2", "monthly.xlsx?month=2026-11", "week?week=2026-W48"):
+        response = client.get(f"{API}/{query}", headers=people.auth(user))
+        assert (response.status_code, response.mimetype) == (403, "application/problem+json")
+
+
+def test_a_report_of_one_unit_names_it(client: FlaskClient, ledger: People) -> None:
+    report = get(client, ledger, f"{API}/dispatch?period=2026-11-2&unit=works").json
+    assert report["unit"] == {"code": "works", "name": "工务科"}
+    assert figures(report) == {"works": DISPATCH_2026_11_2["works"], "total": DISPATCH_2026_11_2["works"]}
+    ws, _ = sheet(get(client, ledger, f"{API}/dispatch.xlsx?period=2026-11-2&unit=works").data)
+    assert ws["A1"].value == "2026年11月中旬调度表（工务科）"
+    response = client.get(f"{API}/week?week=2026-W48&unit=nowhere", headers=ledger.auth("auditor"))
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json["errors"]] == ["unit"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "header", "total"),
+    [
+        (None, "期初在办\nOpen at start", "合计 Total"),
+        ("zh-CN,zh;q=0.9", "期初在办", "合计"),
+        ("en-GB", "Open at start", "Total"),
+    ],
+)
+def test_the_workbook_speaks_the_language_asked_for(
+    client: FlaskClient, people: People, accept: str | None, header: str, total: str
+) -> None:
+    headers = {**people.auth("auditor"), **({"Accept-Language": accept} if accept else {})}
+    response = client.get(f"{API}/monthly.xlsx?month=2026-11", headers=headers)
+    ws, rows = sheet(response.data)
+    assert (ws.cell(HEADER_ROW, 3).value, rows[-1][1]) == (header, total)

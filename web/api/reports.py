@@ -1,18 +1,23 @@
-"""Rhythm reports: 旬调度, 月总结, 周计划, as JSON and as ``.xlsx`` (definitions: ``engine.reports.reports``)."""
+"""Rhythm reports: 旬调度, 月总结, 周计划, as JSON and as ``.xlsx`` (definitions: ``engine.reports.reports``).
+
+Who may read them is ``permissions.require_report_reader``, the pages' rule too. A workbook's labels
+are in the language ``Accept-Language`` prefers (Chinese or English), in both when it asks for none.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from marshmallow import Schema, ValidationError
 
+from engine.identity import permissions
 from engine.reports import report_xlsx, reports
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import FiguresReportSchema, Text, WeekPlanSchema
-from web.auth import current_user
+from web.auth import check_first, current_user
 
 blp = Blueprint("reports", __name__, url_prefix="/reports", description="报表 旬调度, 月总结, 周计划 Rhythm reports")
 
@@ -33,74 +38,101 @@ class PeriodText(Text):
             raise ValidationError(str(exc)) from exc
 
 
-class DispatchQuerySchema(Schema):
+class ReportQuerySchema(Schema):
+    unit = Text(metadata={"description": "a unit's code: only its items (the title names it)", "example": "works"})
+
+
+class DispatchQuerySchema(ReportQuerySchema):
     period = PeriodText("dispatch", "2026-11-2", "旬 YYYY-MM-N: N is 1 (上旬 1–10), 2 (中旬 11–20) or 3 (下旬 21–end)")
 
 
-class MonthlyQuerySchema(Schema):
+class MonthlyQuerySchema(ReportQuerySchema):
     month = PeriodText("monthly", "2026-11", "month YYYY-MM")
 
 
-class WeekQuerySchema(Schema):
+class WeekQuerySchema(ReportQuerySchema):
     week = PeriodText("week", "2026-W48", "ISO week YYYY-Www (Monday to Sunday)")
 
 
-def _figures(period: reports.Period) -> reports.Report:
-    return reports.figures(db.session(), current_user(), period, db.settings().timezone)
+def _figures(period: reports.Period, query: dict[str, Any]) -> reports.Report:
+    session = db.session()
+    unit = reports.scope(session, query.get("unit"))
+    return reports.figures(session, current_user(), period, db.settings().timezone, unit)
 
 
-def _week(period: reports.Period) -> reports.WeekPlan:
-    return reports.week_plan(db.session(), current_user(), period, db.settings().timezone)
+def _week(query: dict[str, Any]) -> reports.WeekPlan:
+    session = db.session()
+    unit = reports.scope(session, query.get("unit"))
+    return reports.week_plan(session, current_user(), query["week"], db.settings().timezone, unit)
 
 
-def _xlsx(content: bytes, period: reports.Period) -> Response:
-    disposition = attachment(f"{report_xlsx.title(period)}.xlsx", f"{period.kind}-{period.start.isoformat()}.xlsx")
+def _language() -> str | None:
+    """The language ``Accept-Language`` prefers among the workbook's, or None (both) when it names neither."""
+    return request.accept_languages.best_match(report_xlsx.LANGUAGES)
+
+
+def _xlsx(content: bytes, report: reports.Report | reports.WeekPlan) -> Response:
+    period = report.period
+    name = report_xlsx.title(period, report.unit, _language())
+    disposition = attachment(f"{name}.xlsx", f"{period.kind}-{period.start.isoformat()}.xlsx")
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": disposition})
 
 
+def _figures_xlsx(period: reports.Period, query: dict[str, Any]) -> Response:
+    report = _figures(period, query)
+    return _xlsx(report_xlsx.figures_workbook(report, _language()), report)
+
+
 @blp.route("/dispatch", methods=["GET"])
+@check_first(permissions.require_report_reader)
 @blp.arguments(DispatchQuerySchema, location="query")
 @blp.response(200, FiguresReportSchema, description="旬调度: per unit and in total")
-@blp.problems()
+@blp.problems(403)
 def dispatch(query: dict[str, Any]) -> reports.Report:
-    return _figures(query["period"])
+    return _figures(query["period"], query)
 
 
 @blp.route("/dispatch.xlsx", methods=["GET"])
+@check_first(permissions.require_report_reader)
 @blp.arguments(DispatchQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="旬调度表, the same figures as a workbook")
-@blp.problems()
+@blp.problems(403)
 def dispatch_xlsx(query: dict[str, Any]) -> Response:
-    return _xlsx(report_xlsx.figures_workbook(_figures(query["period"])), query["period"])
+    return _figures_xlsx(query["period"], query)
 
 
 @blp.route("/monthly", methods=["GET"])
+@check_first(permissions.require_report_reader)
 @blp.arguments(MonthlyQuerySchema, location="query")
 @blp.response(200, FiguresReportSchema, description="月总结: per unit and in total")
-@blp.problems()
+@blp.problems(403)
 def monthly(query: dict[str, Any]) -> reports.Report:
-    return _figures(query["month"])
+    return _figures(query["month"], query)
 
 
 @blp.route("/monthly.xlsx", methods=["GET"])
+@check_first(permissions.require_report_reader)
 @blp.arguments(MonthlyQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="月总结表, the same figures as a workbook")
-@blp.problems()
+@blp.problems(403)
 def monthly_xlsx(query: dict[str, Any]) -> Response:
-    return _xlsx(report_xlsx.figures_workbook(_figures(query["month"])), query["month"])
+    return _figures_xlsx(query["month"], query)
 
 
 @blp.route("/week", methods=["GET"])
+@check_first(permissions.require_report_reader)
 @blp.arguments(WeekQuerySchema, location="query")
 @blp.response(200, WeekPlanSchema, description="周计划: each unit's plans for the next week")
-@blp.problems()
+@blp.problems(403)
 def week(query: dict[str, Any]) -> reports.WeekPlan:
-    return _week(query["week"])
+    return _week(query)
 
 
 @blp.route("/week.xlsx", methods=["GET"])
+@check_first(permissions.require_report_reader)
 @blp.arguments(WeekQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="周计划表, the same plans as a workbook")
-@blp.problems()
+@blp.problems(403)
 def week_xlsx(query: dict[str, Any]) -> Response:
-    return _xlsx(report_xlsx.week_workbook(_week(query["week"]), db.settings().timezone), query["week"])
+    report = _week(query)
+    return _xlsx(report_xlsx.week_workbook(report, db.settings().timezone, _language()), report)

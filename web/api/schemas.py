@@ -369,6 +369,7 @@ class FiguresReportSchema(Schema):
     next = fields.Nested(ReportPeriodSchema, metadata={"description": "the next period (for due_next)"})
     units = fields.List(fields.Nested(ReportUnitFiguresSchema))
     total = fields.Nested(ReportFiguresSchema)
+    unit = fields.Nested(DepartmentRefSchema, allow_none=True, metadata={"description": "the unit asked for, or null"})
 
 
 class WeekPlanItemSchema(Schema):
@@ -390,6 +391,7 @@ class WeekPlanSchema(Schema):
     next = fields.Nested(ReportPeriodSchema, metadata={"description": "the week the plans are for"})
     units = fields.List(fields.Nested(WeekPlanUnitSchema))
     total = fields.Integer(metadata={"description": "how many plans"})
+    unit = fields.Nested(DepartmentRefSchema, allow_none=True, metadata={"description": "the unit asked for, or null"})
 
 
 class NotificationSchema(Schema):

@@ -38,6 +38,7 @@ from engine.identity import identity
 from engine.items import items, progress, workflow
 from engine.reports import dashboard, reports
 from engine.store.db import transaction
+from engine.store.errors import InvalidInput
 from engine.store.models import Item
 from tests.conftest import People
 
@@ -263,3 +264,35 @@ def test_the_dashboard_stacks_overdue_as_a_part_of_open(ledger: sessionmaker[Ses
     # The chart's stack: open on time + open overdue = open; closed beside it, never counted twice.
     assert [(u.on_time, u.overdue, u.closed) for u in units] == [(2, 2, 2), (1, 1, 3)]
     assert all(u.on_time + u.overdue == u.open for u in units)
+
+
+def test_a_report_narrowed_to_one_unit_counts_only_its_items(ledger: sessionmaker[Session]) -> None:
+    with transaction(ledger) as session:
+        auditor = identity.user_by_username(session, "auditor")
+        works = reports.scope(session, "works")
+        dispatch = reports.figures(session, auditor, reports.parse("dispatch", "2026-11-2"), TZ, works)
+        week = reports.week_plan(session, auditor, reports.parse("week", "2026-W47"), TZ, works)
+        assert reports.scope(session, "") is None
+        with pytest.raises(InvalidInput) as refused:
+            reports.scope(session, "nowhere")
+        assert [error["field"] for error in refused.value.errors] == ["unit"]
+    assert (dispatch.unit, figures(dispatch)) == (
+        works,
+        {"works": DISPATCH_2026_11_2["works"], "total": DISPATCH_2026_11_2["works"]},
+    )
+    assert (week.unit, plans(week)) == (works, {"works": WEEK_2026_W47["works"]})
+
+
+@pytest.mark.parametrize(
+    ("kind", "day", "code", "previous", "english"),
+    [
+        ("dispatch", "2026-11-30", "2026-11-3", "2026-11-2", "November 2026, days 21–30"),
+        ("dispatch", "2026-01-05", "2026-01-1", "2025-12-3", "January 2026, days 1–10"),
+        ("monthly", "2026-01-31", "2026-01", "2025-12", "January 2026"),
+        ("week", "2027-01-01", "2026-W53", "2026-W52", "week 53 of 2026"),
+    ],
+)
+def test_the_period_a_day_falls_in(kind: str, day: str, code: str, previous: str, english: str) -> None:
+    period = reports.containing(kind, dt.date.fromisoformat(day))
+    assert (period.code, period.previous().code, period.label_en) == (code, previous, english)
+    assert reports.parse(kind, period.code) == period and period.previous().next() == period
