@@ -151,17 +151,20 @@ def figure_values(figures: Figures) -> list[Any]:
     ]
 
 
-def figure_headers(kind: str, language: str | None) -> list[str]:
-    """The figures' column headers, in the order of ``figure_values``."""
-    return [say(label or DUE_NEXT[kind], language, "\n") for label, _ in FIGURE_COLUMNS]
+def headers(kind: str, language: str | None) -> list[str]:
+    """The column headers of a report of ``kind``, as the workbook and the page show them."""
+    if kind == "week":
+        return [say(label, language, "\n") for label, _ in WEEK_COLUMNS]
+    figures = [say(label or DUE_NEXT[kind], language, "\n") for label, _ in FIGURE_COLUMNS]
+    return [say(NUMBER, language, "\n"), say(UNIT, language, "\n"), *figures]
 
 
 def figures_workbook(report: Report, language: str | None = None) -> bytes:
     """旬调度表 or 月总结表: one row per unit, then the totals."""
-    headers = [say(NUMBER, language, "\n"), say(UNIT, language, "\n"), *figure_headers(report.period.kind, language)]
     widths = [6, 22, *(width for _, width in FIGURE_COLUMNS)]
+    columns = list(zip(headers(report.period.kind, language), widths, strict=True))
     subtitle = _subtitle(report, ("统计时段", "Period"), ("下期", "Next"), language)
-    book, sheet = _sheet(report, subtitle, list(zip(headers, widths, strict=True)), language)
+    book, sheet = _sheet(report, subtitle, columns, language)
     rows = [
         [n, unit.department.name if unit.department else "", *figure_values(unit)]
         for n, unit in enumerate(report.units, 1)
@@ -183,7 +186,7 @@ WEEK_COLUMNS = (
 
 def week_workbook(report: WeekPlan, timezone: str, language: str | None = None) -> bytes:
     """周计划表: each unit's plans for the next week, one row per item, then the count."""
-    columns = [(say(label, language, "\n"), width) for label, width in WEEK_COLUMNS]
+    columns = list(zip(headers("week", language), (width for _, width in WEEK_COLUMNS), strict=True))
     subtitle = _subtitle(report, ("本周", "Week"), ("下周", "Next week"), language)
     book, sheet = _sheet(report, subtitle, columns, language)
     office = ZoneInfo(timezone)
@@ -200,3 +203,10 @@ def week_workbook(report: WeekPlan, timezone: str, language: str | None = None) 
 def _local(at: dt.datetime, office: ZoneInfo) -> dt.datetime:
     """Excel keeps no time zone: the office's wall-clock time."""
     return at.astimezone(office).replace(tzinfo=None)
+
+
+def workbook(report: Report | WeekPlan, timezone: str, language: str | None = None) -> bytes:
+    """The report's workbook, whichever its kind."""
+    if isinstance(report, WeekPlan):
+        return week_workbook(report, timezone, language)
+    return figures_workbook(report, language)

@@ -295,3 +295,10 @@ def week_plan(session: Session, user: User, period: Period, timezone: str, unit:
             units.append(UnitPlans(Unit(code, name), []))
         units[-1].plans.append(Plan(item_id, title, plan, at, username, display_name))
     return WeekPlan(period, period.next(), units, sum(len(plans.plans) for plans in units), unit)
+
+
+def report(session: Session, user: User, period: Period, timezone: str, unit: Unit | None = None) -> Report | WeekPlan:
+    """The report of ``period``'s kind: the week plan, or the dispatch or monthly figures."""
+    if period.kind == "week":
+        return week_plan(session, user, period, timezone, unit)
+    return figures(session, user, period, timezone, unit)

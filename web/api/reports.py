@@ -54,16 +54,10 @@ class WeekQuerySchema(ReportQuerySchema):
     week = PeriodText("week", "2026-W48", "ISO week YYYY-Www (Monday to Sunday)")
 
 
-def _figures(period: reports.Period, query: dict[str, Any]) -> reports.Report:
+def _report(period: reports.Period, query: dict[str, Any]) -> reports.Report | reports.WeekPlan:
     session = db.session()
     unit = reports.scope(session, query.get("unit"))
-    return reports.figures(session, current_user(), period, db.settings().timezone, unit)
-
-
-def _week(query: dict[str, Any]) -> reports.WeekPlan:
-    session = db.session()
-    unit = reports.scope(session, query.get("unit"))
-    return reports.week_plan(session, current_user(), query["week"], db.settings().timezone, unit)
+    return reports.report(session, current_user(), period, db.settings().timezone, unit)
 
 
 def _language() -> str | None:
@@ -71,16 +65,17 @@ def _language() -> str | None:
     return request.accept_languages.best_match(report_xlsx.LANGUAGES)
 
 
-def _xlsx(content: bytes, report: reports.Report | reports.WeekPlan) -> Response:
+def workbook_response(report: reports.Report | reports.WeekPlan, language: str | None) -> Response:
+    """The report's workbook as a download named by its title (the pages send it too)."""
     period = report.period
-    name = report_xlsx.title(period, report.unit, _language())
+    name = report_xlsx.title(period, report.unit, language)
     disposition = attachment(f"{name}.xlsx", f"{period.kind}-{period.start.isoformat()}.xlsx")
+    content = report_xlsx.workbook(report, db.settings().timezone, language)
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": disposition})
 
 
-def _figures_xlsx(period: reports.Period, query: dict[str, Any]) -> Response:
-    report = _figures(period, query)
-    return _xlsx(report_xlsx.figures_workbook(report, _language()), report)
+def _xlsx(period: reports.Period, query: dict[str, Any]) -> Response:
+    return workbook_response(_report(period, query), _language())
 
 
 @blp.route("/dispatch", methods=["GET"])
@@ -88,8 +83,8 @@ def _figures_xlsx(period: reports.Period, query: dict[str, Any]) -> Response:
 @blp.arguments(DispatchQuerySchema, location="query")
 @blp.response(200, FiguresReportSchema, description="旬调度: per unit and in total")
 @blp.problems(403)
-def dispatch(query: dict[str, Any]) -> reports.Report:
-    return _figures(query["period"], query)
+def dispatch(query: dict[str, Any]) -> reports.Report | reports.WeekPlan:
+    return _report(query["period"], query)
 
 
 @blp.route("/dispatch.xlsx", methods=["GET"])
@@ -98,7 +93,7 @@ def dispatch(query: dict[str, Any]) -> reports.Report:
 @blp.response(200, content_type=XLSX, description="旬调度表, the same figures as a workbook")
 @blp.problems(403)
 def dispatch_xlsx(query: dict[str, Any]) -> Response:
-    return _figures_xlsx(query["period"], query)
+    return _xlsx(query["period"], query)
 
 
 @blp.route("/monthly", methods=["GET"])
@@ -106,8 +101,8 @@ def dispatch_xlsx(query: dict[str, Any]) -> Response:
 @blp.arguments(MonthlyQuerySchema, location="query")
 @blp.response(200, FiguresReportSchema, description="月总结: per unit and in total")
 @blp.problems(403)
-def monthly(query: dict[str, Any]) -> reports.Report:
-    return _figures(query["month"], query)
+def monthly(query: dict[str, Any]) -> reports.Report | reports.WeekPlan:
+    return _report(query["month"], query)
 
 
 @blp.route("/monthly.xlsx", methods=["GET"])
@@ -116,7 +111,7 @@ def monthly(query: dict[str, Any]) -> reports.Report:
 @blp.response(200, content_type=XLSX, description="月总结表, the same figures as a workbook")
 @blp.problems(403)
 def monthly_xlsx(query: dict[str, Any]) -> Response:
-    return _figures_xlsx(query["month"], query)
+    return _xlsx(query["month"], query)
 
 
 @blp.route("/week", methods=["GET"])
@@ -124,8 +119,8 @@ def monthly_xlsx(query: dict[str, Any]) -> Response:
 @blp.arguments(WeekQuerySchema, location="query")
 @blp.response(200, WeekPlanSchema, description="周计划: each unit's plans for the next week")
 @blp.problems(403)
-def week(query: dict[str, Any]) -> reports.WeekPlan:
-    return _week(query)
+def week(query: dict[str, Any]) -> reports.Report | reports.WeekPlan:
+    return _report(query["week"], query)
 
 
 @blp.route("/week.xlsx", methods=["GET"])
@@ -134,5 +129,4 @@ def week(query: dict[str, Any]) -> reports.WeekPlan:
 @blp.response(200, content_type=XLSX, description="周计划表, the same plans as a workbook")
 @blp.problems(403)
 def week_xlsx(query: dict[str, Any]) -> Response:
-    report = _week(query)
-    return _xlsx(report_xlsx.week_workbook(report, db.settings().timezone, _language()), report)
+    return _xlsx(query["week"], query)

@@ -11,17 +11,19 @@ from typing import Any
 from flask import Flask, session
 from flask_babel import Babel, get_locale
 
+from engine.identity import permissions
 from engine.identity.identity import Role
 from engine.items import due
 from engine.store.models import User
 from web import browser_session, db
-from web.pages import account, admin, dashboard, designer, inbox, item, ledger, text
+from web.pages import account, admin, dashboard, designer, inbox, item, ledger, reports, text
 from web.pages.base import LOCALE_KEY, LOCALES, csrf
 
 # Pages a person sees only with one of these roles (the page itself checks again what it shows).
 NAV_ROLES = {
     "designer.processes": {Role.DESIGNER},
     "admin.people": {Role.ADMIN},
+    "report_pages.index": permissions.REPORT_READERS,
 }
 
 
@@ -63,5 +65,5 @@ def init_pages(app: Flask) -> None:
     )
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)
-    for module in (inbox, ledger, item, designer, dashboard, admin):
+    for module in (inbox, ledger, item, designer, dashboard, reports, admin):
         app.register_blueprint(module.bp)
