@@ -22,6 +22,8 @@ over the items the reader may see (``items.visible_clause``):
 - average days to close (平均办结天数): mean of ``closed_at - created_at`` in days over the items
   closed in the period, 1 decimal; null when none closed.
 
+Withdrawn items (撤销, registered by mistake: ``engine.items.corrections``) count nowhere.
+
 Every unit with an item open during the period is listed, ordered by department code. The
 figures are SQL aggregates (one ``GROUP BY`` query), not items loaded into Python.
 
@@ -40,6 +42,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.items.corrections import counted_clause
 from engine.items.items import visible_clause
 from engine.store.clock import day_start
 from engine.store.models import Department, Item, ProgressUpdate, User
@@ -183,7 +186,8 @@ def figures(session: Session, user: User, period: Period, timezone: str) -> Repo
         select(Department.code, Department.name, *(func.sum(case((c, 1), else_=0)) for c in conditions))
         .add_columns(func.sum(case((Item.closed_at < stop, _days_open(session.get_bind().dialect.name)))))
         .join(Department, Department.id == Item.department_id)
-        .where(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= start), visible_clause(user))
+        .where(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= start))
+        .where(visible_clause(user), counted_clause())
         .group_by(Department.id, Department.code, Department.name)
         .order_by(Department.code)
     )
@@ -238,7 +242,7 @@ def week_plan(session: Session, user: User, period: Period, timezone: str) -> We
         .join(Item, Item.id == ProgressUpdate.item_id)
         .join(Department, Department.id == Item.department_id)
         .join(User, User.id == ProgressUpdate.actor_id)
-        .where(ranked.c.n == 1, visible_clause(user))
+        .where(ranked.c.n == 1, visible_clause(user), counted_clause())
         .order_by(Department.code, Item.id)
     )
     units: list[UnitPlans] = []
