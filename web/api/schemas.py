@@ -472,6 +472,7 @@ class AuditReportSchema(Schema):
 
 
 class HistoryExportQuerySchema(Schema):
+    item_id = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE), metadata={"description": "one item"})
     actor = Text(validate=validate.Length(max=64))
     action = Text(validate=validate.Length(max=32))
     department = Text(validate=validate.Length(max=64), metadata={"description": "unit code"})
