@@ -28,6 +28,12 @@ def require_admin(user: User) -> None:
         raise Forbidden("只有管理员可以执行此操作 Only administrators may do this")
 
 
+def require_auditor(user: User) -> None:
+    """Auditors verify and export the history."""
+    if Role.AUDITOR not in user.roles:
+        raise Forbidden("只有审计员可以核验和导出历史 Only auditors verify and export the history")
+
+
 def require_log_reader(user: User) -> None:
     """Auditors, and administrators, read the admin log and the open incidents."""
     if not user.roles & {Role.AUDITOR, Role.ADMIN}:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity.identity import Role
@@ -105,6 +105,23 @@ def mark_read(session: Session, user: User, notification_id: int) -> Notificatio
     if found.read_at is None:
         found.read_at = utcnow()
     return found
+
+
+def unread_count(session: Session, user: User) -> int:
+    """For the bell on every page: one COUNT over the user's rows (``ix_notification_user_created``)."""
+    query = select(func.count()).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    return session.scalar(query) or 0
+
+
+def mark_all_read(session: Session, user: User) -> int:
+    """Every unread notification of the user; returns how many there were."""
+    done = session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
 
 
 def extension_requested(session: Session, item: Item, request: ExtensionRequest) -> None:

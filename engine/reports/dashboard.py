@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from engine.items import due
+from engine.items.corrections import counted_clause
 from engine.items.items import visible_clause
 from engine.reports import reports
 from engine.store.models import Department, Item, User
@@ -52,7 +53,7 @@ def unit_states(session: Session, user: User, today: dt.date) -> list[UnitState]
             func.sum(case((overdue, 1), else_=0)),
         )
         .join(Department, Department.id == Item.department_id)
-        .where(visible_clause(user))
+        .where(visible_clause(user), counted_clause())
         .group_by(Department.id, Department.code, Department.name)
         .order_by(Department.code)
     )

@@ -22,6 +22,8 @@ over the items the reader may see (``items.visible_clause``):
 - average days to close (平均办结天数): mean of ``closed_at - created_at`` in days over the items
   closed in the period, 1 decimal; null when none closed.
 
+Withdrawn items (撤销, registered by mistake: ``engine.items.corrections``) count nowhere.
+
 Every unit with an item open during the period is listed, ordered by department code. The
 figures are SQL aggregates (one ``GROUP BY`` query), not items loaded into Python.
 
@@ -41,6 +43,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, tru
 from sqlalchemy.orm import Session
 
 from engine.identity.identity import department_by_code
+from engine.items.corrections import counted_clause
 from engine.items.items import visible_clause
 from engine.store.clock import day_start
 from engine.store.errors import InvalidInput
@@ -230,7 +233,7 @@ def figures(session: Session, user: User, period: Period, timezone: str, unit: U
         .add_columns(func.sum(case((closed, _days_open(session.get_bind().dialect.name)))))
         .join(Department, Department.id == Item.department_id)
         .where(Item.created_at < stop, or_(Item.closed_at.is_(None), Item.closed_at >= start))
-        .where(visible_clause(user), _within(unit))
+        .where(visible_clause(user), _within(unit), counted_clause())
         .group_by(Department.id, Department.code, Department.name)
         .order_by(Department.code)
     )
@@ -286,7 +289,7 @@ def week_plan(session: Session, user: User, period: Period, timezone: str, unit:
         .join(Item, Item.id == ProgressUpdate.item_id)
         .join(Department, Department.id == Item.department_id)
         .join(User, User.id == ProgressUpdate.actor_id)
-        .where(ranked.c.n == 1, visible_clause(user), _within(unit))
+        .where(ranked.c.n == 1, visible_clause(user), _within(unit), counted_clause())
         .order_by(Department.code, Item.id)
     )
     units: list[UnitPlans] = []

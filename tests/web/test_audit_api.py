@@ -61,6 +61,10 @@ def test_the_auditor_exports_the_history_across_items_filtered_with_hashes(clien
         (late["id"], 2, "works_manager", "completed"),
     ]
     assert export("until=2026-11-10") == [(early["id"], 1, "reporter", "created")]
+    assert export(f"item_id={late['id']}") == [
+        (late["id"], 1, "reporter", "created"),
+        (late["id"], 2, "works_manager", "completed"),
+    ]
     assert client.get(f"{API}/audit/history?since=yesterday", headers=people.auth("auditor")).status_code == 422
     assert client.get(f"{API}/audit/history", headers=people.auth("manager")).status_code == 403
 

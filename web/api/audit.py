@@ -8,9 +8,6 @@ from flask import Response
 
 from engine.audit import admin_log, audit, audit_export
 from engine.identity import permissions
-from engine.identity.identity import Role
-from engine.store.errors import Forbidden
-from engine.store.models import User
 from web import db
 from web.api.auth_schemas import AdminLogPageSchema, AdminLogQuerySchema
 from web.api.blueprint import Blueprint
@@ -21,13 +18,8 @@ from web.auth import check_first
 blp = Blueprint("audit", __name__, url_prefix="/audit", description="审计 Audit")
 
 
-def _auditor(user: User) -> None:
-    if Role.AUDITOR not in user.roles:
-        raise Forbidden("只有审计员可以核验历史 Only auditors verify the history")
-
-
 @blp.route("/verify", methods=["GET"])
-@check_first(_auditor)
+@check_first(permissions.require_auditor)
 @blp.response(200, AuditReportSchema)
 @blp.problems(403)
 def verify() -> dict[str, Any]:
@@ -41,17 +33,17 @@ def verify() -> dict[str, Any]:
 
 
 @blp.route("/history", methods=["GET"])
-@check_first(_auditor)
+@check_first(permissions.require_auditor)
 @blp.arguments(HistoryExportQuerySchema, location="query")
 @blp.response(200, HistoryExportSchema)
 @blp.problems(403)
 def history(query: dict[str, Any]) -> dict[str, Any]:
-    """Events across items, with their hashes, filtered by actor, action, unit and date range."""
+    """Events across items, with their hashes, filtered by item, actor, action, unit and date range."""
     return {"events": audit_export.rows(db.session(), audit_export.ExportFilter(**query), db.settings().timezone)}
 
 
 @blp.route("/history.xlsx", methods=["GET"])
-@check_first(_auditor)
+@check_first(permissions.require_auditor)
 @blp.arguments(HistoryExportQuerySchema, location="query")
 @blp.response(200, content_type=XLSX, description="The same rows as a workbook")
 @blp.problems(403)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from engine.audit import history
 from engine.identity import permissions
-from engine.items import items, progress, workflow
+from engine.items import corrections, items, progress, workflow
 from engine.ledger import ledger, ledger_export
 from engine.store.models import ProgressUpdate, User
 from web import db
@@ -16,6 +16,7 @@ from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
 from web.api.presenters import item_payload, item_summary
 from web.api.schemas import (
+    CorrectionSchema,
     HistorySchema,
     ImportQuerySchema,
     ItemCreateSchema,
@@ -29,6 +30,7 @@ from web.api.schemas import (
     ProgressCreateSchema,
     ProgressListSchema,
     ProgressUpdateSchema,
+    WithdrawSchema,
 )
 from web.auth import check_first, current_user
 from web.uploads import check_ledger, workbook_body
@@ -148,3 +150,47 @@ def list_progress(item_id: int) -> dict[str, Any]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
     return {"updates": progress.updates(session, item)}
+
+
+def _admin(user: User, item_id: int) -> None:
+    permissions.require_admin(user)
+
+
+ADMIN_CHANGE_PROBLEMS = {
+    412: "If-Match does not match the item's current ETag",
+    422: "Invalid data (`errors` names the field), or the item is finished or withdrawn already (field `item`)",
+}
+
+
+@blp.route("/<int:item_id>/withdraw", methods=["POST"])
+@check_first(_admin)
+@blp.arguments(WithdrawSchema)
+@blp.response(200, ItemSchema)
+@blp.problems(400, 403, 404, 413, described=ADMIN_CHANGE_PROBLEMS)
+def withdraw(body: dict[str, Any], item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """撤销: an administrator stops an item registered by mistake; it stays visible as withdrawn."""
+    session = db.session()
+    item = corrections.withdraw(
+        session, current_user(), item_id, body["reason"], request.headers.get("If-Match"), request.remote_addr
+    )
+    return item_payload(session, item, db.today()), 200, {"ETag": workflow.etag(item)}
+
+
+@blp.route("/<int:item_id>/correct", methods=["POST"])
+@check_first(_admin)
+@blp.arguments(CorrectionSchema)
+@blp.response(200, ItemSchema)
+@blp.problems(400, 403, 404, 413, described=ADMIN_CHANGE_PROBLEMS)
+def correct(body: dict[str, Any], item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """更正: an administrator corrects fields registered wrongly; the history keeps each old and new value."""
+    session = db.session()
+    item = corrections.correct(
+        session,
+        current_user(),
+        item_id,
+        corrections.Correction(**body),
+        db.settings().timezone,
+        request.headers.get("If-Match"),
+        request.remote_addr,
+    )
+    return item_payload(session, item, db.today()), 200, {"ETag": workflow.etag(item)}

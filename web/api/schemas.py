@@ -52,6 +52,26 @@ class ItemCreateSchema(Schema):
     )
 
 
+# A reason says something: blank is no reason.
+REASON = (validate.Length(max=2000), validate.Regexp(r"\s*\S", error="请填写理由 Give a reason"))
+
+
+class WithdrawSchema(Schema):
+    reason = Text(required=True, validate=REASON, metadata={"description": "撤销理由"})
+
+
+class CorrectionSchema(Schema):
+    """The fields to correct; those left out keep their value."""
+
+    reason = Text(required=True, validate=REASON, metadata={"description": "更正理由"})
+    title = Text(validate=validate.Length(min=1, max=500))
+    description = Text(validate=validate.Length(max=10000))
+    source = Text(validate=validate.OneOf(SOURCES), metadata={"description": "问题来源"})
+    category = Text(validate=validate.Length(min=1, max=100))
+    department = Text(validate=validate.Length(min=1, max=64), metadata={"description": "责任单位 code"})
+    deadline = fields.Date(metadata={"description": "整改时限 YYYY-MM-DD"})
+
+
 class ItemQuerySchema(Schema):
     status = Text()
     department = Text()
@@ -454,6 +474,7 @@ class AuditReportSchema(Schema):
 
 
 class HistoryExportQuerySchema(Schema):
+    item_id = fields.Integer(validate=validate.Range(min=1, max=MAX_PAGE), metadata={"description": "one item"})
     actor = Text(validate=validate.Length(max=64))
     action = Text(validate=validate.Length(max=32))
     department = Text(validate=validate.Length(max=64), metadata={"description": "unit code"})

@@ -14,9 +14,10 @@ from flask_babel import Babel, get_locale
 from engine.identity import permissions
 from engine.identity.identity import Role
 from engine.items import due
+from engine.items.notifications import unread_count
 from engine.store.models import User
 from web import browser_session, db
-from web.pages import account, admin, dashboard, designer, inbox, item, ledger, reports, text
+from web.pages import account, admin, audit, dashboard, designer, inbox, item, ledger, notifications, reports, text
 from web.pages.base import LOCALE_KEY, LOCALES, csrf
 
 # Pages a person sees only with one of these roles (the page itself checks again what it shows).
@@ -24,6 +25,7 @@ NAV_ROLES = {
     "designer.processes": {Role.DESIGNER},
     "admin.people": {Role.ADMIN},
     "report_pages.index": permissions.REPORT_READERS,
+    "auditor.history": {Role.AUDITOR},
 }
 
 
@@ -39,6 +41,8 @@ def _template_globals() -> dict[str, Any]:
         "me": user,
         "locale": str(get_locale()),
         "may_see": lambda endpoint: _may_see(user, endpoint),
+        # The bell's count, on every page of a logged-in person: one indexed COUNT.
+        "unread": unread_count(db.session(), user) if user is not None else 0,
     }
 
 
@@ -65,5 +69,5 @@ def init_pages(app: Flask) -> None:
     )
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)
-    for module in (inbox, ledger, item, designer, dashboard, reports, admin):
+    for module in (inbox, ledger, item, designer, dashboard, reports, admin, notifications, audit):
         app.register_blueprint(module.bp)

@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.items import corrections
 from engine.store.models import Department, HistoryEvent, Item, ProcessDefinition, User
 from web.pages import text
 
@@ -26,6 +27,8 @@ HIDDEN = {"process", "definition", "incident", "request", "row", "data", "resolv
 # Fields whose value is a person's username or a unit's code, whatever the form says.
 PEOPLE_KEYS = {"assignee", "owner"}
 UNIT_KEYS = {"department", "co_departments", "unit"}
+# A correction's data: ``{field: {"from": old, "to": new}}``.
+CHANGES = "changes"
 DATE_KEYS = {"deadline", "current_deadline", "new_deadline"}
 PEOPLE_FORMATS = {"username", "department-member"}
 
@@ -75,6 +78,7 @@ def _field_labels() -> dict[str, str]:
         "remarks": _("备注"),
         "assignee": _("办理人"),
         "unit": _("单位"),
+        "description": _("详细情况"),
     }
 
 
@@ -86,7 +90,7 @@ def _strings(events: Iterable[HistoryEvent], model: dict[str, Any]) -> tuple[set
         if event.actor:
             people.add(event.actor)
         form = _form(model, event)
-        for key, value in event.data.items():
+        for key, value in _flat(event.data):
             values = value if isinstance(value, list) else [value]
             spec = form.get(key, {})
             spec = spec.get("items", spec) if isinstance(spec, dict) else {}
@@ -95,6 +99,15 @@ def _strings(events: Iterable[HistoryEvent], model: dict[str, Any]) -> tuple[set
             elif key in UNIT_KEYS or spec.get("format") == "item-unit":
                 units.update(v for v in values if isinstance(v, str))
     return people, units
+
+
+def _flat(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The event's fields, a correction's old and new values among them (each under its field's key)."""
+    changes = data.get(CHANGES)
+    found = [(key, value) for key, value in data.items() if key != CHANGES]
+    if isinstance(changes, dict):
+        found += [(key, [change.get("from"), change.get("to")]) for key, change in changes.items()]
+    return found
 
 
 def _names(session: Session, people: set[str], units: set[str]) -> _Names:
@@ -143,6 +156,7 @@ class _Presenter:
         self.labels = _field_labels()
         statuses = model.get("statuses", {}).values()
         self.status_labels = {s["status"]: s["label"] for s in statuses}
+        self.status_labels.setdefault(corrections.WITHDRAWN[0], corrections.WITHDRAWN[1])
         for task in model.get("tasks", {}).values():
             if task.get("status"):
                 self.status_labels.setdefault(task["status"], task.get("status_label") or task["status"])
@@ -183,13 +197,23 @@ class _Presenter:
 
     def details(self, event: HistoryEvent, skip: set[str]) -> list[tuple[str, str]]:
         form = _form(self.model, event)
-        shown = []
+        shown = self.changes(event.data.get(CHANGES))
         for key, value in event.data.items():
-            if key in HIDDEN or key in skip or value in (None, "", [], {}):
+            if key in HIDDEN or key in skip or key == CHANGES or value in (None, "", [], {}):
                 continue
             spec = form.get(key) if isinstance(form.get(key), dict) else {}
             label = self.pick(spec["title"]) if spec and "title" in spec else self.labels.get(key, key)
             shown.append((label, self.value(key, spec or {}, value)))
+        return shown
+
+    def changes(self, changes: object) -> list[tuple[str, str]]:
+        """A correction, field by field: old → new."""
+        if not isinstance(changes, dict):
+            return []
+        shown = []
+        for key, change in changes.items():
+            old, new = (self.value(str(key), {}, change.get(end)) or "—" for end in ("from", "to"))
+            shown.append((self.labels.get(str(key), str(key)), f"{old} → {new}"))
         return shown
 
     def line(self, event: HistoryEvent) -> Line:
@@ -224,6 +248,8 @@ class _Presenter:
             "extension_requested": lambda e, d: (_("申请延期至 %(day)s", day=self._day(d, "new_deadline")), set()),
             "extension_granted": lambda e, d: (_("同意延期至 %(day)s", day=self._day(d, "new_deadline")), set()),
             "extension_refused": lambda e, d: (_("不同意延期"), set()),
+            "withdrawn": lambda e, d: (_("撤销了事项"), set()),
+            "corrected": lambda e, d: (_("更正了登记信息"), set()),
         }
         known = sentences.get(event.action)
         if known is None:
