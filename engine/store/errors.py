@@ -63,7 +63,7 @@ class IncidentResolved(RectiflowError):
 
 
 class TaskNotReady(RectiflowError):
-    """This task is no longer ready: it was completed or cancelled."""
+    """此任务已办结或已取消 This task is no longer ready: it was completed or cancelled."""
 
 
 class StaleVersion(RectiflowError):
