@@ -22,7 +22,9 @@ def session(sessions: sessionmaker[Session], people: People) -> Iterator[Session
 
 
 def ready(session: Session, item: Item, name: str, unit: str | None = None) -> Task:
-    (task,) = [t for t in items.live_tasks(session, item) if t.name == name and (unit is None or t.instance_key == unit)]
+    (task,) = [
+        t for t in items.live_tasks(session, item) if t.name == name and (unit is None or t.instance_key == unit)
+    ]
     return task
 
 
