@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 
 from engine.audit import history
 from engine.items import due, forms, items, review, workflow
-from engine.store.errors import InvalidInput, TaskNotReady
+from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
 from web import db
 from web.pages import task_form, text, timeline
@@ -67,7 +67,7 @@ def list_tasks() -> str:
     return render_template("inbox.html", rows=rows)
 
 
-def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str, str]]) -> str:
+def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str, str]], notice: str = "") -> str:
     """The task's page; ``values`` None: not posted yet, so a task sent back starts from its last answer."""
     session = db.session()
     item = items.get_visible(session, me(), task.item_id)
@@ -82,6 +82,7 @@ def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str,
         item=item,
         form=form or {},
         returned=returned,
+        notice=notice,
         submitted=submitted,
         updates=updates,
         fields=task_form.fields(session, item, form, values, errors),
@@ -118,5 +119,10 @@ def complete(task_id: int) -> Response | str:
         # Nothing was saved; the same form comes back with each message beside its field (a page, so 200).
         session.rollback()
         return _task_page(session.get_one(Task, task_id), data, exc.errors)
+    except StaleVersion:
+        # Someone changed the item meanwhile (e.g. a progress report): the answer is kept, to check and send again.
+        session.rollback()
+        notice = _("提交期间事项已被他人更新，请核对上方内容后再次提交")
+        return _task_page(session.get_one(Task, task_id), data, [], notice)
     flash(_("已提交：%(step)s", step=text.pick(task.title, str(get_locale()))))
     return redirect(url_for("inbox.list_tasks"))

@@ -183,3 +183,29 @@ def test_a_finished_task_posted_again_says_it_is_done(site: Site, sessions: sess
     site.visit(task_url.removeprefix(site.base))
     assert page.url.endswith(f"/items/{item_id}")
     expect(page.locator(".flash")).to_have_text("此任务已办结，无需再次提交")
+
+
+def test_an_answer_sent_after_the_item_changed_is_kept_to_check_and_send_again(
+    site: Site, sessions: sessionmaker[Session]
+) -> None:
+    page = site.page
+    with transaction(sessions) as session:
+        reporter = identity.user_by_username(session, "reporter")
+        item = workflow.create_item(session, reporter, workflow.NewItem(title=TITLE, department="office"), "UTC")
+        act(session, item, "manager", "define_measures", {"measures": "增设自助取号机"})
+        act(session, item, "manager", "assign_owner", {"owner": "owner"})
+        item_id = item.id
+
+    site.login("owner")
+    open_task(site, TITLE)
+    page.fill("#f-result", "已增设两台取号机")
+    with transaction(sessions) as session:  # the manager reports progress while the owner writes
+        changed = session.get_one(Item, item_id)
+        manager = identity.user_by_username(session, "manager")
+        progress.report(session, manager.id, changed, progress.NewProgress(note="设备已到货"))
+    submit(site)
+    expect(page.locator(".task-form .error")).to_have_text("提交期间事项已被他人更新，请核对上方内容后再次提交")
+    expect(page.locator("#f-result")).to_have_value("已增设两台取号机")
+    expect(page.locator("section.judged")).to_contain_text("设备已到货")
+    submit(site)
+    expect(page.locator(".flash")).to_have_text("已提交：整改落实")
