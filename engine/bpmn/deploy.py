@@ -108,7 +108,7 @@ def latest(session: Session, key: str) -> ProcessDefinition:
     if definition is None:
         raise NotFound(
             f"未部署的流程 No process deployed with key {key!r}",
-            errors=[{"field": "process", "message": "unknown process"}],
+            errors=[{"field": "process", "message": f"未部署的流程 No process deployed with key {key!r}"}],
         )
     return definition
 
@@ -118,7 +118,7 @@ def get(session: Session, key: str, version: int) -> ProcessDefinition:
         select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
     )
     if definition is None:
-        raise NotFound(f"No process {key!r} version {version}")
+        raise NotFound(f"流程 {key!r} 没有第 {version} 版 No process {key!r} version {version}")
     return definition
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 
 class RectiflowError(Exception):
-    """Something went wrong."""
+    """出错了 Something went wrong."""
 
     def __init__(self, detail: str | None = None, errors: list[dict[str, Any]] | None = None) -> None:
         self.detail = detail or (self.__doc__ or "").strip()
@@ -22,23 +22,23 @@ class WrongCredentials(RectiflowError):
 
 
 class NotFound(RectiflowError):
-    """No such resource."""
+    """找不到 No such resource."""
 
 
 class Forbidden(RectiflowError):
-    """You may not do this."""
+    """没有权限 You may not do this."""
 
 
 class InvalidInput(RectiflowError):
-    """The submitted data is not valid."""
+    """提交的内容有误 The submitted data is not valid."""
 
 
 class TooLarge(RectiflowError):
-    """The upload is larger than this service reads."""
+    """文件太大 The upload is larger than this service reads."""
 
 
 class AlreadyExists(RectiflowError):
-    """That already exists."""
+    """已存在 That already exists."""
 
 
 class InvalidDiagram(RectiflowError):
@@ -63,11 +63,11 @@ class IncidentResolved(RectiflowError):
 
 
 class TaskNotReady(RectiflowError):
-    """This task is no longer ready: it was completed or cancelled."""
+    """此任务已办结或已取消 This task is no longer ready: it was completed or cancelled."""
 
 
 class StaleVersion(RectiflowError):
-    """The item changed since you read it."""
+    """事项已被他人修改 The item changed since you read it."""
 
 
 class BackupRefused(RectiflowError):

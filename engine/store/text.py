@@ -9,8 +9,17 @@ T = TypeVar("T")
 # Control characters XML 1.0, and so an .xlsx cell, cannot hold (tab, newline and carriage return it can).
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
+# The Chinese part, then the first word that starts in ASCII: "审核验收 Review" -> ("审核验收", "Review").
+_BILINGUAL = re.compile(r"^(?P<zh>.*?[^\x00-\x7f][^A-Za-z]*?)\s+(?P<en>[A-Za-z].*)$", re.DOTALL)
+
 NUL = "不能包含 NUL 字符 Must not contain NUL characters"
 SURROGATE = "不是有效的 Unicode 文本 Not valid Unicode text (lone surrogate)"
+
+
+def bilingual(text: str) -> tuple[str, str]:
+    """The Chinese and the English part of a "中文 English" text (diagrams, forms, engine messages); else it twice."""
+    match = _BILINGUAL.match(text)
+    return (match["zh"].strip(), match["en"].strip()) if match else (text, text)
 
 
 def unstorable(text: str) -> str | None:

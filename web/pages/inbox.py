@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from engine.audit import history
-from engine.items import due, forms, items, workflow
-from engine.store.errors import InvalidInput
+from engine.items import due, forms, items, review, workflow
+from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
 from web import db
-from web.pages import task_form, timeline
+from web.pages import task_form, text, timeline
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
@@ -33,9 +34,10 @@ class Row:
     days_left: int | None
     overdue: bool
     warning: bool
+    returned: bool
 
 
-def _row(task: Task, item: Item, unit_names: dict[str, str], today: dt.date) -> Row:
+def _row(task: Task, item: Item, unit_names: dict[str, str], today: dt.date, returned: bool) -> Row:
     return Row(
         task=task,
         item=item,
@@ -43,6 +45,7 @@ def _row(task: Task, item: Item, unit_names: dict[str, str], today: dt.date) -> 
         days_left=(item.deadline - today).days if item.deadline else None,
         overdue=due.is_overdue(item, today),
         warning=due.is_warning(item, today),
+        returned=returned,
     )
 
 
@@ -57,30 +60,48 @@ def list_tasks() -> str:
     tasks = items.inbox(session, me())
     found = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_({t.item_id for t in tasks})))}
     names = {code: name for code, name in session.execute(select(Department.code, Department.name))}
-    rows = [_row(task, found[task.item_id], names, today) for task in tasks]
+    returned = review.returns(session, tasks)
+    rows = [_row(task, found[task.item_id], names, today, task.id in returned) for task in tasks]
     # Overdue first, then the oldest: what most needs doing is at the top.
     rows.sort(key=lambda row: (not row.overdue, row.task.created_at, row.task.id))
     return render_template("inbox.html", rows=rows)
 
 
-def _task_page(task: Task, values: dict[str, Any], errors: list[dict[str, str]]) -> str:
+def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str, str]], notice: str = "") -> str:
+    """The task's page; ``values`` None: not posted yet, so a task sent back starts from its last answer."""
     session = db.session()
     item = items.get_visible(session, me(), task.item_id)
     form = forms.form_of(items.definition_of(session, item).model, task.name)
+    returned = review.returns(session, [task]).get(task.id)
+    if values is None:
+        values = returned.previous if returned else {}
+    submitted, updates = timeline.judged(session, item, review.what_to_judge(session, task))
     return render_template(
         "task.html",
         task=task,
         item=item,
         form=form or {},
+        returned=returned,
+        notice=notice,
+        submitted=submitted,
+        updates=updates,
         fields=task_form.fields(session, item, form, values, errors),
         events=timeline.lines(session, item, history.events(session, item.id)),
-        data=items.data_of(session, item),
     )
 
 
+def _finished(task: Task) -> Response:
+    """A task done (or cancelled) already, opened or posted again (back button, old link): off to its item."""
+    flash(_("此任务已办结，无需再次提交") if task.state == "completed" else _("此任务已取消，无需办理"))
+    return redirect(url_for("item.show", item_id=task.item_id))
+
+
 @bp.get("/tasks/<int:task_id>")
-def show(task_id: int) -> str:
-    return _task_page(workflow.authorize_task(db.session(), me(), task_id), {}, [])
+def show(task_id: int) -> Response | str:
+    task = workflow.authorize_task(db.session(), me(), task_id)
+    if task.state in ("completed", "cancelled"):
+        return _finished(task)
+    return _task_page(task, None, [])
 
 
 @bp.post("/tasks/<int:task_id>")
@@ -91,9 +112,17 @@ def complete(task_id: int) -> Response | str:
     data = task_form.parse(forms.form_of(items.definition_of(session, item).model, task.name), request.form)
     try:
         workflow.complete_task(session, me(), task_id, data, request.form.get("etag") or None)
+    except TaskNotReady:
+        session.rollback()
+        return _finished(session.get_one(Task, task_id))
     except InvalidInput as exc:
         # Nothing was saved; the same form comes back with each message beside its field (a page, so 200).
         session.rollback()
         return _task_page(session.get_one(Task, task_id), data, exc.errors)
-    flash(_("已提交：%(step)s", step=task.title))
+    except StaleVersion:
+        # Someone changed the item meanwhile (e.g. a progress report): the answer is kept, to check and send again.
+        session.rollback()
+        notice = _("提交期间事项已被他人更新，请核对上方内容后再次提交")
+        return _task_page(session.get_one(Task, task_id), data, [], notice)
+    flash(_("已提交：%(step)s", step=text.pick(task.title, str(get_locale()))))
     return redirect(url_for("inbox.list_tasks"))

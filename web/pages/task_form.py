@@ -88,7 +88,7 @@ def _number(text: str, spec: dict[str, Any]) -> int | float | str:
     try:
         return int(text) if spec.get("type") == "integer" else float(text)
     except ValueError:
-        return text  # the schema names it: "is not of type 'integer'"
+        return text  # the schema refuses it, beside the field: "应为数字"
 
 
 def parse(schema: dict[str, Any] | None, form: MultiDict[str, str]) -> dict[str, Any]:

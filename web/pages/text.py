@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from zoneinfo import ZoneInfo
 
 from flask_babel import get_locale
 
+from engine.store.text import bilingual
 from web import db
-
-# The Chinese part, then the first word that starts in ASCII: "审核验收 Review" -> ("审核验收", "Review").
-_BILINGUAL = re.compile(r"^(?P<zh>.*?[^\x00-\x7f][^A-Za-z]*?)\s+(?P<en>[A-Za-z].*)$", re.DOTALL)
 
 
 def pick(text: object, locale: str) -> str:
     """The part of a "中文 English" text for the locale; any other text as it is."""
-    value = "" if text is None else str(text)
-    match = _BILINGUAL.match(value)
-    if match is None:
-        return value
-    return match["zh"].strip() if locale == "zh" else match["en"].strip()
+    zh, en = bilingual("" if text is None else str(text))
+    return zh if locale == "zh" else en
 
 
 def day(value: dt.date | dt.datetime | None) -> str:

@@ -18,8 +18,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.items import corrections
-from engine.store.models import Department, HistoryEvent, Item, ProcessDefinition, User
+from engine.items import corrections, forms, items, review
+from engine.store.models import Department, HistoryEvent, Item, ProcessDefinition, ProgressUpdate, User
 from web.pages import text
 
 # Kept in the history for the audit, meaningless to a reader of the page.
@@ -82,17 +82,21 @@ def _field_labels() -> dict[str, str]:
     }
 
 
-def _strings(events: Iterable[HistoryEvent], model: dict[str, Any]) -> tuple[set[str], set[str]]:
-    """Every username and unit code the events name, to look them all up at once."""
+# What a page says something about: who acted, on which form, with which data.
+_Record = tuple[str | None, dict[str, Any], dict[str, Any]]
+
+
+def _strings(records: Iterable[_Record]) -> tuple[set[str], set[str]]:
+    """Every username and unit code the records name, to look them all up at once."""
     people: set[str] = set()
     units: set[str] = set()
-    for event in events:
-        if event.actor:
-            people.add(event.actor)
-        form = _form(model, event)
-        for key, value in _flat(event.data):
+    for actor, form, data in records:
+        if actor:
+            people.add(actor)
+        properties = form.get("properties", {})
+        for key, value in _flat(data):
             values = value if isinstance(value, list) else [value]
-            spec = form.get(key, {})
+            spec = properties.get(key, {})
             spec = spec.get("items", spec) if isinstance(spec, dict) else {}
             if key in PEOPLE_KEYS or spec.get("format") in PEOPLE_FORMATS:
                 people.update(v for v in values if isinstance(v, str))
@@ -126,26 +130,13 @@ def _names(session: Session, people: set[str], units: set[str]) -> _Names:
     return _Names(found, codes)
 
 
+def _task_form(model: dict[str, Any], task: str | None) -> dict[str, Any]:
+    form: dict[str, Any] = (model.get("tasks", {}).get(task) or {}).get("form") or {}
+    return form
+
+
 def _form(model: dict[str, Any], event: HistoryEvent) -> dict[str, Any]:
-    if event.action != "completed" or not event.task:
-        return {}
-    form = (model.get("tasks", {}).get(event.task) or {}).get("form") or {}
-    properties: dict[str, Any] = form.get("properties", {})
-    return properties
-
-
-def _choice(spec: dict[str, Any], value: Any) -> str | None:
-    """An enum value by its title: ``x-enum-labels``, ``oneOf`` with ``const``/``title``, or ``enumNames``."""
-    labels = spec.get("x-enum-labels") or {}
-    if isinstance(labels, dict) and str(value) in labels:
-        return str(labels[str(value)])
-    for option in spec.get("oneOf") or []:
-        if isinstance(option, dict) and option.get("const") == value and "title" in option:
-            return str(option["title"])
-    names, enum = spec.get("enumNames"), spec.get("enum")
-    if isinstance(names, list) and isinstance(enum, list) and value in enum and enum.index(value) < len(names):
-        return str(names[enum.index(value)])
-    return None
+    return _task_form(model, event.task) if event.action == "completed" else {}
 
 
 class _Presenter:
@@ -179,7 +170,7 @@ class _Presenter:
             return _("是") if value else _("否")
         if isinstance(value, dict):
             return "；".join(f"{self.labels.get(k, k)}：{self.value(k, {}, v)}" for k, v in value.items())
-        choice = _choice(spec, value)
+        choice = forms.choice_label(spec, value)
         if choice is not None:
             return self.pick(choice)
         if key in PEOPLE_KEYS or spec.get("format") in PEOPLE_FORMATS:
@@ -195,16 +186,21 @@ class _Presenter:
             return f"{value}%"
         return self.pick(value)
 
+    def fields(self, answers: list[forms.Answer], skip: set[str] | None = None) -> list[tuple[str, str]]:
+        """Each answer as (its form's title, or the product's label for its key; its value in words)."""
+        hidden = HIDDEN | (skip or set())
+        return [
+            (
+                self.pick(answer.title) if answer.title else self.labels.get(answer.key, answer.key),
+                self.value(answer.key, answer.spec, answer.value),
+            )
+            for answer in answers
+            if answer.key not in hidden
+        ]
+
     def details(self, event: HistoryEvent, skip: set[str]) -> list[tuple[str, str]]:
-        form = _form(self.model, event)
-        shown = self.changes(event.data.get(CHANGES))
-        for key, value in event.data.items():
-            if key in HIDDEN or key in skip or key == CHANGES or value in (None, "", [], {}):
-                continue
-            spec = form.get(key) if isinstance(form.get(key), dict) else {}
-            label = self.pick(spec["title"]) if spec and "title" in spec else self.labels.get(key, key)
-            shown.append((label, self.value(key, spec or {}, value)))
-        return shown
+        data = {key: value for key, value in event.data.items() if key != CHANGES}
+        return self.changes(event.data.get(CHANGES)) + self.fields(forms.answers(_form(self.model, event), data), skip)
 
     def changes(self, changes: object) -> list[tuple[str, str]]:
         """A correction, field by field: old → new."""
@@ -261,10 +257,10 @@ class _Presenter:
 
     def _completed(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
         step = self.task_title(event.task)
-        if data.get("decision") == "reject":
-            return _("退回了“%(step)s”", step=step), {"decision"}
-        if data.get("decision") == "approve":
-            return _("通过了“%(step)s”", step=step), {"decision"}
+        if review.is_rejection(data):
+            return _("退回了“%(step)s”", step=step), {review.DECISION}
+        if data.get(review.DECISION) == "approve":
+            return _("通过了“%(step)s”", step=step), {review.DECISION}
         return _("完成了“%(step)s”", step=step), set()
 
     def _assigned(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
@@ -291,6 +287,51 @@ def lines(session: Session, item: Item, events: list[HistoryEvent]) -> list[Line
     """The item's events as lines, in the page's language."""
     definition = session.get_one(ProcessDefinition, item.definition_id)
     model = definition.model or {}
-    people, units = _strings(events, model)
+    people, units = _strings((event.actor, _form(model, event), event.data) for event in events)
     presenter = _Presenter(model, _names(session, people, units), str(get_locale()))
     return [presenter.line(event) for event in events]
+
+
+@dataclass
+class Section:
+    """One earlier step's answer (or one progress update) on a task page, in words."""
+
+    step: str
+    unit: str
+    who: str
+    at: dt.datetime | None
+    details: list[tuple[str, str]]
+
+
+def _progress_data(update: ProgressUpdate) -> dict[str, Any]:
+    return {"note": update.note, "percent": update.percent, "plan": update.plan}
+
+
+def judged(session: Session, item: Item, found: review.Judged) -> tuple[list[Section], list[Section]]:
+    """What a task's person judges (``engine.items.review.what_to_judge``): the earlier steps, the progress."""
+    model = items.definition_of(session, item).model or {}
+    steps = [(s, s.task.completed_by.username if s.task.completed_by else None) for s in found.submissions]
+    records: list[_Record] = [(who, _task_form(model, s.task.name), s.task.data or {}) for s, who in steps]
+    people, units = _strings(records)
+    presenter = _Presenter(model, _names(session, people, units), str(get_locale()))
+    submitted = [
+        Section(
+            step=presenter.task_title(s.task.name),
+            unit=s.unit or (presenter.names.people.get(who, ("", ""))[1] if who else ""),
+            who=presenter.names.person(who) if who else "",
+            at=s.task.completed_at,
+            details=presenter.fields(s.answers),
+        )
+        for s, who in steps
+    ]
+    updates = [
+        Section(
+            step=_("整改进展"),
+            unit=update.actor.department.name if update.actor.department else "",
+            who=update.actor.display_name,
+            at=update.at,
+            details=presenter.fields(forms.answers(None, _progress_data(update))),
+        )
+        for update in found.progress
+    ]
+    return submitted, updates

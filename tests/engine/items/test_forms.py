@@ -111,6 +111,51 @@ def test_the_bundled_forms_name_each_field_at_fault(
     assert sorted(fields(session, item, form(session, task), data)) == sorted(expected)
 
 
+WORDED = [
+    ("rectify", {}, "“整改结果”为必填项 Result is required"),
+    ("rectify", {"result": ""}, "“整改结果”为必填项 Result is required"),
+    ("rectify", {"result": "长" * 5001}, "“整改结果”不能超过 5000 个字 Result: at most 5000 characters"),
+    ("review", {"decision": "maybe"}, "请从“审核结论”的选项中选择 Please choose one of the options of Decision"),
+    (
+        "review",
+        {"decision": "reject"},
+        "审核结论为“退回”时，“审核意见”为必填项 Comment is required when Decision is Reject",
+    ),
+    ("review", {"decision": "approve", "comment": 5}, "“审核意见”的内容类型不对 Comment has the wrong kind of value"),
+]
+
+
+@pytest.mark.parametrize(("task", "data", "message"), WORDED)
+def test_a_refusal_names_the_field_by_its_title_and_says_what_is_wrong_in_both_languages(
+    session: Session, item: Item, task: str, data: Any, message: str
+) -> None:
+    (error,) = refusal(session, item, form(session, task), data)
+    assert error["message"] == message
+
+
+def test_a_rule_under_a_condition_says_the_condition(session: Session, item: Item) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "decision": {
+                "type": "string",
+                "title": "审核结论 Decision",
+                "enum": ["approve", "reject"],
+                "x-enum-labels": {"approve": "通过 Approve", "reject": "退回 Reject"},
+            },
+            "units": {"type": "array", "title": "退回重办的单位 Units to redo", "items": {"type": "string"}},
+            "size": {"type": "integer", "title": "数量 Count", "minimum": 1},
+        },
+        "if": {"properties": {"decision": {"const": "approve"}}, "required": ["decision"]},
+        "then": {"properties": {"units": {"maxItems": 0}}},
+    }
+    errors = refusal(session, item, schema, {"decision": "approve", "units": ["works"], "size": "两"})
+    assert {error["field"]: error["message"] for error in errors} == {
+        "data.units": "审核结论为“通过”时，“退回重办的单位”应为空 Units to redo must be empty when Decision is Approve",
+        "data.size": "“数量”应为数字 Count must be a number",
+    }
+
+
 def test_a_department_member_message_names_the_unit_and_the_user(session: Session, item: Item) -> None:
     (error,) = refusal(session, item, form(session, "assign_owner"), {"owner": "outsider"})
     assert error["field"] == "data.owner"
