@@ -15,7 +15,7 @@ from engine.identity.identity import Role
 from engine.items import due
 from engine.store.models import User
 from web import browser_session, db
-from web.pages import account, admin, dashboard, designer, inbox, item, ledger, text
+from web.pages import account, actions, admin, dashboard, designer, inbox, item, ledger, text
 from web.pages.base import LOCALE_KEY, LOCALES, csrf
 
 # Pages a person sees only with one of these roles (the page itself checks again what it shows).
@@ -63,5 +63,5 @@ def init_pages(app: Flask) -> None:
     )
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)
-    for module in (inbox, ledger, item, designer, dashboard, admin):
+    for module in (inbox, ledger, item, actions, designer, dashboard, admin):
         app.register_blueprint(module.bp)

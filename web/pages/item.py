@@ -14,7 +14,7 @@ from engine.identity.identity import Role
 from engine.items import due, incidents, items, progress, workflow
 from engine.store.models import Task
 from web import db
-from web.pages import timeline
+from web.pages import item_actions, timeline
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
@@ -25,6 +25,11 @@ handle_on(bp)
 
 @bp.get("/<int:item_id>")
 def show(item_id: int) -> str:
+    return render(item_id)
+
+
+def render(item_id: int, sent: item_actions.Sent | None = None) -> str:
+    """The item's page; ``sent``: a refused action form shown again with its messages."""
     session = db.session()
     item = items.get_visible(session, me(), item_id)
     tasks = list(session.scalars(select(Task).where(Task.item_id == item.id).order_by(Task.id)))
@@ -47,6 +52,7 @@ def show(item_id: int) -> str:
         live=live,
         verified=audit.verify_item(session, item.id) if Role.AUDITOR in me().roles else None,
         incident=incidents.current(session, item),
+        actions=item_actions.of(session, me(), item, live, sent or item_actions.Sent()),
     )
 
 
