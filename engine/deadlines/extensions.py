@@ -101,6 +101,9 @@ def decide(session: Session, actor: User, request_id: int, decision: Decision, t
     session.refresh(found)
     if found.state != "pending":
         raise _invalid("decision", "该申请已审批 This request was already decided")
+    if not decision.grant and not (decision.comment or "").strip():
+        # As a rejected review does, a refusal tells the owner why.
+        raise _invalid("comment", "不同意延期须说明理由 A refusal needs a reason")
     found.state = "granted" if decision.grant else "refused"
     found.decided_by, found.decided_at, found.comment = actor, utcnow(), decision.comment
     if decision.grant:

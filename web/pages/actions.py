@@ -55,9 +55,9 @@ def _load(schema: Schema, values: dict[str, str]) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = schema.load({name: value for name, value in values.items() if value})
     except ValidationError as exc:
-        messages = _field_messages()
-        errors = [{"field": name, "message": messages[name]} for name in exc.normalized_messages()]
-        raise InvalidInput(_("提交的内容有误"), errors=errors) from exc
+        messages, invalid = _field_messages(), _("提交的内容有误")
+        errors = [{"field": name, "message": messages.get(name, invalid)} for name in exc.normalized_messages()]
+        raise InvalidInput(invalid, errors=errors) from exc
     return loaded
 
 

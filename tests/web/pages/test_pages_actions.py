@@ -120,6 +120,11 @@ def test_the_owner_asks_for_more_time_and_an_approver_grants_it_from_the_inbox(
     expect(row).to_contain_text("设备到货延迟")
     site.shot("actions-03-decisions-in-inbox")
     row.get_by_role("link").click()
+    page.check("form.decide input[name=decision][value=refuse]")
+    page.locator("form.decide").get_by_role("button").click()  # a refusal without its reason
+    comment = page.locator(".field", has=page.locator("#d-comment"))
+    expect(comment.locator(".error")).to_have_text("不同意延期须说明理由")
+    expect(page.locator("form.decide input[value=refuse]")).to_be_checked()
     page.check("form.decide input[name=decision][value=grant]")
     page.fill("#d-comment", "同意，请按期完成")
     page.locator("form.decide").get_by_role("button").click()
