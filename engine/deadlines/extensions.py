@@ -44,22 +44,40 @@ def require_decider(user: User, request: ExtensionRequest) -> None:
         raise Forbidden("只有审核人可以审批延期 Only an approver other than the requester decides")
 
 
+def require_extendable(session: Session, item: Item) -> None:
+    """An item has a deadline to move: open, not ongoing, and no request already waiting for a decision."""
+    if item.closed_at is not None or item.ongoing:
+        raise _invalid(
+            "new_deadline", "已销号或长期坚持的事项不能延期 A closed or ongoing item has no deadline to move"
+        )
+    if pending_for(session, item) is not None:
+        raise _invalid("new_deadline", "已有待审批的延期申请 An extension request is already pending")
+
+
+def pending_for(session: Session, item: Item) -> ExtensionRequest | None:
+    """The item's request waiting for a decision (at most one)."""
+    query = select(ExtensionRequest).where(ExtensionRequest.item_id == item.id, ExtensionRequest.state == "pending")
+    return session.scalar(query)
+
+
+def pending(session: Session) -> list[tuple[ExtensionRequest, Item]]:
+    """Every request waiting for a decision with its item, oldest first."""
+    query = select(ExtensionRequest, Item).join(Item, Item.id == ExtensionRequest.item_id)
+    query = query.where(ExtensionRequest.state == "pending")
+    query = query.order_by(ExtensionRequest.requested_at, ExtensionRequest.id)
+    return [(found, item) for found, item in session.execute(query)]
+
+
 def request(
     session: Session, actor: User, item: Item, new_deadline: dt.date, reason: str, today: dt.date
 ) -> ExtensionRequest:
     item = lock_item(session, item.id)
     require_requester(actor, item)
-    if item.closed_at is not None or item.ongoing:
-        raise _invalid(
-            "new_deadline", "已销号或长期坚持的事项不能延期 A closed or ongoing item has no deadline to move"
-        )
+    require_extendable(session, item)
     if new_deadline <= today or new_deadline == item.deadline:
         raise _invalid(
             "new_deadline", "新的整改时限须晚于今天且不同于现时限 The new deadline must be after today and differ"
         )
-    pending = select(ExtensionRequest).where(ExtensionRequest.item_id == item.id, ExtensionRequest.state == "pending")
-    if session.scalar(pending) is not None:
-        raise _invalid("new_deadline", "已有待审批的延期申请 An extension request is already pending")
     found = ExtensionRequest(
         item_id=item.id,
         requested_by_id=actor.id,
@@ -83,6 +101,9 @@ def decide(session: Session, actor: User, request_id: int, decision: Decision, t
     session.refresh(found)
     if found.state != "pending":
         raise _invalid("decision", "该申请已审批 This request was already decided")
+    if not decision.grant and not (decision.comment or "").strip():
+        # As a rejected review does, a refusal tells the owner why.
+        raise _invalid("comment", "不同意延期须说明理由 A refusal needs a reason")
     found.state = "granted" if decision.grant else "refused"
     found.decided_by, found.decided_at, found.comment = actor, utcnow(), decision.comment
     if decision.grant:

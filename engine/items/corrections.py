@@ -55,6 +55,10 @@ class Correction:
     deadline: dt.date | None = None
 
 
+# What an administrator may correct, in the form's order.
+CORRECTABLE = tuple(f.name for f in fields(Correction) if f.name != "reason")
+
+
 def _invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, errors=[{"field": field, "message": message}])
 

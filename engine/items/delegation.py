@@ -41,6 +41,15 @@ def require_delegator(session: Session, actor: User, task_id: int) -> Task:
     return row
 
 
+def receivers(session: Session, task: Task) -> list[User]:
+    """Whom the task may be given to (``assignment.may_receive``): the people of its unit, by name."""
+    rule = lane_rule(session, task)
+    if rule not in assignment.UNIT_RULES or task.candidate_department_id is None:
+        return []
+    unit = select(User).where(User.department_id == task.candidate_department_id, User.active.is_(True))
+    return [user for user in session.scalars(unit.order_by(User.username)) if assignment.may_receive(user, task, rule)]
+
+
 def assign(session: Session, actor: User, task_id: int, username: str) -> Item:
     row = require_delegator(session, actor, task_id)
     item = lock_item(session, row.item_id)

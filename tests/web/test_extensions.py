@@ -87,6 +87,11 @@ def test_a_refused_extension_changes_nothing_but_the_record(client: FlaskClient,
         past = client.post(url, json={"new_deadline": "2026-11-20", "reason": "r"}, headers=people.auth("owner"))
         assert (past.status_code, past.json["errors"][0]["field"]) == (422, "new_deadline")
         asked = client.post(url, json={"new_deadline": "2026-12-05", "reason": "r"}, headers=people.auth("owner")).json
+        for silent in ({"decision": "refuse"}, {"decision": "refuse", "comment": " "}):
+            unexplained = client.post(
+                f"{API}/extensions/{asked['id']}/decision", json=silent, headers=people.auth("approver")
+            )
+            assert (unexplained.status_code, unexplained.json["errors"][0]["field"]) == (422, "comment")
         refused = client.post(
             f"{API}/extensions/{asked['id']}/decision",
             json={"decision": "refuse", "comment": "按期完成"},

@@ -435,7 +435,12 @@ class ExtensionCreateSchema(Schema):
 
 class ExtensionDecisionSchema(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(("grant", "refuse")))
-    comment = Text(load_default=None, allow_none=True, validate=validate.Length(max=5000))
+    comment = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=5000),
+        metadata={"description": "审批意见; required to refuse"},
+    )
 
 
 class ExtensionSchema(Schema):

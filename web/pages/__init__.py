@@ -17,7 +17,20 @@ from engine.items import due
 from engine.items.notifications import unread_count
 from engine.store.models import User
 from web import browser_session, db
-from web.pages import account, admin, audit, dashboard, designer, inbox, item, ledger, notifications, reports, text
+from web.pages import (
+    account,
+    actions,
+    admin,
+    audit,
+    dashboard,
+    designer,
+    inbox,
+    item,
+    ledger,
+    notifications,
+    reports,
+    text,
+)
 from web.pages.base import LOCALE_KEY, LOCALES, csrf
 
 # Pages a person sees only with one of these roles (the page itself checks again what it shows).
@@ -69,5 +82,5 @@ def init_pages(app: Flask) -> None:
     )
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)
-    for module in (inbox, ledger, item, designer, dashboard, reports, admin, notifications, audit):
+    for module in (inbox, ledger, item, actions, designer, dashboard, reports, admin, notifications, audit):
         app.register_blueprint(module.bp)

@@ -17,7 +17,7 @@ from engine.items import due, forms, items, review, workflow
 from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
 from web import db
-from web.pages import task_form, text, timeline
+from web.pages import item_actions, task_form, text, timeline
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
@@ -64,7 +64,7 @@ def list_tasks() -> str:
     rows = [_row(task, found[task.item_id], names, today, task.id in returned) for task in tasks]
     # Overdue first, then the oldest: what most needs doing is at the top.
     rows.sort(key=lambda row: (not row.overdue, row.task.created_at, row.task.id))
-    return render_template("inbox.html", rows=rows)
+    return render_template("inbox.html", rows=rows, decisions=item_actions.decisions_for(session, me()))
 
 
 def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str, str]], notice: str = "") -> str:
