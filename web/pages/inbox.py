@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -17,7 +18,7 @@ from engine.store.errors import InvalidInput
 from engine.store.models import Department, Item, Task
 from web import db
 from web.pages import task_form, timeline
-from web.pages.base import me, require_login
+from web.pages.base import me, once_form, once_url, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("inbox", __name__)
@@ -79,11 +80,13 @@ def _task_page(task: Task, values: dict[str, Any], errors: list[dict[str, str]])
 
 
 @bp.get("/tasks/<int:task_id>")
+@once_url
 def show(task_id: int) -> str:
     return _task_page(workflow.authorize_task(db.session(), me(), task_id), {}, [])
 
 
 @bp.post("/tasks/<int:task_id>")
+@once_form(_l("已提交，未重复提交"))
 def complete(task_id: int) -> Response | str:
     session = db.session()
     task = workflow.authorize_task(session, me(), task_id)
