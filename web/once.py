@@ -29,7 +29,6 @@ from flask import make_response, request
 from werkzeug.wrappers import Response
 
 from engine.store import idempotency
-from engine.store.errors import RectiflowError
 from engine.store.idempotency import Asked
 from engine.store.models import utcnow
 from web import db
@@ -72,8 +71,9 @@ def once(
         return replay(first)
     try:
         response = run()
-    except RectiflowError:
-        # A twin may have done it first, and made this one fail (the task is no longer ready, the code is taken).
+    except Exception:
+        # A twin may have done it first and made this one fail, however it fails (the task is no longer
+        # ready, a unique code is taken): then the twin's answer is this one's too.
         session.rollback()
         first = idempotency.earlier(session, asked, utcnow(), retention)
         if first is None:
