@@ -146,8 +146,8 @@ def upload() -> Response:
     return redirect(url_for("ledger.preview", token=token))
 
 
+# No ``@once_url``: the preview's URL is one-time already (its upload goes at the confirmation).
 @bp.get("/import/<token>")
-@once_url
 def preview(token: str) -> str:
     permissions.require_reporter(me())
     with _staged(token).open("rb") as source:
