@@ -217,6 +217,8 @@ class Settings:
     - ``RECTIFLOW_COOKIE_SECURE``: send the session cookie over HTTPS only (default true; false only
       for plain-HTTP development). Cookies are always HttpOnly and SameSite=Lax.
     - ``RECTIFLOW_SESSION_HOURS``: a browser session ends this long after its login (default 12).
+    - ``RECTIFLOW_IDEMPOTENCY_HOURS``: how long a form's one-time token or an API ``Idempotency-Key`` is
+      remembered (default 24): a repeat within it gets the first outcome, later it counts as new.
     - ``RECTIFLOW_OIDC_*``: OpenID Connect login, see ``OidcSettings`` (``oidc`` is None: no such login).
     - ``RECTIFLOW_TOKEN_TTL_MINUTES``: how long a token from ``POST /auth/token`` (password login) is valid
       (default 480, a working day). Tokens an administrator makes live until revoked unless given an expiry.
@@ -248,6 +250,7 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     cookie_secure: bool = True
     session_hours: float = 12.0
+    idempotency_hours: float = 24.0
     oidc: OidcSettings | None = None
     token_ttl_minutes: int = 480
     login_limit: str = "5 per minute"
@@ -273,6 +276,7 @@ class Settings:
             secret_key=env.get("RECTIFLOW_SECRET_KEY") or None,
             cookie_secure=_flag(env, "RECTIFLOW_COOKIE_SECURE", default=True),
             session_hours=float(env.get("RECTIFLOW_SESSION_HOURS", "12")),
+            idempotency_hours=float(env.get("RECTIFLOW_IDEMPOTENCY_HOURS", "24")),
             oidc=OidcSettings.from_env(env),
             token_ttl_minutes=int(env.get("RECTIFLOW_TOKEN_TTL_MINUTES", "480")),
             login_limit=env.get("RECTIFLOW_LOGIN_LIMIT", "5 per minute"),

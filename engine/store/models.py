@@ -383,3 +383,24 @@ class HistoryPrune(Base):
     pruned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     retention_days: Mapped[int] = mapped_column(Integer)
     archive: Mapped[str] = mapped_column(String(500))
+
+
+class IdempotencyKey(Base):
+    """A creating request, by its caller's key: a repeat gets the same outcome (``engine.store.idempotency``).
+
+    Recorded in the transaction of what the request created, so one never commits without the other.
+    """
+
+    __tablename__ = "idempotency_key"
+    # Two twins of one request may race: the second to commit meets this constraint and is undone.
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of what was asked (the web layer decides what that covers): a key is for one request only.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # Older than the retention: forgotten (and pruned) by ``engine.store.idempotency``.
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    # What the first request answered, as the web layer gave it, to be given again.
+    outcome: Mapped[dict[str, Any]] = mapped_column(JSON)

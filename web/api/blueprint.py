@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import flask_smorest
 
-from web.api.schemas import ProblemSchema
+from web import once
+from web.api.schemas import IdempotencyKeySchema, ProblemSchema
 from web.auth import authenticate
 from web.problems import PROBLEM_JSON
 
@@ -40,5 +41,16 @@ class Blueprint(flask_smorest.Blueprint):
                 problem = {"schema": ProblemSchema, "content_type": PROBLEM_JSON, "description": description}
                 view = self.alt_response(status, **problem)(view)
             return view
+
+        return decorator
+
+    def idempotent(self) -> Callable[[F], F]:
+        """A creating POST that honours an ``Idempotency-Key`` header (``web.once``); goes above ``@response``.
+
+        The header is documented and checked with the view's other arguments (422 naming it).
+        """
+
+        def decorator(view: F) -> F:
+            return cast(F, self.arguments(IdempotencyKeySchema, location="headers", as_kwargs=True)(once.api(view)))
 
         return decorator

@@ -22,6 +22,7 @@ def _may_request(user: User, item_id: int) -> None:
 @blp.route("/items/<int:item_id>/extensions", methods=["POST"])
 @check_first(_may_request)
 @blp.arguments(ExtensionCreateSchema)
+@blp.idempotent()
 @blp.response(201, ExtensionSchema)
 @blp.problems(400, 403, 404, 413)
 def request_extension(body: dict[str, Any], item_id: int) -> ExtensionRequest:

@@ -73,6 +73,7 @@ def export_ledger(query: dict[str, Any]) -> Response:
 @workbook_body
 @blp.arguments(ImportQuerySchema, location="query")
 @blp.arguments(LedgerUploadSchema, location="files")
+@blp.idempotent()
 @blp.response(201, LedgerImportedSchema, description="every row's item was raised")
 @blp.alt_response(200, schema=LedgerPreviewSchema, description="dry_run: the preview; nothing was saved")
 @blp.problems(
@@ -96,6 +97,7 @@ def import_ledger(query: dict[str, Any], files: dict[str, Any]) -> tuple[dict[st
 @blp.route("", methods=["POST"])
 @check_first(permissions.require_reporter)
 @blp.arguments(ItemCreateSchema)
+@blp.idempotent()
 @blp.response(201, ItemSchema)
 @blp.problems(400, 403, 413)
 def create_item(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -135,6 +137,7 @@ def _may_report_progress(user: User, item_id: int) -> None:
 @blp.route("/<int:item_id>/progress", methods=["POST"])
 @check_first(_may_report_progress)
 @blp.arguments(ProgressCreateSchema)
+@blp.idempotent()
 @blp.response(201, ProgressUpdateSchema)
 @blp.problems(400, 403, 404, 413)
 def report_progress(body: dict[str, Any], item_id: int) -> ProgressUpdate:

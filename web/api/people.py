@@ -55,6 +55,7 @@ def list_users() -> dict[str, Any]:
 @users_blp.route("", methods=["POST"])
 @check_first(_admin)
 @users_blp.arguments(UserCreateSchema)
+@users_blp.idempotent()
 @users_blp.response(201, UserSchema)
 @users_blp.problems(400, 403, 409, 422)
 def create_user(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -143,6 +144,7 @@ def list_departments() -> dict[str, Any]:
 @departments_blp.route("", methods=["POST"])
 @check_first(_admin)
 @departments_blp.arguments(DepartmentSchema)
+@departments_blp.idempotent()
 @departments_blp.response(201, DepartmentSchema)
 @departments_blp.problems(400, 403, 409, 422)
 def create_department(body: dict[str, Any]) -> Department:

@@ -46,6 +46,7 @@ def list_processes() -> dict[str, Any]:
 @blp.route("", methods=["POST"])
 @check_first(permissions.require_designer)
 @blp.arguments(UploadSchema, location="files")
+@blp.idempotent()
 @blp.response(201, DeploymentSchema, description="A new version of the process")
 @blp.alt_response(200, schema=DeploymentSchema, description="Identical XML was already deployed: that version")
 @blp.problems(

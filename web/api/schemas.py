@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.items.items import SORTS, SOURCES
 from engine.items.workflow import DEFAULT_PROCESS, JOINT_PROCESS
+from engine.store.idempotency import KEY_MAX
 from engine.store.text import unstorable
 
 # Pages are counted like ids (32-bit): beyond this the row offset would overflow the database's.
@@ -150,6 +151,22 @@ class PartSchema(Schema):
 class ProgressSchema(Schema):
     done = fields.Integer()
     total = fields.Integer()
+
+
+class IdempotencyKeySchema(Schema):
+    """The ``Idempotency-Key`` header of a creating POST (``web.once``)."""
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=validate.Length(min=1, max=KEY_MAX),
+        metadata={
+            "description": "A key of the caller's choosing (a UUID) for this request: sent again with the same "
+            "request within `RECTIFLOW_IDEMPOTENCY_HOURS` (default 24 h), the first response comes back "
+            "(marked `Idempotent-Replayed: true`) and nothing is created again; with a different request: 422. "
+            "Keys are per user; only successful responses are kept."
+        },
+    )
 
 
 class ProgressCreateSchema(Schema):

@@ -31,7 +31,7 @@ from web.pages import (
     reports,
     text,
 )
-from web.pages.base import LOCALE_KEY, LOCALES, csrf
+from web.pages.base import LOCALE_KEY, LOCALES, csrf, once_token
 
 # Pages a person sees only with one of these roles (the page itself checks again what it shows).
 NAV_ROLES = {
@@ -80,6 +80,7 @@ def init_pages(app: Flask) -> None:
         pick=_pick,
         due_state=lambda item: due.state(item, db.today()) or "",
     )
+    app.jinja_env.globals["once_token"] = once_token  # {{ once_token() }} in a form: see web.once
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)
     for module in (inbox, ledger, item, actions, designer, dashboard, reports, admin, notifications, audit):

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError
 from werkzeug.wrappers import Response
 
@@ -30,7 +31,7 @@ from web.api.schemas import (
     WithdrawSchema,
 )
 from web.pages import item, text
-from web.pages.base import me, require_login
+from web.pages.base import me, once_form, require_login
 from web.pages.errors import handle_on
 from web.pages.item_actions import Sent
 
@@ -93,6 +94,7 @@ def _act(item_id: int, form: str, values: dict[str, str], action: Callable[[], o
 
 
 @bp.post("/items/<int:item_id>/progress")
+@once_form(_l("已提交，未重复提交"))
 def report_progress(item_id: int) -> Response | str:
     session, user = db.session(), me()
     found = items.get_visible(session, user, item_id)
@@ -107,6 +109,7 @@ def report_progress(item_id: int) -> Response | str:
 
 
 @bp.post("/items/<int:item_id>/extensions")
+@once_form(_l("已提交，未重复提交"))
 def request_extension(item_id: int) -> Response | str:
     session, user = db.session(), me()
     found = items.get_visible(session, user, item_id)

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -18,7 +19,7 @@ from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
 from web import db
 from web.pages import item_actions, task_form, text, timeline
-from web.pages.base import me, require_login
+from web.pages.base import me, once_form, once_url, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("inbox", __name__)
@@ -97,6 +98,7 @@ def _finished(task: Task) -> Response:
 
 
 @bp.get("/tasks/<int:task_id>")
+@once_url
 def show(task_id: int) -> Response | str:
     task = workflow.authorize_task(db.session(), me(), task_id)
     if task.state in ("completed", "cancelled"):
@@ -105,6 +107,7 @@ def show(task_id: int) -> Response | str:
 
 
 @bp.post("/tasks/<int:task_id>")
+@once_form(_l("已提交，未重复提交"))
 def complete(task_id: int) -> Response | str:
     session = db.session()
     task = workflow.authorize_task(session, me(), task_id)

@@ -15,7 +15,7 @@ from engine.items import corrections, due, incidents, items, progress, workflow
 from engine.store.models import Task
 from web import db
 from web.pages import item_actions, timeline
-from web.pages.base import me, require_login
+from web.pages.base import me, once_url, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("item", __name__, url_prefix="/items")
@@ -24,6 +24,7 @@ handle_on(bp)
 
 
 @bp.get("/<int:item_id>")
+@once_url  # its progress and extension forms are sent once
 def show(item_id: int) -> str:
     return render(item_id)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import EXCLUDE, ValidationError
 from werkzeug.wrappers import Response
 
@@ -19,7 +20,7 @@ from engine.store.errors import InvalidInput
 from web import db
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import ItemCreateSchema, ItemPageQuerySchema
-from web.pages.base import field_errors, me, require_login
+from web.pages.base import field_errors, me, once_form, once_url, require_login
 from web.pages.errors import handle_on
 from web.uploads import check_ledger, workbook_body
 
@@ -59,6 +60,7 @@ def index() -> str:
 
 
 @bp.get("/new")
+@once_url
 def new_item_form() -> str:
     permissions.require_reporter(me())
     return _new_item_page({}, [])
@@ -72,6 +74,7 @@ def _new_item_page(values: dict[str, Any], errors: list[dict[str, Any]]) -> str:
 
 
 @bp.post("/new")
+@once_form(_l("已登记，未重复创建"))
 def create_item() -> Response | str:
     permissions.require_reporter(me())
     form = request.form
@@ -143,6 +146,7 @@ def upload() -> Response:
     return redirect(url_for("ledger.preview", token=token))
 
 
+# No ``@once_url``: the preview's URL is one-time already (its upload goes at the confirmation).
 @bp.get("/import/<token>")
 def preview(token: str) -> str:
     permissions.require_reporter(me())
@@ -152,11 +156,12 @@ def preview(token: str) -> str:
 
 
 @bp.post("/import/<token>")
+@once_form(_l("已导入，未重复导入"))
 def confirm(token: str) -> Response:
     path = _staged(token)
     with path.open("rb") as source:
         found = check_ledger(source)
     created = ledger.import_ledger(db.session(), me(), found, db.settings().timezone)
-    path.unlink()
+    path.unlink(missing_ok=True)  # a twin of this post may have imported it first (web.once undoes this one)
     flash(_("已导入 %(n)d 个事项", n=len(created)))
     return redirect(url_for("ledger.index", sort="-id"))
