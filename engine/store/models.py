@@ -383,3 +383,17 @@ class HistoryPrune(Base):
     pruned_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     retention_days: Mapped[int] = mapped_column(Integer)
     archive: Mapped[str] = mapped_column(String(500))
+
+
+class Source(Base):
+    """问题来源: the office's own list of where problems are found, kept by administrators.
+
+    Items keep the name itself, so a source taken off the list (inactive) still names its old items.
+    """
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer)
