@@ -57,3 +57,21 @@ def test_an_exported_ledger_edited_in_excel_updates_its_item_on_reimport(site: S
     page.get_by_role("link", name="窗口排队时间长").click()
     expect(page.locator("dl.facts dd.deadline")).to_contain_text("2027年1月15日")
     expect(page.locator("body")).to_contain_text("按台账更新了：整改时限：2026-12-31 → 2027-01-15")
+
+
+def test_an_admin_adds_a_source_and_the_clerk_registers_an_item_with_it(site: Site) -> None:
+    page = site.page
+    site.login("admin")
+    site.visit("/admin")
+    page.fill("#s-name", "信访")
+    page.get_by_role("button", name="添加问题来源").click()
+    expect(page.locator("p.flash")).to_contain_text("信访")
+    expect(page.locator("table.sources tbody tr").last).to_contain_text("信访")
+
+    site.login("reporter")
+    site.visit("/ledger/new")
+    page.fill("#title", "信访件办理不及时")
+    page.select_option("#source", "信访")
+    page.select_option("#department", "office")
+    page.click("main button[type=submit]")
+    expect(page.locator("dl.facts")).to_contain_text("信访")
