@@ -144,7 +144,8 @@ def upload() -> Response:
 
 
 def _preview_page(token: str, plan: ledger.Plan, stale: bool = False) -> str:
-    return render_template("import.html", preview=plan, token=token, stale=stale)
+    unit_names = {unit.code: unit.name for unit in identity.departments(db.session())}
+    return render_template("import.html", preview=plan, token=token, stale=stale, unit_names=unit_names)
 
 
 @bp.get("/import/<token>")

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 from playwright.sync_api import expect
+from sqlalchemy.orm import Session, sessionmaker
 
+from engine.store.db import transaction
+from engine.store.models import Item
 from tests.web.pages.conftest import Site
 
 
@@ -75,3 +78,33 @@ def test_an_admin_adds_a_source_and_the_clerk_registers_an_item_with_it(site: Si
     page.select_option("#department", "office")
     page.click("main button[type=submit]")
     expect(page.locator("dl.facts")).to_contain_text("信访")
+
+
+def test_a_confirm_after_the_item_changed_applies_nothing_and_shows_the_new_preview(
+    site: Site, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    page = site.page
+    site.login("reporter")
+    raise_item(site, "窗口排队时间长")
+    site.visit("/ledger?sort=id")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出 Excel").click()
+    book = load_workbook(BytesIO(download.value.path().read_bytes()))
+    sheet = book.active
+    assert sheet is not None
+    columns = {cell.value: cell.column for cell in sheet[2]}
+    sheet.cell(3, columns["问题类别"], "作风建设")
+    edited = tmp_path / "台账.xlsx"
+    book.save(edited)
+    site.visit("/ledger/import")
+    page.set_input_files("input[type=file]", str(edited))
+    page.click("main button[type=submit]")
+    expect(page.locator("table.updates tbody tr")).to_have_count(1)
+
+    with transaction(sessions) as session:  # a colleague retitles the item meanwhile
+        session.get_one(Item, 1).title = "窗口排队时间过长"
+    page.get_by_role("button", name=re.compile("确认导入")).click()
+    expect(page.locator("p.error[role=alert]")).to_contain_text("预览之后事项已有变化")
+    expect(page.locator("table.updates tbody tr td:nth-child(3)")).to_have_text(["问题描述", "问题类别"])
+    site.visit("/items/1")
+    expect(page.locator("dl.facts")).not_to_contain_text("作风建设")  # nothing was applied
