@@ -42,8 +42,8 @@ def init_app(app: Flask) -> None:
     app.before_request(_body_cap)
 
 
-def check_ledger(source: BinaryIO) -> LedgerPreview:
+def check_ledger(source: BinaryIO) -> tuple[LedgerPreview, ledger.Known]:
     """Read and check a ledger with the request's transaction ended first: the parse holds no lock."""
-    known_units = ledger.units(db.session())
+    vocabulary = ledger.known(db.session())
     db.pause()
-    return ledger.check(source, known_units, db.settings().imports)
+    return ledger.check(source, vocabulary, db.settings().imports), vocabulary

@@ -107,13 +107,13 @@ def decide(session: Session, actor: User, request_id: int, decision: Decision, t
     found.state = "granted" if decision.grant else "refused"
     found.decided_by, found.decided_at, found.comment = actor, utcnow(), decision.comment
     if decision.grant:
-        _move_deadline(session, item, found.new_deadline, timezone)
+        move_deadline(session, item, found.new_deadline, timezone)
     _record(session, item, actor, f"extension_{found.state}", found)
     notifications.extension_decided(session, item, found)
     return found
 
 
-def _move_deadline(session: Session, item: Item, deadline: dt.date, timezone: str) -> None:
+def move_deadline(session: Session, item: Item, deadline: dt.date | None, timezone: str) -> None:
     item.deadline = deadline
     definition = session.get_one(ProcessDefinition, item.definition_id)
     instance = session.get_one(Instance, item.id)

@@ -23,7 +23,7 @@ from engine.bpmn.instance import dump, restore, set_variable
 from engine.bpmn.lanes import LaneRule
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
-from engine.items import assignment, incidents, items, workflow
+from engine.items import assignment, incidents, items, sources, workflow
 from engine.store import clock
 from engine.store.errors import InvalidInput, StaleVersion
 from engine.store.models import ExtensionRequest, Instance, Item, Job, ProcessDefinition, Task, User, utcnow
@@ -152,6 +152,8 @@ def correct(
         raise _invalid("title", "没有需要更正的内容 Nothing differs from the item as it is")
     if "deadline" in changes and item.ongoing:
         raise _invalid("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
+    if "source" in changes:
+        sources.require_active(session, fix.source)
     for name in ("title", "description", "source", "category"):
         if name in changes:
             setattr(item, name, changes[name]["to"])

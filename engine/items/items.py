@@ -15,8 +15,6 @@ from engine.items import assignment, due, incidents
 from engine.store.errors import NotFound
 from engine.store.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User
 
-# 问题来源: where a problem was found (the ledger's and the API's one list).
-SOURCES = ("自查", "走访调研", "群众反映", "上级督查", "其他")
 # Roles whose work spans every unit: they read every item.
 GLOBAL_READERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN, Role.DESIGNER})
 
@@ -149,6 +147,10 @@ def live_tasks(session: Session, item: Item) -> list[Task]:
             select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))).order_by(Task.id)
         )
     )
+
+
+def task_by_id(session: Session, task_id: int) -> Task:
+    return session.get_one(Task, task_id)
 
 
 def inbox(session: Session, user: User) -> list[Task]:

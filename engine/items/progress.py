@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from engine.audit import history
 from engine.identity import permissions
 from engine.items.workflow import lock_item
-from engine.store.models import Item, ProgressUpdate
+from engine.store.models import Item, ProgressUpdate, User
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,11 @@ def report(session: Session, actor_id: int, item: Item, new: NewProgress) -> Pro
     data = {"note": new.note, "percent": new.percent, "plan": new.plan}
     history.record_change(session, item, actor=actor.username, action="progress", data=data)
     return update
+
+
+def imported(item: Item, actor: User, note: str) -> ProgressUpdate:
+    """A ledger's 整改进度 as an update by its importer (who reports it, in place of the unit)."""
+    return ProgressUpdate(item_id=item.id, actor_id=actor.id, note=note)
 
 
 def updates(session: Session, item: Item) -> list[ProgressUpdate]:

@@ -32,7 +32,7 @@ from engine.bpmn.instance import (
 )
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
-from engine.items import assignment, forms, incidents, notifications
+from engine.items import assignment, forms, incidents, notifications, sources
 from engine.store import clock
 from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
 from engine.store.models import (
@@ -110,6 +110,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
     permissions.require_reporter(actor)
     if new.ongoing and new.deadline is not None:
         raise _field_error("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
+    sources.require_active(session, new.source)
     units = _units(session, new)
     department = units[0]
     definition = _definition(session, new)
@@ -189,12 +190,25 @@ def complete_task(
     session: Session, actor: User, task_id: int, data: dict[str, Any], if_match: str | None = None
 ) -> Item:
     row = authorize_task(session, actor, task_id)
+    return _complete(session, actor, row, data, if_match)
+
+
+def complete_imported(session: Session, actor: User, row: Task, data: dict[str, Any]) -> Item:
+    """Complete a task with what an imported ledger says was done: the importer (a reporter) records the
+    step on behalf of the task's people, and the history calls it "imported"."""
+    permissions.require_reporter(actor)
+    return _complete(session, actor, row, data, None, action="imported")
+
+
+def _complete(
+    session: Session, actor: User, row: Task, data: dict[str, Any], if_match: str | None, action: str = "completed"
+) -> Item:
     item = lock_item(session, row.item_id)
     # Re-read under the lock: another request may have completed it while we waited.
     session.refresh(row)
     if row.state != "ready":
         raise TaskNotReady()
-    if not assignment.may_complete(actor, row):
+    if action == "completed" and not assignment.may_complete(actor, row):
         raise Forbidden("您不是该任务的处理人 You may not complete this task")
     if if_match is not None and if_match not in ("*", etag(item)):
         raise StaleVersion(f"事项已被修改 The item changed since you read it (now {etag(item)})")
@@ -221,7 +235,7 @@ def complete_task(
         session,
         item,
         actor=actor.username,
-        action="completed",
+        action=action,
         task=row.name,
         status_from=status_from,
         status_to=item.status,

@@ -6,6 +6,7 @@ history, tasks and statuses are what the product itself would have produced.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,9 +73,7 @@ def load(session: Session, timezone: str, ledger: Path = SAMPLE_LEDGER) -> DemoR
             identity.add_user(session, f"{code}_manager", code, ["manager"], f"{name}负责人")
         for username, (department, roles, display) in STAFF.items():
             identity.add_user(session, username, department, roles, display)
-        preview = read_ledger(
-            ledger, lambda name: found.code if (found := identity.resolve_department(session, name)) else None
-        )
+        preview = read_ledger(ledger, _resolver(session))
         for row in preview.rows:
             _drive(session, row, timezone)
         # One hash for all: argon2 is slow on purpose, and these accounts share the password anyway.
@@ -89,11 +88,25 @@ def load(session: Session, timezone: str, ledger: Path = SAMPLE_LEDGER) -> DemoR
     return DemoResult(loaded=loaded, tokens=tokens, items=total)
 
 
+def add_sample_people(session: Session, ledger: Path = SAMPLE_LEDGER) -> None:
+    """The sample ledger's units and the owners it names, so that the sample can be imported as it is."""
+    for code, (name, external) in DEPARTMENTS.items():
+        if identity.department_by_code(session, code) is None:
+            identity.add_department(session, code, name, external)
+    for row in read_ledger(ledger, _resolver(session)).rows:
+        owner_account(session, row)
+
+
+def _resolver(session: Session) -> Callable[[str], str | None]:
+    return lambda name: found.code if (found := identity.resolve_department(session, name)) else None
+
+
 def _owners(session: Session) -> list[str]:
     return list(session.scalars(select(User.username).where(User.username.contains("."))))
 
 
-def _owner(session: Session, row: LedgerRow) -> str | None:
+def owner_account(session: Session, row: LedgerRow) -> str | None:
+    """The account of the row's owner (a member of its unit), made on first mention."""
     if not row.owner_name:
         return None
     username = f"{PINYIN.get(row.owner_name, 'owner')}.{row.department}"
@@ -116,7 +129,7 @@ def _drive(session: Session, row: LedgerRow, timezone: str) -> None:
         reporter,
         workflow.NewItem(
             title=row.title,
-            description=row.title,
+            description=row.remarks or "",
             source=row.source,
             category=row.category,
             department=row.department,
@@ -137,7 +150,7 @@ def _drive_single(session: Session, item: Item, row: LedgerRow) -> None:
     manager = f"{row.department}_manager"
     if row.measures:
         _complete(session, item, manager, {"measures": row.measures})
-    owner = _owner(session, row)
+    owner = owner_account(session, row)
     if owner is None or row.progress not in ("正在整改", "已完成"):
         return
     _complete(session, item, manager, {"owner": owner})

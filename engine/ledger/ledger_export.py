@@ -15,17 +15,19 @@ from zoneinfo import ZoneInfo
 from openpyxl import Workbook
 from openpyxl.cell import Cell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.items import due, items
 from engine.store import xlsx
-from engine.store.models import Department, Instance, Item, ItemUnit, User
+from engine.store.models import Department, Instance, Item, ItemUnit, ProgressUpdate, User
 
 COLUMNS = (
     ("序号", 6),
     ("编号", 8),
+    ("登记日期", 12),
     ("问题描述", 40),
     ("问题来源", 12),
     ("问题类别", 12),
@@ -34,9 +36,11 @@ COLUMNS = (
     ("配合单位", 20),
     ("责任人", 10),
     ("整改时限", 12),
+    ("整改进度", 30),
     ("状态", 14),
     ("是否逾期", 8),
     ("办结时间", 18),
+    ("备注", 30),
 )
 TITLE = "问题清单台账"
 _HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
@@ -65,6 +69,16 @@ def _owner_names(session: Session, owner_ids: set[int]) -> dict[int, str]:
     return {user_id: name for user_id, name in rows}
 
 
+def _progress(session: Session, item_ids: list[int]) -> dict[int, str]:
+    """Each item's latest progress note."""
+    rows = session.execute(
+        select(ProgressUpdate.item_id, ProgressUpdate.note)
+        .where(ProgressUpdate.item_id.in_(item_ids))
+        .order_by(ProgressUpdate.item_id, ProgressUpdate.at, ProgressUpdate.id)
+    )
+    return {item_id: note for item_id, note in rows}
+
+
 def _header(sheet: Worksheet, values: Iterable[Any]) -> list[Cell]:
     cells = xlsx.cells(sheet, values)
     for cell in cells:
@@ -88,8 +102,8 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
     """The items as a ledger workbook: a title row, the header row, one row per item."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(TITLE)
-    for letter, (_, width) in zip("ABCDEFGHIJKLM", COLUMNS, strict=True):
-        sheet.column_dimensions[letter].width = width
+    for index, (_, width) in enumerate(COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A3"
     sheet.append(xlsx.cells(sheet, [f"{TITLE}（导出于 {today.isoformat()}）"]))
     sheet.append(_header(sheet, (name for name, _ in COLUMNS)))
@@ -97,7 +111,7 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
     number = 0
     for batch in _batches(found):
         ids = [item.id for item in batch]
-        co, measures = _co_units(session, ids), _measures(session, ids)
+        co, measures, notes = _co_units(session, ids), _measures(session, ids), _progress(session, ids)
         owners = _owner_names(session, {item.owner_id for item in batch if item.owner_id is not None})
         for item in batch:
             number += 1
@@ -107,6 +121,7 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
                     [
                         number,
                         item.id,
+                        item.created_at.astimezone(zone).date(),
                         item.title,
                         item.source,
                         item.category,
@@ -115,9 +130,11 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
                         "、".join(co.get(item.id, [])) or None,
                         owners.get(item.owner_id) if item.owner_id is not None else None,
                         "长期坚持" if item.ongoing else item.deadline,
+                        notes.get(item.id),
                         item.status_label,
                         "是" if due.is_overdue(item, today) else "否",
                         item.closed_at.astimezone(zone).replace(tzinfo=None) if item.closed_at else None,
+                        item.description or None,
                     ],
                 )
             )

@@ -39,6 +39,8 @@ STRINGS_PER_ROW = 20
 _STRING = re.compile(rb"<(?:\w{1,8}:)?si[\s/>]")
 
 _COLUMNS: dict[str, tuple[str, ...]] = {
+    "number": ("编号",),
+    "registered": ("登记日期", "发现日期", "登记时间"),
     "title": ("问题描述", "存在问题", "问题表现", "问题", "问题内容"),
     "source": ("问题来源", "来源"),
     "category": ("问题类别", "类别", "问题类型"),
@@ -56,9 +58,13 @@ _REQUIRED = {"title": "问题描述", "department": "责任单位"}
 _ONGOING = re.compile(r"^(长期|持续|常态)")
 _CN_DATE = re.compile(r"^(?P<y>\d{4})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日?(之?前)?$")
 _SEP_DATE = re.compile(r"^(?P<y>\d{4})(?P<sep>[./-])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})(之?前)?$")
+# Lines under a table: signatures, contacts, totals and notes ("填报单位(盖章):", "合计", "备注:本表…").
 _FOOTER = re.compile(
-    r"^(填报人|填表人|制表人|审核人|审批人|联系人|联系电话|填报单位|填报日期|制表日期|注|说明)\d*(:|$)"
+    r"^(填报人|填表人|制表人|审核人|审批人|联系人|联系电话|填报单位|填报日期|制表日期|合计|小计|总计|共计|备注|注|说明)"
+    r"\d*([:(]|$)"
 )
+DATE_FORMS = "2026-03-01、2026/3/1、2026.3.1、2026年3月1日、Excel 日期"
+"""The date forms a ledger may use, as shown to a person whose date was not read."""
 _UNIT_SEPARATORS = re.compile(r"[、，,;；\s]+")
 
 Row = tuple[object, ...]
@@ -66,7 +72,10 @@ Row = tuple[object, ...]
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """One readable ledger item; ``department`` and ``co_departments`` are resolved codes."""
+    """One readable ledger item; ``department`` and ``co_departments`` are resolved codes.
+
+    ``number`` is the 编号 of an item this system exported (None: a new item); ``registered`` its 登记日期.
+    """
 
     row: int
     title: str
@@ -80,15 +89,45 @@ class LedgerRow:
     ongoing: bool
     progress: str | None
     remarks: str | None
+    number: int | None = None
+    registered: datetime.date | None = None
 
 
 @dataclass(frozen=True)
 class RowError:
-    """A problem with one cell; ``column`` is the header text as found in the sheet."""
+    """A problem with one cell; ``column`` is the header text as found in the sheet.
+
+    ``value`` is the cell's text as found and ``accepted`` says what the cell may hold, so that
+    a person can correct every cell of a row from one preview.
+    """
 
     row: int
     column: str
     message: str
+    value: str | None = None
+    accepted: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A row check's finding, before it is tied to its row and column."""
+
+    key: str
+    message: str
+    value: str | None = None
+    accepted: str | None = None
+
+
+RowCheck = Callable[[LedgerRow], list[Problem]]
+"""A further check of a readable row (the caller's vocabulary: sources, people, limits)."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What the caller knows beyond the unit resolver: the unit names to suggest, and its own row checks."""
+
+    units: str = ""
+    check: RowCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -244,61 +283,86 @@ def _skip_reason(values: Row, table: _Table, started: bool) -> str | None:
 
 
 def _resolve_units(
-    names: Iterable[str], key: str, resolve: Callable[[str], str | None], problems: list[tuple[str, str]]
+    names: Iterable[str], key: str, resolve: Callable[[str], str | None], problems: list[Problem], accepted: str
 ) -> list[str]:
     """Codes for the non-empty unit names (without repeats); unknown names are added to ``problems``."""
     codes: list[str] = []
     for name in filter(None, names):
         code = resolve(name)
         if not code:
-            problems.append((key, f"未知单位 Unknown unit: {name!r}"))
+            problems.append(Problem(key, f"未知单位 Unknown unit: {name!r}", name, accepted or None))
         elif code not in codes:
             codes.append(code)
     return codes
 
 
+def _date_cell(table: _Table, values: Row, key: str, problems: list[Problem]) -> tuple[datetime.date | None, bool]:
+    value = table.value(values, key)
+    try:
+        found, ongoing = parse_deadline(value)
+    except ValueError as exc:
+        problems.append(Problem(key, str(exc), _text(value), DATE_FORMS + ("、长期坚持" if key == "deadline" else "")))
+        return None, False
+    if ongoing and key != "deadline":
+        problems.append(Problem(key, f"无效日期 Invalid date: {_text(value)!r}", _text(value), DATE_FORMS))
+        return None, False
+    return found, ongoing
+
+
+def _number(table: _Table, values: Row, problems: list[Problem]) -> int | None:
+    text = table.text(values, "number")
+    if text is None or text.isdigit():
+        return int(text) if text else None
+    message = f"无法识别的编号 Unreadable 编号: {text!r}"
+    problems.append(Problem("number", message, text, "留空（新登记），或本系统导出台账中的编号"))
+    return None
+
+
 def _parse_row(
-    number: int, values: Row, table: _Table, resolve: Callable[[str], str | None]
+    number: int, values: Row, table: _Table, resolve: Callable[[str], str | None], vocabulary: Vocabulary
 ) -> LedgerRow | list[RowError]:
-    """The item in one data row, or the errors that keep it from being read."""
-    problems: list[tuple[str, str]] = []
+    """The item in one data row, or every error that keeps it from being read (all of them, at once)."""
+    problems: list[Problem] = []
     title = table.text(values, "title")
     if title is None:
-        problems.append(("title", "问题描述为空 Empty problem description"))
+        problems.append(Problem("title", "问题描述为空 Empty problem description", None, "问题的文字描述"))
     department = table.text(values, "department")
     if department is None:
-        problems.append(("department", "责任单位为空 Empty responsible unit"))
-    departments = _resolve_units([department or ""], "department", resolve, problems)
+        problems.append(Problem("department", "责任单位为空 Empty responsible unit", None, vocabulary.units or None))
+    departments = _resolve_units([department or ""], "department", resolve, problems, vocabulary.units)
     co_names = _UNIT_SEPARATORS.split(table.text(values, "co_departments") or "")
-    co_departments = _resolve_units(co_names, "co_departments", resolve, problems)
-    deadline: datetime.date | None = None
-    ongoing = False
-    try:
-        deadline, ongoing = parse_deadline(table.value(values, "deadline"))
-    except ValueError as exc:
-        problems.append(("deadline", str(exc)))
-    if problems or title is None or not departments:
-        return [RowError(number, table.name(key), message) for key, message in problems]
-    return LedgerRow(
+    co_departments = _resolve_units(co_names, "co_departments", resolve, problems, vocabulary.units)
+    deadline, ongoing = _date_cell(table, values, "deadline", problems)
+    registered, _ = _date_cell(table, values, "registered", problems)
+    row = LedgerRow(
         row=number,
-        title=title,
+        title=title or "",
         source=table.text(values, "source"),
         category=table.text(values, "category"),
         measures=table.text(values, "measures"),
-        department=departments[0],
+        department=departments[0] if departments else "",
         co_departments=co_departments,
         owner_name=table.text(values, "owner"),
         deadline=deadline,
         ongoing=ongoing,
         progress=table.text(values, "progress"),
         remarks=table.text(values, "remarks"),
+        number=_number(table, values, problems),
+        registered=registered,
     )
+    if vocabulary.check is not None:
+        problems.extend(vocabulary.check(row))
+    if problems:
+        return [RowError(number, table.name(p.key), p.message, p.value, p.accepted) for p in problems]
+    return row
 
 
-def _read_rows(table: _Table, resolve: Callable[[str], str | None], max_rows: int) -> LedgerPreview:
+def _read_rows(
+    table: _Table, resolve: Callable[[str], str | None], max_rows: int, vocabulary: Vocabulary
+) -> LedgerPreview:
     preview = LedgerPreview(rows=[], errors=[], skipped=[])
     blanks: SkippedRow | None = None  # a run of blank rows, reported only if something follows it
-    started = False
+    started = ended = False
     for number, values in table.rows:
         if number > max_rows:
             raise _too_many_rows(table.sheet, max_rows, f"row {number} was reached")
@@ -309,11 +373,13 @@ def _read_rows(table: _Table, resolve: Callable[[str], str | None], max_rows: in
         if blanks is not None:
             preview.skipped.append(blanks)
             blanks = None
-        if reason is not None:
-            preview.skipped.append(SkippedRow(number, reason))
+        # Once the table has ended (a signature, a total, a note), what follows belongs to the footer too.
+        ended = ended or (started and reason == "footer")
+        if reason is not None or ended:
+            preview.skipped.append(SkippedRow(number, "footer" if ended else reason or "footer"))
             continue
         started = True
-        item = _parse_row(number, values, table, resolve)
+        item = _parse_row(number, values, table, resolve, vocabulary)
         if isinstance(item, LedgerRow):
             preview.rows.append(item)
         else:
@@ -382,25 +448,29 @@ def read_ledger(
     source: str | os.PathLike[str] | BinaryIO,
     resolve_department: Callable[[str], str | None],
     limits: ImportLimits | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> LedgerPreview:
     """Read a ledger workbook (path or seekable binary file object) into a preview.
 
     ``resolve_department`` maps a unit name as written (e.g. '组织科') to a department code, or
-    None if unknown. Blank rows after the last non-blank row are ignored silently. Raises
+    None if unknown; ``vocabulary`` adds the caller's own row checks. Every error of a row is listed.
+    Blank rows after the last non-blank row are ignored silently. Raises
     LedgerTooLarge if the file is over ``limits`` (checked before it is parsed), LedgerFormatError
     if it is not an .xlsx workbook, has no usable header row, or goes on beyond ``limits.max_rows``.
     """
     limits = limits or ImportLimits()
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb") as handle:
-            return read_ledger(handle, resolve_department, limits)
+            return read_ledger(handle, resolve_department, limits, vocabulary)
     check_archive(source, limits)
     try:
         workbook = load_workbook(source, read_only=True, data_only=True)
     except Exception as exc:  # InvalidFileException, KeyError, XML errors...
         raise LedgerFormatError(f"不是有效的 Excel (.xlsx) 文件 Not a readable .xlsx file: {exc}") from exc
     try:
-        return _read_rows(_locate_table(workbook, limits.max_rows), resolve_department, limits.max_rows)
+        return _read_rows(
+            _locate_table(workbook, limits.max_rows), resolve_department, limits.max_rows, vocabulary or Vocabulary()
+        )
     except LedgerFormatError:
         raise
     except Exception as exc:  # a sheet's XML broken or cut short, a part failing its checksum...

@@ -22,6 +22,11 @@ def day_start(day: dt.date, timezone: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), ZoneInfo(timezone)).astimezone(dt.UTC)
 
 
+def local_date(instant: dt.datetime, timezone: str) -> dt.date:
+    """The office's calendar day of an instant (e.g. the day an item was registered)."""
+    return instant.astimezone(ZoneInfo(timezone)).date()
+
+
 def deadline_end(deadline: dt.date | None, timezone: str) -> str:
     """The instant an item becomes overdue (the end of its deadline day in the office), ISO 8601 in UTC.
 

@@ -404,3 +404,17 @@ class IdempotencyKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     # What the first request answered, as the web layer gave it, to be given again.
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Source(Base):
+    """问题来源: the office's own list of where problems are found, kept by administrators.
+
+    Items keep the name itself, so a source taken off the list (inactive) still names its old items.
+    """
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer)

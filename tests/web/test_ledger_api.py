@@ -11,7 +11,6 @@ from flask.testing import FlaskClient
 from openpyxl import Workbook, load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.identity import identity
 from engine.ledger import demo
 from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
@@ -22,11 +21,9 @@ SAMPLE = REPO_ROOT / "demo" / "problem-list-sample.xlsx"
 
 @pytest.fixture
 def units(sessions: sessionmaker[Session], people: People) -> None:
-    """The sample ledger's units (the cast already has 办公室)."""
+    """The sample ledger's units (the cast already has 办公室) and the owners it names."""
     with transaction(sessions) as session:
-        for code, (name, external) in demo.DEPARTMENTS.items():
-            if identity.department_by_code(session, code) is None:
-                identity.add_department(session, code, name, external)
+        demo.add_sample_people(session)
 
 
 def upload(client: FlaskClient, people: People, content: bytes, dry_run: bool, user: str = "reporter") -> Any:
@@ -38,7 +35,7 @@ def upload(client: FlaskClient, people: People, content: bytes, dry_run: bool, u
     )
 
 
-def ledger(rows: list[list[Any]]) -> bytes:
+def workbook(rows: list[list[Any]]) -> bytes:
     """A workbook laid out as offices keep them: a merged title row, the header, the rows, a footer."""
     book = Workbook()
     sheet = book.active
@@ -72,15 +69,19 @@ def test_the_sample_ledger_previews_then_imports_its_40_items(client: FlaskClien
     assert imported.json["created"] == 40
     assert total(client, people) == 40
     assert total(client, people, "ongoing=true") == sum(r["item"]["ongoing"] for r in preview.json["rows"])
-    # The ledger's columns the item has no field for are kept in its history.
-    events = client.get(f"/api/v1/items/{imported.json['items'][0]}/history", headers=people.auth("auditor"))
-    (kept,) = [event for event in events.json["events"] if event["action"] == "imported"]
-    assert kept["data"]["row"] == 3
-    assert kept["data"]["measures"] == first["item"]["measures"]
+    # Row 3 gives measures and an owner: the item sits at its owner's task, as if both steps were done by hand.
+    item = client.get(f"/api/v1/items/{imported.json['items'][0]}", headers=people.auth("auditor")).json
+    assert (item["owner"], item["data"]["measures"]) == ("zhangwei.office", first["item"]["measures"])
+    assert [task["name"] for task in item["tasks"]] == ["rectify"]
+    assert item["latest_progress"]["note"] == first["item"]["progress"]
+    events = client.get(f"/api/v1/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
+    imported_events = [(event["action"], event["task"]) for event in events if event["action"] == "imported"]
+    assert imported_events == [("imported", None), ("imported", "define_measures"), ("imported", "assign_owner")]
+    assert events[1]["data"]["row"] == 3
 
 
 def test_row_errors_are_shown_and_refuse_the_whole_file(client: FlaskClient, people: People, units: None) -> None:
-    content = ledger(
+    content = workbook(
         [
             [1, "窗口排队时间长", "群众反映", "办公室", None, "2026年12月16日", "增设取号机"],
             [2, "会议室预约混乱", "自查", "不存在的科", None, "2026.12.1", None],
@@ -89,15 +90,18 @@ def test_row_errors_are_shown_and_refuse_the_whole_file(client: FlaskClient, peo
         ]
     )
     preview = upload(client, people, content, dry_run=True).json
-    assert [row["row"] for row in preview["rows"]] == [3]
-    assert [(e["row"], e["column"]) for e in preview["errors"]] == [(4, "牵头单位"), (5, "完成时限"), (6, "问题来源")]
-    assert "不存在的科" in preview["errors"][0]["message"]
+    assert [row["row"] for row in preview["rows"]] == [3, 6]  # 巡察 is one of the office's sources
+    assert [(e["row"], e["column"], e["value"]) for e in preview["errors"]] == [
+        (4, "牵头单位", "不存在的科"),
+        (5, "完成时限", "下个月"),
+    ]
+    assert "组织科" in preview["errors"][0]["accepted"] and "2026年3月1日" in preview["errors"][1]["accepted"]
     assert preview["skipped"] == [{"row": 7, "reason": "empty", "count": 1}, {"row": 8, "reason": "footer", "count": 1}]
 
     refused = upload(client, people, content, dry_run=False)
     assert refused.status_code == 422
     assert refused.content_type == "application/problem+json"
-    assert len(refused.json["errors"]) == 3
+    assert len(refused.json["errors"]) == 2
     assert total(client, people) == 0
 
 
@@ -145,10 +149,29 @@ def test_the_export_holds_exactly_the_filtered_rows_and_reads_back(
     assert sheet is not None
     rows = list(sheet.iter_rows(min_row=3, values_only=True))
     assert [row[1] for row in rows] == [item["id"] for item in wanted]
-    assert [row[2] for row in rows] == [item["title"] for item in wanted]
-    assert [row[9] for row in rows] == [
+    assert [row[3] for row in rows] == [item["title"] for item in wanted]
+    assert [row[10] for row in rows] == [
         dt.datetime.fromisoformat(i["deadline"]) if i["deadline"] else "长期坚持" for i in wanted
     ]
-    # The exported ledger is itself a ledger the importer reads.
+    # The exported ledger is itself a ledger the importer reads: by 编号, every item is unchanged.
     again = upload(client, people, response.data, dry_run=True).json
-    assert (len(again["rows"]), again["errors"]) == (len(wanted), [])
+    assert (again["rows"], again["errors"]) == ([], [])
+    assert [found["item_id"] for found in again["unchanged"]] == [item["id"] for item in wanted]
+
+
+def test_administrators_keep_the_sources_and_the_import_follows(
+    client: FlaskClient, people: People, units: None
+) -> None:
+    content = workbook([[1, "信访件办理不及时", "信访", "办公室", None, "2026-12-31", None]])
+    assert upload(client, people, content, dry_run=True).json["errors"][0]["value"] == "信访"
+    assert client.post("/api/v1/sources", json={"name": "信访"}, headers=people.auth("reporter")).status_code == 403
+    added = client.post("/api/v1/sources", json={"name": "信访"}, headers=people.auth("admin"))
+    assert (added.status_code, added.json) == (201, {"name": "信访", "active": True})
+    listed = client.get("/api/v1/sources", headers=people.auth("reporter")).json["sources"]
+    assert listed[-1] == {"name": "信访", "active": True}
+    assert upload(client, people, content, dry_run=False).status_code == 201
+    taken_off = client.delete("/api/v1/sources/信访", headers=people.auth("admin"))
+    assert (taken_off.status_code, taken_off.json["active"]) == (200, False)
+    again = client.post("/api/v1/sources", json={"name": "信访"}, headers=people.auth("admin"))
+    assert again.status_code == 201  # back on the list
+    assert client.post("/api/v1/sources", json={"name": "信访"}, headers=people.auth("admin")).status_code == 409

@@ -10,7 +10,20 @@ from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.wrappers import Response
 
-from web.api import audit, auth, extensions, health, incidents, items, notifications, people, processes, reports, tasks
+from web.api import (
+    audit,
+    auth,
+    extensions,
+    health,
+    incidents,
+    items,
+    notifications,
+    people,
+    processes,
+    reports,
+    sources,
+    tasks,
+)
 from web.api.schemas import ProblemSchema
 from web.problems import PROBLEM_JSON
 
@@ -90,7 +103,18 @@ def init_api(app: Flask) -> None:
     blueprints = (
         *(
             module.blp
-            for module in (health, items, tasks, processes, extensions, reports, notifications, audit, incidents)
+            for module in (
+                health,
+                items,
+                tasks,
+                processes,
+                extensions,
+                reports,
+                notifications,
+                audit,
+                incidents,
+                sources,
+            )
         ),
         auth.login_blp,
         auth.blp,

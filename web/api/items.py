@@ -74,24 +74,46 @@ def export_ledger(query: dict[str, Any]) -> Response:
 @blp.arguments(ImportQuerySchema, location="query")
 @blp.arguments(LedgerUploadSchema, location="files")
 @blp.idempotent()
-@blp.response(201, LedgerImportedSchema, description="every row's item was raised")
-@blp.alt_response(200, schema=LedgerPreviewSchema, description="dry_run: the preview; nothing was saved")
+@blp.response(201, LedgerImportedSchema, description="rows without 编号 were raised, known items updated")
+@blp.alt_response(200, schema=LedgerPreviewSchema, description="dry_run: the plan; nothing was saved")
 @blp.problems(
     403,
+    412,
     described={
         413: "the workbook, or what it expands to, is over a `RECTIFLOW_IMPORT_*` limit (named in `detail`)",
         422: "not a readable ledger, more rows than `RECTIFLOW_IMPORT_MAX_ROWS`, or row errors "
-        "(`errors`: `[{row, column, message}]`): nothing was imported",
+        "(`errors`: `[{row, column, message, value, accepted}]`): nothing was imported",
     },
 )
 def import_ledger(query: dict[str, Any], files: dict[str, Any]) -> tuple[dict[str, Any], int] | Response:
-    found = check_ledger(files["file"].stream)
+    found, vocabulary = check_ledger(files["file"].stream)
+    session, timezone = db.session(), db.settings().timezone
     if query["dry_run"]:
-        rows = [{"row": row.row, "item": row} for row in found.rows]
         # The 201 schema shapes only the real import: the preview is shaped by its own schema here.
-        return jsonify(LedgerPreviewSchema().dump({"rows": rows, "errors": found.errors, "skipped": found.skipped}))
-    created = ledger.import_ledger(db.session(), current_user(), found, db.settings().timezone)
-    return {"created": len(created), "items": [item.id for item in created]}, 201
+        return jsonify(
+            LedgerPreviewSchema().dump(preview_payload(ledger.plan(session, current_user(), found, timezone)))
+        )
+    done = ledger.apply(session, current_user(), found, vocabulary, timezone, query["fingerprint"])
+    return {
+        "created": len(done.created),
+        "items": done.created,
+        "updated": done.updated,
+        "unchanged": done.unchanged,
+    }, 201
+
+
+def preview_payload(plan: ledger.Plan) -> dict[str, Any]:
+    creates = [{"row": row.row, "item": row} for row in plan.creates]
+    updates = [{"row": update.row.row, "item": update.row} for update in plan.updates]
+    return {
+        "rows": sorted([*creates, *updates], key=lambda found: found["row"]),
+        "creates": creates,
+        "updates": [{"row": u.row.row, "item_id": u.item_id, "changes": u.changes} for u in plan.updates],
+        "unchanged": plan.unchanged,
+        "errors": plan.errors,
+        "skipped": plan.skipped,
+        "fingerprint": plan.fingerprint,
+    }
 
 
 @blp.route("", methods=["POST"])

@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engine.items.items import SORTS, SOURCES
+from engine.items.items import SORTS
 from engine.items.workflow import DEFAULT_PROCESS, JOINT_PROCESS
 from engine.store.idempotency import KEY_MAX
 from engine.store.text import unstorable
@@ -34,7 +34,10 @@ class ItemCreateSchema(Schema):
     title = Text(required=True, validate=validate.Length(min=1, max=500))
     description = Text(load_default="", validate=validate.Length(max=10000))
     source = Text(
-        load_default=None, allow_none=True, validate=validate.OneOf(SOURCES), metadata={"description": "问题来源"}
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=50),
+        metadata={"description": "问题来源: one of the office's active sources (`GET /sources`)"},
     )
     category = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
     department = Text(required=True, metadata={"description": "责任单位 code"})
@@ -67,7 +70,7 @@ class CorrectionSchema(Schema):
     reason = Text(required=True, validate=REASON, metadata={"description": "更正理由"})
     title = Text(validate=validate.Length(min=1, max=500))
     description = Text(validate=validate.Length(max=10000))
-    source = Text(validate=validate.OneOf(SOURCES), metadata={"description": "问题来源"})
+    source = Text(validate=validate.Length(max=50), metadata={"description": "问题来源: one of `GET /sources`"})
     category = Text(validate=validate.Length(min=1, max=100))
     department = Text(validate=validate.Length(min=1, max=64), metadata={"description": "责任单位 code"})
     deadline = fields.Date(metadata={"description": "整改时限 YYYY-MM-DD"})
@@ -247,12 +250,29 @@ class ItemPageSchema(Schema):
     )
 
 
+class SourceSchema(Schema):
+    name = fields.String(metadata={"description": "问题来源, as items name it"})
+    active = fields.Boolean(metadata={"description": "false: taken off the list; new items cannot name it"})
+
+
+class SourceListSchema(Schema):
+    sources = fields.List(fields.Nested(SourceSchema), metadata={"description": "in the office's order"})
+
+
+class SourceCreateSchema(Schema):
+    name = Text(required=True, validate=validate.Length(min=1, max=50))
+
+
 class LedgerUploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "a ledger workbook (.xlsx)"})
 
 
 class ImportQuerySchema(Schema):
     dry_run = fields.Boolean(load_default=False, metadata={"description": "preview only: nothing is saved"})
+    fingerprint = fields.String(
+        load_default=None,
+        metadata={"description": "the preview's `fingerprint`: refuse (412) if the plan changed since that preview"},
+    )
 
 
 class LedgerItemSchema(Schema):
@@ -267,6 +287,26 @@ class LedgerItemSchema(Schema):
     owner_name = fields.String(allow_none=True)
     progress = fields.String(allow_none=True)
     remarks = fields.String(allow_none=True)
+    number = fields.Integer(allow_none=True, metadata={"description": "编号: the item this row updates"})
+    registered = fields.Date(allow_none=True, metadata={"description": "登记日期"})
+
+
+class LedgerChangeSchema(Schema):
+    field = fields.String()
+    label = fields.String(metadata={"description": "the ledger column"})
+    old = fields.String()
+    new = fields.String()
+
+
+class LedgerUpdateSchema(Schema):
+    row = fields.Integer()
+    item_id = fields.Integer()
+    changes = fields.List(fields.Nested(LedgerChangeSchema))
+
+
+class LedgerUnchangedSchema(Schema):
+    row = fields.Integer()
+    item_id = fields.Integer()
 
 
 class LedgerPreviewRowSchema(Schema):
@@ -278,6 +318,8 @@ class LedgerRowErrorSchema(Schema):
     row = fields.Integer()
     column = fields.String()
     message = fields.String()
+    value = fields.String(allow_none=True, metadata={"description": "the cell as found"})
+    accepted = fields.String(allow_none=True, metadata={"description": "what the cell may hold"})
 
 
 class LedgerSkippedSchema(Schema):
@@ -287,14 +329,20 @@ class LedgerSkippedSchema(Schema):
 
 
 class LedgerPreviewSchema(Schema):
-    rows = fields.List(fields.Nested(LedgerPreviewRowSchema))
+    rows = fields.List(fields.Nested(LedgerPreviewRowSchema), metadata={"description": "the rows to create or update"})
+    creates = fields.List(fields.Nested(LedgerPreviewRowSchema), metadata={"description": "rows without 编号"})
+    updates = fields.List(fields.Nested(LedgerUpdateSchema), metadata={"description": "each changed field"})
+    unchanged = fields.List(fields.Nested(LedgerUnchangedSchema))
     errors = fields.List(fields.Nested(LedgerRowErrorSchema))
     skipped = fields.List(fields.Nested(LedgerSkippedSchema))
+    fingerprint = fields.String(metadata={"description": "names this plan: pass it to the import to apply exactly it"})
 
 
 class LedgerImportedSchema(Schema):
     created = fields.Integer()
     items = fields.List(fields.Integer(), metadata={"description": "the new items' ids, in ledger order"})
+    updated = fields.List(fields.Integer(), metadata={"description": "the ids of the items the ledger changed"})
+    unchanged = fields.Integer()
 
 
 class HistoryEventSchema(Schema):

@@ -1,4 +1,4 @@
-"""系统管理 Administration: departments, people and their roles, their tokens. Administrators only."""
+"""系统管理 Administration: departments, people and their roles, their tokens, the sources. Administrators only."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from engine.identity import administration, identity, permissions
 from engine.identity.identity import Role
+from engine.items import sources
 from web import db
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
@@ -36,6 +37,7 @@ def _page(editing: str | None = None) -> str:
         roles=[role.value for role in Role],
         editing=user,
         tokens=identity.tokens_of(session, user) if user else [],
+        sources=sources.listed(session),
     )
 
 
@@ -51,6 +53,20 @@ def add_department() -> Response:
         db.session(), _actor(), form.get("code", "").strip(), form.get("name", "").strip(), "external" in form
     )
     flash(_("已添加单位"))
+    return redirect(url_for(".people"))
+
+
+@bp.post("/sources")
+def add_source() -> Response:
+    found = sources.add(db.session(), me(), request.form.get("name", ""), request.remote_addr)
+    flash(_("已启用问题来源 %(name)s", name=found.name))
+    return redirect(url_for(".people"))
+
+
+@bp.post("/sources/deactivate")
+def deactivate_source() -> Response:
+    found = sources.deactivate(db.session(), me(), request.form.get("name", ""), request.remote_addr)
+    flash(_("已停用问题来源 %(name)s", name=found.name))
     return redirect(url_for(".people"))
 
 

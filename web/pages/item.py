@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from engine.audit import audit, history
 from engine.identity import identity, permissions
 from engine.identity.identity import Role
-from engine.items import corrections, due, incidents, items, progress, workflow
+from engine.items import corrections, due, incidents, items, progress, sources, workflow
 from engine.store.models import Task
 from web import db
 from web.pages import item_actions, timeline
@@ -58,7 +58,7 @@ def render(item_id: int, sent: item_actions.Sent | None = None) -> str:
         admin=sent or item_actions.Sent(),
         etag=workflow.etag(item),
         departments=identity.departments(session) if Role.ADMIN in me().roles else [],
-        sources=items.SOURCES,
+        sources=sources.active(session),
     )
 
 

@@ -14,9 +14,9 @@ from marshmallow import EXCLUDE, ValidationError
 from werkzeug.wrappers import Response
 
 from engine.identity import identity, permissions
-from engine.items import items, workflow
+from engine.items import items, sources, workflow
 from engine.ledger import ledger, ledger_export
-from engine.store.errors import InvalidInput
+from engine.store.errors import InvalidInput, StaleVersion
 from web import db
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import ItemCreateSchema, ItemPageQuerySchema
@@ -53,7 +53,7 @@ def index() -> str:
         args=args,
         counts=items.status_counts(session, me(), flt, today),
         departments=identity.departments(session),
-        sources=items.SOURCES,
+        sources=[source.name for source in sources.listed(session)],  # old items keep a source taken off the list
         sorts=list(items.SORTS),
         pages=max(1, -(-total // flt.per_page)),
     )
@@ -69,7 +69,7 @@ def new_item_form() -> str:
 def _new_item_page(values: dict[str, Any], errors: list[dict[str, Any]]) -> str:
     departments = identity.departments(db.session())
     return render_template(
-        "new_item.html", values=values, errors=errors, departments=departments, sources=items.SOURCES
+        "new_item.html", values=values, errors=errors, departments=departments, sources=sources.active(db.session())
     )
 
 
@@ -146,22 +146,40 @@ def upload() -> Response:
     return redirect(url_for("ledger.preview", token=token))
 
 
+def _preview_page(token: str, plan: ledger.Plan, stale: bool = False) -> str:
+    unit_names = {unit.code: unit.name for unit in identity.departments(db.session())}
+    return render_template("import.html", preview=plan, token=token, stale=stale, unit_names=unit_names)
+
+
 # No ``@once_url``: the preview's URL is one-time already (its upload goes at the confirmation).
 @bp.get("/import/<token>")
 def preview(token: str) -> str:
     permissions.require_reporter(me())
     with _staged(token).open("rb") as source:
-        found = check_ledger(source)
-    return render_template("import.html", preview=found, token=token)
+        found, _vocabulary = check_ledger(source)
+    return _preview_page(token, ledger.plan(db.session(), me(), found, db.settings().timezone))
 
 
 @bp.post("/import/<token>")
 @once_form(_l("已导入，未重复导入"))
-def confirm(token: str) -> Response:
+def confirm(token: str) -> Response | str:
+    """Apply exactly the plan the person saw (its fingerprint), or show the new plan if the items changed since."""
     path = _staged(token)
     with path.open("rb") as source:
-        found = check_ledger(source)
-    created = ledger.import_ledger(db.session(), me(), found, db.settings().timezone)
+        found, vocabulary = check_ledger(source)
+    session, timezone = db.session(), db.settings().timezone
+    try:
+        done = ledger.apply(session, me(), found, vocabulary, timezone, request.form.get("fingerprint", ""))
+    except StaleVersion:
+        session.rollback()
+        return _preview_page(token, ledger.plan(session, me(), found, timezone), stale=True)
     path.unlink(missing_ok=True)  # a twin of this post may have imported it first (web.once undoes this one)
-    flash(_("已导入 %(n)d 个事项", n=len(created)))
+    flash(
+        _(
+            "已导入：新登记 %(created)d 个，更新 %(updated)d 个，未变 %(unchanged)d 个",
+            created=len(done.created),
+            updated=len(done.updated),
+            unchanged=done.unchanged,
+        )
+    )
     return redirect(url_for("ledger.index", sort="-id"))

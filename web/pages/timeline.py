@@ -76,6 +76,7 @@ def _field_labels() -> dict[str, str]:
         "owner": _("责任人"),
         "progress": _("整改进展"),
         "remarks": _("备注"),
+        "registered": _("登记日期"),
         "assignee": _("办理人"),
         "unit": _("单位"),
         "description": _("详细情况"),
@@ -136,7 +137,7 @@ def _task_form(model: dict[str, Any], task: str | None) -> dict[str, Any]:
 
 
 def _form(model: dict[str, Any], event: HistoryEvent) -> dict[str, Any]:
-    return _task_form(model, event.task) if event.action == "completed" else {}
+    return _task_form(model, event.task) if event.action in ("completed", "imported") else {}
 
 
 class _Presenter:
@@ -240,7 +241,8 @@ class _Presenter:
             "timer": lambda e, d: (_("定时事件已触发"), set()),
             "incident": lambda e, d: (_("流程在“%(step)s”处出错", step=self.task_title(e.task)), set()),
             "incident_retried": self._retried,
-            "imported": lambda e, d: (_("从台账导入了事项"), set()),
+            "imported": self._imported,
+            "ledger_updated": self._ledger_updated,
             "extension_requested": lambda e, d: (_("申请延期至 %(day)s", day=self._day(d, "new_deadline")), set()),
             "extension_granted": lambda e, d: (_("同意延期至 %(day)s", day=self._day(d, "new_deadline")), set()),
             "extension_refused": lambda e, d: (_("不同意延期"), set()),
@@ -262,6 +264,20 @@ class _Presenter:
         if data.get(review.DECISION) == "approve":
             return _("通过了“%(step)s”", step=step), {review.DECISION}
         return _("完成了“%(step)s”", step=step), set()
+
+    def _imported(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
+        if event.task:
+            return _("按台账导入，完成了“%(step)s”", step=self.task_title(event.task)), set()
+        return _("从台账导入了事项"), set()
+
+    def _ledger_updated(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
+        changes = "；".join(
+            f"{self._label(c)}：{c.get('old') or '—'} → {c.get('new') or '—'}" for c in data.get("changes", [])
+        )
+        return _("按台账更新了：%(changes)s", changes=changes), {"changes"}
+
+    def _label(self, change: dict[str, Any]) -> str:
+        return self.labels.get(str(change.get("field")), str(change.get("label")))
 
     def _assigned(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
         person = self.names.person(str(data.get("assignee", "")))

@@ -12,6 +12,7 @@ import pytest
 from openpyxl import Workbook
 
 from engine.ledger.ledger_import import (
+    DATE_FORMS,
     LedgerFormatError,
     LedgerPreview,
     RowError,
@@ -212,8 +213,8 @@ def test_unknown_units_are_row_errors(tmp_path: Path) -> None:
 
     assert [r.row for r in preview.rows] == [5]
     assert preview.errors == [
-        RowError(3, "责任单位", "未知单位 Unknown unit: '宣传部'"),
-        RowError(4, "配合单位", "未知单位 Unknown unit: '财政局'"),
+        RowError(3, "责任单位", "未知单位 Unknown unit: '宣传部'", "宣传部"),
+        RowError(4, "配合单位", "未知单位 Unknown unit: '财政局'", "财政局"),
     ]
 
 
@@ -237,7 +238,7 @@ def test_bad_deadline_is_row_error(tmp_path: Path, deadline: object, expected: s
     preview = simple_ledger(tmp_path, item(1, "问题一", "办公室", deadline=deadline))
 
     assert preview.rows == []
-    assert preview.errors == [RowError(3, "整改时限", expected)]
+    assert preview.errors == [RowError(3, "整改时限", expected, str(deadline), DATE_FORMS + "、长期坚持")]
 
 
 # --- file-level errors -------------------------------------------------------------------------

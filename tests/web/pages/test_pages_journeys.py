@@ -9,7 +9,6 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.identity import identity
 from engine.ledger import demo
 from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
@@ -124,9 +123,7 @@ def test_the_sample_ledger_imports_its_40_items_and_exports_to_excel(
     site: Site, sessions: sessionmaker[Session]
 ) -> None:
     with transaction(sessions) as session:
-        for code, (name, external) in demo.DEPARTMENTS.items():
-            if identity.department_by_code(session, code) is None:
-                identity.add_department(session, code, name, external)
+        demo.add_sample_people(session)
     page = site.page
     site.login("reporter")
     site.visit("/ledger/import")
