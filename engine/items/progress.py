@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from engine.audit import history
 from engine.identity import permissions
+from engine.items import corrections
 from engine.items.workflow import lock_item
+from engine.store.errors import InvalidInput
 from engine.store.models import Item, ProgressUpdate, User
 
 
@@ -24,6 +26,9 @@ def report(session: Session, actor_id: int, item: Item, new: NewProgress) -> Pro
     """Record an update on ``item`` (already checked visible); its owner and its units may report."""
     item = lock_item(session, item.id)
     actor = permissions.require_progress_reporter(session, actor_id, item)
+    if corrections.is_withdrawn(item):
+        message = "已撤销的事项不再报送进展 A withdrawn item takes no progress report"
+        raise InvalidInput(message, errors=[{"field": "item", "message": message}])
     update = ProgressUpdate(item_id=item.id, actor_id=actor.id, note=new.note, percent=new.percent, plan=new.plan)
     session.add(update)
     data = {"note": new.note, "percent": new.percent, "plan": new.plan}

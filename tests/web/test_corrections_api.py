@@ -83,6 +83,10 @@ def test_a_withdrawn_item_stops_leaves_inboxes_and_figures_and_keeps_its_history
         assert late.status_code == 409
         again = client.post(f"{API}/items/{item['id']}/withdraw", json={"reason": "再"}, headers=people.auth("admin"))
         assert (again.status_code, again.json["errors"][0]["field"]) == (422, "item")
+        note = client.post(
+            f"{API}/items/{item['id']}/progress", json={"note": "仍在推进"}, headers=people.auth("owner")
+        )
+        assert (note.status_code, note.json["errors"][0]["field"]) == (422, "item")
         assert raised_this_xun(client, people) == 0
         listed = client.get(f"{API}/items", query_string={"status": "withdrawn"}, headers=people.auth("reporter")).json
         assert [found["id"] for found in listed["items"]] == [item["id"]]

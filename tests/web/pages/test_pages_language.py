@@ -52,11 +52,11 @@ def test_chinese_by_default_english_when_chosen_with_dates_to_match(
     # Chinese first, even for a browser that asks for English.
     assert "用户名" in client.get("/login", headers={"Accept-Language": "en-US,en"}).get_data(as_text=True)
     log_in(client)
-    page = client.get(f"/items/{item.id}").get_data(as_text=True)
+    page = client.get(f"/items/{item.id}", follow_redirects=True).get_data(as_text=True)
     assert "整改时限" in page and "2026年12月31日" in page
 
     client.get("/language/en")
-    page = client.get(f"/items/{item.id}").get_data(as_text=True)
+    page = client.get(f"/items/{item.id}", follow_redirects=True).get_data(as_text=True)
     assert "Deadline" in page and "2026-12-31" in page and "2026年12月31日" not in page
 
 

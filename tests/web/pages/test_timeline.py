@@ -79,7 +79,7 @@ def _every_action(sessions: sessionmaker[Session], *, add_unit: bool = True) -> 
 
 
 def _timeline(client: FlaskClient, item_id: int) -> str:
-    page = client.get(f"/items/{item_id}").get_data(as_text=True)
+    page = client.get(f"/items/{item_id}", follow_redirects=True).get_data(as_text=True)
     found = re.search(r'<ol class="timeline">(.*?)</ol>', page, re.DOTALL)
     assert found, page
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1)))
