@@ -129,7 +129,7 @@ def _changes(item: Item, fix: Correction) -> dict[str, dict[str, Any]]:
         "department": item.department.code,
         "deadline": item.deadline,
     }
-    wanted = {f.name: getattr(fix, f.name) for f in fields(fix) if f.name != "reason"}
+    wanted = {name: getattr(fix, name) for name in CORRECTABLE}
     return {
         name: {"from": _value(current[name]), "to": _value(value)}
         for name, value in wanted.items()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.identity import identity, passwords
 from engine.items import items, workflow
+from engine.ledger import ledger
 from engine.ledger.ledger_import import LedgerRow, read_ledger
 from engine.store.models import Item, User
 
@@ -124,21 +125,7 @@ def _complete(session: Session, item: Item, username: str, data: dict[str, objec
 def _drive(session: Session, row: LedgerRow, timezone: str) -> None:
     """Bring the item to the stage its ledger row reports."""
     reporter = identity.user_by_username(session, "reporter")
-    item = workflow.create_item(
-        session,
-        reporter,
-        workflow.NewItem(
-            title=row.title,
-            description=row.remarks or "",
-            source=row.source,
-            category=row.category,
-            department=row.department,
-            deadline=row.deadline,
-            ongoing=row.ongoing,
-            co_departments=tuple(row.co_departments),
-        ),
-        timezone,
-    )
+    item = workflow.create_item(session, reporter, ledger.new_item(row), timezone)
     if row.co_departments:
         _drive_joint(session, item, row)
     else:

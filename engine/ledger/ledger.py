@@ -311,8 +311,9 @@ def _register(item: Item, row: LedgerRow, timezone: str) -> None:
         item.created_at = clock.day_start(row.registered, timezone)
 
 
-def _create(session: Session, actor: User, row: LedgerRow, vocabulary: Known, timezone: str) -> Item:
-    new = workflow.NewItem(
+def new_item(row: LedgerRow) -> workflow.NewItem:
+    """The item a ledger row raises (its 备注 is the item's description)."""
+    return workflow.NewItem(
         title=row.title,
         description=row.remarks or "",
         department=row.department,
@@ -322,7 +323,10 @@ def _create(session: Session, actor: User, row: LedgerRow, vocabulary: Known, ti
         ongoing=row.ongoing,
         co_departments=tuple(row.co_departments),
     )
-    item = workflow.create_item(session, actor, new, timezone)
+
+
+def _create(session: Session, actor: User, row: LedgerRow, vocabulary: Known, timezone: str) -> Item:
+    item = workflow.create_item(session, actor, new_item(row), timezone)
     _register(item, row, timezone)
     kept = {"row": row.row, "measures": row.measures, "owner": row.owner_name, "progress": row.progress}
     history.record_change(
