@@ -11,10 +11,12 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
+from openpyxl import Workbook, load_workbook
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
@@ -77,6 +79,12 @@ class Site:
         self.page.click("button[type=submit]")
         self.page.wait_for_load_state("networkidle")
         assert "/login" not in self.page.url, self.page.inner_text("main")
+
+    def workbook(self, link: Locator) -> Workbook:
+        """Click ``link`` and read what it downloads as a workbook."""
+        with self.page.expect_download() as download:
+            link.click()
+        return load_workbook(BytesIO(download.value.path().read_bytes()))
 
     def shot(self, name: str) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from io import BytesIO
 from typing import Any
 
 import pytest
-from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,9 +36,7 @@ def page_rows(site: Site) -> list[list[str]]:
 
 
 def download(site: Site) -> Worksheet:
-    with site.page.expect_download() as downloaded:
-        site.page.locator("#download").click()
-    sheet = load_workbook(BytesIO(downloaded.value.path().read_bytes())).active
+    sheet = site.workbook(site.page.locator("#download")).active
     assert isinstance(sheet, Worksheet)
     return sheet
 
