@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.audit import history
 from engine.store import xlsx
 from engine.store.clock import day_start
 from engine.store.models import Department, HistoryEvent, Item
@@ -64,24 +65,7 @@ def rows(session: Session, flt: ExportFilter, timezone: str, limit: int = MAX_RO
     if flt.until:
         query = query.where(HistoryEvent.at < day_start(flt.until + dt.timedelta(days=1), timezone))
     found = session.execute(query.order_by(HistoryEvent.item_id, HistoryEvent.seq).limit(min(limit, MAX_ROWS)))
-    return [
-        {
-            "item_id": event.item_id,
-            "title": title,
-            "department": code,
-            "seq": event.seq,
-            "at": event.at,
-            "actor": event.actor,
-            "action": event.action,
-            "task": event.task,
-            "status_from": event.status_from,
-            "status_to": event.status_to,
-            "data": event.data,
-            "prev_hash": event.prev_hash,
-            "hash": event.hash,
-        }
-        for event, title, code in found
-    ]
+    return [{**history.as_record(event), "title": title, "department": code} for event, title, code in found]
 
 
 def data_text(data: dict[str, Any]) -> str:

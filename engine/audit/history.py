@@ -90,6 +90,23 @@ def _reseal(session: Session, _flush: UOWTransaction, _instances: object) -> Non
             item.history_seal = audit.seal(key, item.id, head, item.status, item.version) if head else None
 
 
+def as_record(event: HistoryEvent) -> dict[str, Any]:
+    """An event's stored fields, as exports and archives write them (``at`` stays a datetime)."""
+    return {
+        "item_id": event.item_id,
+        "seq": event.seq,
+        "at": event.at,
+        "actor": event.actor,
+        "action": event.action,
+        "task": event.task,
+        "status_from": event.status_from,
+        "status_to": event.status_to,
+        "data": event.data,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
 def events(session: Session, item_id: int) -> list[HistoryEvent]:
     return list(session.scalars(select(HistoryEvent).where(HistoryEvent.item_id == item_id).order_by(HistoryEvent.seq)))
 

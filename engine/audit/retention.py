@@ -16,12 +16,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Select, delete, distinct, func, select, text
 from sqlalchemy.orm import Session
 
-from engine.audit import admin_log, audit, keys
+from engine.audit import admin_log, audit, history, keys
 from engine.store import clock
 from engine.store.errors import InvalidInput
 from engine.store.models import AuditAnchor, HistoryEvent, HistoryPrune, Item, utcnow
@@ -44,22 +43,6 @@ class PruneResult:
 def _due(cutoff: dt.datetime) -> Select[int]:
     """Items closed before the cutoff whose history is still here."""
     return select(Item.id).where(Item.closed_at < cutoff, Item.id.not_in(select(HistoryPrune.item_id)))
-
-
-def _event_row(event: HistoryEvent) -> dict[str, Any]:
-    return {
-        "item_id": event.item_id,
-        "seq": event.seq,
-        "at": event.at.isoformat(timespec="microseconds"),
-        "actor": event.actor,
-        "action": event.action,
-        "task": event.task,
-        "status_from": event.status_from,
-        "status_to": event.status_to,
-        "data": event.data,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
 
 
 @contextmanager
@@ -141,7 +124,8 @@ def _write_archive(
     with gzip.open(path, "wt", encoding="utf-8") as out:
         out.write(json.dumps(header, ensure_ascii=False) + "\n")
         for event in events:
-            out.write(json.dumps(_event_row(event), ensure_ascii=False) + "\n")
+            row = {**history.as_record(event), "at": event.at.isoformat(timespec="microseconds")}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
             heads[event.item_id] = (event.seq, event.hash)
     return path, heads
 
