@@ -1,10 +1,15 @@
 """In-app notifications (通知): who hears about what.
 
 - ``task``: a task became ready that you may complete (you, or your unit).
+- ``assigned``: a manager gave a task to you.
 - ``rejection``: a review sent the work back to you, with the reviewer's reason.
-- ``extension``: a deadline extension was requested (approvers) or decided (the requester).
-- ``warning`` / ``overdue``: a deadline timer fired (预警 / 逾期督办); the responsible unit's managers
-  and the approvers hear of it.
+- ``extension_requested``: approvers hear that a deadline extension was asked for.
+- ``extension_decided``: the requester hears whether it was granted.
+- ``warning`` / ``overdue`` (a diagram's escalation kind): a deadline timer fired (预警 / 逾期督办); the
+  responsible unit's managers and the approvers hear of it.
+
+A notification stores what happened (its ``kind`` and ``data``), never text: ``engine.notify.notification_text``
+says it in the reader's language when it is shown or mailed.
 
 E-mail: a session whose ``info`` carries ``MAIL_FLAG`` (set by ``enable_mail`` on the session factory
 of whoever has ``RECTIFLOW_SMTP_*`` configured: the web app and the worker) also enqueues one
@@ -20,15 +25,11 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity.identity import Role
-from engine.items import assignment
+from engine.items import assignment, review_form
 from engine.notify.mailer import EMAIL_JOB
 from engine.store.config import MailSettings
 from engine.store.errors import NotFound
 from engine.store.models import ExtensionRequest, Item, Job, Notification, Task, User, UserRole, utcnow
-
-# Form fields a review uses to send work back (see processes/forms/review.json).
-DECISION_FIELD, REJECT, COMMENT_FIELD = "decision", "reject", "comment"
-
 
 MAIL_FLAG = "rectiflow_mail"
 
@@ -50,9 +51,10 @@ def enqueue_email(session: Session, notification: Notification) -> Job:
     return job
 
 
-def _notify(session: Session, user_ids: Iterable[int], kind: str, item: Item, title: str, message: str) -> None:
+def _notify(session: Session, user_ids: Iterable[int], kind: str, item: Item, **data: str | None) -> None:
+    """``data``: what the wording of ``kind`` needs besides the item's title (``notification_text``)."""
     created = [
-        Notification(user_id=user_id, kind=kind, item_id=item.id, title=title, message=message)
+        Notification(user_id=user_id, kind=kind, item_id=item.id, data={"item": item.title, **data})
         for user_id in sorted(set(user_ids))
     ]
     session.add_all(created)
@@ -64,17 +66,13 @@ def _notify(session: Session, user_ids: Iterable[int], kind: str, item: Item, ti
 
 def tasks_ready(session: Session, item: Item, tasks: list[Task], submitted: dict[str, object] | None) -> None:
     """Tell the candidates of newly ready tasks; after a rejection, say so and why."""
-    sent = submitted or {}
-    rejected = sent.get(DECISION_FIELD) == REJECT
+    rejected = review_form.is_rejection(submitted)
     for task in tasks:
         users = session.scalars(select(User.id).where(assignment.candidates_clause(task)))
         if rejected:
-            reason = sent.get(COMMENT_FIELD) or ""
-            _notify(
-                session, users, "rejection", item, f"被退回：{item.title}", f"{task.title}｜退回原因 Reason: {reason}"
-            )
+            _notify(session, users, "rejection", item, task=task.title, reason=review_form.reason(submitted))
         else:
-            _notify(session, users, "task", item, f"新的待办：{item.title}", f"{task.title}")
+            _notify(session, users, "task", item, task=task.title)
 
 
 def escalated(session: Session, item: Item, kind: str, name: str) -> None:
@@ -87,9 +85,8 @@ def escalated(session: Session, item: Item, kind: str, name: str) -> None:
             or_(User.id.in_(approvers), User.id.in_(managers) & (User.department_id == item.department_id)),
         )
     )
-    label = {"warning": "预警 Warning", "overdue": "逾期督办 Overdue"}.get(kind, kind)
-    deadline = item.deadline.isoformat() if item.deadline else "—"
-    _notify(session, users, kind, item, f"{label}：{item.title}", f"{name}｜整改时限 Deadline: {deadline}")
+    deadline = item.deadline.isoformat() if item.deadline else None
+    _notify(session, users, kind, item, step=name, deadline=deadline)
 
 
 def for_user(session: Session, user: User, limit: int = 200) -> list[Notification]:
@@ -128,17 +125,31 @@ def extension_requested(session: Session, item: Item, request: ExtensionRequest)
     """Approvers hear of a request to move a deadline."""
     approvers = select(UserRole.user_id).where(UserRole.role == Role.APPROVER)
     users = session.scalars(select(User.id).where(User.active.is_(True), User.id.in_(approvers)))
-    message = f"{request.current_deadline or '—'} → {request.new_deadline}｜理由 Reason: {request.reason}"
-    _notify(session, users, "extension", item, f"延期申请：{item.title}", message)
+    current = request.current_deadline.isoformat() if request.current_deadline else None
+    _notify(
+        session,
+        users,
+        "extension_requested",
+        item,
+        deadline=current,
+        new_deadline=request.new_deadline.isoformat(),
+        reason=request.reason,
+    )
 
 
 def extension_decided(session: Session, item: Item, request: ExtensionRequest) -> None:
     """The requester hears the decision."""
-    verdict = "同意 Granted" if request.state == "granted" else "不同意 Refused"
-    message = f"{verdict}：{request.new_deadline}｜{request.comment or ''}"
-    _notify(session, [request.requested_by_id], "extension", item, f"延期{verdict}：{item.title}", message)
+    _notify(
+        session,
+        [request.requested_by_id],
+        "extension_decided",
+        item,
+        verdict=request.state,
+        new_deadline=request.new_deadline.isoformat(),
+        comment=request.comment,
+    )
 
 
 def task_assigned(session: Session, item: Item, task: Task, user: User) -> None:
     """The person a manager gave a task to."""
-    _notify(session, [user.id], "task", item, f"指派给您的待办：{item.title}", task.title)
+    _notify(session, [user.id], "assigned", item, task=task.title)

@@ -18,14 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from engine.items import forms, items, progress
+from engine.items.review_form import is_rejection, reason
 from engine.store.models import Item, ProgressUpdate, Task, User
-
-# How a review form sends a task back, and where it says why (processes/forms/review.json, joint_review.json).
-DECISION, REJECT, REASON = "decision", "reject", "comment"
-
-
-def is_rejection(data: dict[str, Any] | None) -> bool:
-    return (data or {}).get(DECISION) == REJECT
 
 
 @dataclass(frozen=True)
@@ -91,8 +85,7 @@ def _returned(task: Task, done: list[Task]) -> Return | None:
     rejection = next((row for row in earlier if row.id > previous.id and is_rejection(row.data)), None)
     if rejection is None:
         return None
-    reason = (rejection.data or {}).get(REASON)
-    return Return(rejection.completed_by, rejection.completed_at, str(reason or ""), dict(previous.data or {}))
+    return Return(rejection.completed_by, rejection.completed_at, reason(rejection.data), dict(previous.data or {}))
 
 
 def returns(session: Session, tasks: list[Task]) -> dict[int, Return]:

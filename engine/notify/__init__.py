@@ -1,1 +1,1 @@
-"""Messages that leave the product: e-mail."""
+"""Messages to people: what a notification says in each language (notification_text), and its e-mail."""

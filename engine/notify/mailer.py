@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from engine.notify import notification_text
 from engine.store.config import MailSettings
 from engine.store.models import Notification, User
 
@@ -40,13 +41,16 @@ def compose(session: Session, payload: dict[str, Any] | None, mail: MailSettings
     user = session.get(User, notification.user_id)
     if user is None or not user.active:
         return None
+    # Nothing says which language the reader prefers (a person's choice lives in their browser session):
+    # both, Chinese first as everywhere in the product, so each reader finds theirs without opening a page.
+    said = notification_text.describe(notification, None)
     message = EmailMessage()  # default policy: UTF-8, RFC 2047 encoded headers
-    message["Subject"] = notification.title
+    message["Subject"] = said.title
     message["From"] = mail.sender
     message["To"] = mail.recipient(user.username)
     message["Date"] = formatdate(notification.created_at.timestamp(), localtime=False, usegmt=True)
     message["Message-ID"] = f"<rectiflow-notification-{notification.id}@{mail.recipient_domain}>"
-    lines = [notification.message, ""]
+    lines = [said.message, ""]
     if notification.item_id is not None:
         lines.append(f"整改事项 Item #{notification.item_id}")
     message.set_content("\n".join(lines) + "\n", charset="utf-8")

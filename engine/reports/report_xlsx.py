@@ -24,9 +24,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from engine.reports.reports import Figures, Period, Report, Unit, WeekPlan
 from engine.store import xlsx
+from engine.store.text import Label, say
 
-Label = tuple[str, str]  # (Chinese, English)
-LANGUAGES = ("zh", "en")
 TITLES = {
     "dispatch": ("{}调度表", "Dispatch report, {}"),
     "monthly": ("{}总结表", "Monthly summary, {}"),
@@ -51,11 +50,6 @@ _THIN = Side(style="thin")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _FILL = PatternFill("solid", fgColor="D9E1F2")
 _WRAP = Alignment(horizontal="center", vertical="center", wrap_text=True)
-
-
-def say(label: Label, language: str | None, joint: str = " ") -> str:
-    """A label in ``language``, or both joined by ``joint`` (Chinese first) when it is None."""
-    return label[LANGUAGES.index(language)] if language in LANGUAGES else joint.join(label)
 
 
 def period_label(period: Period, language: str | None) -> str:

@@ -286,7 +286,11 @@ class Job(Base):
 
 
 class Notification(Base):
-    """An in-app notification (通知) for one person: a task for them, a warning, an escalation, a rejection."""
+    """An in-app notification (通知) for one person: a task for them, a warning, an escalation, a rejection.
+
+    It keeps what happened (``kind`` and ``data``: the item's title, the step, the reason...), not text: it is
+    said in the reader's language when shown (``engine.notify.notification_text``).
+    """
 
     __tablename__ = "notification"
     __table_args__ = (Index("ix_notification_user_created", "user_id", "created_at"),)
@@ -295,8 +299,7 @@ class Notification(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     kind: Mapped[str] = mapped_column(String(32))
     item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"))
-    title: Mapped[str] = mapped_column(String(500))
-    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 

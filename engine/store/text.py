@@ -1,4 +1,5 @@
-"""Text both databases can store: the one rule, used by the API's fields and by task forms."""
+"""Text both databases can store (the one rule, used by the API's fields and by task forms), and the two languages
+the engine writes labels in."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 from typing import TypeVar
 
 T = TypeVar("T")
+Label = tuple[str, str]  # (Chinese, English)
+LANGUAGES = ("zh", "en")
 # Control characters XML 1.0, and so an .xlsx cell, cannot hold (tab, newline and carriage return it can).
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -20,6 +23,11 @@ def bilingual(text: str) -> tuple[str, str]:
     """The Chinese and the English part of a "中文 English" text (diagrams, forms, engine messages); else it twice."""
     match = _BILINGUAL.match(text)
     return (match["zh"].strip(), match["en"].strip()) if match else (text, text)
+
+
+def say(label: Label, language: str | None, joint: str = " ") -> str:
+    """A label in ``language``, or both joined by ``joint`` (Chinese first) when it is None."""
+    return label[LANGUAGES.index(language)] if language in LANGUAGES else joint.join(label)
 
 
 def unstorable(text: str) -> str | None:

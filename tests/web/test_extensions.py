@@ -53,8 +53,13 @@ def test_a_granted_extension_moves_the_deadline_and_its_timers(
         assert (asked.json["state"], asked.json["current_deadline"]) == ("pending", "2026-11-30")
         again = client.post(url, json={"new_deadline": "2026-12-21", "reason": "再延"}, headers=people.auth("owner"))
         assert (again.status_code, again.json["errors"][0]["field"]) == (422, "new_deadline")
-        notified = client.get(f"{API}/notifications", headers=people.auth("approver")).json["notifications"]
-        assert notified[0]["kind"] == "extension" and "材料采购周期长" in notified[0]["message"]
+        english = {**people.auth("approver"), "Accept-Language": "en"}
+        notified = client.get(f"{API}/notifications", headers=english).json["notifications"]
+        assert (notified[0]["kind"], notified[0]["title"], notified[0]["message"]) == (
+            "extension_requested",
+            "Extension requested: 需要延期的事项",
+            "Deadline 2026-11-30 → 2026-12-20 | Reason: 材料采购周期长",
+        )
 
         decision = f"{API}/extensions/{asked.json['id']}/decision"
         assert client.post(decision, json={"decision": "grant"}, headers=people.auth("owner")).status_code == 403
@@ -66,8 +71,13 @@ def test_a_granted_extension_moves_the_deadline_and_its_timers(
         assert detail["deadline"] == "2026-12-20"
         # The warning now comes 3 days before the new deadline.
         assert timer_due(sessions, item["id"]) == dt.datetime(2026, 12, 17, 16, tzinfo=dt.UTC)
-        mine = client.get(f"{API}/notifications", headers=people.auth("owner")).json["notifications"]
-        assert mine[0]["kind"] == "extension" and "同意" in mine[0]["title"]
+        chinese = {**people.auth("owner"), "Accept-Language": "zh-CN,zh;q=0.9"}
+        mine = client.get(f"{API}/notifications", headers=chinese).json["notifications"]
+        assert (mine[0]["kind"], mine[0]["title"], mine[0]["message"]) == (
+            "extension_decided",
+            "同意延期：需要延期的事项",
+            "新的整改时限：2026年12月20日｜审批意见：同意",
+        )
 
     with time_machine.travel("2026-11-29T02:00:00+00:00", tick=False), transaction(sessions) as session:
         assert workflow.fire_timers(session, item["id"]) == []  # the old warning date no longer counts

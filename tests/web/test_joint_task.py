@@ -83,7 +83,7 @@ def test_a_joint_task_from_parts_to_close_out_with_a_partial_send_back(client: F
     assert assigned.status_code == 200, assigned.json
     assert task_for(assigned.json, "unit_contribution", "civil")["candidates"] == ["civil_chief", "civil_clerk"]
     notified = client.get(f"{API}/notifications", headers=units.auth("civil_clerk")).json["notifications"]
-    assert [n["kind"] for n in notified] == ["task"]
+    assert [n["kind"] for n in notified] == ["assigned"]
     item = step(client, units, "civil_clerk", civil, {"contribution": "排查低保户"})
     item = step(
         client, units, "works_manager", task_for(item, "unit_contribution", "works"), {"contribution": "修缮路面"}

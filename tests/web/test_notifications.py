@@ -1,4 +1,5 @@
-"""In-app notifications: tasks for me or my unit, rejections with their reason, deadline escalations."""
+"""In-app notifications: tasks for me or my unit, rejections with their reason, deadline escalations; each said
+in the language the request prefers."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ API = "/api/v1"
 
 
 def inbox(client: FlaskClient, people: People, user: str) -> list[tuple[str, str]]:
-    found = client.get(f"{API}/notifications", headers=people.auth(user)).json["notifications"]
+    headers = {**people.auth(user), "Accept-Language": "zh"}
+    found = client.get(f"{API}/notifications", headers=headers).json["notifications"]
     return [(n["kind"], n["title"]) for n in found]
 
 
@@ -65,4 +67,37 @@ def test_managers_and_approvers_hear_of_an_overdue_item(client: FlaskClient, peo
         "warning",
     ]
     assert [kind for kind, _ in inbox(client, people, "works_manager")] == []
-    assert ("overdue", "逾期督办 Overdue：逾期事项") in inbox(client, people, "approver2")
+    assert ("overdue", "逾期督办：逾期事项") in inbox(client, people, "approver2")
+
+
+def test_a_rejection_is_said_in_the_language_asked_for_and_keeps_what_happened(
+    client: FlaskClient, people: People
+) -> None:
+    body = {"title": "路灯不亮", "department": "office"}
+    item = client.post(f"{API}/items", json=body, headers=people.auth("reporter")).json
+    item = step(client, people, "manager", item, {"measures": "更换灯泡"})
+    item = step(client, people, "manager", item, {"owner": "owner"})
+    item = step(client, people, "owner", item, {"result": "已更换"})
+    step(client, people, "approver", item, {"decision": "reject", "comment": "仍有两盏不亮"})
+
+    def rejection(accept: dict[str, str]) -> dict[str, Any]:
+        headers = {**people.auth("owner"), **accept}
+        found: dict[str, Any] = client.get(f"{API}/notifications", headers=headers).json["notifications"][0]
+        return found
+
+    english = rejection({"Accept-Language": "en-GB,en;q=0.8"})
+    assert (english["title"], english["message"]) == ("Sent back: 路灯不亮", "Rectify | Reason: 仍有两盏不亮")
+    chinese = rejection({"Accept-Language": "zh-CN"})
+    assert (chinese["title"], chinese["message"]) == ("被退回：路灯不亮", "整改落实｜退回原因：仍有两盏不亮")
+    # Asked for neither: both, Chinese first.
+    both = rejection({})
+    assert both["title"] == "被退回：路灯不亮 / Sent back: 路灯不亮"
+    assert both["message"] == "整改落实｜退回原因：仍有两盏不亮\nRectify | Reason: 仍有两盏不亮"
+    assert (both["kind"], both["data"]) == (
+        "rejection",
+        {"item": "路灯不亮", "task": "整改落实 Rectify", "reason": "仍有两盏不亮"},
+    )
+    read = client.post(
+        f"{API}/notifications/{both['id']}/read", headers={**people.auth("owner"), "Accept-Language": "en"}
+    )
+    assert (read.json["title"], read.json["read"]) == ("Sent back: 路灯不亮", True)

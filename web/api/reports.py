@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from marshmallow import Schema, ValidationError
 
 from engine.identity import permissions
@@ -16,6 +16,7 @@ from engine.reports import report_xlsx, reports
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
+from web.api.language import requested_language
 from web.api.schemas import FiguresReportSchema, Text, WeekPlanSchema
 from web.auth import check_first, current_user
 
@@ -60,11 +61,6 @@ def _report(period: reports.Period, query: dict[str, Any]) -> reports.Report | r
     return reports.report(session, current_user(), period, db.settings().timezone, unit)
 
 
-def _language() -> str | None:
-    """The language ``Accept-Language`` prefers among the workbook's, or None (both) when it names neither."""
-    return request.accept_languages.best_match(report_xlsx.LANGUAGES)
-
-
 def workbook_response(report: reports.Report | reports.WeekPlan, language: str | None) -> Response:
     """The report's workbook as a download named by its title (the pages send it too)."""
     period = report.period
@@ -75,7 +71,7 @@ def workbook_response(report: reports.Report | reports.WeekPlan, language: str |
 
 
 def _xlsx(period: reports.Period, query: dict[str, Any]) -> Response:
-    return workbook_response(_report(period, query), _language())
+    return workbook_response(_report(period, query), requested_language())
 
 
 @blp.route("/dispatch", methods=["GET"])

@@ -480,13 +480,24 @@ class WeekPlanSchema(Schema):
 
 
 class NotificationSchema(Schema):
+    """A notification as said in the language ``Accept-Language`` prefers (both, Chinese first, without one)."""
+
     id = fields.Integer()
-    kind = fields.String(metadata={"description": "task, rejection, warning or overdue"})
+    kind = fields.String(
+        metadata={
+            "description": "task, assigned, rejection, extension_requested, extension_decided, or a deadline "
+            "escalation (warning, overdue); before 0007 also extension"
+        }
+    )
     item_id = fields.Integer(allow_none=True)
+    data = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "what happened: the item's title, the step, the reason, deadlines (ISO dates)..."},
+    )
     title = fields.String()
     message = fields.String()
     created_at = fields.DateTime()
-    read = fields.Function(lambda notification: notification.read_at is not None)
+    read = fields.Boolean()
 
 
 class NotificationListSchema(Schema):

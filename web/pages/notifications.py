@@ -1,12 +1,15 @@
-"""通知 Notifications: the bell's list, newest first; opening one marks it read and shows its item."""
+"""通知 Notifications: the bell's list, newest first, in the page's language; opening one marks it read and shows
+its item."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine.items import notifications
+from engine.notify import notification_text
 from web import db
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
@@ -18,7 +21,9 @@ handle_on(bp)
 
 @bp.get("")
 def index() -> str:
-    return render_template("notifications.html", notifications=notifications.for_user(db.session(), me()))
+    language = str(get_locale())
+    shown = [(n, notification_text.describe(n, language)) for n in notifications.for_user(db.session(), me())]
+    return render_template("notifications.html", notifications=shown)
 
 
 @bp.post("/<int:notification_id>/open")

@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.items import corrections, forms, items, review
+from engine.items import corrections, forms, items, review, review_form
 from engine.store.models import Department, HistoryEvent, Item, ProcessDefinition, ProgressUpdate, User
 from web.pages import text
 
@@ -259,10 +259,10 @@ class _Presenter:
 
     def _completed(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:
         step = self.task_title(event.task)
-        if review.is_rejection(data):
-            return _("退回了“%(step)s”", step=step), {review.DECISION}
-        if data.get(review.DECISION) == "approve":
-            return _("通过了“%(step)s”", step=step), {review.DECISION}
+        if review_form.is_rejection(data):
+            return _("退回了“%(step)s”", step=step), {review_form.DECISION}
+        if data.get(review_form.DECISION) == review_form.APPROVE:
+            return _("通过了“%(step)s”", step=step), {review_form.DECISION}
         return _("完成了“%(step)s”", step=step), set()
 
     def _imported(self, event: HistoryEvent, data: dict[str, Any]) -> tuple[str, set[str]]:

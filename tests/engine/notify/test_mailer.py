@@ -162,10 +162,12 @@ def test_the_worker_mails_a_rejection_to_the_owner(
     assert recipients == [f"owner@{DOMAIN}"]
     assert message["To"] == f"owner@{DOMAIN}"
     assert message["From"] == "rectiflow@localhost"
-    assert message["Subject"] == "被退回：路灯不亮"  # sent RFC 2047 encoded, decoded back intact
+    # Both languages, Chinese first: nothing says which the reader prefers. Sent RFC 2047 encoded, decoded intact.
+    assert message["Subject"] == "被退回：路灯不亮 / Sent back: 路灯不亮"
     assert "=?utf-8?" in message.as_string().lower()
     body = message.get_content()
-    assert "退回原因 Reason: 仍有两盏不亮" in body and f"Item #{item['id']}" in body
+    assert body.splitlines()[:2] == ["整改落实｜退回原因：仍有两盏不亮", "Rectify | Reason: 仍有两盏不亮"]
+    assert f"Item #{item['id']}" in body
     assert message["Message-ID"] == f"<rectiflow-notification-{notice.id}@{DOMAIN}>"
     assert all(job.due_at is None and job.last_error is None and job.attempts == 1 for job in email_jobs(sessions))
 
@@ -204,7 +206,7 @@ def test_a_failed_send_is_retried_later_and_the_workflow_goes_on(
 
     mine = [m for _, m in smtp.received if m["Message-ID"] == f"<rectiflow-notification-{notice.id}@{DOMAIN}>"]
     assert len(mine) == 1  # delivered exactly once
-    assert mine[0]["Subject"] == "被退回：路灯不亮"
+    assert mine[0]["Subject"] == "被退回：路灯不亮 / Sent back: 路灯不亮"
     with transaction(sessions) as session:
         sent = session.get_one(Job, job.id)
         assert (sent.attempts, sent.last_error, sent.due_at, sent.locked_by) == (2, None, None, None)
@@ -229,7 +231,7 @@ def test_escalations_fired_by_the_worker_are_mailed(
     while worker.run_pending():
         pass
     subjects = {(to[0], m["Subject"]) for to, m in smtp.received}
-    assert (f"approver@{DOMAIN}", "逾期督办 Overdue：到期 0") in subjects
-    assert (f"manager@{DOMAIN}", "预警 Warning：到期 0") in subjects
+    assert (f"approver@{DOMAIN}", "逾期督办：到期 0 / Overdue: 到期 0") in subjects
+    assert (f"manager@{DOMAIN}", "预警：到期 0 / Warning: 到期 0") in subjects
     assert not any(to == [f"works_manager@{DOMAIN}"] for to, _ in smtp.received)
     assert all(job.due_at is None for job in email_jobs(sessions))

@@ -13,13 +13,24 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, column, insert, select, table
 
 from engine.audit import audit
+from engine.notify.notification_text import describe
 from engine.store import migrate
 from engine.store.db import Base, make_engine, make_session_factory, transaction
 from engine.store.errors import AuditKeyMissing
-from engine.store.models import AdminLogEntry, AuditAnchor, Department, HistoryEvent, Item, ProcessDefinition
+from engine.store.models import (
+    AdminLogEntry,
+    AuditAnchor,
+    Department,
+    HistoryEvent,
+    Item,
+    Notification,
+    ProcessDefinition,
+    User,
+    UtcDateTime,
+)
 from tests.conftest import AUDIT_KEY, postgres_database
 from tests.engine.audit.test_audit import plain_sha256
 
@@ -51,6 +62,13 @@ def upgrade_to(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def downgrade_to(engine: Engine, revision: str) -> None:
+    config = migrate.alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def old_history(engine: Engine) -> None:
@@ -139,3 +157,57 @@ def test_the_upgrade_refuses_to_rechain_without_a_key(
             migrate.upgrade(engine)
         with engine.connect() as connection:
             assert migrate.current(connection) == "0002"
+
+
+# The notification table as revision 0006 has it: composed text, no data.
+NOTIFICATION_0006 = table(
+    "notification",
+    column("id"),
+    column("user_id"),
+    column("kind"),
+    column("title"),
+    column("message"),
+    column("created_at", UtcDateTime()),
+)
+OLD_TITLE, OLD_MESSAGE = "被退回：路灯不亮", "整改落实 Rectify｜退回原因 Reason: 仍有两盏不亮"
+
+
+def test_notifications_written_before_0007_read_as_stored_and_the_downgrade_gives_text_back(
+    database_url: str, tmp_path: Path
+) -> None:
+    with fresh_database(database_url, tmp_path) as engine:
+        upgrade_to(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(insert(User.__table__).values(id=1, username="owner", display_name="责任人"))
+            at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+            old = {"id": 1, "user_id": 1, "kind": "rejection", "title": OLD_TITLE, "message": OLD_MESSAGE}
+            conn.execute(insert(NOTIFICATION_0006).values(**old, created_at=at))
+
+        upgrade_to(engine, "0007")
+        with transaction(make_session_factory(engine, KEY)) as session:
+            (stored,) = session.scalars(select(Notification))
+            assert (stored.kind, describe(stored, "en"), describe(stored, "zh")) == (
+                "rejection",
+                (OLD_TITLE, OLD_MESSAGE),
+                (OLD_TITLE, OLD_MESSAGE),
+            )
+            decided = {"item": "路灯不亮", "verdict": "granted", "new_deadline": "2026-12-20", "comment": None}
+            session.add(Notification(id=2, user_id=1, kind="extension_decided", data=decided))
+
+        downgrade_to(engine, "0006")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(NOTIFICATION_0006.c.kind, NOTIFICATION_0006.c.title, NOTIFICATION_0006.c.message).order_by(
+                    NOTIFICATION_0006.c.id
+                )
+            ).all()
+            assert migrate.current(conn) == "0006"
+        # The older code's kinds and text: as stored, or composed in both languages.
+        assert [tuple(row) for row in rows] == [
+            ("rejection", OLD_TITLE, OLD_MESSAGE),
+            (
+                "extension",
+                "同意延期：路灯不亮 / Extension granted: 路灯不亮",
+                "新的整改时限：2026年12月20日\nNew deadline: 2026-12-20",
+            ),
+        ]

@@ -75,6 +75,31 @@ def test_a_person_sees_the_bell_follows_a_notification_to_the_item_and_the_count
     expect(page.locator("header.top .bell")).to_have_text("Notifications")
 
 
+def test_the_bell_says_a_rejection_and_its_reason_in_the_page_language(
+    site: Site, sessions: sessionmaker[Session]
+) -> None:
+    page = site.page
+    item_id = raise_item(sessions, "窗口排队时间长", owner="owner")
+    for username, data in (
+        ("owner", {"result": "已增设取号机"}),
+        ("approver", {"decision": "reject", "comment": "缺少照片"}),
+    ):
+        with transaction(sessions) as session:
+            task = next(t for t in items.live_tasks(session, session.get_one(Item, item_id)) if t.state == "ready")
+            workflow.complete_task(session, user_by_username(session, username), task.id, data)
+
+    site.login("owner")
+    site.visit("/notifications")
+    newest = page.locator("li.notification").first
+    expect(newest.locator("button.open")).to_have_text("被退回：窗口排队时间长")
+    expect(newest.locator(".message")).to_have_text("整改落实｜退回原因：缺少照片")
+
+    site.visit("/language/en?next=/notifications")
+    expect(newest.locator("button.open")).to_have_text("Sent back: 窗口排队时间长")
+    expect(newest.locator(".message")).to_have_text("Rectify | Reason: 缺少照片")
+    site.shot("bell-02-rejection-in-english")
+
+
 def test_the_auditor_filters_the_history_and_downloads_exactly_those_events(
     site: Site, sessions: sessionmaker[Session]
 ) -> None:
