@@ -1,13 +1,16 @@
 """Demo data for ``make run``: the sample ledger's units, people and 40 items at realistic stages.
 
 Items are driven through the real lifecycle (the same service calls as the API), so the demo's
-history, tasks and statuses are what the product itself would have produced.
+history, tasks and statuses are what the product itself would have produced. The sample has no
+登记日期: the demo dates its rows over the past three months (oldest first, relative to the office's
+today), so that the first reports show an office at work rather than 40 items raised today.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -17,12 +20,15 @@ from engine.identity import identity, passwords
 from engine.items import items, workflow
 from engine.ledger import ledger
 from engine.ledger.ledger_import import LedgerRow, read_ledger
+from engine.store import clock
 from engine.store.models import Item, User
 
 # In the package (a link to the checkout's demo/), so that `rectiflow demo` works from an installed wheel.
 SAMPLE_LEDGER = Path(__file__).parent / "demo_data" / "problem-list-sample.xlsx"
 # Every demo user logs in to the pages with this password (a demo on one machine, never production).
 DEMO_PASSWORD = "rectiflow-demo-2026"
+# The demo's items were registered over this many days up to today.
+REGISTERED_OVER = 90
 
 DEPARTMENTS = {
     "office": ("办公室", False),
@@ -74,9 +80,9 @@ def load(session: Session, timezone: str, ledger: Path = SAMPLE_LEDGER) -> DemoR
             identity.add_user(session, f"{code}_manager", code, ["manager"], f"{name}负责人")
         for username, (department, roles, display) in STAFF.items():
             identity.add_user(session, username, department, roles, display)
-        preview = read_ledger(ledger, _resolver(session))
-        for row in preview.rows:
-            _drive(session, row, timezone)
+        rows = read_ledger(ledger, _resolver(session)).rows
+        for row, day in zip(rows, _registration_days(len(rows), clock.today(timezone)), strict=True):
+            _drive(session, replace(row, registered=row.registered or day), timezone)
         # One hash for all: argon2 is slow on purpose, and these accounts share the password anyway.
         shared = passwords.hash_password(DEMO_PASSWORD)
         for user in session.scalars(select(User)):
@@ -87,6 +93,11 @@ def load(session: Session, timezone: str, ledger: Path = SAMPLE_LEDGER) -> DemoR
     }
     total = session.scalar(select(func.count()).select_from(Item)) or 0
     return DemoResult(loaded=loaded, tokens=tokens, items=total)
+
+
+def _registration_days(count: int, today: dt.date) -> list[dt.date]:
+    """``count`` dates spread evenly over the ``REGISTERED_OVER`` days before ``today``, oldest first."""
+    return [today - dt.timedelta(days=REGISTERED_OVER - index * REGISTERED_OVER // count) for index in range(count)]
 
 
 def add_sample_people(session: Session, ledger: Path = SAMPLE_LEDGER) -> None:
@@ -126,6 +137,7 @@ def _drive(session: Session, row: LedgerRow, timezone: str) -> None:
     """Bring the item to the stage its ledger row reports."""
     reporter = identity.user_by_username(session, "reporter")
     item = workflow.create_item(session, reporter, ledger.new_item(row), timezone)
+    ledger.register(item, row, timezone)
     if row.co_departments:
         _drive_joint(session, item, row)
     else:

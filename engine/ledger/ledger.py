@@ -305,7 +305,8 @@ def _advance(session: Session, actor: User, item: Item, row: LedgerRow, known_pe
         workflow.complete_imported(session, actor, task, {STEP_FIELDS[key]: values[key]})
 
 
-def _register(item: Item, row: LedgerRow, timezone: str) -> None:
+def register(item: Item, row: LedgerRow, timezone: str) -> None:
+    """Date the item by the row's 登记日期, if it has one (the import and the demo)."""
     if row.registered is not None:
         # Reports count an item in the period of its registration: the sheet's date, not the import's.
         item.created_at = clock.day_start(row.registered, timezone)
@@ -327,7 +328,7 @@ def new_item(row: LedgerRow) -> workflow.NewItem:
 
 def _create(session: Session, actor: User, row: LedgerRow, vocabulary: Known, timezone: str) -> Item:
     item = workflow.create_item(session, actor, new_item(row), timezone)
-    _register(item, row, timezone)
+    register(item, row, timezone)
     kept = {"row": row.row, "measures": row.measures, "owner": row.owner_name, "progress": row.progress}
     history.record_change(
         session, item, actor=actor.username, action="imported", data={k: v for k, v in kept.items() if v is not None}
@@ -343,7 +344,7 @@ def _update(session: Session, actor: User, update: Update, vocabulary: Known, ti
     row, changed = update.row, {change.field for change in update.changes}
     item.title, item.source, item.category, item.description = row.title, row.source, row.category, row.remarks or ""
     if "registered" in changed:
-        _register(item, row, timezone)
+        register(item, row, timezone)
     if "deadline" in changed:
         item.ongoing = row.ongoing
         extensions.move_deadline(session, item, row.deadline, timezone)

@@ -1,6 +1,8 @@
 """The ledger (台账) as an ``.xlsx`` workbook: exactly the items a filter selects, in its order.
 
-The columns carry the names ``ledger_import`` recognises, so an exported ledger can be read back.
+The columns carry the names ``ledger_import`` recognises, so an exported ledger can be read back;
+the import ignores the columns it does not know (状态, 是否逾期, 办结时间, 撤销理由). A withdrawn item
+(撤销) was never closed: its 办结时间 is blank, its status says so and 撤销理由 says why.
 Written in openpyxl's write-only mode: rows stream out, a ledger of 100,000 items fits in memory.
 """
 
@@ -21,8 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.items import due, items
+from engine.items.corrections import WITHDRAWN, is_withdrawn
 from engine.store import xlsx
-from engine.store.models import Department, Instance, Item, ItemUnit, ProgressUpdate, User
+from engine.store.models import Department, HistoryEvent, Instance, Item, ItemUnit, ProgressUpdate, User
+from engine.store.text import bilingual
 
 COLUMNS = (
     ("序号", 6),
@@ -41,6 +45,7 @@ COLUMNS = (
     ("是否逾期", 8),
     ("办结时间", 18),
     ("备注", 30),
+    ("撤销理由", 30),
 )
 TITLE = "问题清单台账"
 _HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
@@ -79,6 +84,26 @@ def _progress(session: Session, item_ids: list[int]) -> dict[int, str]:
     return {item_id: note for item_id, note in rows}
 
 
+def _withdrawal_reasons(session: Session, batch: list[Item]) -> dict[int, str]:
+    """Why each withdrawn item of the batch was withdrawn (its history's ``withdrawn`` event)."""
+    withdrawn = [item.id for item in batch if is_withdrawn(item)]
+    if not withdrawn:
+        return {}
+    rows = session.execute(
+        select(HistoryEvent.item_id, HistoryEvent.data).where(
+            HistoryEvent.item_id.in_(withdrawn), HistoryEvent.action == WITHDRAWN[0]
+        )
+    )
+    return {item_id: str(data.get("reason") or "") for item_id, data in rows}
+
+
+def _closed_at(item: Item, zone: ZoneInfo) -> dt.datetime | None:
+    """When the item was closed (销号) in the office's time, as a naive cell value; a withdrawal is no closure."""
+    if item.closed_at is None or is_withdrawn(item):
+        return None
+    return item.closed_at.astimezone(zone).replace(tzinfo=None)
+
+
 def _header(sheet: Worksheet, values: Iterable[Any]) -> list[Cell]:
     cells = xlsx.cells(sheet, values)
     for cell in cells:
@@ -113,6 +138,7 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
         ids = [item.id for item in batch]
         co, measures, notes = _co_units(session, ids), _measures(session, ids), _progress(session, ids)
         owners = _owner_names(session, {item.owner_id for item in batch if item.owner_id is not None})
+        reasons = _withdrawal_reasons(session, batch)
         for item in batch:
             number += 1
             sheet.append(
@@ -131,10 +157,11 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
                         owners.get(item.owner_id) if item.owner_id is not None else None,
                         "长期坚持" if item.ongoing else item.deadline,
                         notes.get(item.id),
-                        item.status_label,
+                        bilingual(item.status_label)[0],  # the workbook is in Chinese: "已销号", not "已销号 Closed"
                         "是" if due.is_overdue(item, today) else "否",
-                        item.closed_at.astimezone(zone).replace(tzinfo=None) if item.closed_at else None,
+                        _closed_at(item, zone),
                         item.description or None,
+                        reasons.get(item.id) or None,
                     ],
                 )
             )

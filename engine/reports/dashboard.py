@@ -1,7 +1,8 @@
 """The 总览 dashboard's figures: units now, closures per 旬 and per month, how long items are overdue.
 
 The trends are the rhythm reports' own figures (``reports.figures``), so a chart never disagrees
-with the 旬调度 or 月总结 table an office hands in.
+with the 旬调度 or 月总结 table an office hands in. Labels are left to the page's language: a trend
+point carries its period (``label`` / ``label_en``), an ageing bucket its words in both languages.
 """
 
 from __future__ import annotations
@@ -16,10 +17,16 @@ from engine.items import due
 from engine.items.corrections import counted_clause
 from engine.items.items import visible_clause
 from engine.reports import reports
+from engine.reports.report_xlsx import Label
 from engine.store.models import Department, Item, User
 
 # Overdue ageing buckets: (label, first day overdue, last day overdue or None).
-AGEING = (("1–7天", 1, 7), ("8–30天", 8, 30), ("31–90天", 31, 90), ("90天以上", 91, None))
+AGEING: tuple[tuple[Label, int, int | None], ...] = (
+    (("1–7天", "1–7 days"), 1, 7),
+    (("8–30天", "8–30 days"), 8, 30),
+    (("31–90天", "31–90 days"), 31, 90),
+    (("90天以上", "Over 90 days"), 91, None),
+)
 TREND_LENGTH = 6
 
 
@@ -38,7 +45,7 @@ class UnitState:
 
 @dataclass(frozen=True)
 class TrendPoint:
-    label: str
+    period: reports.Period
     raised: int
     closed: int
 
@@ -68,7 +75,7 @@ def trend(session: Session, user: User, current: reports.Period, timezone: str) 
     points = []
     for period in reversed(periods):
         total = reports.figures(session, user, period, timezone).total
-        points.append(TrendPoint(period.label, total.raised, total.closed))
+        points.append(TrendPoint(period, total.raised, total.closed))
     return points
 
 
@@ -77,7 +84,7 @@ def current_periods(today: dt.date) -> tuple[reports.Period, reports.Period]:
     return reports.containing("dispatch", today), reports.containing("monthly", today)
 
 
-def overdue_ageing(session: Session, user: User, today: dt.date) -> list[tuple[str, int]]:
+def overdue_ageing(session: Session, user: User, today: dt.date) -> list[tuple[Label, int]]:
     counts = []
     for label, first, last in AGEING:
         # Overdue by N days: the deadline was N days before today.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, render_template
 from werkzeug.exceptions import HTTPException
 
@@ -10,11 +12,16 @@ from web import trail
 from web.problems import status_of
 
 
+def _listed(error: RectiflowError) -> list[dict[str, Any]]:
+    """The error's details worth a line under its message: not one that only repeats it."""
+    return [found for found in error.errors if found.get("row") or found.get("message") != error.detail]
+
+
 def _domain(error: RectiflowError) -> tuple[str, int]:
     status = status_of(error)
     if status == 403:
         trail.denied(error.detail)
-    return render_template("error.html", status=status, detail=error.detail, errors=error.errors), status
+    return render_template("error.html", status=status, detail=error.detail, errors=_listed(error)), status
 
 
 def _http(error: HTTPException) -> tuple[str, int]:

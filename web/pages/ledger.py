@@ -30,32 +30,57 @@ handle_on(bp)
 STAGED_FOR = 24 * 3600  # an upload not confirmed within a day is dropped
 
 
-def _filter() -> tuple[items.ItemFilter, dict[str, Any]]:
+def filter_labels() -> dict[str, str]:
+    """Each filter of the list by the name its form gives it (page, due_within and the like come from links)."""
+    return {
+        "q": _("关键词"),
+        "status": _("状态"),
+        "department": _("责任单位"),
+        "source": _("问题来源"),
+        "category": _("问题类别"),
+        "overdue": _("逾期"),
+        "deadline_from": _("时限自"),
+        "deadline_to": _("时限至"),
+        "sort": _("排序"),
+        "due_within": _("几天内到期"),
+        "ongoing": _("长期坚持"),
+        "incident": _("有异常"),
+        "page": _("页码"),
+        "per_page": _("每页条数"),
+    }
+
+
+def _filter() -> tuple[items.ItemFilter | None, dict[str, Any], list[dict[str, str]]]:
+    """The filter the query asks for (None when a field is wrong), the fields as typed, and each wrong one."""
     # Empty fields of the filter form mean "any"; what remains is checked as the API checks it.
     args = {key: value for key, value in request.args.items() if value != ""}
     try:
         query = ItemPageQuerySchema(unknown=EXCLUDE).load(args)
     except ValidationError as exc:
-        raise InvalidInput(_("筛选条件无效"), errors=field_errors(exc)) from exc
-    return items.ItemFilter(**query), args
+        labels = filter_labels()
+        return None, args, [{**error, "label": labels[error["field"]]} for error in field_errors(exc)]
+    return items.ItemFilter(**query), args, []
 
 
 @bp.get("")
 def index() -> str:
-    flt, args = _filter()
+    flt, args, errors = _filter()
     session, today = db.session(), db.today()
-    found, total = items.list_items(session, me(), flt, today)
+    # A list under a filter that could not be applied would pass for the filtered one: none until it is fixed.
+    listed: dict[str, Any] = {"items": [], "total": 0, "counts": {}, "pages": 1}
+    if flt is not None:
+        found, total = items.list_items(session, me(), flt, today)
+        counts = items.status_counts(session, me(), flt, today)
+        listed = {"items": found, "total": total, "counts": counts, "pages": max(1, -(-total // flt.per_page))}
     return render_template(
         "ledger.html",
-        items=found,
-        total=total,
         flt=flt,
         args=args,
-        counts=items.status_counts(session, me(), flt, today),
+        errors=errors,
         departments=identity.departments(session),
         sources=[source.name for source in sources.listed(session)],  # old items keep a source taken off the list
         sorts=list(items.SORTS),
-        pages=max(1, -(-total // flt.per_page)),
+        **listed,
     )
 
 
@@ -103,7 +128,9 @@ def create_item() -> Response | str:
 
 @bp.get("/export.xlsx")
 def export() -> Response:
-    flt, _args = _filter()
+    flt, _args, errors = _filter()
+    if flt is None:
+        raise InvalidInput(_("筛选条件无效"), errors=errors)
     today = db.today()
     content = ledger_export.export(db.session(), me(), flt, today, db.settings().timezone)
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(f"台账-{today}.xlsx")})

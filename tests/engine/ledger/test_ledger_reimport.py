@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.audit import history
 from engine.identity import identity
-from engine.items import items, progress, sources
+from engine.items import corrections, items, progress, sources
 from engine.ledger import ledger, ledger_export
 from engine.ledger.ledger_import import DATE_FORMS, SkippedRow
 from engine.reports import reports
@@ -129,6 +129,28 @@ def test_the_export_reads_back_as_all_unchanged(office: sessionmaker[Session]) -
         plan = plan_of(session, export(session))
     assert (plan.creates, plan.updates, plan.errors) == ([], [], [])
     assert len(plan.unchanged) == 2
+
+
+def test_a_withdrawn_item_is_exported_as_withdrawn_with_its_reason_and_reads_back_unchanged(
+    office: sessionmaker[Session],
+) -> None:
+    with transaction(office) as session:
+        content = sheet(row("窗口排队时间长", 整改措施="增设取号机", 责任人="张伟"), row("登记错了的问题", 备注="误登"))
+        kept, mistaken = import_sheet(session, content).created
+        corrections.withdraw(session, identity.user_by_username(session, "admin"), mistaken, "重复登记")
+    with transaction(office) as session:
+        exported = export(session)
+        plan = plan_of(session, exported)
+    page = load_workbook(BytesIO(exported)).active
+    assert page is not None
+    rows = [
+        dict(zip([cell.value for cell in page[2]], values, strict=True))
+        for values in page.iter_rows(3, values_only=True)
+    ]
+    shown = [(r["编号"], r["状态"], r["办结时间"], r["备注"], r["撤销理由"]) for r in rows]
+    assert shown == [(kept, "责任人整改中", None, None, None), (mistaken, "已撤销", None, "误登", "重复登记")]
+    assert (plan.creates, plan.updates, plan.errors) == ([], [], [])
+    assert [u.item_id for u in plan.unchanged] == [kept, mistaken]
 
 
 def test_a_reimport_with_edits_updates_field_by_field_with_history(office: sessionmaker[Session]) -> None:

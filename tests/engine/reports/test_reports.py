@@ -32,10 +32,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
-from engine.items import items, progress, workflow
+from engine.items import corrections, items, progress, workflow
 from engine.reports import dashboard, reports
 from engine.store.db import transaction
 from engine.store.errors import InvalidInput
@@ -264,6 +265,23 @@ def test_the_dashboard_stacks_overdue_as_a_part_of_open(ledger: sessionmaker[Ses
     # The chart's stack: open on time + open overdue = open; closed beside it, never counted twice.
     assert [(u.on_time, u.overdue, u.closed) for u in units] == [(2, 2, 2), (1, 1, 3)]
     assert all(u.on_time + u.overdue == u.open for u in units)
+
+
+def test_a_withdrawn_item_is_neither_raised_nor_closed_in_any_figure(ledger: sessionmaker[Session]) -> None:
+    """I (office, raised 11-12, overdue on 11-21) is withdrawn on 11-18: a withdrawal is no closure."""
+    with time_machine.travel(beijing("11-18 10:00"), tick=False), transaction(ledger) as session:
+        mistaken = session.scalars(select(Item.id).where(Item.title == "I")).one()
+        corrections.withdraw(session, identity.user_by_username(session, "admin"), mistaken, "重复登记")
+    dispatch = run(ledger, "auditor", "dispatch", "2026-11-2")
+    # The hand count's office row without I: raised 2 -> 1, overdue 2 -> 1, no progress 4 -> 3, closed still 1.
+    assert figures(dispatch)["office"] == (4, 1, 1, 1, 2, 3, 0.2, 21.6)
+    assert dispatch.total.closed == DISPATCH_2026_11_2["total"][2]
+    with transaction(ledger) as session:
+        auditor = identity.user_by_username(session, "auditor")
+        units = dashboard.unit_states(session, auditor, dt.date(2026, 11, 23))
+        november = dashboard.trend(session, auditor, reports.month(2026, 11), TZ)[-1]
+    assert [(u.name, u.open, u.closed) for u in units] == [("办公室", 3, 2), ("工务科", 2, 3)]
+    assert (november.raised, november.closed) == (MONTHLY_2026_11["total"][1] - 1, MONTHLY_2026_11["total"][2])
 
 
 def test_a_report_narrowed_to_one_unit_counts_only_its_items(ledger: sessionmaker[Session]) -> None:

@@ -161,3 +161,27 @@ def test_a_bad_date_is_named_beside_the_field(site: Site) -> None:
     refused = page.request.get(site.url("/reports/dispatch.xlsx?period=2026-11-4"))
     assert (refused.status, refused.headers["content-type"]) == (422, "text/html; charset=utf-8")
     assert "没有这一期：2026-11-4" in refused.text()
+
+
+def test_an_english_dashboard_draws_english_labels(ledger: Site) -> None:
+    site, page = ledger, ledger.page
+    site.login("auditor")
+    site.visit("/language/en?next=/dashboard")
+    expect(page.locator("[data-chart][data-ready=true]")).to_have_count(4)
+    drawn = {
+        table: page.locator(f"[data-table={table}] svg text").all_text_contents()
+        for table in ("t-units", "t-xun", "t-month", "t-ageing")
+    }
+    # Only the units' own names are Chinese: axes, legends and periods follow the page.
+    chinese = [text for texts in drawn.values() for text in texts if re.search(r"[\u4e00-\u9fff]", text)]
+    assert sorted(chinese) == sorted(UNITS.values())
+    assert {"Raised", "Closed", "Open, overdue", "1–7 days", "Over 90 days"} <= {t for ts in drawn.values() for t in ts}
+    today = dt.datetime.now(BJ).date()
+    for table, kind in (("t-xun", "dispatch"), ("t-month", "monthly")):
+        periods = [reports.containing(kind, today)]
+        while len(periods) < 6:
+            periods.append(periods[-1].previous())
+        labels = [period.label_en for period in reversed(periods)]
+        assert page.locator(f"#{table} tbody th").all_text_contents() == labels
+        # The chart draws those labels (as many as fit on its axis).
+        assert [text for text in drawn[table] if text in labels]
