@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from engine.audit import history
 from engine.deadlines import extensions
 from engine.identity import identity, permissions
-from engine.items import forms, items, progress, sources, workflow
+from engine.items import corrections, forms, items, progress, sources, workflow
 from engine.ledger.ledger_import import (
     LedgerFormatError,
     LedgerPreview,
@@ -232,6 +232,10 @@ def _compare(session: Session, item: Item, row: LedgerRow, timezone: str) -> Upd
         for key, new in _wanted(row).items()
         if new is not None and new != current[key]
     ]
+    if changes and corrections.is_withdrawn(item):
+        message = "事项已撤销，导入不能修改 A withdrawn item takes no changes from an import"
+        first = changes[0]
+        return [RowError(row.row, FIELDS[first.field], message, first.new, first.old)]
     takes = _fillable(session, item)
     errors = [
         RowError(row.row, FIELDS[c.field], _step_done(c.label), c.new, c.old)

@@ -18,8 +18,13 @@ function draw(element) {
     animation: false,
     tooltip: { trigger: "axis" },
     legend: { top: 0 },
-    grid: { left: 40, right: 16, top: 32, bottom: 32 },
-    xAxis: { type: "category", data: rows.map((row) => row[0]) },
+    grid: { left: 40, right: 16, top: 32, bottom: 8, containLabel: true },
+    // Every period named, long English ones wrapped, rather than ECharts dropping the ones that overlap.
+    xAxis: {
+      type: "category",
+      data: rows.map((row) => row[0]),
+      axisLabel: { interval: 0, hideOverlap: false, width: 72, overflow: "break" },
+    },
     yAxis: { type: "value", minInterval: 1 },
     series: headers.slice(1).map((name, index) => ({
       name,

@@ -153,6 +153,25 @@ def test_a_withdrawn_item_is_exported_as_withdrawn_with_its_reason_and_reads_bac
     assert [u.item_id for u in plan.unchanged] == [kept, mistaken]
 
 
+def test_a_reimport_cannot_edit_a_withdrawn_item(office: sessionmaker[Session]) -> None:
+    with transaction(office) as session:
+        (mistaken,) = import_sheet(session, sheet(row("登记错了的问题"))).created
+        corrections.withdraw(session, identity.user_by_username(session, "admin"), mistaken, "重复登记")
+    with transaction(office) as session:
+        book = load_workbook(BytesIO(export(session)))
+        page = book.active
+        assert page is not None
+        columns = {cell.value: cell.column for cell in page[2]}
+        page.cell(3, columns["问题描述"], "改过的问题")
+        out = BytesIO()
+        book.save(out)
+        plan = plan_of(session, out.getvalue())
+    assert (plan.updates, plan.unchanged) == ([], [])
+    (error,) = plan.errors
+    assert (error.row, error.column, error.value, error.accepted) == (3, "问题描述", "改过的问题", "登记错了的问题")
+    assert "撤销" in error.message
+
+
 def test_a_reimport_with_edits_updates_field_by_field_with_history(office: sessionmaker[Session]) -> None:
     with transaction(office) as session:
         (item_id,) = import_sheet(session, sheet(row("窗口排队时间长", 登记日期="2026-03-01"))).created
