@@ -61,7 +61,7 @@ def list_tasks() -> str:
     tasks = items.inbox(session, me())
     found = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_({t.item_id for t in tasks})))}
     names = {code: name for code, name in session.execute(select(Department.code, Department.name))}
-    returned = review.returns(session, tasks)
+    returned = review.returned(session, tasks)
     rows = [_row(task, found[task.item_id], names, today, task.id in returned) for task in tasks]
     # Overdue first, then the oldest: what most needs doing is at the top.
     rows.sort(key=lambda row: (not row.overdue, row.task.created_at, row.task.id))
