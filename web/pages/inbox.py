@@ -19,7 +19,7 @@ from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
 from web import db
 from web.pages import item_actions, task_form, text, timeline
-from web.pages.base import me, once_form, once_url, require_login
+from web.pages.base import field_errors, me, once_form, once_url, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("inbox", __name__)
@@ -121,7 +121,7 @@ def complete(task_id: int) -> Response | str:
     except InvalidInput as exc:
         # Nothing was saved; the same form comes back with each message beside its field (a page, so 200).
         session.rollback()
-        return _task_page(session.get_one(Task, task_id), data, exc.errors)
+        return _task_page(session.get_one(Task, task_id), data, field_errors(exc))
     except StaleVersion:
         # Someone changed the item meanwhile (e.g. a progress report): the answer is kept, to check and send again.
         session.rollback()
