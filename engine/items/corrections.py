@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import ColumnElement, update
@@ -42,21 +43,32 @@ def is_withdrawn(item: Item) -> bool:
     return item.status == WITHDRAWN[0]
 
 
+class Keep(Enum):
+    """A correction's field left as it is (not sent)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
 @dataclass(frozen=True)
 class Correction:
-    """The fields to correct (None: unchanged) and why."""
+    """The fields to correct and why: ``KEEP`` leaves a field as it is, ``None`` clears an optional one."""
 
     reason: str
-    title: str | None = None
-    description: str | None = None
-    source: str | None = None
-    category: str | None = None
-    department: str | None = None
-    deadline: dt.date | None = None
+    title: str | Keep | None = KEEP
+    description: str | Keep | None = KEEP
+    source: str | Keep | None = KEEP
+    category: str | Keep | None = KEEP
+    department: str | Keep | None = KEEP
+    deadline: dt.date | Keep | None = KEEP
 
 
-# What an administrator may correct, in the form's order.
+# What an administrator may correct, in the form's order; of these an item cannot do without the required.
 CORRECTABLE = tuple(f.name for f in fields(Correction) if f.name != "reason")
+REQUIRED = frozenset({"title", "department"})
+EMPTY = {"description": ""}  # a cleared field's value: an item without details has "", other fields None
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -120,7 +132,7 @@ def _value(value: object) -> Any:
 
 
 def _changes(item: Item, fix: Correction) -> dict[str, dict[str, Any]]:
-    """Each corrected field whose value differs: ``{field: {"from": old, "to": new}}``."""
+    """Each corrected field whose value differs: ``{field: {"from": old, "to": new}}`` (``None``: cleared)."""
     current = {
         "title": item.title,
         "description": item.description,
@@ -129,11 +141,16 @@ def _changes(item: Item, fix: Correction) -> dict[str, dict[str, Any]]:
         "department": item.department.code,
         "deadline": item.deadline,
     }
-    wanted = {name: getattr(fix, name) for name in CORRECTABLE}
+    wanted = {name: getattr(fix, name) for name in CORRECTABLE if getattr(fix, name) is not KEEP}
+    for name, value in wanted.items():
+        if value in (None, ""):
+            if name in REQUIRED:
+                raise _invalid(name, "此项为必填项，不能清空 This field is required: it cannot be cleared")
+            wanted[name] = EMPTY.get(name)
     return {
         name: {"from": _value(current[name]), "to": _value(value)}
         for name, value in wanted.items()
-        if value is not None and value != current[name]
+        if value != current[name]
     }
 
 
@@ -152,8 +169,8 @@ def correct(
         raise _invalid("title", "没有需要更正的内容 Nothing differs from the item as it is")
     if "deadline" in changes and item.ongoing:
         raise _invalid("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
-    if "source" in changes:
-        sources.require_active(session, fix.source)
+    if "source" in changes and changes["source"]["to"] is not None:
+        sources.require_active(session, changes["source"]["to"])
     for name in ("title", "description", "source", "category"):
         if name in changes:
             setattr(item, name, changes[name]["to"])
@@ -171,12 +188,12 @@ def _move(session: Session, item: Item, fix: Correction, timezone: str) -> None:
     definition = session.get_one(ProcessDefinition, item.definition_id)
     instance = session.get_one(Instance, item.id)
     running = restore(definition, instance)
-    if fix.department is not None and fix.department != item.department.code:
+    if isinstance(fix.department, str) and fix.department != item.department.code:
         _move_lead(session, item, fix.department)
         set_variable(running, "department", fix.department)
         set_variable(running, workflow.UNITS_VARIABLE, [fix.department])
-    if fix.deadline is not None and fix.deadline != item.deadline:
-        item.deadline = fix.deadline
+    if not isinstance(fix.deadline, Keep) and fix.deadline != item.deadline:
+        item.deadline = fix.deadline  # None: no deadline, the timers never fire (``clock.NEVER``)
         set_variable(running, workflow.DEADLINE_VARIABLE, clock.deadline_end(fix.deadline, timezone))
     workflow.store_timers(session, item, instance, definition, running)
     _reassign_live(session, item, definition)

@@ -155,3 +155,32 @@ def test_a_correction_keeps_each_old_and_new_value_and_moves_the_work(
         assert audit.verify(session).ok
     same = client.post(url, json={"reason": "r", "title": "更正后的事项"}, headers=people.auth("admin"))
     assert same.status_code == 422
+
+
+def test_a_correction_clears_an_optional_field_with_null_and_refuses_to_clear_a_required_one(
+    client: FlaskClient, people: People
+) -> None:
+    item = raised(client, people, source="自查", category="窗口服务", description="详情")
+    url = f"{API}/items/{item['id']}/correct"
+    for required in ("title", "department"):
+        refused = client.post(url, json={"reason": "r", required: None}, headers=people.auth("admin"))
+        assert (refused.status_code, refused.mimetype) == (422, "application/problem+json")
+        assert [error["field"] for error in refused.json["errors"]] == [required]
+
+    body = {"reason": "来源不详", "source": None, "category": None, "deadline": None}
+    cleared = client.post(url, json=body, headers=people.auth("admin"))
+    assert cleared.status_code == 200, cleared.json
+    shown = {key: cleared.json[key] for key in ("title", "description", "source", "category", "deadline")}
+    assert shown == {
+        "title": "登记错了的事项",
+        "description": "详情",
+        "source": None,
+        "category": None,
+        "deadline": None,
+    }
+    events = client.get(f"{API}/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
+    assert events[-1]["data"]["changes"] == {
+        "source": {"from": "自查", "to": None},
+        "category": {"from": "窗口服务", "to": None},
+        "deadline": {"from": "2026-12-31", "to": None},
+    }

@@ -65,15 +65,19 @@ class WithdrawSchema(Schema):
 
 
 class CorrectionSchema(Schema):
-    """The fields to correct; those left out keep their value."""
+    """The fields to correct: those left out keep their value, null clears an optional one."""
 
     reason = Text(required=True, validate=REASON, metadata={"description": "更正理由"})
     title = Text(validate=validate.Length(min=1, max=500))
-    description = Text(validate=validate.Length(max=10000))
-    source = Text(validate=validate.Length(max=50), metadata={"description": "问题来源: one of `GET /sources`"})
-    category = Text(validate=validate.Length(min=1, max=100))
+    description = Text(allow_none=True, validate=validate.Length(max=10000), metadata={"description": "null: none"})
+    source = Text(
+        allow_none=True,
+        validate=validate.Length(max=50),
+        metadata={"description": "问题来源: one of `GET /sources`; null: none"},
+    )
+    category = Text(allow_none=True, validate=validate.Length(min=1, max=100), metadata={"description": "null: none"})
     department = Text(validate=validate.Length(min=1, max=64), metadata={"description": "责任单位 code"})
-    deadline = fields.Date(metadata={"description": "整改时限 YYYY-MM-DD"})
+    deadline = fields.Date(allow_none=True, metadata={"description": "整改时限 YYYY-MM-DD; null: none"})
 
 
 class ItemQuerySchema(Schema):

@@ -1,7 +1,7 @@
 """The item page's actions besides its diagram's tasks, as forms: progress, extension and its decision,
 handing a unit's part on, an administrator's correction and withdrawal. The API's schemas judge the
 fields and its engine calls and checks do the rest (a person who may not act gets 403 before the form
-is read); a refused form comes back on the item's page with each message beside its field.
+is read); a refused form comes back on the item's page with each message beside its field (``field_errors``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from web.api.schemas import (
     WithdrawSchema,
 )
 from web.pages import item, text
-from web.pages.base import me, once_form, require_login
+from web.pages.base import field_errors, me, once_form, require_login
 from web.pages.errors import handle_on
 from web.pages.item_actions import Sent
 
@@ -40,8 +40,8 @@ bp.before_request(require_login)
 handle_on(bp)
 
 
-def _field_messages() -> dict[str, str]:
-    # What each field accepts, in the person's language: marshmallow's own texts are for developers.
+def _hints() -> dict[str, str]:
+    """What each field of the progress, extension and hand-over forms accepts, said beside it when refused."""
     return {
         "note": _("请填写进展情况（不超过 5000 字）"),
         "percent": _("完成比例须为 0 到 100 之间的整数"),
@@ -54,31 +54,27 @@ def _field_messages() -> dict[str, str]:
     }
 
 
-def _admin_messages() -> dict[str, str]:
-    """What the correction and withdrawal forms say beside a field the schema refused."""
-    return {
-        "reason": _("请填写理由（不超过 2000 字）"),
-        "title": _("标题不超过 500 字"),
-        "description": _("详细情况不超过 10000 字"),
-        "source": _("请从列表中选择问题来源"),
-        "category": _("问题类别不超过 100 字"),
-        "department": _("请从列表中选择责任单位"),
-        "deadline": _("请填写有效日期"),
-    }
+def _admin_hints() -> dict[str, str]:
+    """The correction's and withdrawal's: their other fields say what marshmallow found (``field_errors``)."""
+    return {"reason": _("请填写理由（不超过 2000 字）")}
 
 
 def _posted(names: tuple[str, ...]) -> dict[str, str]:
-    return {name: request.form.get(name, "").strip() for name in names}
+    """The fields of ``names`` the form sent, as typed."""
+    return {name: request.form[name].strip() for name in names if name in request.form}
 
 
-def _load(schema: Schema, values: dict[str, str], messages: dict[str, str] | None = None) -> dict[str, Any]:
-    """The API's schema judges the fields; an empty field is one not sent."""
+def _given(values: dict[str, str]) -> dict[str, str]:
+    """The fields filled in: an empty one is one not sent."""
+    return {name: value for name, value in values.items() if value}
+
+
+def _load(schema: Schema, body: dict[str, Any], hints: dict[str, str]) -> dict[str, Any]:
+    """The API's schema judges the fields, as it does the API's body."""
     try:
-        loaded: dict[str, Any] = schema.load({name: value for name, value in values.items() if value})
+        loaded: dict[str, Any] = schema.load(body)
     except ValidationError as exc:
-        messages, invalid = messages or _field_messages(), _("提交的内容有误")
-        errors = [{"field": name, "message": messages.get(name, invalid)} for name in exc.normalized_messages()]
-        raise InvalidInput(invalid, errors=errors) from exc
+        raise InvalidInput(_("提交的内容有误"), errors=field_errors(exc, hints)) from exc
     return loaded
 
 
@@ -88,7 +84,7 @@ def _act(item_id: int, form: str, values: dict[str, str], action: Callable[[], o
         action()
     except InvalidInput as exc:
         db.session().rollback()  # nothing of the refused action is kept
-        return item.render(item_id, Sent(form, values, exc.errors))
+        return item.render(item_id, Sent(form, values, field_errors(exc)))
     flash(done)
     return redirect(url_for("item.show", item_id=item_id))
 
@@ -102,7 +98,7 @@ def report_progress(item_id: int) -> Response | str:
     values = _posted(("note", "percent", "plan"))
 
     def report() -> None:
-        update = progress.NewProgress(**_load(ProgressCreateSchema(), values))
+        update = progress.NewProgress(**_load(ProgressCreateSchema(), _given(values), _hints()))
         progress.report(session, user.id, found, update)
 
     return _act(item_id, "progress", values, report, _("已报送进展"))
@@ -117,7 +113,7 @@ def request_extension(item_id: int) -> Response | str:
     values = _posted(("new_deadline", "reason"))
 
     def ask() -> None:
-        body = _load(ExtensionCreateSchema(), values)
+        body = _load(ExtensionCreateSchema(), _given(values), _hints())
         extensions.request(session, user, found, body["new_deadline"], body["reason"], db.today())
 
     return _act(item_id, "extension", values, ask, _("已提交延期申请，等待审批"))
@@ -134,11 +130,11 @@ def decide_extension(request_id: int) -> Response | str:
     values = _posted(("decision", "comment"))
 
     def decide() -> None:
-        body = _load(ExtensionDecisionSchema(), values)
+        body = _load(ExtensionDecisionSchema(), _given(values), _hints())
         decision = extensions.Decision(grant=body["decision"] == "grant", comment=body.get("comment"))
         extensions.decide(session, user, request_id, decision, db.settings().timezone)
 
-    done = _("已同意延期") if values["decision"] == "grant" else _("已驳回延期申请")
+    done = _("已同意延期") if values.get("decision") == "grant" else _("已驳回延期申请")
     return _act(found.item_id, "decision", values, decide, done)
 
 
@@ -149,7 +145,7 @@ def assign(task_id: int) -> Response | str:
     values = _posted(("assignee",))
 
     def hand_over() -> None:
-        body = _load(AssignSchema(), values)
+        body = _load(AssignSchema(), _given(values), _hints())
         delegation.assign(session, user, task.id, body["assignee"])
 
     done = _("已指派：%(step)s", step=text.pick(task.title, str(get_locale())))
@@ -163,7 +159,7 @@ def withdraw(item_id: int) -> Response | str:
     values = _posted(("reason",))
 
     def stop() -> None:
-        body = _load(WithdrawSchema(), values, _admin_messages())
+        body = _load(WithdrawSchema(), _given(values), _admin_hints())
         etag = request.form.get("etag") or None
         corrections.withdraw(db.session(), me(), item_id, body["reason"], etag, request.remote_addr)
 
@@ -172,13 +168,15 @@ def withdraw(item_id: int) -> Response | str:
 
 @bp.post("/items/<int:item_id>/correct")
 def correct(item_id: int) -> Response | str:
-    """更正 (as ``POST /api/v1/items/{id}/correct``): a blank field is unchanged; the history keeps old and new."""
+    """更正 (as ``POST /api/v1/items/{id}/correct``): a field emptied is cleared (refused if required); the
+    history keeps old and new. A field the form does not show (an ongoing item's deadline) is unchanged."""
     permissions.require_admin(me())
     values = _posted(("reason", *corrections.CORRECTABLE))
 
     def change() -> None:
-        body = corrections.Correction(**_load(CorrectionSchema(), values, _admin_messages()))
+        body = {name: value or None for name, value in values.items()}  # an empty field: null, as on the API
+        fix = corrections.Correction(**_load(CorrectionSchema(), body, _admin_hints()))
         etag = request.form.get("etag") or None
-        corrections.correct(db.session(), me(), item_id, body, db.settings().timezone, etag, request.remote_addr)
+        corrections.correct(db.session(), me(), item_id, fix, db.settings().timezone, etag, request.remote_addr)
 
     return _act(item_id, "correct", values, change, _("已更正事项"))

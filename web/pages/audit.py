@@ -14,7 +14,7 @@ from engine.store.errors import InvalidInput
 from web import db
 from web.api.downloads import XLSX, attachment
 from web.api.schemas import HistoryExportQuerySchema
-from web.pages.base import me, require_login
+from web.pages.base import field_errors, me, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("auditor", __name__, url_prefix="/audit")
@@ -31,7 +31,8 @@ def _checked() -> None:
 bp.before_request(_checked)
 
 
-def _messages() -> dict[str, str]:
+def _hints() -> dict[str, str]:
+    """What the filter's fields accept, said beside one refused (the others say what marshmallow found)."""
     return {
         "item_id": _("请填写事项编号（正整数）"),
         "since": _("请填写有效日期"),
@@ -45,9 +46,7 @@ def _filter() -> tuple[audit_export.ExportFilter | None, dict[str, str], list[di
     try:
         query = HistoryExportQuerySchema(unknown=EXCLUDE).load(args)
     except ValidationError as exc:
-        messages = _messages()
-        wrong = exc.normalized_messages()
-        return None, args, [{"field": name, "message": messages.get(name, _("内容过长"))} for name in wrong]
+        return None, args, field_errors(exc, _hints())
     return audit_export.ExportFilter(**query), args, []
 
 

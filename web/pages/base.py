@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from flask import abort, flash, make_response, redirect, request, url_for
@@ -14,6 +14,7 @@ from markupsafe import Markup
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
+from engine.store.errors import RectiflowError
 from engine.store.idempotency import KEY_MAX, Asked
 from engine.store.models import User
 from web import browser_session, once
@@ -91,12 +92,28 @@ def _flat(messages: object) -> list[str]:
     return [str(messages)]
 
 
-def field_errors(error: ValidationError) -> list[dict[str, str]]:
-    """marshmallow's messages as the pages show them: one message per field, beside that field."""
-    return [
-        {"field": name, "message": "；".join(_in_words(message) for message in _flat(messages))}
-        for name, messages in error.normalized_messages().items()
-    ]
+def field_errors(
+    refusal: ValidationError | RectiflowError, hints: Mapping[str, str] | None = None
+) -> list[dict[str, str]]:
+    """A refused form's messages as the pages show them, beside its fields (``_macros.html``: errors_for).
+
+    marshmallow's messages (the API's schemas) are said in the person's words, or by the field's entry in
+    ``hints`` (what the field accepts) when there is one. The engine's (its own checks, a task form's JSON
+    Schema) are "中文 English" already, the page showing one half; the schema's ``data.<name>`` is the
+    form's field ``<name>``.
+    """
+    if isinstance(refusal, ValidationError):
+        return [
+            {"field": name, "message": (hints or {}).get(name) or "；".join(_in_words(m) for m in _flat(messages))}
+            for name, messages in refusal.normalized_messages().items()
+        ]
+    return [{**error, "field": _form_field(str(error.get("field", "")))} for error in refusal.errors]
+
+
+def _form_field(name: str) -> str:
+    """The form field an engine message names: a task form's answers are the API's ``data``."""
+    path = name.split(".")
+    return path[1] if path[0] == "data" and len(path) > 1 else name
 
 
 def me() -> User:

@@ -19,7 +19,7 @@ from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
 from web import db
 from web.pages import item_actions, task_form, text, timeline
-from web.pages.base import me, once_form, once_url, require_login
+from web.pages.base import field_errors, me, once_form, once_url, require_login
 from web.pages.errors import handle_on
 
 bp = Blueprint("inbox", __name__)
@@ -61,7 +61,7 @@ def list_tasks() -> str:
     tasks = items.inbox(session, me())
     found = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_({t.item_id for t in tasks})))}
     names = {code: name for code, name in session.execute(select(Department.code, Department.name))}
-    returned = review.returns(session, tasks)
+    returned = review.returned(session, tasks)
     rows = [_row(task, found[task.item_id], names, today, task.id in returned) for task in tasks]
     # Overdue first, then the oldest: what most needs doing is at the top.
     rows.sort(key=lambda row: (not row.overdue, row.task.created_at, row.task.id))
@@ -121,7 +121,7 @@ def complete(task_id: int) -> Response | str:
     except InvalidInput as exc:
         # Nothing was saved; the same form comes back with each message beside its field (a page, so 200).
         session.rollback()
-        return _task_page(session.get_one(Task, task_id), data, exc.errors)
+        return _task_page(session.get_one(Task, task_id), data, field_errors(exc))
     except StaleVersion:
         # Someone changed the item meanwhile (e.g. a progress report): the answer is kept, to check and send again.
         session.rollback()

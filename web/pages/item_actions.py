@@ -31,7 +31,10 @@ def allowed(check: Callable[[], object]) -> bool:
 
 @dataclass(frozen=True)
 class Sent:
-    """A form that came back refused: which one, what was typed, and each field's message."""
+    """A form of the item's page that came back refused: which one, what was typed, and its messages.
+
+    The messages are ``web.pages.base.field_errors``'s, drawn beside the fields by ``_macros.html``.
+    """
 
     form: str = ""
     values: dict[str, str] = field(default_factory=dict)
@@ -40,10 +43,8 @@ class Sent:
     def value(self, form: str, name: str) -> str:
         return self.values.get(name, "") if form == self.form else ""
 
-    def errors_for(self, form: str, name: str) -> list[str]:
-        if form != self.form:
-            return []
-        return [error["message"] for error in self.errors if error.get("field") == name]
+    def errors_in(self, form: str) -> list[dict[str, str]]:
+        return self.errors if form == self.form else []
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,6 @@ class Actions:
     pending: ExtensionRequest | None
     decide: bool
     handovers: list[Handover]
-    sent: Sent
 
 
 def _handover(session: Session, task: Task) -> Handover:
@@ -73,7 +73,7 @@ def _handover(session: Session, task: Task) -> Handover:
     return Handover(task, unit, delegation.receivers(session, task), assignee)
 
 
-def of(session: Session, user: User, item: Item, live: list[Task], sent: Sent) -> Actions:
+def of(session: Session, user: User, item: Item, live: list[Task]) -> Actions:
     pending = extensions.pending_for(session, item)
     return Actions(
         # A closed item's progress is its result: the form is offered while it is open.
@@ -88,7 +88,6 @@ def of(session: Session, user: User, item: Item, live: list[Task], sent: Sent) -
             for task in live
             if task.state == "ready" and allowed(partial(delegation.require_delegator, session, user, task.id))
         ],
-        sent=sent,
     )
 
 

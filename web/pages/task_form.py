@@ -63,6 +63,7 @@ def _kind(spec: dict[str, Any], options: list[tuple[str, str]] | None) -> str:
 def fields(
     session: Session, item: Item, schema: dict[str, Any] | None, values: dict[str, Any], errors: list[dict[str, str]]
 ) -> list[Field]:
+    """The form's fields with ``values``, and the ``errors`` (``web.pages.base.field_errors``) beside each."""
     schema = schema or {}
     required = set(schema.get("required", []))
     drawn = []
@@ -78,7 +79,7 @@ def fields(
                 description=spec.get("description", ""),
                 options=options or [],
                 value=values.get(name, spec.get("default")),
-                errors=[e["message"] for e in errors if e.get("field") in (f"data.{name}", name)],
+                errors=[e["message"] for e in errors if e["field"] == name],
             )
         )
     return drawn

@@ -111,3 +111,20 @@ def test_a_joint_review_judges_each_units_part_and_the_summary(session: Session)
     redo = ready(session, item, "unit_contribution", unit="works")
     back = review.returns(session, [redo])
     assert (back[redo.id].reason, back[redo.id].previous) == ("路面修复不彻底", {"contribution": "修复路面"})
+
+
+def test_the_inbox_marks_exactly_the_tasks_sent_back_among_many_items(session: Session, item: Item) -> None:
+    reporter = user_by_username(session, "reporter")
+    fresh = workflow.create_item(session, reporter, workflow.NewItem(title="新事项", department="office"), "UTC")
+    do(session, item, "owner", "rectify", {"result": "已增设两台"})
+    do(session, item, "approver", "review", {"decision": "reject", "comment": "缺少照片佐证"})
+    again = ready(session, item, "rectify")
+    reviewed = workflow.create_item(session, reporter, workflow.NewItem(title="待审核", department="office"), "UTC")
+    for name, data in (("define_measures", {"measures": "m"}), ("assign_owner", {"owner": "owner"})):
+        do(session, reviewed, "manager", name, data)
+    do(session, reviewed, "owner", "rectify", {"result": "r"})
+    first = ready(session, reviewed, "review")  # a first review is no return
+
+    tasks = [again, ready(session, fresh, "define_measures"), first]
+    assert review.returned(session, tasks) == {again.id}
+    assert review.returned(session, []) == set()

@@ -221,3 +221,37 @@ def test_an_admin_corrects_an_item_and_the_timeline_shows_old_and_new(
     site.login("works_manager")
     expect(page.locator("table.inbox tbody tr")).to_have_count(1)
     expect(page.locator("table.inbox")).to_contain_text("更正后的事项")
+
+
+def test_an_admin_clears_an_items_source_and_category_but_not_its_title(
+    site: Site, sessions: sessionmaker[Session]
+) -> None:
+    page = site.page
+    with transaction(sessions) as session:
+        new = workflow.NewItem(title="来源登记错了", department="office", source="自查", category="窗口服务")
+        item_id = workflow.create_item(session, user_by_username(session, "reporter"), new, TIMEZONE).id
+
+    site.login("admin")
+    site.visit(f"/items/{item_id}")
+    page.click(".item-admin details.correct summary")
+    page.fill("#c-title", "")
+    page.fill("#c-reason", "来源不详")
+    page.click(".item-admin details.correct button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    title = page.locator(".item-admin .field.invalid", has=page.locator("#c-title"))
+    expect(title.locator(".error")).to_have_text("此项为必填项")
+    expect(page.locator("h1")).to_have_text("来源登记错了")
+
+    page.fill("#c-title", "来源登记错了")
+    page.select_option("#c-source", "")
+    page.fill("#c-category", "")
+    page.click(".item-admin details.correct button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    expect(page.locator(".flash")).to_have_text("已更正事项")
+    facts = page.locator(".facts")
+    expect(facts.locator("dt:has-text('问题来源') + dd")).to_have_text("")
+    expect(facts.locator("dt:has-text('问题类别') + dd")).to_have_text("")
+    corrected = page.locator(".timeline li.event-corrected")
+    expect(corrected).to_contain_text(re.compile("问题来源\\s*自查 → —"))
+    expect(corrected).to_contain_text(re.compile("问题类别\\s*窗口服务 → —"))
+    expect(corrected).not_to_contain_text("事项标题")
