@@ -131,6 +131,19 @@ def test_the_export_reads_back_as_all_unchanged(office: sessionmaker[Session]) -
     assert len(plan.unchanged) == 2
 
 
+def exported_with(session: Session, **cells: str) -> bytes:
+    """The ledger as exported, its first item's row edited as a clerk would: column header -> new text."""
+    book = load_workbook(BytesIO(export(session)))
+    page = book.active
+    assert page is not None
+    columns = {cell.value: cell.column for cell in page[2]}
+    for header, text in cells.items():
+        page.cell(3, columns[header], text)
+    out = BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def test_a_withdrawn_item_is_exported_as_withdrawn_with_its_reason_and_reads_back_unchanged(
     office: sessionmaker[Session],
 ) -> None:
@@ -158,14 +171,7 @@ def test_a_reimport_cannot_edit_a_withdrawn_item(office: sessionmaker[Session]) 
         (mistaken,) = import_sheet(session, sheet(row("登记错了的问题"))).created
         corrections.withdraw(session, identity.user_by_username(session, "admin"), mistaken, "重复登记")
     with transaction(office) as session:
-        book = load_workbook(BytesIO(export(session)))
-        page = book.active
-        assert page is not None
-        columns = {cell.value: cell.column for cell in page[2]}
-        page.cell(3, columns["问题描述"], "改过的问题")
-        out = BytesIO()
-        book.save(out)
-        plan = plan_of(session, out.getvalue())
+        plan = plan_of(session, exported_with(session, 问题描述="改过的问题"))
     assert (plan.updates, plan.unchanged) == ([], [])
     (error,) = plan.errors
     assert (error.row, error.column, error.value, error.accepted) == (3, "问题描述", "改过的问题", "登记错了的问题")
@@ -176,16 +182,10 @@ def test_a_reimport_with_edits_updates_field_by_field_with_history(office: sessi
     with transaction(office) as session:
         (item_id,) = import_sheet(session, sheet(row("窗口排队时间长", 登记日期="2026-03-01"))).created
     with transaction(office) as session:
-        book = load_workbook(BytesIO(export(session)))
-        page = book.active
-        assert page is not None
-        columns = {cell.value: cell.column for cell in page[2]}
-        page.cell(3, columns["问题描述"], "窗口排队时间过长")
-        page.cell(3, columns["整改时限"], "2027年1月15日")
-        page.cell(3, columns["整改进度"], "已增设两台取号机")
-        out = BytesIO()
-        book.save(out)
-        plan = plan_of(session, out.getvalue())
+        edited = exported_with(
+            session, 问题描述="窗口排队时间过长", 整改时限="2027年1月15日", 整改进度="已增设两台取号机"
+        )
+        plan = plan_of(session, edited)
     assert plan.creates == [] and plan.errors == []
     (update,) = plan.updates
     assert [(c.label, c.old, c.new) for c in update.changes] == [
@@ -194,7 +194,7 @@ def test_a_reimport_with_edits_updates_field_by_field_with_history(office: sessi
         ("整改进度", "", "已增设两台取号机"),
     ]
     with transaction(office) as session:
-        found, vocabulary = checked(session, out.getvalue())
+        found, vocabulary = checked(session, edited)
         reporter = identity.user_by_username(session, "reporter")
         ledger.apply(session, reporter, found, vocabulary, TZ, expected=plan.fingerprint)
     with transaction(office) as session:
@@ -209,7 +209,7 @@ def test_a_reimport_with_edits_updates_field_by_field_with_history(office: sessi
             "old": "窗口排队时间长",
             "new": "窗口排队时间过长",
         }
-        again = plan_of(session, out.getvalue())
+        again = plan_of(session, edited)
         assert (again.updates, [u.item_id for u in again.unchanged]) == ([], [item_id])
 
 
