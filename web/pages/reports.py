@@ -40,7 +40,10 @@ class Choice:
 
     period: reports.Period
     unit: reports.Unit | None = None
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def refuse(self, name: str, message: str) -> None:
+        self.errors.append({"field": name, "message": message})
 
 
 def _choice(kind: str) -> Choice:
@@ -53,14 +56,14 @@ def _choice(kind: str) -> Choice:
         elif code:
             choice.period = reports.parse(kind, code)
     except reports.InvalidPeriod:
-        choice.errors["day"] = _("没有这一期：%(period)s；请选一个日期", period=code)
+        choice.refuse("day", _("没有这一期：%(period)s；请选一个日期", period=code))
     except ValueError:
         first, last = reports.MIN_YEAR, reports.MAX_YEAR
-        choice.errors["day"] = _("日期应写作 年-月-日（%(first)d–%(last)d 年），如 2026-11-25", first=first, last=last)
+        choice.refuse("day", _("日期应写作 年-月-日（%(first)d–%(last)d 年），如 2026-11-25", first=first, last=last))
     try:
         choice.unit = reports.scope(db.session(), request.args.get("unit", "").strip())
     except InvalidInput as exc:
-        choice.errors["unit"] = text.pick(exc.detail, _language())
+        choice.refuse("unit", text.pick(exc.detail, _language()))
     return choice
 
 
