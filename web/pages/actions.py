@@ -84,7 +84,8 @@ def _act(item_id: int, form: str, values: dict[str, str], action: Callable[[], o
         action()
     except InvalidInput as exc:
         db.session().rollback()  # nothing of the refused action is kept
-        return item.render(item_id, Sent(form, values, field_errors(exc)))
+        said = field_errors(exc) or [{"field": "", "message": exc.detail}]
+        return item.render(item_id, Sent(form, values, said))
     flash(done)
     return redirect(url_for("item.show", item_id=item_id))
 

@@ -46,6 +46,12 @@ class Sent:
     def errors_in(self, form: str) -> list[dict[str, str]]:
         return self.errors if form == self.form else []
 
+    @property
+    def elsewhere(self) -> list[dict[str, str]]:
+        """Messages about no field the form sent (the item itself): said at the top of the page, since
+        the form may no longer be offered (a withdrawn item takes no progress report)."""
+        return [error for error in self.errors if error.get("field") not in self.values]
+
 
 @dataclass(frozen=True)
 class Handover:

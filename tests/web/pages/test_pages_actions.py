@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
-from engine.items import workflow
+from engine.items import corrections, workflow
 from engine.store.db import transaction
 from engine.store.models import ExtensionRequest, Item, ProgressUpdate, Task
 from tests.web.pages.conftest import Site
@@ -88,6 +88,24 @@ def test_the_owner_reports_progress_and_a_bad_percent_is_explained_beside_its_fi
     )
     with transaction(sessions) as session:
         assert session.scalars(select(ProgressUpdate.percent)).all() == [60]
+
+
+def test_a_progress_report_on_an_item_withdrawn_meanwhile_says_why_at_the_top(
+    site: Site, sessions: sessionmaker[Session]
+) -> None:
+    page = site.page
+    item_id = raise_item(sessions, steps=2)
+    site.login("owner")
+    site.visit(f"/items/{item_id}")
+    page.fill("#p-note", "已采购两台取号机")
+    with transaction(sessions) as session:  # an administrator withdraws it while the owner types
+        corrections.withdraw(session, identity.user_by_username(session, "admin"), item_id, "重复登记")
+    page.locator("#report-progress form").get_by_role("button").click()
+    # The form is no longer offered on a withdrawn item: the refusal is said where it cannot be missed.
+    expect(page.locator(".refused .error")).to_have_text("已撤销的事项不再报送进展")
+    expect(page.locator("#report-progress")).to_have_count(0)
+    with transaction(sessions) as session:
+        assert session.scalars(select(ProgressUpdate).where(ProgressUpdate.item_id == item_id)).all() == []
 
 
 def test_the_owner_asks_for_more_time_and_an_approver_grants_it_from_the_inbox(
