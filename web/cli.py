@@ -1,4 +1,4 @@
-"""The ``rectiflow`` command: set up, manage people, load the demo, serve."""
+"""The ``rectiflow`` command: set up, manage people, load the demo, lint diagrams, serve."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session
 from engine.audit import admin_log, backup, keys, retention
 from engine.audit import audit as history_audit
 from engine.bpmn import deploy
+from engine.bpmn.findings import Severity
+from engine.bpmn.forms_folder import read_forms
+from engine.bpmn.lint import lint
 from engine.deadlines.worker import Worker
 from engine.identity import administration, identity
 from engine.ledger import demo
@@ -326,6 +329,35 @@ def import_command(settings: Settings, file: Path) -> None:
     _counts(restored.summary.counts)
     click.echo(f"audit verify: OK: {restored.verified.checked} events checked, 0 problems")
     click.echo("users have no password and no token: an administrator sets passwords, people ask for new tokens")
+
+
+def _diagrams(paths: tuple[Path, ...]) -> list[tuple[Path, dict[str, bytes]]]:
+    """Each diagram named (or in a folder named) with its forms: its ``forms/`` folder, then the .json files named."""
+    given = {path.name: path.read_bytes() for path in paths if path.suffix == ".json"}
+    found = [path for path in paths if path.suffix == ".bpmn"]
+    found += [diagram for path in paths if path.is_dir() for diagram in sorted(path.glob("*.bpmn"))]
+    return [(diagram, read_forms(diagram.parent / "forms") | given) for diagram in found]
+
+
+@main.command("lint")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def lint_command(files: tuple[Path, ...]) -> None:
+    """Lint .bpmn FILES (or the diagrams of a folder) with their forms: a forms/ folder beside each diagram,
+    and any .json FILES named by file name. One line per problem; exit 1 if any is an error. No database needed.
+    """
+    diagrams = _diagrams(files)
+    if not diagrams:
+        raise click.UsageError("no .bpmn file among FILES")
+    errors = warnings = 0
+    for diagram, forms in diagrams:
+        for problem in lint(diagram.read_bytes(), forms):
+            where = f"{diagram}:{problem.line}" if problem.line else str(diagram)
+            click.echo(f"{where} {problem.element or '-'} {problem.code} {problem.severity}: {problem.message}")
+            errors += problem.severity is Severity.ERROR
+            warnings += problem.severity is Severity.WARNING
+    click.echo(f"{len(diagrams)} diagram(s): {errors} error(s), {warnings} warning(s)", err=True)
+    if errors:
+        raise SystemExit(1)
 
 
 @main.command("demo")

@@ -1,9 +1,7 @@
 """Deployment: untrusted BPMN bytes in, a versioned process definition row out.
 
-Every failure is an ``InvalidDiagram`` that names the element at fault where there is one:
-``document`` reads the XML and its executable process, ``structure`` refuses what SpiffWorkflow's
-parser handles badly, ``model`` reads the engine's own extensions, and ``spiff_parse`` turns
-whatever the parser still raises into an ``InvalidDiagram``.
+A diagram is linted first (``engine.bpmn.lint``) and refused with every error found, each naming
+its element, in one ``InvalidDiagram``.
 """
 
 from __future__ import annotations
@@ -17,10 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.bpmn.document import decode, executable_process, parse_xml, process_key
-from engine.bpmn.model import read_model
-from engine.bpmn.spiff_parse import parse_specs
-from engine.bpmn.structure import check_structure
+from engine.bpmn.findings import refusal
+from engine.bpmn.forms_folder import read_forms
+from engine.bpmn.lint import examine
 from engine.store.errors import NotFound
 from engine.store.models import ProcessDefinition
 
@@ -36,22 +33,17 @@ class BuiltDefinition:
 
 
 def build(content: bytes, forms_path: Path) -> BuiltDefinition:
-    """Validate and parse a diagram without touching the database."""
-    xml = decode(content)
-    root = parse_xml(content)
-    process = executable_process(root)
-    key, name = process_key(process)
-    check_structure(root, process)
-    model = read_model(process, forms_path)
-    model["name"] = name
-    specs = parse_specs(root, key)
+    """Validate and parse a diagram without touching the database; refused with every error the lint finds."""
+    examined = examine(content, read_forms(forms_path))
+    if examined.model is None or examined.specs is None:
+        raise refusal(examined.problems)
     return BuiltDefinition(
-        key=key,
-        name=name,
-        xml=xml,
+        key=examined.key,
+        name=examined.name,
+        xml=content.decode("utf-8"),
         sha256=hashlib.sha256(content).hexdigest(),
-        specs=specs,
-        model=model,
+        specs=examined.specs,
+        model=examined.model,
     )
 
 

@@ -7,19 +7,20 @@ All of it comes from the BPMN file and the form files next to it, never from Pyt
   an end event's status is the item's status once the process reaches it.
 - ``camunda:properties`` on an event: ``escalation`` (e.g. ``warning``, ``overdue``): when the event
   fires (a deadline timer), the item's history records an escalation of that kind.
-- ``camunda:formKey`` on a user task: a JSON Schema file in the forms folder.
+- ``camunda:formKey`` on a user task: a JSON Schema among the forms deployed with the diagram.
 - ``camunda:properties`` on a lane: ``candidates`` names the rule (``engine.bpmn.lanes``) that
   decides who may complete the lane's tasks. Without the property the lane's id is taken as the rule.
   A task inside an expanded sub-process that no lane lists takes the lane of its sub-process.
 
 Everything read here ends up in a database column when an item runs, so it is checked against the
 column's size at deploy time: a diagram either deploys and runs, or is refused naming the element.
+Each problem is reported to a ``Findings`` and reading goes on, so that all of them are reported at once.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path, PurePosixPath
+from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -27,9 +28,10 @@ from jsonschema.exceptions import SchemaError
 from lxml import etree
 
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
+from engine.bpmn.findings import Findings
+from engine.bpmn.flow_graph import flow_graph, reach, starts
 from engine.bpmn.lanes import LaneRule
 from engine.bpmn.sandbox import CodeRefused, compile_code
-from engine.store.errors import InvalidDiagram
 from engine.store.models import Item, Task
 
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
@@ -100,46 +102,43 @@ def _lane_of(node: etree._Element, lanes: dict[str, dict[str, str]], process: et
     return None
 
 
-def _load_form(forms_path: Path, element: str, key: str) -> dict[str, Any]:
-    relative = PurePosixPath(key)
-    if relative.is_absolute() or ".." in relative.parts or "\\" in key or not key.strip():
-        # Refused on its shape alone: nothing outside the forms folder is ever opened.
-        raise InvalidDiagram.at(
-            element,
-            f"表单必须是表单目录中的文件 Form {key!r} of user task {element!r} must be a file name in the forms "
-            "folder (no absolute path, no '..')",
-        )
+def _load_form(forms: Mapping[str, bytes], element: str, key: str, findings: Findings) -> dict[str, Any] | None:
+    """The form ``key`` names, looked up among the forms given with the diagram: no file is ever opened by name."""
+    content = forms.get(key)
+    if content is None:
+        findings.error("form-missing", element, f"表单文件不存在 Form file not found: {key!r} (user task {element!r})")
+        return None
     try:
-        path = (forms_path / key).resolve()
-        found = forms_path.resolve() in path.parents and path.is_file()
-    except (OSError, ValueError):  # a name too long for the file system, ...
-        found = False
-    if not found:
-        raise InvalidDiagram.at(element, f"表单文件不存在 Form file not found: {key!r} (user task {element!r})")
-    try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
+        schema = json.loads(content.decode("utf-8"))
         Draft202012Validator.check_schema(schema)
     except (ValueError, SchemaError) as exc:
-        raise InvalidDiagram.at(
-            element, f"表单不是有效的 JSON Schema Form {key!r} is not a valid JSON Schema: {exc}"
-        ) from exc
+        findings.error(
+            "form-invalid", element, f"表单不是有效的 JSON Schema Form {key!r} is not a valid JSON Schema: {exc}"
+        )
+        return None
     if not isinstance(schema, dict):
-        raise InvalidDiagram.at(element, f"Form {key!r} must be a JSON object")
+        findings.error("form-invalid", element, f"表单必须是 JSON 对象 Form {key!r} must be a JSON object")
+        return None
     return schema
 
 
-def _check_length(element: str, what: str, value: str, limit: int) -> None:
+def _check_length(element: str, what: str, value: str, limit: int, findings: Findings) -> None:
     if len(value) > limit:
-        raise InvalidDiagram.at(
-            element, f"{what} 过长 {what} of {element!r} is {len(value)} characters long; at most {limit} are allowed"
+        findings.error(
+            "too-long",
+            element,
+            f"{what} 过长 {what} of {element!r} is {len(value)} characters long; at most {limit} are allowed",
         )
 
 
-def _check_lane(element: str, lane: dict[str, str] | None) -> dict[str, str]:
+def _check_lane(element: str, lane: dict[str, str] | None, findings: Findings) -> dict[str, str]:
     if lane is None:
-        raise InvalidDiagram.at(
-            element, f"用户任务不在任何泳道中 User task {element!r} is in no lane: nobody could complete it"
+        findings.error(
+            "lane-missing",
+            element,
+            f"用户任务不在任何泳道中 User task {element!r} is in no lane: nobody could complete it",
         )
+        return {"id": "", "name": "", "rule": "", "explicit": ""}
     if lane["rule"] not in set(LaneRule):
         known = ", ".join(sorted(LaneRule))
         if lane["explicit"]:
@@ -152,24 +151,26 @@ def _check_lane(element: str, lane: dict[str, str] | None) -> dict[str, str]:
                 f"泳道没有处理人规则 Lane {lane['name']!r} (of user task {element!r}) has no 'candidates' property and "
                 f"its id {lane['id']!r} is not a rule: add the property with one of {known}"
             )
-        raise InvalidDiagram.at(lane["id"], message)
-    _check_length(lane["id"], "泳道名称 Lane name", lane["name"], MAX_LANE_NAME)
+        findings.error("lane-rule-unknown", lane["id"], message)
+    _check_length(lane["id"], "泳道名称 Lane name", lane["name"], MAX_LANE_NAME, findings)
     return lane
 
 
-def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Path) -> dict[str, Any]:
+def _user_task(
+    node: etree._Element, lane: dict[str, str] | None, forms: Mapping[str, bytes], findings: Findings
+) -> dict[str, Any]:
     element = node.get("id", "")
-    _check_length(element, "任务 id Task id", element, MAX_TASK_NAME)
+    _check_length(element, "任务 id Task id", element, MAX_TASK_NAME, findings)
     title = node.get("name") or element
-    _check_length(element, "任务名称 Task name", title, MAX_TASK_TITLE)
-    lane = _check_lane(element, lane)
+    _check_length(element, "任务名称 Task name", title, MAX_TASK_TITLE, findings)
+    lane = _check_lane(element, lane, findings)
     form_key = node.get(f"{{{CAMUNDA_NS}}}formKey")
     props = _properties(node)
     return {
         "title": title,
         "lane": lane["name"],
         "candidates": lane["rule"],
-        "form": _load_form(forms_path, element, form_key) if form_key else None,
+        "form": _load_form(forms, element, form_key, findings) if form_key else None,
         "form_key": form_key,
         "status": props.get("status"),
         "status_label": props.get("status_label") or props.get("status"),
@@ -178,18 +179,21 @@ def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Pa
     }
 
 
-def _status(element: str, props: dict[str, str]) -> dict[str, str]:
+def _status(element: str, props: dict[str, str], findings: Findings) -> dict[str, str]:
     status = props["status"].strip()
     if not status:
-        raise InvalidDiagram.at(element, f"状态为空 The status property of {element!r} is empty")
-    _check_length(element, "状态 Status", status, MAX_STATUS)
+        findings.error("status-empty", element, f"状态为空 The status property of {element!r} is empty")
+    _check_length(element, "状态 Status", status, MAX_STATUS, findings)
     label = props.get("status_label") or status
-    _check_length(element, "状态名称 Status label", label, MAX_STATUS_LABEL)
+    _check_length(element, "状态名称 Status label", label, MAX_STATUS_LABEL, findings)
     return {"status": status, "label": label}
 
 
-def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
-    """Extract the product's view of one executable process; raises InvalidDiagram naming the element."""
+def read_model(process: etree._Element, forms: Mapping[str, bytes], findings: Findings) -> dict[str, Any]:
+    """Extract the product's view of one executable process, reporting each problem with the element named.
+
+    ``forms`` maps each form key to its file's content. The model is complete only if no error was reported.
+    """
     lanes = _lanes(process)
     tasks: dict[str, Any] = {}
     statuses: dict[str, dict[str, str]] = {}
@@ -199,13 +203,13 @@ def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
         if element is None:
             continue
         if node.tag == f"{{{BPMN_NS}}}userTask":
-            tasks[element] = _user_task(node, _lane_of(node, lanes, process), forms_path)
+            tasks[element] = _user_task(node, _lane_of(node, lanes, process), forms, findings)
         props = _properties(node)
         if "status" in props:
-            statuses[element] = _status(element, props)
+            statuses[element] = _status(element, props, findings)
         if "escalation" in props:
             escalations[element] = {"kind": props["escalation"], "name": node.get("name") or element}
-        _check_expressions(node, element)
+        _check_expressions(node, element, findings)
     return {
         "name": process.get("name") or process.get("id"),
         "tasks": tasks,
@@ -218,25 +222,11 @@ def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
 def _flow_order(process: etree._Element) -> list[str]:
     """Every element id, breadth first along the sequence flows from the start; the unreached after, as written."""
     written = [node.get("id", "") for node in process.iter(f"{{{BPMN_NS}}}*") if node.get("id")]
-    following: dict[str, list[str]] = {}
-    for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
-        following.setdefault(flow.get("sourceRef", ""), []).append(flow.get("targetRef", ""))
-    for node in process.iter(f"{{{BPMN_NS}}}boundaryEvent"):
-        following.setdefault(node.get("attachedToRef", ""), []).append(node.get("id", ""))
-    for node in process.iter(f"{{{BPMN_NS}}}subProcess"):
-        starts = node.xpath("./bpmn:startEvent/@id", namespaces=NS)
-        following.setdefault(node.get("id", ""), []).extend(str(start) for start in starts)
-    queue = [str(start) for start in process.xpath("./bpmn:startEvent/@id", namespaces=NS)]
-    seen = dict.fromkeys(queue)
-    while queue:
-        for target in following.get(queue.pop(0), []):
-            if target not in seen:
-                seen[target] = None
-                queue.append(target)
+    seen = reach(flow_graph(process), starts(process))
     return [*seen, *(element for element in written if element not in seen)]
 
 
-def _check_expressions(node: etree._Element, element: str) -> None:
+def _check_expressions(node: etree._Element, element: str, findings: Findings) -> None:
     """Conditions, scripts and timers are Python: refuse invalid ones at deploy, not when an item reaches them.
 
     SpiffWorkflow runs an element's ``text`` as written (``eval``/``exec``), so that is what is compiled.
@@ -245,22 +235,28 @@ def _check_expressions(node: etree._Element, element: str) -> None:
         for expression in node.xpath(path, namespaces=NS):
             if expression.text is not None:
                 language = expression.get("language") or (node.get("scriptFormat") if mode == "exec" else None)
-                _compile(element, expression.text, mode, language)
+                _compile(element, expression.text, mode, language, findings)
 
 
-def _compile(element: str, text: str, mode: str, language: str | None) -> None:
+def _compile(element: str, text: str, mode: str, language: str | None, findings: Findings) -> None:
     if language and "python" not in language.lower():
-        raise InvalidDiagram.at(
+        findings.error(
+            "expression-language",
             element,
             f"不支持的表达式语言 {element!r} uses language {language!r}: Rectiflow evaluates Python only "
             "(leave the language empty or set it to python)",
         )
+        return
     if not text.strip():
-        raise InvalidDiagram.at(element, f"表达式为空 The expression in {element!r} is empty")
+        findings.error("expression-empty", element, f"表达式为空 The expression in {element!r} is empty")
+        return
     if len(text) > MAX_EXPRESSION:
-        raise InvalidDiagram.at(
-            element, f"表达式过长 Expression in {element!r} is {len(text)} characters long; at most {MAX_EXPRESSION}"
+        findings.error(
+            "expression-too-long",
+            element,
+            f"表达式过长 Expression in {element!r} is {len(text)} characters long; at most {MAX_EXPRESSION}",
         )
+        return
     hint = ""
     if text.lstrip().startswith(("${", "#{", "=")):
         hint = " (this looks like a JUEL or FEEL expression: Rectiflow evaluates Python, e.g. decision == 'approve')"
@@ -272,14 +268,18 @@ def _compile(element: str, text: str, mode: str, language: str | None) -> None:
         # What it will run as: the sandbox refuses imports, '_' names, open/eval/getattr, 9**9**9...
         compile_code(text, "eval" if mode == "eval" else "exec")
     except SyntaxError as exc:
-        raise InvalidDiagram.at(
-            element, f"表达式语法错误 Invalid Python expression in {element!r}: {exc.msg}: {text.strip()[:200]!r}{hint}"
-        ) from exc
+        findings.error(
+            "expression-syntax",
+            element,
+            f"表达式语法错误 Invalid Python expression in {element!r}: {exc.msg}: {text.strip()[:200]!r}{hint}",
+        )
     except CodeRefused as exc:
-        raise InvalidDiagram.at(
-            element, f"表达式含有不允许的代码 The code in {element!r} is not allowed in a diagram: {exc}"
-        ) from exc
-    except (ValueError, MemoryError, RecursionError) as exc:
-        raise InvalidDiagram.at(
-            element, f"表达式无法解析 Expression in {element!r} is too complex to parse{hint}"
-        ) from exc
+        findings.error(
+            "expression-refused",
+            element,
+            f"表达式含有不允许的代码 The code in {element!r} is not allowed in a diagram: {exc}",
+        )
+    except (ValueError, MemoryError, RecursionError):
+        findings.error(
+            "expression-too-complex", element, f"表达式无法解析 Expression in {element!r} is too complex to parse{hint}"
+        )

@@ -1,8 +1,9 @@
 """Structural checks of a BPMN document, run before SpiffWorkflow sees it.
 
-They refuse, naming the element at fault, what SpiffWorkflow's parser handles badly: it reports a
+They report, naming the element at fault, what SpiffWorkflow's parser handles badly: it reports a
 dangling sequence flow as "two items with the same ID", raises TypeError or KeyError on unresolved
-references, and loops forever on a data object it cannot find.
+references, and loops forever on a data object it cannot find. The parser must not see a diagram
+with any of these errors.
 """
 
 from __future__ import annotations
@@ -13,21 +14,10 @@ from lxml import etree
 
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
 from engine.bpmn.document import describe
+from engine.bpmn.findings import Findings
+from engine.bpmn.flow_graph import CONTAINERS, FLOW_NODES
 from engine.bpmn.model import NS
-from engine.store.errors import InvalidDiagram
 
-
-def _bpmn(*names: str) -> frozenset[str]:
-    return frozenset(f"{{{BPMN_NS}}}{name}" for name in names)
-
-
-FLOW_NODES = _bpmn(
-    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
-    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask",
-    "callActivity", "subProcess", "transaction", "adHocSubProcess",
-    "exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway",
-)  # fmt: skip
-CONTAINERS = _bpmn("process", "subProcess", "transaction", "adHocSubProcess")
 # Event definition -> (its reference attribute, the root element it must name).
 EVENT_REFERENCES = {
     "messageEventDefinition": ("messageRef", "message"),
@@ -49,20 +39,23 @@ def _bpmn_elements(root: etree._Element) -> Iterator[etree._Element]:
             yield node
 
 
-def _check_ids(root: etree._Element) -> dict[str, etree._Element]:
+def _check_ids(root: etree._Element, findings: Findings) -> dict[str, etree._Element]:
     by_id: dict[str, etree._Element] = {}
     for node in _bpmn_elements(root):
         element = node.get("id", "")
         if element in by_id:
-            raise InvalidDiagram.at(
+            findings.error(
+                "duplicate-id",
                 element,
                 f"元素 id 重复 Duplicate id {element!r}: {describe(by_id[element])} and {describe(node)}",
+                node.sourceline,
             )
+            continue
         by_id[element] = node
     return by_id
 
 
-def _check_flows(container: etree._Element) -> None:
+def _check_flows(container: etree._Element, findings: Findings) -> None:
     """Each sequence flow joins two flow nodes of its own (sub-)process."""
     nodes = {child.get("id") for child in container if child.tag in FLOW_NODES}
     for flow in container.xpath("./bpmn:sequenceFlow", namespaces=NS):
@@ -70,16 +63,17 @@ def _check_flows(container: etree._Element) -> None:
         for end in ("sourceRef", "targetRef"):
             ref = flow.get(end)
             if not ref:
-                raise InvalidDiagram.at(element, f"顺序流缺少端点 Sequence flow {element!r} has no {end}")
-            if ref not in nodes:
-                raise InvalidDiagram.at(
+                findings.error("flow-dangling", element, f"顺序流缺少端点 Sequence flow {element!r} has no {end}")
+            elif ref not in nodes:
+                findings.error(
+                    "flow-dangling",
                     element,
                     f"顺序流的端点不存在 Sequence flow {element!r} {'starts at' if end == 'sourceRef' else 'goes to'} "
                     f"{ref!r}, which is not an element of {describe(container)}",
                 )
 
 
-def _check_references(root: etree._Element, process: etree._Element) -> None:
+def _check_references(root: etree._Element, process: etree._Element, findings: Findings) -> None:
     for definition_tag, (attribute, target_tag) in EVENT_REFERENCES.items():
         targets = {node.get("id") for node in root.xpath(f"./bpmn:{target_tag}", namespaces=NS)}
         for definition in process.iter(f"{{{BPMN_NS}}}{definition_tag}"):
@@ -87,19 +81,21 @@ def _check_references(root: etree._Element, process: etree._Element) -> None:
             if ref and ref not in targets:
                 event = definition.getparent()
                 element = event.get("id", "") if event is not None else ""
-                raise InvalidDiagram.at(
+                findings.error(
+                    "reference-missing",
                     element,
                     f"引用的{target_tag}不存在 {describe(event) if event is not None else element} refers to "
                     f"{target_tag} {ref!r} ({attribute}), which this file does not define",
                 )
 
 
-def _check_calls(root: etree._Element, process: etree._Element) -> None:
+def _check_calls(root: etree._Element, process: etree._Element, findings: Findings) -> None:
     processes = {node.get("id") for node in root.xpath("./bpmn:process", namespaces=NS)}
     for call in process.iter(f"{{{BPMN_NS}}}callActivity"):
         called = call.get("calledElement")
         if called and called not in processes:
-            raise InvalidDiagram.at(
+            findings.error(
+                "call-unknown-process",
                 call.get("id", ""),
                 f"调用的流程不存在 {describe(call)} calls process {called!r}, which is not in this file "
                 "(a call activity can only call a process of the same file)",
@@ -107,7 +103,8 @@ def _check_calls(root: etree._Element, process: etree._Element) -> None:
     for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         # The parser reads every business rule task of the file, deployed or not, and needs this attribute.
         if task.get(f"{{{CAMUNDA_NS}}}decisionRef") is None:
-            raise InvalidDiagram.at(
+            findings.error(
+                "decision-ref-missing",
                 task.get("id", ""),
                 f"业务规则任务缺少决策 {describe(task)} has no camunda:decisionRef (business rule tasks are not "
                 "supported; remove it or give it a decisionRef)",
@@ -131,7 +128,7 @@ def _visible_data_objects(node: etree._Element) -> set[str]:
     return visible
 
 
-def _check_data(process: etree._Element, by_id: dict[str, etree._Element]) -> None:
+def _check_data(process: etree._Element, by_id: dict[str, etree._Element], findings: Findings) -> None:
     paths = "./bpmn:dataInputAssociation/bpmn:sourceRef | ./bpmn:dataOutputAssociation/bpmn:targetRef"
     for node in process.iter(*FLOW_NODES):
         for ref in node.xpath(paths, namespaces=NS):
@@ -139,33 +136,35 @@ def _check_data(process: etree._Element, by_id: dict[str, etree._Element]) -> No
             target = by_id.get(name)
             element = node.get("id", "")
             if target is None or target.tag != f"{{{BPMN_NS}}}dataObjectReference":
-                raise InvalidDiagram.at(
+                findings.error(
+                    "data-reference",
                     element,
                     f"数据关联无法解析 {describe(node)} has a data association with {name!r}, which is not a data "
                     "object reference (only data objects are supported)",
                 )
-            if target.get("dataObjectRef") not in _visible_data_objects(node):
-                raise InvalidDiagram.at(
+            elif target.get("dataObjectRef") not in _visible_data_objects(node):
+                findings.error(
+                    "data-reference",
                     element,
                     f"数据对象不可见 {describe(node)} uses data object reference {name!r}, whose data object "
                     f"{target.get('dataObjectRef')!r} is not in this (sub-)process or the one directly around it",
                 )
 
 
-def _check_unsupported(root: etree._Element, process: etree._Element) -> None:
+def _check_unsupported(root: etree._Element, process: etree._Element, findings: Findings) -> None:
     for tag, message in UNSUPPORTED.items():
         # Data stores are read from the whole file by the parser, everything else from the process.
         scope = root if tag == "dataStore" else process
         for node in scope.iter(f"{{{BPMN_NS}}}{tag}"):
-            raise InvalidDiagram.at(node.get("id", ""), f"{message}: {describe(node)}")
+            findings.error("unsupported-element", node.get("id", ""), f"{message}: {describe(node)}")
 
 
-def check_structure(root: etree._Element, process: etree._Element) -> None:
-    """What SpiffWorkflow's parser would report wrongly, crash on or hang on, refused with the element named."""
-    by_id = _check_ids(root)
-    _check_unsupported(root, process)
+def check_structure(root: etree._Element, process: etree._Element, findings: Findings) -> None:
+    """What SpiffWorkflow's parser would report wrongly, crash on or hang on, reported with the element named."""
+    by_id = _check_ids(root, findings)
+    _check_unsupported(root, process, findings)
     for container in process.iter(*CONTAINERS):
-        _check_flows(container)
-    _check_references(root, process)
-    _check_calls(root, process)
-    _check_data(process, by_id)
+        _check_flows(container, findings)
+    _check_references(root, process, findings)
+    _check_calls(root, process, findings)
+    _check_data(process, by_id, findings)

@@ -22,6 +22,12 @@ def require_designer(user: User) -> None:
         raise Forbidden("只有流程设计人员可以部署流程 Only process designers may deploy diagrams")
 
 
+def require_linter(user: User) -> None:
+    """Designers and administrators lint diagrams: a verdict, nothing changes."""
+    if Role.DESIGNER not in user.roles and Role.ADMIN not in user.roles:
+        raise Forbidden("只有流程设计人员和管理员可以校验流程 Only designers and administrators may lint diagrams")
+
+
 def require_admin(user: User) -> None:
     """Administrators manage people, departments and anyone's tokens, and retry failed steps (incidents)."""
     if Role.ADMIN not in user.roles:

@@ -1,4 +1,4 @@
-"""Process definitions: list, deploy a new version, download a version's XML."""
+"""Process definitions: list, lint, deploy a new version, download a version's XML."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
 from engine.bpmn import deploy
+from engine.bpmn.findings import Severity
+from engine.bpmn.forms_folder import read_forms
+from engine.bpmn.lint import lint
 from engine.identity import permissions
 from web import db, trail
 from web.api.blueprint import Blueprint
 from web.api.downloads import attachment
-from web.api.schemas import DeployedSchema, ProcessListSchema
+from web.api.schemas import DeployedSchema, LintSchema, ProcessListSchema
 from web.auth import check_first, current_user
 
 blp = Blueprint("processes", __name__, url_prefix="/processes", description="流程 Process definitions")
@@ -22,6 +25,17 @@ blp = Blueprint("processes", __name__, url_prefix="/processes", description="流
 
 class UploadSchema(Schema):
     file = Upload(required=True, metadata={"description": "a .bpmn file (BPMN 2.0 XML, UTF-8, at most 5 MB)"})
+
+
+class LintUploadSchema(UploadSchema):
+    form = fields.List(
+        Upload(),
+        load_default=list,
+        metadata={
+            "description": "JSON Schema forms, each named by its form key (the file name a user task's "
+            "camunda:formKey gives); they stand in for the server's forms of the same key"
+        },
+    )
 
 
 class DeploymentSchema(DeployedSchema):
@@ -65,6 +79,22 @@ def deploy_process(files: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
     trail.record("process.deploy", f"{definition.key} v{definition.version}", created=created, sha256=definition.sha256)
     location = url_for(".download", key=definition.key, version=definition.version)
     return definition, 201 if created else 200, {"Location": location}
+
+
+@blp.route("/validate", methods=["POST"])
+@check_first(permissions.require_linter)
+@blp.arguments(LintUploadSchema, location="files")
+@blp.response(200, LintSchema, description="The verdict: `valid` is false when any problem is an error")
+@blp.problems(403, described={413: "The upload is larger than 5 MB"})
+def validate(files: dict[str, Any]) -> dict[str, Any]:
+    """Lint a diagram and its forms: every problem at once, each naming its element; nothing is stored."""
+    forms = read_forms(db.settings().processes_path / "forms")
+    forms.update({form.filename or "": form.read() for form in files["form"]})
+    problems = lint(files["file"].read(), forms)
+    return {
+        "valid": all(problem.severity is not Severity.ERROR for problem in problems),
+        "problems": [problem.as_error() for problem in problems],
+    }
 
 
 @blp.route("/<key>/<int:version>/bpmn", methods=["GET"])

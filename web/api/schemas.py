@@ -413,6 +413,19 @@ class DeployedSchema(Schema):
     name = fields.String()
 
 
+class LintProblemSchema(Schema):
+    element = fields.String(metadata={"description": "the BPMN id at fault (or the process key)", "example": "review"})
+    code = fields.String(metadata={"description": "the rule (processes/README.md, Lint)", "example": "form-missing"})
+    severity = fields.String(metadata={"description": "error (refused at deploy) or warning", "example": "error"})
+    message = fields.String(metadata={"description": "中文 English"})
+    line = fields.Integer(allow_none=True, metadata={"description": "line of the element in the .bpmn file"})
+
+
+class LintSchema(Schema):
+    valid = fields.Boolean(metadata={"description": "true when no problem is an error: the diagram would deploy"})
+    problems = fields.List(fields.Nested(LintProblemSchema))
+
+
 class HealthSchema(Schema):
     status = fields.String()
     database = fields.String()

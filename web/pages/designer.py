@@ -9,6 +9,9 @@ from flask import Blueprint, Response, jsonify, render_template, request, url_fo
 from flask_babel import gettext as _
 
 from engine.bpmn import deploy
+from engine.bpmn.findings import refusal
+from engine.bpmn.forms_folder import read_forms
+from engine.bpmn.lint import examine
 from engine.identity import permissions
 from engine.store.errors import InvalidDiagram, InvalidInput
 from web import db
@@ -62,12 +65,17 @@ def _refused(error: InvalidDiagram | InvalidInput) -> Response:
 
 @bp.post("/validate")
 def validate() -> Any:
-    """A verdict, not a change: an invalid diagram is a 200 ``{valid: false}`` with the parser's errors."""
+    """A verdict, not a change: an invalid diagram is a 200 ``{valid: false}`` listing every error the lint finds."""
     try:
-        built = deploy.build(_upload(), db.settings().processes_path / "forms")
-    except (InvalidDiagram, InvalidInput) as exc:
+        examined = examine(_upload(), read_forms(db.settings().processes_path / "forms"))
+    except InvalidInput as exc:
         return jsonify(valid=False, detail=exc.detail, errors=exc.errors)
-    return jsonify(valid=True, message=_("校验通过：%(name)s（%(key)s）", name=built.name, key=built.key))
+    if examined.model is None:
+        refused = refusal(examined.problems)
+        return jsonify(valid=False, detail=refused.detail, errors=refused.errors)
+    warnings = [problem.as_error() for problem in examined.problems]
+    message = _("校验通过：%(name)s（%(key)s）", name=examined.name, key=examined.key)
+    return jsonify(valid=True, message=message, warnings=warnings)
 
 
 @bp.post("/deploy")

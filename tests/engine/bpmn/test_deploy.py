@@ -111,7 +111,7 @@ def test_an_expression_the_python_parser_cannot_handle_is_refused(condition: str
 
 def test_a_form_name_too_long_for_the_file_system_is_a_missing_form() -> None:
     error = refused(user_task_with_form("a" * 300 + ".json"))
-    assert error.errors == [{"element": "x", "message": error.detail}]
+    assert [(e["element"], e["code"], e["message"]) for e in error.errors] == [("x", "form-missing", error.detail)]
     assert "Form file not found" in error.detail
 
 

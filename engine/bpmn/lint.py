@@ -1,0 +1,123 @@
+"""Lint a diagram and its forms: every problem at once, each naming its element, before anything is deployed.
+
+Deploying is "lint, refuse if any error": the rules live where the deployment reads what they check
+(``document``, ``structure``, ``model``, ``spiff_parse``) or in ``flow_rules`` and ``conditions``; this
+module runs them in order. The XML Schema of BPMN 2.0 (the copy SpiffWorkflow ships) only warns: the
+engine runs diagrams it does not fully allow, and refusing them now would refuse what deployed before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, TypeVar
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+
+from engine.bpmn.builder import BPMN_NS
+from engine.bpmn.conditions import check_conditions
+from engine.bpmn.document import decode, executable_process, parse_xml, process_key
+from engine.bpmn.findings import Findings, Problem
+from engine.bpmn.flow_graph import flow_graph
+from engine.bpmn.flow_rules import check_paths, check_statuses
+from engine.bpmn.model import read_model
+from engine.bpmn.spiff_parse import parse_specs
+from engine.bpmn.structure import check_structure
+from engine.store.errors import InvalidDiagram
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Examined:
+    """What linting found; the key, name, model and specs are only there when no error was found."""
+
+    problems: list[Problem]
+    key: str = ""
+    name: str = ""
+    model: dict[str, Any] | None = None
+    specs: str | None = None
+
+
+@cache
+def _schema() -> etree.XMLSchema:
+    return BpmnValidator().validator
+
+
+def _nearest_id(node: etree._Element | None) -> str:
+    while node is not None and node.get("id") is None:
+        node = node.getparent()
+    return "" if node is None else node.get("id", "")
+
+
+def _check_schema(root: etree._Element, findings: Findings) -> None:
+    schema = _schema()
+    if schema.validate(root):
+        return
+    by_line: dict[int, etree._Element] = {}
+    for node in root.iter():
+        by_line.setdefault(node.sourceline or 0, node)
+    for error in schema.error_log:
+        message = error.message.replace(f"{{{BPMN_NS}}}", "bpmn:")
+        findings.warning(
+            "xml-schema",
+            _nearest_id(by_line.get(error.line)),
+            f"不符合 BPMN 2.0 XML Schema Not valid against the BPMN 2.0 XML Schema: {message}",
+            error.line,
+        )
+
+
+def _fatal(step: Callable[[], T], code: str, findings: Findings) -> T | None:
+    """Run a step without which the rest cannot be read; its refusal is the one problem found."""
+    try:
+        return step()
+    except InvalidDiagram as exc:
+        findings.error(code, exc.errors[0]["element"] if exc.errors else "", exc.detail)
+        return None
+
+
+def _with_lines(root: etree._Element, problems: list[Problem]) -> list[Problem]:
+    lines: dict[str, int] = {}
+    for node in root.iter():
+        element = node.get("id")
+        if element is not None and node.sourceline is not None:
+            lines.setdefault(element, node.sourceline)
+    return [
+        problem if problem.line is not None else Problem(**{**vars(problem), "line": lines.get(problem.element)})
+        for problem in problems
+    ]
+
+
+def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
+    """Lint the diagram ``content`` with ``forms`` (form key → the form file's content) and read what deploys."""
+    findings = Findings()
+    text = _fatal(lambda: decode(content), "not-utf8", findings)
+    root = _fatal(lambda: parse_xml(content), "xml-invalid", findings) if text is not None else None
+    if root is None:
+        return Examined(findings.problems)
+    process = _fatal(lambda: executable_process(root), "process-missing", findings)
+    if process is None:
+        return Examined(findings.problems)
+    key, name = _fatal(lambda: process_key(process), "process-key-invalid", findings) or (process.get("id", ""), "")
+    _check_schema(root, findings)
+    check_structure(root, process, findings)
+    # The parser reports wrongly, crashes on or hangs on a diagram with a structural error.
+    parsable = not findings.has_errors
+    model = read_model(process, forms, findings)
+    model["name"] = name
+    graph = flow_graph(process)
+    check_paths(process, graph, findings)
+    check_statuses(process, graph, model, findings)
+    check_conditions(process, graph, {element: task["form"] for element, task in model["tasks"].items()}, findings)
+    specs = _fatal(lambda: parse_specs(root, key), "parse-error", findings) if parsable else None
+    problems = _with_lines(root, findings.problems)
+    if findings.has_errors:
+        return Examined(problems)
+    return Examined(problems, key, name, model, specs)
+
+
+def lint(content: bytes, forms: Mapping[str, bytes]) -> list[Problem]:
+    """Every problem of the diagram and its forms, errors and warnings, each naming its element."""
+    return examine(content, forms).problems
