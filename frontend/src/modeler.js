@@ -1,24 +1,35 @@
-// The designer: bpmn-js modeler with the Camunda properties panel (lanes, forms, status, timers),
-// server-side validation shown on the offending elements, deploy and download.
+// The designer: bpmn-js modeler with the Camunda properties panel (lanes, forms, status, timers), in the
+// page's language, bpmnlint's recommended rules live, undo/redo, drafts kept in the browser, server-side
+// validation shown on the offending elements, deploy and download.
 import BpmnModeler from "bpmn-js/lib/Modeler";
+import lintModule from "bpmn-js-bpmnlint";
 import {
   BpmnPropertiesPanelModule,
   BpmnPropertiesProviderModule,
   CamundaPlatformPropertiesProviderModule,
 } from "bpmn-js-properties-panel";
+import lintRules from "bpmnlint-config";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
+import { Drafts } from "./designer/draft.js";
+import { fitClearOfPalette } from "./designer/fit.js";
+import { wireUndoRedo } from "./designer/history.js";
+import { translateModule } from "./designer/translate.js";
 
 const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
 function setup(root) {
   const status = root.querySelector("[data-status]");
+  const lang = document.documentElement.lang;
   const modeler = new BpmnModeler({
     container: root.querySelector("[data-canvas]"),
     propertiesPanel: { parent: root.querySelector("[data-properties]") },
+    linting: { bpmnlint: lintRules, active: true },
     additionalModules: [
       BpmnPropertiesPanelModule,
       BpmnPropertiesProviderModule,
       CamundaPlatformPropertiesProviderModule,
+      lintModule,
+      translateModule(lang),
     ],
     moddleExtensions: { camunda: camundaModdle },
   });
@@ -26,6 +37,12 @@ function setup(root) {
   const canvas = modeler.get("canvas");
   const overlays = modeler.get("overlays");
   const registry = modeler.get("elementRegistry");
+  const drafts = new Drafts(modeler, {
+    user: root.dataset.user,
+    process: root.dataset.process,
+    shownAt: root.dataset.deployedAt,
+  });
+  wireUndoRedo(modeler, root.querySelector("[data-undo]"), root.querySelector("[data-redo]"));
   let marked = [];
 
   const say = (text, kind) => {
@@ -69,7 +86,10 @@ function setup(root) {
     const { response, result } = await send(url);
     if (response.ok && result.valid !== false) {
       say(result.message || okText, "ok");
-      if (result.location) window.location.assign(result.location);
+      if (result.location) {
+        drafts.forget(); // deployed: nothing is left unsaved
+        window.location.assign(result.location);
+      }
     } else {
       say(result.detail, "error");
       showProblems(result.errors || []);
@@ -91,11 +111,37 @@ function setup(root) {
     URL.revokeObjectURL(link.href);
   });
 
+  const show = async (xml) => {
+    await modeler.importXML(xml);
+    fitClearOfPalette(canvas);
+  };
+
+  const offerDraft = (shownXml) => {
+    const draft = drafts.newer();
+    if (!draft) return;
+    const banner = root.querySelector("[data-draft]");
+    const restore = banner.querySelector("[data-draft-restore]");
+    const time = banner.querySelector("[data-draft-time]");
+    time.dateTime = new Date(draft.savedAt).toISOString();
+    time.textContent = new Date(draft.savedAt).toLocaleString(lang);
+    banner.hidden = false;
+    restore.addEventListener("click", async () => {
+      await show(draft.xml);
+      drafts.dirty = true;
+      restore.hidden = true; // the banner stays: the restored draft can still be discarded
+    });
+    banner.querySelector("[data-draft-discard]").addEventListener("click", async () => {
+      drafts.forget();
+      banner.hidden = true;
+      if (restore.hidden) await show(shownXml);
+    });
+  };
+
   fetch(root.dataset.xmlUrl, { credentials: "same-origin" })
     .then((response) => response.text())
-    .then((xml) => modeler.importXML(xml))
-    .then(() => {
-      canvas.zoom("fit-viewport");
+    .then(async (xml) => {
+      await show(xml);
+      offerDraft(xml);
       root.dataset.ready = "true";
     })
     .catch((error) => say(String(error), "error"));
