@@ -43,6 +43,14 @@ def ready_tasks(sessions: sessionmaker[Session], item_id: int) -> dict[str, int]
         return {"/".join(filter(None, (task.name, task.instance_key))): task.id for task in rows}
 
 
+def owner_at_work(site: Site, sessions: sessionmaker[Session]) -> int:
+    """An item whose measures are defined and owner assigned, open on the owner's page: the owner is at work."""
+    item_id = raise_item(sessions, steps=2)
+    site.login("owner")
+    site.visit(f"/items/{item_id}")
+    return item_id
+
+
 def post(site: Site, path: str, form: dict[str, str]) -> APIResponse:
     """A form posted straight from the logged-in person's browser session, with its CSRF token."""
     token = site.page.locator("meta[name=csrf-token]").get_attribute("content") or ""
@@ -53,9 +61,7 @@ def test_the_owner_reports_progress_and_a_bad_percent_is_explained_beside_its_fi
     site: Site, sessions: sessionmaker[Session]
 ) -> None:
     page = site.page
-    item_id = raise_item(sessions, steps=2)  # measures defined, owner assigned: the owner is at work
-    site.login("owner")
-    site.visit(f"/items/{item_id}")
+    item_id = owner_at_work(site, sessions)
     form = page.locator("#report-progress form")
     page.fill("#p-note", "已采购两台取号机")
     page.fill("#p-percent", "150")
@@ -94,9 +100,7 @@ def test_a_progress_report_on_an_item_withdrawn_meanwhile_says_why_at_the_top(
     site: Site, sessions: sessionmaker[Session]
 ) -> None:
     page = site.page
-    item_id = raise_item(sessions, steps=2)
-    site.login("owner")
-    site.visit(f"/items/{item_id}")
+    item_id = owner_at_work(site, sessions)
     page.fill("#p-note", "已采购两台取号机")
     with transaction(sessions) as session:  # an administrator withdraws it while the owner types
         corrections.withdraw(session, identity.user_by_username(session, "admin"), item_id, "重复登记")
@@ -112,9 +116,7 @@ def test_the_owner_asks_for_more_time_and_an_approver_grants_it_from_the_inbox(
     site: Site, sessions: sessionmaker[Session]
 ) -> None:
     page = site.page
-    item_id = raise_item(sessions, steps=2)
-    site.login("owner")
-    site.visit(f"/items/{item_id}")
+    item_id = owner_at_work(site, sessions)
     expect(page.locator("dd.deadline")).to_contain_text("2099年12月31日")
     page.fill("#x-new_deadline", "2020-01-01")
     page.fill("#x-reason", "设备到货延迟")
