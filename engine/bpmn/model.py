@@ -64,7 +64,8 @@ _EXPRESSIONS = {
 }
 
 
-def _properties(node: etree._Element) -> dict[str, str]:
+def properties(node: etree._Element) -> dict[str, str]:
+    """A node's ``camunda:properties``, name → value."""
     return {
         prop.get("name", ""): prop.get("value", "")
         for prop in node.xpath("./bpmn:extensionElements/camunda:properties/camunda:property", namespaces=NS)
@@ -76,7 +77,7 @@ def _lanes(process: etree._Element) -> dict[str, dict[str, str]]:
     by_node: dict[str, dict[str, str]] = {}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
         lane_id = lane.get("id", "")
-        props = _properties(lane)
+        props = properties(lane)
         rule = props.get("candidates", lane_id)
         for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
             # Nested lanes are visited after their parent, so the innermost lane wins.
@@ -164,7 +165,7 @@ def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Pa
     _check_length(element, "任务名称 Task name", title, MAX_TASK_TITLE)
     lane = _check_lane(element, lane)
     form_key = node.get(f"{{{CAMUNDA_NS}}}formKey")
-    props = _properties(node)
+    props = properties(node)
     return {
         "title": title,
         "lane": lane["name"],
@@ -200,7 +201,7 @@ def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
             continue
         if node.tag == f"{{{BPMN_NS}}}userTask":
             tasks[element] = _user_task(node, _lane_of(node, lanes, process), forms_path)
-        props = _properties(node)
+        props = properties(node)
         if "status" in props:
             statuses[element] = _status(element, props)
         if "escalation" in props:
