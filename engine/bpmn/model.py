@@ -66,7 +66,8 @@ _EXPRESSIONS = {
 }
 
 
-def _properties(node: etree._Element) -> dict[str, str]:
+def properties(node: etree._Element) -> dict[str, str]:
+    """A node's ``camunda:properties``, name → value."""
     return {
         prop.get("name", ""): prop.get("value", "")
         for prop in node.xpath("./bpmn:extensionElements/camunda:properties/camunda:property", namespaces=NS)
@@ -78,7 +79,7 @@ def _lanes(process: etree._Element) -> dict[str, dict[str, str]]:
     by_node: dict[str, dict[str, str]] = {}
     for lane in process.iter(f"{{{BPMN_NS}}}lane"):
         lane_id = lane.get("id", "")
-        props = _properties(lane)
+        props = properties(lane)
         rule = props.get("candidates", lane_id)
         for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
             # Nested lanes are visited after their parent, so the innermost lane wins.
@@ -165,7 +166,7 @@ def _user_task(
     _check_length(element, "任务名称 Task name", title, MAX_TASK_TITLE, findings)
     lane = _check_lane(element, lane, findings)
     form_key = node.get(f"{{{CAMUNDA_NS}}}formKey")
-    props = _properties(node)
+    props = properties(node)
     return {
         "title": title,
         "lane": lane["name"],
@@ -204,7 +205,7 @@ def read_model(process: etree._Element, forms: Mapping[str, bytes], findings: Fi
             continue
         if node.tag == f"{{{BPMN_NS}}}userTask":
             tasks[element] = _user_task(node, _lane_of(node, lanes, process), forms, findings)
-        props = _properties(node)
+        props = properties(node)
         if "status" in props:
             statuses[element] = _status(element, props, findings)
         if "escalation" in props:

@@ -28,6 +28,15 @@ def require_linter(user: User) -> None:
         raise Forbidden("只有流程设计人员和管理员可以校验流程 Only designers and administrators may lint diagrams")
 
 
+def require_version_reader(user: User) -> None:
+    """Designers, administrators and auditors compare versions of a process and see the items a change concerns."""
+    if not user.roles & {Role.DESIGNER, Role.ADMIN, Role.AUDITOR}:
+        raise Forbidden(
+            "只有流程设计人员、管理员和审计员可以比较流程版本 "
+            "Only process designers, administrators and auditors may compare process versions"
+        )
+
+
 def require_admin(user: User) -> None:
     """Administrators manage people, departments and anyone's tokens, and retry failed steps (incidents)."""
     if Role.ADMIN not in user.roles:

@@ -1,4 +1,5 @@
-// The item page's diagram: read-only, with finished steps and the current step highlighted.
+// Read-only diagrams: the item page's (finished steps and the current one highlighted) and the designer's
+// version comparison (added and changed elements), each marker a CSS class on the element (app.css).
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 
 async function show(element) {
@@ -8,10 +9,14 @@ async function show(element) {
   const canvas = viewer.get("canvas");
   canvas.zoom("fit-viewport");
   const registry = viewer.get("elementRegistry");
-  const mark = (ids, marker) =>
-    JSON.parse(ids || "[]").forEach((id) => registry.get(id) && canvas.addMarker(id, marker));
-  mark(element.dataset.completed, "rf-completed");
-  mark(element.dataset.current, "rf-current");
+  const markers = {
+    "rf-completed": JSON.parse(element.dataset.completed || "[]"),
+    "rf-current": JSON.parse(element.dataset.current || "[]"),
+    ...JSON.parse(element.dataset.markers || "{}"),
+  };
+  Object.entries(markers).forEach(([marker, ids]) =>
+    ids.forEach((id) => registry.get(id) && canvas.addMarker(id, marker)),
+  );
   element.dataset.ready = "true";
 }
 

@@ -1,4 +1,4 @@
-"""Process definitions: list, lint, deploy a new version, download a version's XML."""
+"""Process definitions: list, lint, deploy a new version, download a version's XML, compare two versions."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from engine.bpmn.findings import Severity
 from engine.bpmn.forms_folder import read_forms
 from engine.bpmn.lint import lint
 from engine.identity import permissions
+from engine.items import affected
 from web import db, trail
 from web.api.blueprint import Blueprint
+from web.api.diff_schemas import DiffQuerySchema, VersionDiffSchema
 from web.api.downloads import attachment
 from web.api.schemas import DeployedSchema, LintSchema, ProcessListSchema
 from web.auth import check_first, current_user
@@ -105,3 +107,15 @@ def download(key: str, version: int) -> Response:
     # Keys may hold any letter: ``attachment`` gives an ASCII fallback name too.
     headers = {"Content-Disposition": attachment(f"{key}-v{version}.bpmn")}
     return Response(definition.bpmn_xml, mimetype="application/xml", headers=headers)
+
+
+@blp.route("/<key>/diff", methods=["GET"])
+@check_first(lambda user, **_path: permissions.require_version_reader(user))
+@blp.arguments(DiffQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, VersionDiffSchema)
+@blp.problems(403, 404)
+def diff(key: str, before: int, after: int) -> dict[str, Any]:
+    """What version `to` adds, removes and changes against version `from`, and the running items of `from`
+    waiting at a step it removes or alters (a 404 names the missing version in `errors`: `from` or `to`)."""
+    comparison = affected.compare_versions(db.session(), key, before, after)
+    return {**vars(comparison.diff), "affected": comparison.affected}

@@ -1,4 +1,4 @@
-"""流程设计 Designer: processes and their versions, the bpmn-js modeler, validate, deploy, download."""
+"""流程设计 Designer: processes and their versions, the bpmn-js modeler, validate, deploy, download, compare."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from engine.identity import permissions
 from engine.store.errors import InvalidDiagram, InvalidInput
 from web import db
 from web.api.downloads import attachment
+from web.pages import version_diff
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 from web.problems import problem
@@ -42,6 +43,11 @@ def processes() -> str:
 def edit(key: str, version: int) -> str:
     definition = deploy.get(db.session(), key, version)
     return render_template("designer_edit.html", definition=definition)
+
+
+@bp.get("/<key>/diff")
+def compare(key: str) -> str:
+    return version_diff.page(key)
 
 
 @bp.get("/<key>/<int:version>.bpmn")
