@@ -1,4 +1,4 @@
-"""Deployment: untrusted BPMN bytes in, a versioned process definition row out.
+"""Deployment: an untrusted bundle (BPMN bytes and its forms) in, a versioned process definition row out.
 
 Every failure is an ``InvalidDiagram`` that names the element at fault where there is one:
 ``document`` reads the XML and its executable process, ``structure`` refuses what SpiffWorkflow's
@@ -8,7 +8,6 @@ whatever the parser still raises into an ``InvalidDiagram``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.bpmn.bundle import FORMS, Bundle, digest, from_folder, read_forms, to_zip
 from engine.bpmn.document import decode, executable_process, parse_xml, process_key
-from engine.bpmn.model import read_model
+from engine.bpmn.model import form_keys, read_model
 from engine.bpmn.spiff_parse import parse_specs
 from engine.bpmn.structure import check_structure
-from engine.store.errors import NotFound
-from engine.store.models import ProcessDefinition
+from engine.store.errors import InvalidDiagram, InvalidInput, NotFound
+from engine.store.models import ProcessDefinition, ProcessForm
+from engine.store.text import unstorable
+
+MAX_NOTE = int(ProcessDefinition.__table__.c.note.type.length)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -33,26 +36,53 @@ class BuiltDefinition:
     sha256: str
     specs: str
     model: dict[str, Any]
+    forms: dict[str, str]
 
 
-def build(content: bytes, forms_path: Path) -> BuiltDefinition:
-    """Validate and parse a diagram without touching the database."""
+def build(bundle: Bundle) -> BuiltDefinition:
+    """Validate and parse a diagram with its forms without touching the database.
+
+    Every form the diagram names must be in the bundle, and every form in the bundle must be named by
+    a user task: a form nobody uses is most likely a misspelt key, so it is refused rather than kept.
+    """
+    content = bundle.diagram
     xml = decode(content)
     root = parse_xml(content)
     process = executable_process(root)
     key, name = process_key(process)
     check_structure(root, process)
-    model = read_model(process, forms_path)
+    schemas = read_forms(bundle.forms)
+    model = read_model(process, schemas)
     model["name"] = name
+    used = form_keys(process)
+    for form in sorted(set(schemas) - set(used)):
+        message = (
+            f"表单 {form!r} 没有用户任务使用 No user task of {key!r} names form {form!r} (camunda:formKey): remove it"
+        )
+        raise InvalidDiagram(message, errors=[{"form": form, "message": message}])
     specs = parse_specs(root, key)
     return BuiltDefinition(
         key=key,
         name=name,
         xml=xml,
-        sha256=hashlib.sha256(content).hexdigest(),
+        sha256=digest(content, schemas),
         specs=specs,
         model=model,
+        # Checked to be UTF-8 by read_forms: stored as text, given back as the same bytes.
+        forms={form: bundle.forms[form].decode("utf-8") for form in schemas},
     )
+
+
+def check_note(note: str | None) -> str | None:
+    """The change note as stored: None when blank; refused (naming ``note``) when too long or unstorable."""
+    if note is None or not note.strip():
+        return None
+    problem = unstorable(note)
+    if problem is None and len(note) > MAX_NOTE:
+        problem = f"说明过长 The note is {len(note):,} characters long; at most {MAX_NOTE:,} are allowed"
+    if problem is not None:
+        raise InvalidInput(problem, errors=[{"field": "note", "message": problem}])
+    return note
 
 
 def _latest(session: Session, key: str) -> ProcessDefinition | None:
@@ -64,15 +94,18 @@ def _latest(session: Session, key: str) -> ProcessDefinition | None:
     )
 
 
-def deploy(session: Session, content: bytes, forms_path: Path, actor: str | None) -> tuple[ProcessDefinition, bool]:
-    """Store a new version, unless it would repeat the latest one (created=False, that version returned).
+def deploy(
+    session: Session, bundle: Bundle, actor: str | None, note: str | None = None
+) -> tuple[ProcessDefinition, bool]:
+    """Store a new version, unless it would repeat the latest one (created=False, that version returned, note unused).
 
-    "Repeat" means the same XML and the same forms: a designer who edits only a form file gets a new
+    "Repeat" means the same diagram and the same forms: a designer who edits only a form gets a new
     version too, and redeploying an older diagram after a newer one makes it the latest again.
     Two deployments of one key at once both read the same latest version: the second one's insert
     then violates the (key, version) unique constraint, is rolled back to its savepoint, and tries again.
     """
-    built = build(content, forms_path)
+    note = check_note(note)
+    built = build(bundle)
     for _attempt in range(50):  # each retry follows another deployment's commit: progress is certain
         current = _latest(session, built.key)
         if current is not None and current.sha256 == built.sha256 and current.model == built.model:
@@ -86,6 +119,9 @@ def deploy(session: Session, content: bytes, forms_path: Path, actor: str | None
             specs=built.specs,
             model=built.model,
             deployed_by=actor,
+            note=note,
+            retired=False,
+            forms=[ProcessForm(key=form, content=text) for form, text in built.forms.items()],
         )
         try:
             with session.begin_nested():
@@ -97,10 +133,31 @@ def deploy(session: Session, content: bytes, forms_path: Path, actor: str | None
 
 
 def deploy_bundled(session: Session, processes_path: Path) -> list[tuple[ProcessDefinition, bool]]:
+    """Each ``*.bpmn`` of the folder with the forms it names from its ``forms/``, deployed as a bundle."""
     return [
-        deploy(session, path.read_bytes(), processes_path / "forms", actor=None)
+        deploy(session, from_folder(path, processes_path / FORMS), actor=None)
         for path in sorted(processes_path.glob("*.bpmn"))
     ]
+
+
+def stored_bundle(definition: ProcessDefinition) -> Bundle:
+    """What was deployed as this version: ``bundle.to_zip`` of it deploys as this version again."""
+    forms = {form.key: form.content.encode("utf-8") for form in definition.forms}
+    return Bundle(definition.bpmn_xml.encode("utf-8"), forms)
+
+
+def as_zip(definition: ProcessDefinition) -> bytes:
+    """The version's bundle as a zip (``<key>.bpmn``, ``forms/<key>.json``), the same bytes at every download."""
+    return to_zip(stored_bundle(definition), f"{definition.key}.bpmn")
+
+
+def with_latest_forms(session: Session, diagram: bytes) -> Bundle:
+    """A diagram edited in the modeler, which edits no form: with those of its process's latest version it names."""
+    process = executable_process(parse_xml(diagram))
+    key, _name = process_key(process)
+    current = _latest(session, key)
+    stored = stored_bundle(current).forms if current is not None else {}
+    return Bundle(diagram, {form: stored[form] for form in form_keys(process) if form in stored})
 
 
 def latest(session: Session, key: str) -> ProcessDefinition:

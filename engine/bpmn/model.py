@@ -1,13 +1,13 @@
 """What the product reads from a diagram beside the executable spec: statuses, forms, lanes.
 
-All of it comes from the BPMN file and the form files next to it, never from Python code:
+All of it comes from the BPMN file and the form files deployed with it, never from Python code:
 
 - ``camunda:properties`` on a flow node: ``status`` (machine name, e.g. ``review``) and
   ``status_label`` (shown to people). A user task's status is the item's status while it is open;
   an end event's status is the item's status once the process reaches it.
 - ``camunda:properties`` on an event: ``escalation`` (e.g. ``warning``, ``overdue``): when the event
   fires (a deadline timer), the item's history records an escalation of that kind.
-- ``camunda:formKey`` on a user task: a JSON Schema file in the forms folder.
+- ``camunda:formKey`` on a user task: a JSON Schema file deployed with the diagram (``forms/<key>`` of its bundle).
 - ``camunda:properties`` on a lane: ``candidates`` names the rule (``engine.bpmn.lanes``) that
   decides who may complete the lane's tasks. Without the property the lane's id is taken as the rule.
   A task inside an expanded sub-process that no lane lists takes the lane of its sub-process.
@@ -18,12 +18,10 @@ column's size at deploy time: a diagram either deploys and runs, or is refused n
 
 from __future__ import annotations
 
-import json
-from pathlib import Path, PurePosixPath
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from lxml import etree
 
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
@@ -100,32 +98,41 @@ def _lane_of(node: etree._Element, lanes: dict[str, dict[str, str]], process: et
     return None
 
 
-def _load_form(forms_path: Path, element: str, key: str) -> dict[str, Any]:
-    relative = PurePosixPath(key)
-    if relative.is_absolute() or ".." in relative.parts or "\\" in key or not key.strip():
-        # Refused on its shape alone: nothing outside the forms folder is ever opened.
-        raise InvalidDiagram.at(
-            element,
-            f"表单必须是表单目录中的文件 Form {key!r} of user task {element!r} must be a file name in the forms "
-            "folder (no absolute path, no '..')",
+# A form travels in a bundle as ``forms/<key>``: its key is a plain file name, the same on every system.
+_FORM_KEY = re.compile(r"[^/\\:\x00-\x1f]{1,195}\.json\Z")
+
+
+def form_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot name a form file of a bundle, or None."""
+    if _FORM_KEY.match(key) and not key.startswith("."):
+        return None
+    return (
+        f"表单名 {key!r} 必须是 forms 目录中的文件名 Form key {key!r} must be a file name in forms/ ending in .json "
+        "(no folders, no '..', at most 200 characters)"
+    )
+
+
+def form_keys(process: etree._Element) -> dict[str, str]:
+    """Each form key the process's user tasks name, with the first task naming it."""
+    keys: dict[str, str] = {}
+    for node in process.iter(f"{{{BPMN_NS}}}userTask"):
+        key = node.get(f"{{{CAMUNDA_NS}}}formKey")
+        if key:
+            keys.setdefault(key, node.get("id", ""))
+    return keys
+
+
+def _form(schemas: Mapping[str, dict[str, Any]], element: str, key: str) -> dict[str, Any]:
+    problem = form_key_problem(key)
+    if problem is not None:
+        raise InvalidDiagram.at(element, f"{problem} (user task {element!r})")
+    if key not in schemas:
+        raise InvalidDiagram(
+            f"流程包中没有表单 {key!r}（用户任务 {element!r}） Form {key!r} of user task {element!r} is not in the "
+            f"bundle: send it as forms/{key}",
+            errors=[{"element": element, "form": key, "message": f"form {key!r} is missing"}],
         )
-    try:
-        path = (forms_path / key).resolve()
-        found = forms_path.resolve() in path.parents and path.is_file()
-    except (OSError, ValueError):  # a name too long for the file system, ...
-        found = False
-    if not found:
-        raise InvalidDiagram.at(element, f"表单文件不存在 Form file not found: {key!r} (user task {element!r})")
-    try:
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        Draft202012Validator.check_schema(schema)
-    except (ValueError, SchemaError) as exc:
-        raise InvalidDiagram.at(
-            element, f"表单不是有效的 JSON Schema Form {key!r} is not a valid JSON Schema: {exc}"
-        ) from exc
-    if not isinstance(schema, dict):
-        raise InvalidDiagram.at(element, f"Form {key!r} must be a JSON object")
-    return schema
+    return schemas[key]
 
 
 def _check_length(element: str, what: str, value: str, limit: int) -> None:
@@ -157,7 +164,9 @@ def _check_lane(element: str, lane: dict[str, str] | None) -> dict[str, str]:
     return lane
 
 
-def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Path) -> dict[str, Any]:
+def _user_task(
+    node: etree._Element, lane: dict[str, str] | None, schemas: Mapping[str, dict[str, Any]]
+) -> dict[str, Any]:
     element = node.get("id", "")
     _check_length(element, "任务 id Task id", element, MAX_TASK_NAME)
     title = node.get("name") or element
@@ -169,7 +178,7 @@ def _user_task(node: etree._Element, lane: dict[str, str] | None, forms_path: Pa
         "title": title,
         "lane": lane["name"],
         "candidates": lane["rule"],
-        "form": _load_form(forms_path, element, form_key) if form_key else None,
+        "form": _form(schemas, element, form_key) if form_key else None,
         "form_key": form_key,
         "status": props.get("status"),
         "status_label": props.get("status_label") or props.get("status"),
@@ -188,8 +197,11 @@ def _status(element: str, props: dict[str, str]) -> dict[str, str]:
     return {"status": status, "label": label}
 
 
-def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
-    """Extract the product's view of one executable process; raises InvalidDiagram naming the element."""
+def read_model(process: etree._Element, schemas: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """Extract the product's view of one executable process; raises InvalidDiagram naming the element.
+
+    ``schemas`` are the bundle's forms by key, already read and checked (``engine.bpmn.bundle``).
+    """
     lanes = _lanes(process)
     tasks: dict[str, Any] = {}
     statuses: dict[str, dict[str, str]] = {}
@@ -199,7 +211,7 @@ def read_model(process: etree._Element, forms_path: Path) -> dict[str, Any]:
         if element is None:
             continue
         if node.tag == f"{{{BPMN_NS}}}userTask":
-            tasks[element] = _user_task(node, _lane_of(node, lanes, process), forms_path)
+            tasks[element] = _user_task(node, _lane_of(node, lanes, process), schemas)
         props = _properties(node)
         if "status" in props:
             statuses[element] = _status(element, props)

@@ -22,6 +22,12 @@ def require_designer(user: User) -> None:
         raise Forbidden("只有流程设计人员可以部署流程 Only process designers may deploy diagrams")
 
 
+def require_version_keeper(user: User) -> None:
+    """Designers, and administrators, choose the version new items start on and retire versions."""
+    if not user.roles & {Role.DESIGNER, Role.ADMIN}:
+        raise Forbidden("只有流程设计人员和管理员可以管理流程版本 Only designers and administrators manage versions")
+
+
 def require_admin(user: User) -> None:
     """Administrators manage people, departments and anyone's tokens, and retry failed steps (incidents)."""
     if Role.ADMIN not in user.roles:
