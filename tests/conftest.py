@@ -7,14 +7,16 @@ for the run and dropped after). Locally an unreachable server skips the PostgreS
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -24,6 +26,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import deploy
+from engine.bpmn.bundle import from_folder
 from engine.identity import identity
 from engine.store import migrate
 from engine.store.config import REPO_ROOT
@@ -31,6 +34,8 @@ from engine.store.db import Base, make_engine, make_session_factory, scratch_dat
 from web import create_app, db
 
 PROCESSES = REPO_ROOT / "processes"
+# The forms the default lifecycle names, as ``rectiflow init`` deploys them with its diagram.
+RECTIFY_FORMS = dict(from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms").forms)
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # The history's key, as an operator configures it: the app, the CLI and servers started by tests read it.
 AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789abcdef"
@@ -86,6 +91,12 @@ def sessions(db_engine: Engine) -> sessionmaker[Session]:
     with transaction(factory) as session:
         deploy.deploy_bundled(session, PROCESSES)
     return factory
+
+
+def deployment(content: bytes, forms: Mapping[str, bytes] = RECTIFY_FORMS, **fields: Any) -> dict[str, Any]:
+    """A deployment's multipart fields for the test client: the diagram as ``file``, each form a ``form`` part."""
+    parts = [(io.BytesIO(data), key) for key, data in forms.items()]
+    return {"file": (io.BytesIO(content), "diagram.bpmn"), "form": parts, **fields}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from engine.bpmn import deploy
+from engine.bpmn.bundle import with_folder_forms
 from engine.identity.identity import user_by_username
 from engine.items import items, workflow
 from engine.store.config import REPO_ROOT
@@ -39,8 +40,8 @@ SITE_CHECK_FORM = {
 
 
 def deploy_version(session: Session, content: bytes, forms: Path) -> ProcessDefinition:
-    """The one place these tests deploy (its signature is the deployment's, which may change)."""
-    definition, created = deploy.deploy(session, content, forms, actor="designer")
+    """The one place these tests deploy: the diagram with the forms it names from the folder ``forms``."""
+    definition, created = deploy.deploy(session, with_folder_forms(content, forms), actor="designer")
     assert created
     return definition
 

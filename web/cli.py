@@ -19,16 +19,18 @@ from sqlalchemy.orm import Session
 from engine.audit import admin_log, backup, keys, retention
 from engine.audit import audit as history_audit
 from engine.bpmn import deploy
+from engine.bpmn.bundle import FORMS, Bundle, from_folder
+from engine.bpmn.document import executable_process, parse_xml
 from engine.bpmn.findings import Severity
-from engine.bpmn.forms_folder import read_forms
 from engine.bpmn.lint import lint
+from engine.bpmn.model import form_keys
 from engine.deadlines.worker import Worker
 from engine.identity import administration, identity
 from engine.ledger import demo
 from engine.store import clock, migrate
 from engine.store.config import Settings
 from engine.store.db import make_engine, make_session_factory, transaction
-from engine.store.errors import RectiflowError
+from engine.store.errors import InvalidDiagram, RectiflowError
 from engine.store.models import utcnow
 
 
@@ -331,12 +333,23 @@ def import_command(settings: Settings, file: Path) -> None:
     click.echo("users have no password and no token: an administrator sets passwords, people ask for new tokens")
 
 
-def _diagrams(paths: tuple[Path, ...]) -> list[tuple[Path, dict[str, bytes]]]:
-    """Each diagram named (or in a folder named) with its forms: its ``forms/`` folder, then the .json files named."""
+def _bundles(paths: tuple[Path, ...]) -> list[tuple[Path, Bundle]]:
+    """Each diagram named (or in a folder named) as deploy would take it: the forms it names from its ``forms/``
+    folder, or from the .json files named (by file name), which win."""
     given = {path.name: path.read_bytes() for path in paths if path.suffix == ".json"}
     found = [path for path in paths if path.suffix == ".bpmn"]
     found += [diagram for path in paths if path.is_dir() for diagram in sorted(path.glob("*.bpmn"))]
-    return [(diagram, read_forms(diagram.parent / "forms") | given) for diagram in found]
+    bundles = []
+    for diagram in found:
+        try:
+            folder = from_folder(diagram, diagram.parent / FORMS)
+            named = form_keys(executable_process(parse_xml(folder.diagram)))
+        except InvalidDiagram:  # not even a readable diagram: the lint says why
+            folder, named = Bundle(diagram.read_bytes()), {}
+        bundles.append(
+            (diagram, Bundle(folder.diagram, {**folder.forms, **{k: given[k] for k in given if k in named}}))
+        )
+    return bundles
 
 
 @main.command("lint")
@@ -345,12 +358,12 @@ def lint_command(files: tuple[Path, ...]) -> None:
     """Lint .bpmn FILES (or the diagrams of a folder) with their forms: a forms/ folder beside each diagram,
     and any .json FILES named by file name. One line per problem; exit 1 if any is an error. No database needed.
     """
-    diagrams = _diagrams(files)
+    diagrams = _bundles(files)
     if not diagrams:
         raise click.UsageError("no .bpmn file among FILES")
     errors = warnings = 0
-    for diagram, forms in diagrams:
-        for problem in lint(diagram.read_bytes(), forms):
+    for diagram, bundle in diagrams:
+        for problem in lint(bundle.diagram, bundle.forms):
             where = f"{diagram}:{problem.line}" if problem.line else str(diagram)
             click.echo(f"{where} {problem.element or '-'} {problem.code} {problem.severity}: {problem.message}")
             errors += problem.severity is Severity.ERROR

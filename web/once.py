@@ -110,7 +110,8 @@ def _request_digest() -> str:
         parts.append(request.get_json(silent=True))
     else:
         parts.append(sorted(request.form.items(multi=True)))
-        for name, upload in sorted(request.files.items(multi=True)):
+        # By name then file name: several parts may share a name (a bundle's forms).
+        for name, upload in sorted(request.files.items(multi=True), key=lambda part: (part[0], part[1].filename or "")):
             parts.append([name, upload.filename, hashlib.sha256(upload.stream.read()).hexdigest()])
             upload.stream.seek(0)  # the view reads it next
     return digest(parts)

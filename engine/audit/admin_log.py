@@ -2,8 +2,9 @@
 
 Actions: ``denied`` (a 403; target ``METHOD /path``), ``login.failed``, ``login.locked`` (target the
 username), ``user.create``, ``user.update``, ``user.roles``, ``user.password`` (target the username),
-``token.create``, ``token.revoke`` (target the token id), ``department.create`` (its code) and
-``process.deploy`` (``key vN``). The actor is a username, ``cli:<OS user>`` for the command line,
+``token.create``, ``token.revoke`` (target the token id), ``department.create`` (its code),
+``process.deploy``, ``process.default``, ``process.default_cleared``, ``process.retire`` and
+``process.reinstate`` (``key vN``). The actor is a username, ``cli:<OS user>`` for the command line,
 or None when nobody is known (a failed login).
 """
 

@@ -1,4 +1,4 @@
-"""Deployment: untrusted BPMN bytes in, a versioned process definition row out.
+"""Deployment: an untrusted bundle (BPMN bytes and its forms) in, a versioned process definition row out.
 
 A diagram is linted first (``engine.bpmn.lint``) and refused with every error found, each naming
 its element, in one ``InvalidDiagram``.
@@ -6,7 +6,6 @@ its element, in one ``InvalidDiagram``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.bpmn.bundle import FORMS, Bundle, digest, from_folder, read_forms, to_zip
+from engine.bpmn.document import executable_process, parse_xml, process_key
 from engine.bpmn.findings import refusal
-from engine.bpmn.forms_folder import read_forms
 from engine.bpmn.lint import examine
-from engine.store.errors import NotFound
-from engine.store.models import ProcessDefinition
+from engine.bpmn.model import form_keys
+from engine.store.errors import InvalidInput, NotFound
+from engine.store.models import ProcessDefinition, ProcessForm
+from engine.store.text import unstorable
+
+MAX_NOTE = int(ProcessDefinition.__table__.c.note.type.length)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -30,21 +34,41 @@ class BuiltDefinition:
     sha256: str
     specs: str
     model: dict[str, Any]
+    forms: dict[str, str]
 
 
-def build(content: bytes, forms_path: Path) -> BuiltDefinition:
-    """Validate and parse a diagram without touching the database; refused with every error the lint finds."""
-    examined = examine(content, read_forms(forms_path))
+def build(bundle: Bundle) -> BuiltDefinition:
+    """Validate and parse a diagram with its forms without touching the database.
+
+    Refused with every error the lint finds (``engine.bpmn.lint``): among them a form the diagram names
+    that the bundle lacks, and a form of the bundle that no user task names (most likely a misspelt key).
+    """
+    examined = examine(bundle.diagram, bundle.forms)
     if examined.model is None or examined.specs is None:
         raise refusal(examined.problems)
+    schemas = read_forms(bundle.forms)
     return BuiltDefinition(
         key=examined.key,
         name=examined.name,
-        xml=content.decode("utf-8"),
-        sha256=hashlib.sha256(content).hexdigest(),
+        xml=bundle.diagram.decode("utf-8"),
+        sha256=digest(bundle.diagram, schemas),
         specs=examined.specs,
         model=examined.model,
+        # Checked to be UTF-8 by read_forms: stored as text, given back as the same bytes.
+        forms={form: bundle.forms[form].decode("utf-8") for form in schemas},
     )
+
+
+def check_note(note: str | None) -> str | None:
+    """The change note as stored: None when blank; refused (naming ``note``) when too long or unstorable."""
+    if note is None or not note.strip():
+        return None
+    problem = unstorable(note)
+    if problem is None and len(note) > MAX_NOTE:
+        problem = f"说明过长 The note is {len(note):,} characters long; at most {MAX_NOTE:,} are allowed"
+    if problem is not None:
+        raise InvalidInput(problem, errors=[{"field": "note", "message": problem}])
+    return note
 
 
 def _latest(session: Session, key: str) -> ProcessDefinition | None:
@@ -56,15 +80,18 @@ def _latest(session: Session, key: str) -> ProcessDefinition | None:
     )
 
 
-def deploy(session: Session, content: bytes, forms_path: Path, actor: str | None) -> tuple[ProcessDefinition, bool]:
-    """Store a new version, unless it would repeat the latest one (created=False, that version returned).
+def deploy(
+    session: Session, bundle: Bundle, actor: str | None, note: str | None = None
+) -> tuple[ProcessDefinition, bool]:
+    """Store a new version, unless it would repeat the latest one (created=False, that version returned, note unused).
 
-    "Repeat" means the same XML and the same forms: a designer who edits only a form file gets a new
+    "Repeat" means the same diagram and the same forms: a designer who edits only a form gets a new
     version too, and redeploying an older diagram after a newer one makes it the latest again.
     Two deployments of one key at once both read the same latest version: the second one's insert
     then violates the (key, version) unique constraint, is rolled back to its savepoint, and tries again.
     """
-    built = build(content, forms_path)
+    note = check_note(note)
+    built = build(bundle)
     for _attempt in range(50):  # each retry follows another deployment's commit: progress is certain
         current = _latest(session, built.key)
         if current is not None and current.sha256 == built.sha256 and current.model == built.model:
@@ -78,6 +105,9 @@ def deploy(session: Session, content: bytes, forms_path: Path, actor: str | None
             specs=built.specs,
             model=built.model,
             deployed_by=actor,
+            note=note,
+            retired=False,
+            forms=[ProcessForm(key=form, content=text) for form, text in built.forms.items()],
         )
         try:
             with session.begin_nested():
@@ -89,10 +119,31 @@ def deploy(session: Session, content: bytes, forms_path: Path, actor: str | None
 
 
 def deploy_bundled(session: Session, processes_path: Path) -> list[tuple[ProcessDefinition, bool]]:
+    """Each ``*.bpmn`` of the folder with the forms it names from its ``forms/``, deployed as a bundle."""
     return [
-        deploy(session, path.read_bytes(), processes_path / "forms", actor=None)
+        deploy(session, from_folder(path, processes_path / FORMS), actor=None)
         for path in sorted(processes_path.glob("*.bpmn"))
     ]
+
+
+def stored_bundle(definition: ProcessDefinition) -> Bundle:
+    """What was deployed as this version: ``bundle.to_zip`` of it deploys as this version again."""
+    forms = {form.key: form.content.encode("utf-8") for form in definition.forms}
+    return Bundle(definition.bpmn_xml.encode("utf-8"), forms)
+
+
+def as_zip(definition: ProcessDefinition) -> bytes:
+    """The version's bundle as a zip (``<key>.bpmn``, ``forms/<key>.json``), the same bytes at every download."""
+    return to_zip(stored_bundle(definition), f"{definition.key}.bpmn")
+
+
+def with_latest_forms(session: Session, diagram: bytes) -> Bundle:
+    """A diagram edited in the modeler, which edits no form: with those of its process's latest version it names."""
+    process = executable_process(parse_xml(diagram))
+    key, _name = process_key(process)
+    current = _latest(session, key)
+    stored = stored_bundle(current).forms if current is not None else {}
+    return Bundle(diagram, {form: stored[form] for form in form_keys(process) if form in stored})
 
 
 def latest(session: Session, key: str) -> ProcessDefinition:

@@ -22,7 +22,7 @@ from engine.bpmn.document import decode, executable_process, parse_xml, process_
 from engine.bpmn.findings import Findings, Problem
 from engine.bpmn.flow_graph import flow_graph
 from engine.bpmn.flow_rules import check_paths, check_statuses
-from engine.bpmn.model import read_model
+from engine.bpmn.model import form_keys, read_model
 from engine.bpmn.spiff_parse import parse_specs
 from engine.bpmn.structure import check_structure
 from engine.store.errors import InvalidDiagram
@@ -107,6 +107,10 @@ def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     parsable = not findings.has_errors
     model = read_model(process, forms, findings)
     model["name"] = name
+    for unused in sorted(set(forms) - set(form_keys(process))):  # most likely a misspelt key
+        english = f"No user task of {key!r} names form {unused!r} (camunda:formKey): remove it"
+        message = f"表单 {unused!r} 没有用户任务使用 {english}"
+        findings.error("form-unused", unused, message)
     graph = flow_graph(process)
     check_paths(process, graph, findings)
     check_statuses(process, graph, model, findings)

@@ -1,6 +1,6 @@
 """What the product reads from a diagram beside the executable spec: statuses, forms, lanes.
 
-All of it comes from the BPMN file and the form files next to it, never from Python code:
+All of it comes from the BPMN file and the form files deployed with it, never from Python code:
 
 - ``camunda:properties`` on a flow node: ``status`` (machine name, e.g. ``review``) and
   ``status_label`` (shown to people). A user task's status is the item's status while it is open;
@@ -20,6 +20,7 @@ Each problem is reported to a ``Findings`` and reading goes on, so that all of t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -103,11 +104,43 @@ def _lane_of(node: etree._Element, lanes: dict[str, dict[str, str]], process: et
     return None
 
 
+# A form travels in a bundle as ``forms/<key>``: its key is a plain file name, the same on every system.
+_FORM_KEY = re.compile(r"[^/\\:\x00-\x1f]{1,195}\.json\Z")
+
+
+def form_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot name a form file of a bundle, or None."""
+    if _FORM_KEY.match(key) and not key.startswith("."):
+        return None
+    return (
+        f"表单名 {key!r} 必须是 forms 目录中的文件名 Form key {key!r} must be a file name in forms/ ending in .json "
+        "(no folders, no '..', at most 200 characters)"
+    )
+
+
+def form_keys(process: etree._Element) -> dict[str, str]:
+    """Each form key the process's user tasks name, with the first task naming it."""
+    keys: dict[str, str] = {}
+    for node in process.iter(f"{{{BPMN_NS}}}userTask"):
+        key = node.get(f"{{{CAMUNDA_NS}}}formKey")
+        if key:
+            keys.setdefault(key, node.get("id", ""))
+    return keys
+
+
 def _load_form(forms: Mapping[str, bytes], element: str, key: str, findings: Findings) -> dict[str, Any] | None:
     """The form ``key`` names, looked up among the forms given with the diagram: no file is ever opened by name."""
+    problem = form_key_problem(key)
+    if problem is not None:
+        findings.error("form-key", element, f"{problem} (user task {element!r})")
+        return None
     content = forms.get(key)
     if content is None:
-        findings.error("form-missing", element, f"表单文件不存在 Form file not found: {key!r} (user task {element!r})")
+        message = (
+            f"流程包中没有表单 {key!r}（用户任务 {element!r}） Form {key!r} of user task {element!r} is not in the "
+            f"bundle: send it as forms/{key}"
+        )
+        findings.error("form-missing", element, message)
         return None
     try:
         schema = json.loads(content.decode("utf-8"))

@@ -22,10 +22,10 @@ def require_designer(user: User) -> None:
         raise Forbidden("只有流程设计人员可以部署流程 Only process designers may deploy diagrams")
 
 
-def require_linter(user: User) -> None:
-    """Designers and administrators lint diagrams: a verdict, nothing changes."""
-    if Role.DESIGNER not in user.roles and Role.ADMIN not in user.roles:
-        raise Forbidden("只有流程设计人员和管理员可以校验流程 Only designers and administrators may lint diagrams")
+def require_version_keeper(user: User) -> None:
+    """Designers and administrators lint diagrams, choose the version new items start on and retire versions."""
+    if not user.roles & {Role.DESIGNER, Role.ADMIN}:
+        raise Forbidden("只有流程设计人员和管理员可以管理流程版本 Only designers and administrators manage versions")
 
 
 def require_version_reader(user: User) -> None:

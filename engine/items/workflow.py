@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, history
-from engine.bpmn import deploy
+from engine.bpmn import versions
 from engine.bpmn.instance import (
     LIVE_STATES,
     EngineRun,
@@ -100,7 +100,7 @@ def _units(session: Session, new: NewItem) -> list[Department]:
 def _definition(session: Session, new: NewItem) -> ProcessDefinition:
     key = new.process or (JOINT_PROCESS if new.co_departments else DEFAULT_PROCESS)
     try:
-        return deploy.latest(session, key)
+        return versions.for_new_items(session, key)
     except NotFound as exc:
         raise _field_error("process", exc.detail) from exc
 

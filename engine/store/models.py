@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -128,6 +129,33 @@ class ProcessDefinition(Base):
     model: Mapped[dict[str, Any]] = mapped_column(JSON)
     deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     deployed_by: Mapped[str | None] = mapped_column(String(64))
+    # What changed, in the designer's words.
+    note: Mapped[str | None] = mapped_column(String(2000))
+    # No new item starts on a retired version; those running on it go on.
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    forms: Mapped[list[ProcessForm]] = relationship(
+        back_populates="definition", order_by="ProcessForm.key", cascade="all, delete-orphan"
+    )
+
+
+class ProcessForm(Base):
+    """A form as deployed with its version, byte for byte (the engine reads the parsed copy in ``model``)."""
+
+    __tablename__ = "process_form"
+
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    definition: Mapped[ProcessDefinition] = relationship(back_populates="forms")
+
+
+class ProcessDefault(Base):
+    """The version new items of a process start on, when a designer marked one (else its latest)."""
+
+    __tablename__ = "process_default"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
 
 
 class Item(Base):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 import time_machine
 from flask.testing import FlaskClient
 
-from tests.conftest import People
+from tests.conftest import People, deployment
 from tests.web.test_login import admin_log
 from tests.web.test_permissions import API, assert_problem, changed_diagram, items_total
 
@@ -16,7 +14,7 @@ from tests.web.test_permissions import API, assert_problem, changed_diagram, ite
 def deploy(client: FlaskClient, people: People, user: str, xml: bytes) -> int:
     response = client.post(
         f"{API}/processes",
-        data={"file": (io.BytesIO(xml), "rectification_item.bpmn")},
+        data=deployment(xml),
         content_type="multipart/form-data",
         headers=people.auth(user),
     )

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
-from engine.bpmn.forms_folder import read_forms
+from engine.bpmn.bundle import from_folder
 from engine.store.config import REPO_ROOT
 from engine.store.models import ProcessDefinition
 from tests.conftest import People
@@ -52,10 +52,13 @@ def test_a_form_sent_with_the_diagram_is_the_one_checked(client: FlaskClient, pe
 
 
 def test_the_shipped_diagram_is_valid(client: FlaskClient, people: People) -> None:
-    content = (PROCESSES / "rectification_item.bpmn").read_bytes()
+    shipped = from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms")
     response = client.post(
         f"{API}/processes/validate",
-        data={"file": (io.BytesIO(content), "rectification_item.bpmn")},
+        data={
+            "file": (io.BytesIO(shipped.diagram), "rectification_item.bpmn"),
+            "form": [(io.BytesIO(content), key) for key, content in shipped.forms.items()],
+        },
         content_type="multipart/form-data",
         headers=people.auth("designer"),
     )
@@ -79,7 +82,7 @@ def test_a_refused_deployment_lists_every_error_and_stores_nothing(
     response = send(client, people, "/processes", forms=False)
     assert (response.status_code, response.mimetype) == (422, "application/problem+json")
     body = response.json or {}
-    # Deployment still reads the server's forms folder: ask.json is missing there, so no choice is known to cover.
+    # Sent without its forms: ask.json is missing, so no choice is known to cover.
     assert pairs(body["errors"], "error") == BROKEN_ERRORS - {("decide", "gateway-uncovered")} | {
         ("ask", "form-missing")
     }
@@ -115,8 +118,9 @@ def test_the_lint_command_exits_0_on_clean_diagrams_and_warnings_alone(tmp_path:
             b'<camunda:property name="status_label" value="\xe5\xae\xa1\xe6\xa0\xb8\xe4\xb8\xad In review" />', b""
         )
     )
-    forms = [str(tmp_path / name) for name in read_forms(PROCESSES / "forms")]
-    for name, content in read_forms(PROCESSES / "forms").items():
+    shipped = from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms").forms
+    forms = [str(tmp_path / name) for name in shipped]
+    for name, content in shipped.items():
         (tmp_path / name).write_bytes(content)
     result = runner.invoke(main, ["lint", str(warned), *forms])
     assert result.exit_code == 0, result.output

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
 from engine.store.models import User
-from tests.conftest import CAST, People
+from tests.conftest import CAST, People, deployment
 
 API = "/api/v1"
 BPMN = REPO_ROOT / "processes" / "rectification_item.bpmn"
@@ -165,7 +165,7 @@ def test_only_designers_deploy_processes(client: FlaskClient, people: People, su
         with subtests.test(user=user):
             response = client.post(
                 f"{API}/processes",
-                data={"file": (io.BytesIO(changed_diagram()), "rectification_item.bpmn")},
+                data=deployment(changed_diagram()),
                 content_type="multipart/form-data",
                 headers=people.auth(user),
             )
@@ -182,7 +182,7 @@ def test_only_designers_deploy_processes(client: FlaskClient, people: People, su
 def test_redeploying_identical_xml_answers_200_with_the_existing_version(client: FlaskClient, people: People) -> None:
     response = client.post(
         f"{API}/processes",
-        data={"file": (io.BytesIO(BPMN.read_bytes()), "rectification_item.bpmn")},
+        data=deployment(BPMN.read_bytes()),
         content_type="multipart/form-data",
         headers=people.auth("designer"),
     )

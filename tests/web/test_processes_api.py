@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
+from engine.bpmn.bundle import digest, read_forms
 from engine.store.config import REPO_ROOT
 from engine.store.models import ProcessDefinition
-from tests.conftest import CAST, People
+from tests.conftest import CAST, RECTIFY_FORMS, People, deployment
 
 API = "/api/v1"
 BUNDLED = REPO_ROOT / "processes" / "rectification_item.bpmn"
@@ -94,13 +94,24 @@ def redesigned() -> bytes:
 # --- talking to the API -----------------------------------------------------------------------------------------------
 
 
-def upload(client: FlaskClient, people: People, content: bytes, user: str = "designer") -> TestResponse:
+def upload(
+    client: FlaskClient,
+    people: People,
+    content: bytes,
+    user: str = "designer",
+    forms: Mapping[str, bytes] = RECTIFY_FORMS,
+) -> TestResponse:
     return client.post(
         f"{API}/processes",
-        data={"file": (io.BytesIO(content), "diagram.bpmn")},
+        data=deployment(content, forms),
         content_type="multipart/form-data",
         headers=people.auth(user),
     )
+
+
+def bundle_sha256(content: bytes) -> str:
+    """The version's hash: its diagram with the default lifecycle's forms."""
+    return digest(content, read_forms(RECTIFY_FORMS))
 
 
 def definitions(sessions: sessionmaker[Session]) -> int:
@@ -167,9 +178,10 @@ def test_a_new_key_starts_at_version_1_and_identical_xml_returns_that_version(
         "key": "complaint",
         "version": 1,
         "name": "整改事项 Rectification item",
-        "sha256": hashlib.sha256(content).hexdigest(),
+        "sha256": bundle_sha256(content),
         "deployed_at": first.json["deployed_at"],
         "deployed_by": "designer",
+        "note": None,
     }
     assert first.headers["Location"].endswith(f"{API}/processes/complaint/1/bpmn")
     rows = definitions(sessions)
@@ -222,7 +234,7 @@ def test_a_changed_diagram_is_version_2_and_items_started_before_stay_on_version
     assert [(p["key"], p["latest_version"], [v["version"] for v in p["versions"]]) for p in listed] == [
         (KEY, 2, [1, 2])
     ]
-    assert listed[0]["versions"][1]["sha256"] == hashlib.sha256(redesigned()).hexdigest()
+    assert listed[0]["versions"][1]["sha256"] == bundle_sha256(redesigned())
     for version, content in ((1, BUNDLED.read_bytes()), (2, redesigned())):
         download = client.get(f"{API}/processes/{KEY}/{version}/bpmn", headers=people.auth("auditor"))
         assert download.data == content
@@ -234,7 +246,7 @@ def test_redeploying_an_older_diagram_after_a_newer_one_makes_it_the_latest_agai
     assert upload(client, people, redesigned()).json["version"] == 2
     back = upload(client, people, BUNDLED.read_bytes())
     assert (back.status_code, back.json["version"]) == (201, 3)
-    assert back.json["sha256"] == hashlib.sha256(BUNDLED.read_bytes()).hexdigest()
+    assert back.json["sha256"] == bundle_sha256(BUNDLED.read_bytes())
     item = create_item(client, people)
     assert item["process"] == {"key": KEY, "version": 3}
     assert run_to_end(client, people, item)[2] == ("rectify", "owner", "责任人整改中 Owner rectifying")
@@ -320,7 +332,7 @@ def test_concurrent_deployments_of_one_key_get_distinct_versions(live_server: st
             start.wait(timeout=30)
             response = http.post(
                 f"{live_server}{API}/processes",
-                files={"file": ("diagram.bpmn", content)},
+                files=[("file", ("diagram.bpmn", content)), *(("form", form) for form in RECTIFY_FORMS.items())],
                 headers=people.auth("designer"),
                 timeout=60,
             )
@@ -418,19 +430,19 @@ REFUSED: list[tuple[str, Callable[[], bytes], str | None, str]] = [
         "form file missing",
         lambda: edited(lambda root: node(root, "rectify").set(f"{CAMUNDA}formKey", "missing.json")),
         "rectify",
-        "Form file not found: 'missing.json'",
+        "Form 'missing.json' of user task 'rectify' is not in the bundle",
     ),
     (
-        "form outside the forms folder",
+        "form outside the bundle's forms",
         lambda: edited(lambda root: node(root, "rectify").set(f"{CAMUNDA}formKey", "../../etc/passwd")),
         "rectify",
-        "Form file not found",  # a form key is looked up among the forms, never opened as a path
+        "must be a file name in forms/",
     ),
     (
         "form by absolute path",
         lambda: edited(lambda root: node(root, "rectify").set(f"{CAMUNDA}formKey", "/etc/passwd")),
         "rectify",
-        "Form file not found",  # a form key is looked up among the forms, never opened as a path
+        "must be a file name in forms/",
     ),
     (
         "condition with a Python syntax error",
@@ -645,7 +657,7 @@ def test_every_miwg_reference_model_is_deployed_or_refused_with_a_reason(
         pytest.skip(message)
     content = path.read_bytes()
     before = definitions(sessions)
-    response = upload(client, people, content)
+    response = upload(client, people, content, forms={})
     if response.status_code in (200, 201):
         deployed = response.json or {}
         download = client.get(

@@ -388,18 +388,28 @@ class CompleteSchema(Schema):
 
 
 class ProcessVersionSchema(Schema):
-    key = fields.String()
-    version = fields.Integer()
-    name = fields.String()
-    sha256 = fields.String()
-    deployed_at = fields.DateTime()
-    deployed_by = fields.String(allow_none=True)
+    """One version: its definition's columns, whether it is the default, and its running items."""
+
+    key = fields.String(attribute="definition.key")
+    version = fields.Integer(attribute="definition.version")
+    name = fields.String(attribute="definition.name")
+    sha256 = fields.String(attribute="definition.sha256")
+    deployed_at = fields.DateTime(attribute="definition.deployed_at")
+    deployed_by = fields.String(attribute="definition.deployed_by", allow_none=True)
+    note = fields.String(attribute="definition.note", allow_none=True, metadata={"description": "变更说明"})
+    default = fields.Boolean(metadata={"description": "new items start on this version (marked by a designer)"})
+    retired = fields.Boolean(attribute="definition.retired", metadata={"description": "no new items start on it"})
+    running = fields.Integer(metadata={"description": "items on this version not yet closed or withdrawn"})
 
 
 class ProcessSchema(Schema):
     key = fields.String()
     name = fields.String()
     latest_version = fields.Integer()
+    default_version = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the version marked default; null: new items start on the latest version"},
+    )
     versions = fields.List(fields.Nested(ProcessVersionSchema))
 
 

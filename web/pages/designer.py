@@ -1,23 +1,25 @@
-"""流程设计 Designer: processes and their versions, the bpmn-js modeler, validate, deploy, download, compare."""
+"""流程设计 Designer: processes and their versions (notes, running items, default, retired), upload a bundle,
+the bpmn-js modeler, validate, deploy, download, compare."""
 
 from __future__ import annotations
 
-from itertools import groupby
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as BaseResponse
 
-from engine.bpmn import deploy
+from engine.bpmn import deploy, versions
+from engine.bpmn.bundle import Bundle
 from engine.bpmn.findings import refusal
-from engine.bpmn.forms_folder import read_forms
 from engine.bpmn.lint import examine
 from engine.identity import permissions
-from engine.store.errors import InvalidDiagram, InvalidInput
-from web import db
+from engine.store.errors import InvalidDiagram, InvalidInput, TooLarge
+from web import bundles, db, trail
 from web.api.downloads import attachment
 from web.pages import version_diff
-from web.pages.base import me, require_login
+from web.pages.base import me, once_form, once_url, require_login
 from web.pages.errors import handle_on
 from web.problems import problem
 
@@ -31,12 +33,59 @@ def _designers_only() -> None:
     permissions.require_designer(me())
 
 
+def _list_page(values: dict[str, Any] | None = None, errors: list[dict[str, Any]] | None = None) -> str:
+    return render_template(
+        "designer_list.html", processes=versions.listed(db.session()), values=values or {}, errors=errors or []
+    )
+
+
 @bp.get("")
+@once_url
 def processes() -> str:
-    grouped = [
-        (key, list(versions)) for key, versions in groupby(deploy.all_definitions(db.session()), lambda d: d.key)
-    ]
-    return render_template("designer_list.html", processes=grouped)
+    return _list_page()
+
+
+@bp.post("")
+@once_form(_l("已部署，未重复部署"))
+def upload() -> BaseResponse | str:
+    """A bundle from the upload form: one .bpmn with its forms, or one .zip, and a change note."""
+    note = request.form.get("note", "")
+    try:
+        uploaded = bundles.from_files(request.files.getlist("files"), "files")
+        definition, created = deploy.deploy(db.session(), uploaded, me().username, note)
+    except (InvalidDiagram, InvalidInput, TooLarge) as exc:
+        db.session().rollback()
+        field = "note" if any(error.get("field") == "note" for error in exc.errors) else "files"
+        return _list_page({"note": note}, [{"field": field, "message": exc.detail}])
+    if created:
+        target = f"{definition.key} v{definition.version}"
+        trail.record("process.deploy", target, created=True, sha256=definition.sha256)
+        flash(_("已部署 %(key)s 版本 %(v)d", key=definition.key, v=definition.version))
+    else:
+        flash(_("与已部署的 %(key)s 版本 %(v)d 相同", key=definition.key, v=definition.version))
+    return redirect(url_for(".processes"))
+
+
+@bp.post("/<key>/<int:version>/<any(default,retire,reinstate,clear):change>")
+def change_version(key: str, version: int, change: str) -> BaseResponse | str:
+    """The list's buttons: make default, retire, reinstate, clear the default mark."""
+    session = db.session()
+    definition = deploy.get(session, key, version)
+    asked = {
+        "default": {"default": True},
+        "retire": {"retired": True},
+        "reinstate": {"retired": False},
+        "clear": {"default": False},
+    }[change]
+    try:
+        changes = versions.change(session, definition, **asked)
+    except InvalidInput as exc:
+        session.rollback()
+        return _list_page(errors=[{"field": f"version-{definition.id}", "message": exc.detail}])
+    for made in changes:
+        trail.record(made.action, f"{key} v{version}", **made.detail)
+    flash(_("已更新 %(key)s 版本 %(v)d", key=key, v=version))
+    return redirect(url_for(".processes"))
 
 
 @bp.get("/<key>/<int:version>")
@@ -57,11 +106,20 @@ def xml(key: str, version: int) -> Response:
     return Response(definition.bpmn_xml, mimetype="application/xml", headers=headers)
 
 
-def _upload() -> bytes:
+@bp.get("/<key>/<int:version>.zip")
+def bundle_zip(key: str, version: int) -> Response:
+    definition = deploy.get(db.session(), key, version)
+    content = deploy.as_zip(definition)
+    headers = {"Content-Disposition": attachment(f"{key}-v{version}.zip")}
+    return Response(content, mimetype="application/zip", headers=headers)
+
+
+def _modeler_bundle() -> Bundle:
+    """The modeler sends the diagram alone: its forms are those of its process's latest version."""
     upload = request.files.get("file")
     if upload is None:
-        raise InvalidInput(_("没有收到流程图"), errors=[{"field": "file", "message": "required"}])
-    return upload.read()
+        raise InvalidInput(_("没有收到流程图"), errors=[{"field": "file", "message": _("没有收到流程图")}])
+    return deploy.with_latest_forms(db.session(), upload.read())
 
 
 def _refused(error: InvalidDiagram | InvalidInput) -> Response:
@@ -73,9 +131,10 @@ def _refused(error: InvalidDiagram | InvalidInput) -> Response:
 def validate() -> Any:
     """A verdict, not a change: an invalid diagram is a 200 ``{valid: false}`` listing every error the lint finds."""
     try:
-        examined = examine(_upload(), read_forms(db.settings().processes_path / "forms"))
+        bundle = _modeler_bundle()
     except InvalidInput as exc:
         return jsonify(valid=False, detail=exc.detail, errors=exc.errors)
+    examined = examine(bundle.diagram, bundle.forms)
     if examined.model is None:
         refused = refusal(examined.problems)
         return jsonify(valid=False, detail=refused.detail, errors=refused.errors)
@@ -88,9 +147,10 @@ def validate() -> Any:
 def deploy_new_version() -> Any:
     session = db.session()
     try:
-        definition, created = deploy.deploy(session, _upload(), db.settings().processes_path / "forms", me().username)
+        definition, created = deploy.deploy(session, _modeler_bundle(), me().username)
     except (InvalidDiagram, InvalidInput) as exc:
         return _refused(exc)
+    trail.record("process.deploy", f"{definition.key} v{definition.version}", created=created, sha256=definition.sha256)
     message = (
         _("已部署版本 %(v)d", v=definition.version) if created else _("与已部署的版本 %(v)d 相同", v=definition.version)
     )

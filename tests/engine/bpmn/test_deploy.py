@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import json
 import subprocess
 import sys
 from itertools import pairwise
@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import deploy
+from engine.bpmn.bundle import Bundle, digest, from_folder, read_forms
 from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
 from engine.store.errors import InvalidDiagram
@@ -19,6 +20,8 @@ from engine.store.errors import InvalidDiagram
 PROCESSES = REPO_ROOT / "processes"
 FORMS = PROCESSES / "forms"
 BUNDLED = (PROCESSES / "rectification_item.bpmn").read_bytes()
+# The forms the default lifecycle names, as ``rectiflow init`` reads them.
+RECTIFY_FORMS = dict(from_folder(PROCESSES / "rectification_item.bpmn", FORMS).forms)
 KEY = "rectification_item"
 THEN_Y = '<bpmn:sequenceFlow id="xy" sourceRef="x" targetRef="y"/><bpmn:task id="y"/>'
 MESSAGE = '<bpmn:message id="m" name="m"/>'
@@ -39,9 +42,9 @@ def diagram(body: str, *, root: str = "") -> bytes:
 </bpmn:definitions>""".encode()
 
 
-def refused(content: bytes) -> InvalidDiagram:
+def refused(content: bytes, forms: dict[str, bytes] | None = None) -> InvalidDiagram:
     with pytest.raises(InvalidDiagram) as caught:
-        deploy.build(content, FORMS)
+        deploy.build(Bundle(content, forms or {}))
     return caught.value
 
 
@@ -54,13 +57,13 @@ def test_the_engine_imports_no_flask() -> None:
 def test_versions_are_per_key_and_identical_bytes_are_not_stored_twice(sessions: sessionmaker[Session]) -> None:
     changed = BUNDLED.replace("整改落实 Rectify".encode(), "整改落实 Rectify it".encode())
     with transaction(sessions) as session:
-        first, created = deploy.deploy(session, BUNDLED, FORMS, actor="designer")
+        first, created = deploy.deploy(session, Bundle(BUNDLED, RECTIFY_FORMS), actor="designer")
         assert (first.version, created) == (1, False)  # the bundled diagram, deployed by the fixture
-        second, created = deploy.deploy(session, changed, FORMS, actor="designer")
+        second, created = deploy.deploy(session, Bundle(changed, RECTIFY_FORMS), actor="designer")
         assert (second.key, second.version, created) == (KEY, 2, True)
-        assert second.sha256 == hashlib.sha256(changed).hexdigest()
+        assert second.sha256 == digest(changed, read_forms(RECTIFY_FORMS))
         assert second.deployed_by == "designer"
-        again, created = deploy.deploy(session, changed, FORMS, actor="someone else")
+        again, created = deploy.deploy(session, Bundle(changed, RECTIFY_FORMS), actor="someone else")
         assert (again.id, created) == (second.id, False)
     with transaction(sessions) as session:
         assert deploy.latest(session, KEY).version == 2
@@ -71,7 +74,7 @@ def test_versions_are_per_key_and_identical_bytes_are_not_stored_twice(sessions:
 def test_the_xml_declaration_cannot_turn_utf8_text_into_mojibake() -> None:
     """The bytes were checked to be UTF-8, so they are read as UTF-8 whatever encoding the file declares."""
     latin = BUNDLED.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"')
-    built = deploy.build(latin, FORMS)
+    built = deploy.build(Bundle(latin, RECTIFY_FORMS))
     assert built.model["tasks"]["rectify"]["title"] == "整改落实 Rectify"
     assert built.name == "整改事项 Rectification item"
 
@@ -84,7 +87,7 @@ def chain(ids: list[str]) -> str:
 
 
 def test_a_very_long_chain_of_tasks_is_refused_with_a_reason_not_a_recursion_error() -> None:
-    assert deploy.build(diagram(chain(["x", *(f"t{n}" for n in range(200)), "y"])), FORMS).key == "p"
+    assert deploy.build(Bundle(diagram(chain(["x", *(f"t{n}" for n in range(200)), "y"])))).key == "p"
     error = refused(diagram(chain(["x", *(f"t{n}" for n in range(1000)), "y"])))
     assert "too long a chain of elements" in error.detail
     assert error.errors[0]["element"].startswith("t")
@@ -109,10 +112,11 @@ def test_an_expression_the_python_parser_cannot_handle_is_refused(condition: str
     assert words in error.detail
 
 
-def test_a_form_name_too_long_for_the_file_system_is_a_missing_form() -> None:
-    error = refused(user_task_with_form("a" * 300 + ".json"))
-    assert [(e["element"], e["code"], e["message"]) for e in error.errors] == [("x", "form-missing", error.detail)]
-    assert "Form file not found" in error.detail
+@pytest.mark.parametrize("key", ["a" * 300 + ".json", "forms/x.json", "x.txt", "../x.json", ".json"])
+def test_a_form_key_that_is_no_plain_json_file_name_is_refused_naming_the_task(key: str) -> None:
+    error = refused(user_task_with_form(key))
+    assert [(e["element"], e["code"], e["message"]) for e in error.errors] == [("x", "form-key", error.detail)]
+    assert "must be a file name in forms/ ending in .json" in error.detail
 
 
 @pytest.mark.parametrize(
@@ -167,33 +171,39 @@ def user_task_with_form(form_key: str) -> bytes:
 
 
 def test_forms_are_read_from_the_forms_folder_only(tmp_path: Path) -> None:
-    """A valid JSON Schema outside the folder is refused, however the form key reaches for it."""
+    """``rectiflow init``'s folder: a valid JSON Schema outside ``forms/`` is never read, however the key reaches."""
     forms = tmp_path / "forms"
     forms.mkdir()
     (forms / "inside.json").write_text('{"type": "object"}', encoding="utf-8")
     (tmp_path / "outside.json").write_text('{"type": "object", "title": "secret"}', encoding="utf-8")
     (forms / "link.json").symlink_to(tmp_path / "outside.json")
-    assert deploy.build(user_task_with_form("inside.json"), forms).model["tasks"]["x"]["form"] == {"type": "object"}
+    path = tmp_path / "p.bpmn"
+    path.write_bytes(user_task_with_form("inside.json"))
+    assert deploy.build(from_folder(path, forms)).model["tasks"]["x"]["form"] == {"type": "object"}
     for key in ("../outside.json", str(tmp_path / "outside.json"), "link.json", "sub/../../outside.json"):
+        path.write_bytes(user_task_with_form(key))
         with pytest.raises(InvalidDiagram) as caught:
-            deploy.build(user_task_with_form(key), forms)
+            deploy.build(from_folder(path, forms))
         assert caught.value.errors[0]["element"] == "x", key
         assert "secret" not in caught.value.detail
 
 
-def test_a_changed_form_alone_makes_a_new_version(sessions: sessionmaker[Session], tmp_path: Path) -> None:
-    forms = tmp_path / "forms"
-    forms.mkdir()
-    for form in FORMS.glob("*.json"):
-        (forms / form.name).write_text(form.read_text(encoding="utf-8"), encoding="utf-8")
+def test_a_changed_form_alone_makes_a_new_version_and_a_reformatted_one_does_not(
+    sessions: sessionmaker[Session],
+) -> None:
+    rectify = json.loads(RECTIFY_FORMS["rectify.json"])
     with transaction(sessions) as session:
-        same, created = deploy.deploy(session, BUNDLED, forms, actor="designer")
+        same, created = deploy.deploy(session, Bundle(BUNDLED, RECTIFY_FORMS), actor="designer")
         assert (same.version, created) == (1, False)
-        rectify = forms / "rectify.json"
-        rectify.write_text(rectify.read_text(encoding="utf-8").replace('"maxLength": 5000', '"maxLength": 200', 1))
-        changed, created = deploy.deploy(session, BUNDLED, forms, actor="designer")
+        laid_out = json.dumps(rectify, indent=4, sort_keys=True).encode()
+        again, created = deploy.deploy(session, Bundle(BUNDLED, {**RECTIFY_FORMS, "rectify.json": laid_out}), None)
+        assert (again.version, created) == (1, False)
+        rectify["properties"]["result"]["maxLength"] = 200
+        edited = {**RECTIFY_FORMS, "rectify.json": json.dumps(rectify).encode()}
+        changed, created = deploy.deploy(session, Bundle(BUNDLED, edited), actor="designer")
         assert (changed.version, created) == (2, True)
         assert changed.model["tasks"]["rectify"]["form"]["properties"]["result"]["maxLength"] == 200
+        assert {form.key: form.content.encode() for form in changed.forms} == edited
 
 
 def with_status(element: str, status: str) -> str:
@@ -210,5 +220,5 @@ def test_statuses_come_in_the_order_the_flow_reaches_them_not_as_written() -> No
         '<bpmn:sequenceFlow id="xz" sourceRef="x" targetRef="z"/>'
         '<bpmn:sequenceFlow id="zy" sourceRef="z" targetRef="y"/>'
     )
-    model = deploy.build(diagram(written_backwards + flows), FORMS).model
+    model = deploy.build(Bundle(diagram(written_backwards + flows))).model
     assert [found["status"] for found in model["statuses"].values()] == ["first", "second", "third"]

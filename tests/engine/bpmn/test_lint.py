@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from engine.bpmn import deploy
+from engine.bpmn.bundle import Bundle, from_folder
 from engine.bpmn.findings import Problem, Severity
-from engine.bpmn.forms_folder import read_forms
 from engine.bpmn.lint import lint
 from engine.store.config import REPO_ROOT
 from engine.store.errors import InvalidDiagram
@@ -93,12 +92,9 @@ def test_every_problem_is_reported_at_once_with_its_element_and_line() -> None:
     assert "Imports are not allowed" in by_code["expression-refused"]
 
 
-def test_a_deployment_is_refused_with_every_error_not_only_the_first(tmp_path: Path) -> None:
-    forms = tmp_path / "forms"
-    forms.mkdir()
-    (forms / "ask.json").write_bytes(FORMS["ask.json"])
+def test_a_deployment_is_refused_with_every_error_not_only_the_first() -> None:
     with pytest.raises(InvalidDiagram) as caught:
-        deploy.build(BROKEN, forms)
+        deploy.build(Bundle(BROKEN, {"ask.json": FORMS["ask.json"]}))
     assert {(error["element"], error["code"]) for error in caught.value.errors} == BROKEN_ERRORS
     for element, _code in BROKEN_ERRORS:
         assert f"- {element}: " in caught.value.detail
@@ -149,9 +145,9 @@ def test_a_gateway_without_default_must_cover_every_choice_of_the_form(
 
 
 def test_the_shipped_diagrams_lint_clean() -> None:
-    forms = read_forms(PROCESSES / "forms")
     for path in sorted(PROCESSES.glob("*.bpmn")):
-        assert lint(path.read_bytes(), forms) == [], path.name
+        shipped = from_folder(path, PROCESSES / "forms")
+        assert lint(shipped.diagram, shipped.forms) == [], path.name
 
 
 def test_schema_errors_warn_with_their_line_and_element() -> None:
@@ -160,7 +156,7 @@ def test_schema_errors_warn_with_their_line_and_element() -> None:
         .read_bytes()
         .replace(b'<bpmn:sequenceFlow id="flow_to_owner"', b'<bpmn:sequenceFlow bogus="1" id="flow_to_owner"')
     )
-    problems = lint(content, read_forms(PROCESSES / "forms"))
+    problems = lint(content, from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms").forms)
     (problem,) = problems
     assert (problem.element, problem.code, problem.severity) == ("flow_to_owner", "xml-schema", Severity.WARNING)
     assert "bogus" in problem.message and problem.line == content[: content.index(b"bogus")].count(b"\n") + 1

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import deploy
 from engine.bpmn.builder import script_engine
+from engine.bpmn.bundle import Bundle, from_folder
 from engine.bpmn.sandbox import SandboxEnvironment
 from engine.deadlines.worker import Worker
 from engine.identity import identity
@@ -93,7 +94,7 @@ STATEMENTS = {"import statement"}
 
 def refused(content: bytes) -> InvalidDiagram:
     with pytest.raises(InvalidDiagram) as caught:
-        deploy.build(content, FORMS)
+        deploy.build(Bundle(content))
     return caught.value
 
 
@@ -122,10 +123,10 @@ def test_legitimate_code_and_the_bundled_diagrams_deploy() -> None:
         "units = ['a', 'b']\nlines = []\nfor n, unit in enumerate(sorted(units)):\n    lines.append(f'{n}:{unit}')\n"
         "summary = ', '.join(lines)\nbig = 2 ** 64\ntotal = sum(x * x for x in range(10))"
     )
-    assert deploy.build(script(code), FORMS).key == "scripted"
-    assert deploy.build(condition("decision == 'approve' and len(units) > 1"), FORMS).key == "conditioned"
+    assert deploy.build(Bundle(script(code))).key == "scripted"
+    assert deploy.build(Bundle(condition("decision == 'approve' and len(units) > 1"))).key == "conditioned"
     for path in (REPO_ROOT / "processes").glob("*.bpmn"):
-        assert deploy.build(path.read_bytes(), FORMS).key == path.stem
+        assert deploy.build(from_folder(path, FORMS)).key == path.stem
 
 
 def run(code: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -187,7 +188,7 @@ def test_the_budget_error_cannot_be_caught_by_the_script() -> None:
 
 def start_item(sessions: sessionmaker[Session], content: bytes, **fields: Any) -> int:
     with transaction(sessions) as session:
-        definition, _created = deploy.deploy(session, content, FORMS, actor="designer")
+        definition, _created = deploy.deploy(session, Bundle(content), actor="designer")
         reporter = identity.user_by_username(session, "reporter")
         new = workflow.NewItem(title="脚本", department="office", process=definition.key, **fields)
         return workflow.create_item(session, reporter, new, "Asia/Shanghai").id

@@ -13,9 +13,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, column, insert, select, table
+from sqlalchemy import JSON, Engine, column, insert, inspect, select, table
 
 from engine.audit import audit
+from engine.bpmn import deploy
+from engine.bpmn.bundle import Bundle, from_folder
 from engine.notify.notification_text import describe
 from engine.store import migrate
 from engine.store.db import Base, make_engine, make_session_factory, transaction
@@ -31,10 +33,11 @@ from engine.store.models import (
     User,
     UtcDateTime,
 )
-from tests.conftest import AUDIT_KEY, postgres_database
+from tests.conftest import AUDIT_KEY, PROCESSES, postgres_database
 from tests.engine.audit.test_audit import plain_sha256
 
 KEY = AUDIT_KEY.encode()
+RECTIFY_BUNDLE = from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms")
 
 
 def test_migrated_schema_matches_the_models(db_engine: Engine) -> None:
@@ -71,6 +74,21 @@ def downgrade_to(engine: Engine, revision: str) -> None:
         command.downgrade(config, revision)
 
 
+# The process_definition table as revisions 0001 to 0007 have it: no note, no retired mark, forms only in the model.
+DEFINITION_0007 = table(
+    "process_definition",
+    column("id"),
+    column("key"),
+    column("version"),
+    column("name"),
+    column("bpmn_xml"),
+    column("sha256"),
+    column("specs"),
+    column("model", JSON()),
+    column("deployed_at", UtcDateTime()),
+)
+
+
 def old_history(engine: Engine) -> None:
     """Two items chained with plain SHA-256, as revision 0002 wrote them; item 2's event 2 was edited since."""
     at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
@@ -78,8 +96,8 @@ def old_history(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(insert(Department.__table__).values(id=1, code="office", name="办公室"))
         conn.execute(
-            insert(ProcessDefinition.__table__).values(
-                id=1, key="p", version=1, name="p", bpmn_xml="", sha256="0" * 64, specs="", model={}
+            insert(DEFINITION_0007).values(
+                id=1, key="p", version=1, name="p", bpmn_xml="", sha256="0" * 64, specs="", model={}, deployed_at=at
             )
         )
         prev_anchor = "0" * 64
@@ -210,4 +228,51 @@ def test_notifications_written_before_0007_read_as_stored_and_the_downgrade_give
                 "同意延期：路灯不亮 / Extension granted: 路灯不亮",
                 "新的整改时限：2026年12月20日\nNew deadline: 2026-12-20",
             ),
+        ]
+
+
+def test_versions_deployed_before_0008_keep_their_forms_and_redeploying_them_adds_no_version(
+    database_url: str, tmp_path: Path
+) -> None:
+    built = deploy.build(from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms"))
+    with fresh_database(database_url, tmp_path) as engine:
+        upgrade_to(engine, "0007")
+        with engine.begin() as conn:
+            conn.execute(
+                insert(DEFINITION_0007).values(
+                    id=1,
+                    key=built.key,
+                    version=1,
+                    name=built.name,
+                    bpmn_xml=built.xml,
+                    sha256=hashlib.sha256(built.xml.encode()).hexdigest(),
+                    specs=built.specs,
+                    model=built.model,
+                    deployed_at=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+                )
+            )
+
+        upgrade_to(engine, "0008")
+        with transaction(make_session_factory(engine, KEY)) as session:
+            (old,) = session.scalars(select(ProcessDefinition))
+            assert (old.note, old.retired, old.sha256) == (None, False, built.sha256)
+            # The forms as the model kept them: the same content, laid out anew.
+            assert {form.key: json.loads(form.content) for form in old.forms} == {
+                key: json.loads(text) for key, text in built.forms.items()
+            }
+            again, created = deploy.deploy(session, RECTIFY_BUNDLE, actor="designer")
+            assert (again.id, created) == (1, False)
+            with_note, created = deploy.deploy(
+                session, Bundle(RECTIFY_BUNDLE.diagram + b"\n", RECTIFY_BUNDLE.forms), "d", "改"
+            )
+            assert (with_note.version, with_note.note, created) == (2, "改", True)
+
+        downgrade_to(engine, "0007")
+        with engine.connect() as conn:
+            rows = conn.execute(select(DEFINITION_0007.c.id, DEFINITION_0007.c.sha256).order_by("id")).all()
+            assert migrate.current(conn) == "0007"
+            assert "process_form" not in inspect(conn).get_table_names()
+        assert rows == [
+            (1, hashlib.sha256(built.xml.encode()).hexdigest()),
+            (2, hashlib.sha256(RECTIFY_BUNDLE.diagram + b"\n").hexdigest()),
         ]
