@@ -179,31 +179,38 @@ def to_zip(bundle: Bundle, diagram_name: str) -> bytes:
     return out.getvalue()
 
 
+class FormRefused(InvalidDiagram):
+    """A form of the bundle that cannot be used, naming it; ``code`` is the lint's (processes/README.md, "Lint")."""
+
+    def __init__(self, key: str, code: str, message: str) -> None:
+        super().__init__(message, errors=[{"form": key, "code": code, "message": message}])
+        self.code = code
+
+
+def read_form(key: str, content: bytes) -> dict[str, Any]:
+    """One form parsed and checked as a JSON Schema; ``FormRefused`` when it is not."""
+    problem = form_key_problem(key)
+    if problem is not None:
+        raise FormRefused(key, "form-key", problem)
+    try:
+        schema = json.loads(content.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError both are
+        raise FormRefused(
+            key, "form-invalid", f"表单 {key!r} 无法解析 Form {key!r} is not valid UTF-8 JSON: {exc}"
+        ) from exc
+    if not isinstance(schema, dict):
+        raise FormRefused(key, "form-invalid", f"表单 {key!r} 必须是对象 Form {key!r} must be a JSON object")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        message = f"表单 {key!r} 不是有效的表单定义 Form {key!r} is not a valid JSON Schema: {exc.message}"
+        raise FormRefused(key, "form-invalid", message) from exc
+    return schema
+
+
 def read_forms(forms: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
-    """Each form parsed and checked as a JSON Schema; InvalidDiagram naming the form key at the first that is not."""
-    schemas = {}
-    for key in sorted(forms):
-        problem = form_key_problem(key)
-        if problem is not None:
-            raise _form_refused(key, problem)
-        try:
-            schema = json.loads(forms[key].decode("utf-8"))
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError both are
-            raise _form_refused(key, f"表单 {key!r} 无法解析 Form {key!r} is not valid UTF-8 JSON: {exc}") from exc
-        if not isinstance(schema, dict):
-            raise _form_refused(key, f"表单 {key!r} 必须是对象 Form {key!r} must be a JSON object")
-        try:
-            Draft202012Validator.check_schema(schema)
-        except SchemaError as exc:
-            raise _form_refused(
-                key, f"表单 {key!r} 不是有效的表单定义 Form {key!r} is not a valid JSON Schema: {exc.message}"
-            ) from exc
-        schemas[key] = schema
-    return schemas
-
-
-def _form_refused(key: str, message: str) -> InvalidDiagram:
-    return InvalidDiagram(message, errors=[{"form": key, "message": message}])
+    """Each form parsed and checked (``read_form``), refused at the first that is not."""
+    return {key: read_form(key, forms[key]) for key in sorted(forms)}
 
 
 def canonical(schema: dict[str, Any]) -> bytes:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.bpmn.bundle import FORMS, Bundle, digest, from_folder, read_forms, to_zip
+from engine.bpmn.bundle import FORMS, Bundle, digest, from_folder, to_zip
 from engine.bpmn.document import executable_process, parse_xml, process_key
 from engine.bpmn.findings import refusal
 from engine.bpmn.lint import examine
@@ -46,16 +46,15 @@ def build(bundle: Bundle) -> BuiltDefinition:
     examined = examine(bundle.diagram, bundle.forms)
     if examined.model is None or examined.specs is None:
         raise refusal(examined.problems)
-    schemas = read_forms(bundle.forms)
     return BuiltDefinition(
         key=examined.key,
         name=examined.name,
         xml=bundle.diagram.decode("utf-8"),
-        sha256=digest(bundle.diagram, schemas),
+        sha256=digest(bundle.diagram, examined.schemas),
         specs=examined.specs,
         model=examined.model,
-        # Checked to be UTF-8 by read_forms: stored as text, given back as the same bytes.
-        forms={form: bundle.forms[form].decode("utf-8") for form in schemas},
+        # Checked to be UTF-8 by the lint: stored as text, given back as the same bytes.
+        forms={form: bundle.forms[form].decode("utf-8") for form in examined.schemas},
     )
 
 

@@ -25,23 +25,25 @@ class Problem:
     message: str  # "中文 English"
     severity: Severity = Severity.ERROR
     line: int | None = None  # in the diagram's file, where known
+    form: str | None = None  # the form key, when a form of the bundle is at fault
 
     def as_error(self) -> dict[str, Any]:
-        return {
+        error = {
             "element": self.element,
             "code": self.code,
             "severity": str(self.severity),
             "message": self.message,
             "line": self.line,
         }
+        return error if self.form is None else {**error, "form": self.form}
 
 
 @dataclass
 class Findings:
     problems: list[Problem] = field(default_factory=list)
 
-    def error(self, code: str, element: str, message: str, line: int | None = None) -> None:
-        self.problems.append(Problem(element, code, message, Severity.ERROR, line))
+    def error(self, code: str, element: str, message: str, line: int | None = None, form: str | None = None) -> None:
+        self.problems.append(Problem(element, code, message, Severity.ERROR, line, form))
 
     def warning(self, code: str, element: str, message: str, line: int | None = None) -> None:
         self.problems.append(Problem(element, code, message, Severity.WARNING, line))

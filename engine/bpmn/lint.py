@@ -9,7 +9,7 @@ engine runs diagrams it does not fully allow, and refusing them now would refuse
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 
 from engine.bpmn.builder import BPMN_NS
+from engine.bpmn.bundle import FormRefused, read_form
 from engine.bpmn.conditions import check_conditions
 from engine.bpmn.document import decode, executable_process, parse_xml, process_key
 from engine.bpmn.findings import Findings, Problem
@@ -39,6 +40,7 @@ class Examined:
     name: str = ""
     model: dict[str, Any] | None = None
     specs: str | None = None
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)  # the bundle's forms, read
 
 
 @cache
@@ -90,6 +92,24 @@ def _with_lines(root: etree._Element, problems: list[Problem]) -> list[Problem]:
     ]
 
 
+def _read_forms(
+    key: str, named: Mapping[str, str], forms: Mapping[str, bytes], findings: Findings
+) -> dict[str, dict[str, Any] | None]:
+    """Each form of the bundle read and checked, by key (None: refused, reported naming the form and its task)."""
+    schemas: dict[str, dict[str, Any] | None] = {}
+    for form, content in sorted(forms.items()):
+        try:
+            schemas[form] = read_form(form, content)
+        except FormRefused as exc:
+            schemas[form] = None
+            findings.error(exc.code, named.get(form, key), exc.detail, form=form)
+            continue
+        if form not in named:  # most likely a misspelt key
+            english = f"No user task of {key!r} names form {form!r} (camunda:formKey): remove it"
+            findings.error("form-unused", key, f"表单 {form!r} 没有用户任务使用 {english}", form=form)
+    return schemas
+
+
 def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     """Lint the diagram ``content`` with ``forms`` (form key → the form file's content) and read what deploys."""
     findings = Findings()
@@ -105,12 +125,9 @@ def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     check_structure(root, process, findings)
     # The parser reports wrongly, crashes on or hangs on a diagram with a structural error.
     parsable = not findings.has_errors
-    model = read_model(process, forms, findings)
+    schemas = _read_forms(key, form_keys(process), forms, findings)
+    model = read_model(process, schemas, findings)
     model["name"] = name
-    for unused in sorted(set(forms) - set(form_keys(process))):  # most likely a misspelt key
-        english = f"No user task of {key!r} names form {unused!r} (camunda:formKey): remove it"
-        message = f"表单 {unused!r} 没有用户任务使用 {english}"
-        findings.error("form-unused", unused, message)
     graph = flow_graph(process)
     check_paths(process, graph, findings)
     check_statuses(process, graph, model, findings)
@@ -119,7 +136,7 @@ def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     problems = _with_lines(root, findings.problems)
     if findings.has_errors:
         return Examined(problems)
-    return Examined(problems, key, name, model, specs)
+    return Examined(problems, key, name, model, specs, {form: schema for form, schema in schemas.items() if schema})
 
 
 def lint(content: bytes, forms: Mapping[str, bytes]) -> list[Problem]:

@@ -19,13 +19,10 @@ Each problem is reported to a ``Findings`` and reading goes on, so that all of t
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from lxml import etree
 
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
@@ -128,32 +125,22 @@ def form_keys(process: etree._Element) -> dict[str, str]:
     return keys
 
 
-def _load_form(forms: Mapping[str, bytes], element: str, key: str, findings: Findings) -> dict[str, Any] | None:
-    """The form ``key`` names, looked up among the forms given with the diagram: no file is ever opened by name."""
+def _load_form(
+    schemas: Mapping[str, dict[str, Any] | None], element: str, key: str, findings: Findings
+) -> dict[str, Any] | None:
+    """The form ``key`` names among the bundle's, already checked (None: refused, and reported, there)."""
+    if key in schemas:
+        return schemas[key]
     problem = form_key_problem(key)
     if problem is not None:
-        findings.error("form-key", element, f"{problem} (user task {element!r})")
+        findings.error("form-key", element, f"{problem} (user task {element!r})", form=key)
         return None
-    content = forms.get(key)
-    if content is None:
-        message = (
-            f"流程包中没有表单 {key!r}（用户任务 {element!r}） Form {key!r} of user task {element!r} is not in the "
-            f"bundle: send it as forms/{key}"
-        )
-        findings.error("form-missing", element, message)
-        return None
-    try:
-        schema = json.loads(content.decode("utf-8"))
-        Draft202012Validator.check_schema(schema)
-    except (ValueError, SchemaError) as exc:
-        findings.error(
-            "form-invalid", element, f"表单不是有效的 JSON Schema Form {key!r} is not a valid JSON Schema: {exc}"
-        )
-        return None
-    if not isinstance(schema, dict):
-        findings.error("form-invalid", element, f"表单必须是 JSON 对象 Form {key!r} must be a JSON object")
-        return None
-    return schema
+    message = (
+        f"流程包中没有表单 {key!r}（用户任务 {element!r}） Form {key!r} of user task {element!r} is not in the "
+        f"bundle: send it as forms/{key}"
+    )
+    findings.error("form-missing", element, message, form=key)
+    return None
 
 
 def _check_length(element: str, what: str, value: str, limit: int, findings: Findings) -> None:
@@ -191,7 +178,10 @@ def _check_lane(element: str, lane: dict[str, str] | None, findings: Findings) -
 
 
 def _user_task(
-    node: etree._Element, lane: dict[str, str] | None, forms: Mapping[str, bytes], findings: Findings
+    node: etree._Element,
+    lane: dict[str, str] | None,
+    schemas: Mapping[str, dict[str, Any] | None],
+    findings: Findings,
 ) -> dict[str, Any]:
     element = node.get("id", "")
     _check_length(element, "任务 id Task id", element, MAX_TASK_NAME, findings)
@@ -204,7 +194,7 @@ def _user_task(
         "title": title,
         "lane": lane["name"],
         "candidates": lane["rule"],
-        "form": _load_form(forms, element, form_key, findings) if form_key else None,
+        "form": _load_form(schemas, element, form_key, findings) if form_key else None,
         "form_key": form_key,
         "status": props.get("status"),
         "status_label": props.get("status_label") or props.get("status"),
@@ -223,10 +213,13 @@ def _status(element: str, props: dict[str, str], findings: Findings) -> dict[str
     return {"status": status, "label": label}
 
 
-def read_model(process: etree._Element, forms: Mapping[str, bytes], findings: Findings) -> dict[str, Any]:
+def read_model(
+    process: etree._Element, schemas: Mapping[str, dict[str, Any] | None], findings: Findings
+) -> dict[str, Any]:
     """Extract the product's view of one executable process, reporting each problem with the element named.
 
-    ``forms`` maps each form key to its file's content. The model is complete only if no error was reported.
+    ``schemas`` are the bundle's forms by key, read and checked (``engine.bpmn.bundle.read_form``; None: refused).
+    The model is complete only if no error was reported.
     """
     lanes = _lanes(process)
     tasks: dict[str, Any] = {}
@@ -237,7 +230,7 @@ def read_model(process: etree._Element, forms: Mapping[str, bytes], findings: Fi
         if element is None:
             continue
         if node.tag == f"{{{BPMN_NS}}}userTask":
-            tasks[element] = _user_task(node, _lane_of(node, lanes, process), forms, findings)
+            tasks[element] = _user_task(node, _lane_of(node, lanes, process), schemas, findings)
         props = properties(node)
         if "status" in props:
             statuses[element] = _status(element, props, findings)
