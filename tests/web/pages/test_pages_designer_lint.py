@@ -28,7 +28,7 @@ def test_a_refused_deployment_lists_every_problem_with_its_element(site: Site) -
     status = page.locator("[data-status]")
     expect(status).to_have_attribute("data-kind", "error")
     expect(status).to_contain_text("2 problems")
-    expect(status).to_contain_text("- rectify: 表单文件不存在")
+    expect(status).to_contain_text("- rectify: 流程包中没有表单")
     expect(status).to_contain_text("- reviewer: 泳道的处理人规则未知")
     for element in ("rectify", "reviewer"):
         expect(page.locator(f'.djs-element[data-element-id="{element}"]')).to_have_class(re.compile("rf-invalid"))
