@@ -56,7 +56,9 @@ def upload() -> BaseResponse | str:
     except (InvalidDiagram, InvalidInput, TooLarge) as exc:
         db.session().rollback()
         field = "note" if any(error.get("field") == "note" for error in exc.errors) else "files"
-        return _list_page({"note": note}, [{"field": field, "message": exc.detail}])
+        # Each of the lint's problems on a line of its own, beside the field (the detail only counts them).
+        said = [{"field": field, "message": error["message"]} for error in exc.errors if error.get("message")]
+        return _list_page({"note": note}, said or [{"field": field, "message": exc.detail}])
     if created:
         target = f"{definition.key} v{definition.version}"
         trail.record("process.deploy", target, created=True, sha256=definition.sha256)
