@@ -28,7 +28,7 @@ class Field:
     description: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
     value: Any = None
-    errors: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)  # web.pages.base.field_errors's
 
 
 def _choices(session: Session, item: Item, spec: dict[str, Any]) -> list[tuple[str, str]] | None:
@@ -79,7 +79,7 @@ def fields(
                 description=spec.get("description", ""),
                 options=options or [],
                 value=values.get(name, spec.get("default")),
-                errors=[e["message"] for e in errors if e["field"] == name],
+                errors=[e for e in errors if e["field"] == name],
             )
         )
     return drawn
