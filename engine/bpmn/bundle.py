@@ -208,11 +208,6 @@ def read_form(key: str, content: bytes) -> dict[str, Any]:
     return schema
 
 
-def read_forms(forms: Mapping[str, bytes]) -> dict[str, dict[str, Any]]:
-    """Each form parsed and checked (``read_form``), refused at the first that is not."""
-    return {key: read_form(key, forms[key]) for key in sorted(forms)}
-
-
 def canonical(schema: dict[str, Any]) -> bytes:
     """A form's content, not its layout: what the version's hash covers."""
     return json.dumps(schema, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import TestResponse, encode_multipart
 
-from engine.bpmn.bundle import digest, read_forms
+from engine.bpmn.bundle import digest, read_form
 from engine.store.config import REPO_ROOT
 from engine.store.models import ProcessDefinition
 from tests.conftest import CAST, RECTIFY_FORMS, People, deployment
@@ -111,7 +111,7 @@ def upload(
 
 def bundle_sha256(content: bytes) -> str:
     """The version's hash: its diagram with the default lifecycle's forms."""
-    return digest(content, read_forms(RECTIFY_FORMS))
+    return digest(content, {key: read_form(key, form) for key, form in RECTIFY_FORMS.items()})
 
 
 def definitions(sessions: sessionmaker[Session]) -> int:

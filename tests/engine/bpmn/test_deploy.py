@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import deploy
-from engine.bpmn.bundle import Bundle, digest, from_folder, read_forms
+from engine.bpmn.bundle import Bundle, digest, from_folder, read_form
 from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
 from engine.store.errors import InvalidDiagram
@@ -61,7 +61,7 @@ def test_versions_are_per_key_and_identical_bytes_are_not_stored_twice(sessions:
         assert (first.version, created) == (1, False)  # the bundled diagram, deployed by the fixture
         second, created = deploy.deploy(session, Bundle(changed, RECTIFY_FORMS), actor="designer")
         assert (second.key, second.version, created) == (KEY, 2, True)
-        assert second.sha256 == digest(changed, read_forms(RECTIFY_FORMS))
+        assert second.sha256 == digest(changed, {key: read_form(key, form) for key, form in RECTIFY_FORMS.items()})
         assert second.deployed_by == "designer"
         again, created = deploy.deploy(session, Bundle(changed, RECTIFY_FORMS), actor="someone else")
         assert (again.id, created) == (second.id, False)
