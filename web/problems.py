@@ -30,6 +30,7 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.InvalidDiagram: 422,
     errors.TaskNotReady: 409,
     errors.IncidentResolved: 409,
+    errors.AlreadyDecided: 409,
     errors.StaleVersion: 412,
     errors.StateTooLarge: 422,
 }

@@ -64,11 +64,16 @@ def serialize_specs(spec: Any, subprocesses: dict[str, Any]) -> str:
     )
 
 
-def new_workflow(definition: ProcessDefinition, data: dict[str, Any]) -> BpmnWorkflow:
+def load_specs(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
+    """The definition's process spec and the specs of its sub-processes, as objects."""
     ser = serializer()
     specs = json.loads(_specs(definition))
-    subprocesses = {name: ser.from_dict(sub) for name, sub in specs["subprocess_specs"].items()}
-    workflow = BpmnWorkflow(ser.from_dict(specs["spec"]), subprocesses, script_engine=script_engine())
+    return ser.from_dict(specs["spec"]), {name: ser.from_dict(sub) for name, sub in specs["subprocess_specs"].items()}
+
+
+def new_workflow(definition: ProcessDefinition, data: dict[str, Any]) -> BpmnWorkflow:
+    spec, subprocesses = load_specs(definition)
+    workflow = BpmnWorkflow(spec, subprocesses, script_engine=script_engine())
     # The start task's data flows on to every task (multi-instance collections are read from it).
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)

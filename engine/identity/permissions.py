@@ -37,6 +37,22 @@ def require_version_reader(user: User) -> None:
         )
 
 
+# Who confirms a designer's migration of running items: the people who sign off the items' steps, or an admin.
+MIGRATION_CONFIRMERS = frozenset({Role.APPROVER, Role.ADMIN})
+
+
+def require_migration_confirmer(user: User) -> None:
+    """Approvers and administrators confirm (or decline) a migration a designer asked for."""
+    if not user.roles & MIGRATION_CONFIRMERS:
+        raise Forbidden("只有审批人和管理员可以确认迁移 Only approvers and administrators confirm a migration")
+
+
+def require_migration_reader(user: User) -> None:
+    """Those who ask for migrations, confirm them, or audit them see them."""
+    if not user.roles & (MIGRATION_CONFIRMERS | {Role.DESIGNER, Role.AUDITOR}):
+        raise Forbidden("您无权查看流程迁移 You may not see process migrations")
+
+
 def require_admin(user: User) -> None:
     """Administrators manage people, departments and anyone's tokens, and retry failed steps (incidents)."""
     if Role.ADMIN not in user.roles:

@@ -144,7 +144,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
     run = run_engine(workflow)
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
-    new_tasks = _store(session, item, instance, definition, workflow, run)
+    new_tasks = store_state(session, item, instance, definition, workflow, run)
     history.record(
         session,
         item,
@@ -230,7 +230,7 @@ def _complete(
     row.completed_by_id = actor.id
     row.data = data
     status_from = item.status
-    new_tasks = _store(session, item, instance, definition, workflow, run, actor)
+    new_tasks = store_state(session, item, instance, definition, workflow, run, actor)
     history.record(
         session,
         item,
@@ -283,7 +283,19 @@ def _store_fired(
     run: EngineRun,
 ) -> None:
     status_from = item.status
-    new_tasks = _store(session, item, instance, definition, workflow, run)
+    new_tasks = store_state(session, item, instance, definition, workflow, run)
+    finish_run(session, item, definition, run, new_tasks, status_from)
+
+
+def finish_run(
+    session: Session,
+    item: Item,
+    definition: ProcessDefinition,
+    run: EngineRun,
+    new_tasks: list[Task],
+    status_from: str | None = None,
+) -> None:
+    """After the state is stored: record the timers that fired and a step that failed, tell the people of new tasks."""
     _record_run(session, item, definition, run, status_from)
     notifications.tasks_ready(session, item, new_tasks, None)
 
@@ -310,7 +322,7 @@ def retry_incident(
     workflow = restore(definition, instance)
     run = run_engine(workflow, retry=incident.element, data=data)
     status_from = item.status
-    new_tasks = _store(session, item, instance, definition, workflow, run, actor)
+    new_tasks = store_state(session, item, instance, definition, workflow, run, actor)
     failed_again = run.failure is not None and run.failure.element == incident.element
     if run.failure is not None and failed_again:
         incidents.fail_again(incident, run.failure)
@@ -373,7 +385,7 @@ def _schedule(session: Session, item: Item, workflow: BpmnWorkflow) -> None:
         job.attempts = 0
 
 
-def _store(
+def store_state(
     session: Session,
     item: Item,
     instance: Instance,

@@ -62,6 +62,10 @@ class IncidentResolved(RectiflowError):
     """此事件已解决 This incident is already resolved."""
 
 
+class AlreadyDecided(RectiflowError):
+    """已处理 This request was already confirmed or declined."""
+
+
 class TaskNotReady(RectiflowError):
     """此任务已办结或已取消 This task is no longer ready: it was completed or cancelled."""
 

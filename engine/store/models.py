@@ -353,6 +353,32 @@ class ExtensionRequest(Base):
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
 
 
+class ProcessMigration(Base):
+    """Running items of a process moved onto one of its versions: asked by a designer, confirmed by another person."""
+
+    __tablename__ = "process_migration"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
+    # Element of the older version → element of the target, for the steps whose id the target changed.
+    mapping: Mapped[dict[str, str]] = mapped_column(JSON)
+    # Which items: every running one on a version ({"from_version": n}) or these ({"items": [ids]}).
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(String(2000))
+    state: Mapped[str] = mapped_column(String(16), default="requested")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    # Item by item, what the move did (when confirmed) or would do (when asked).
+    report: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+    target: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="joined")
+
+
 class AuditAnchor(Base):
     """A global chain with one link per item, holding its first event's hash: deleting a whole item shows."""
 

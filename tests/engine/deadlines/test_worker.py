@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.identity import identity
 from engine.items import items, workflow
 from engine.store.config import REPO_ROOT
-from engine.store.db import transaction
+from engine.store.db import reading, transaction
 from engine.store.models import HistoryEvent, Item, Job
 from tests.conftest import People
 
@@ -60,10 +60,12 @@ def frozen_midway(doomed: subprocess.Popen[str], sessions: sessionmaker[Session]
     the stop lands inside a batch: the kill that follows then always leaves leases behind.
     """
     assert doomed.stdout is not None
+    # The look only reads: a writing transaction would wait for the write lock the stopped worker may hold.
+    look = sessionmaker(reading(sessions.kw["bind"]))
     while True:
         assert doomed.stdout.readline().startswith("job "), log_of("doomed", tmp_path)
         doomed.send_signal(signal.SIGSTOP)
-        with transaction(sessions) as session:
+        with transaction(look) as session:
             leased = set(session.scalars(select(Job.id).where(Job.locked_by == "doomed")))
         if leased:
             return leased
