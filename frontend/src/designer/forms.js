@@ -141,22 +141,28 @@ export class FormPanel {
     const asked = ++this.asked;
     const key = this.key;
     this.waiting = setTimeout(async () => {
-      const response = await fetch(`${this.previewUrl}?key=${encodeURIComponent(key)}`, {
-        method: "POST",
-        body: JSON.stringify(schema),
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrf() },
-      });
-      const answer = await response.text();
+      let response, answer;
+      try {
+        response = await fetch(`${this.previewUrl}?key=${encodeURIComponent(key)}`, {
+          method: "POST",
+          body: JSON.stringify(schema),
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrf() },
+        });
+        answer = await response.text();
+      } catch (error) {
+        response = { ok: false, headers: new Headers() };
+        answer = String(error); // offline, server gone: said in the preview's place
+      }
       if (asked !== this.asked) return;
       const box = this.view.preview;
       box.dataset.state = response.ok ? "ok" : "refused";
       if (response.ok) {
         box.innerHTML = answer; // the server's template, escaped there
       } else {
-        box.textContent = JSON.parse(answer).detail;
+        const problem = response.headers.get("Content-Type") === "application/problem+json";
+        box.textContent = problem ? JSON.parse(answer).detail : answer.startsWith("<") ? response.status : answer;
       }
-      box.dataset.asked = String(asked);
     }, PREVIEW_DELAY);
   }
 
