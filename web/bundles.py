@@ -15,8 +15,8 @@ def _refused(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, errors=[{"field": field, "message": message}])
 
 
-def from_upload(file: FileStorage, forms: Iterable[FileStorage], field: str = "form") -> bundle.Bundle:
-    """``file`` is the diagram or the bundle's zip; each of ``forms`` is named by its file name, the form key."""
+def forms_of(forms: Iterable[FileStorage], field: str = "form") -> dict[str, bytes]:
+    """Form files by key: each is named by its file name, the form key."""
     read: dict[str, bytes] = {}
     for form in forms:
         key = form.filename or ""
@@ -25,6 +25,12 @@ def from_upload(file: FileStorage, forms: Iterable[FileStorage], field: str = "f
         if key in read:
             raise _refused(field, f"表单 {key!r} 重复 Form {key!r} is sent twice")
         read[key] = form.read()
+    return read
+
+
+def from_upload(file: FileStorage, forms: Iterable[FileStorage], field: str = "form") -> bundle.Bundle:
+    """``file`` is the diagram or the bundle's zip; ``forms`` the form files beside a diagram (``forms_of``)."""
+    read = forms_of(forms, field)
     # A zip unpacks to no more than a request may carry.
     return bundle.from_parts(file.read(), read, db.settings().max_upload_bytes)
 

@@ -6,6 +6,7 @@ its element, in one ``InvalidDiagram``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,13 +137,15 @@ def as_zip(definition: ProcessDefinition) -> bytes:
     return to_zip(stored_bundle(definition), f"{definition.key}.bpmn")
 
 
-def with_latest_forms(session: Session, diagram: bytes) -> Bundle:
-    """A diagram edited in the modeler, which edits no form: with those of its process's latest version it names."""
+def with_latest_forms(session: Session, diagram: bytes, edited: Mapping[str, bytes] | None = None) -> Bundle:
+    """A diagram edited in the modeler with the forms it names: the ``edited`` ones as sent, the others as its
+    process's latest version has them (a form sent that no task names is kept, for the lint to refuse)."""
     process = executable_process(parse_xml(diagram))
     key, _name = process_key(process)
     current = _latest(session, key)
     stored = stored_bundle(current).forms if current is not None else {}
-    return Bundle(diagram, {form: stored[form] for form in form_keys(process) if form in stored})
+    kept = {form: stored[form] for form in form_keys(process) if form in stored}
+    return Bundle(diagram, kept | dict(edited or {}))
 
 
 def latest(session: Session, key: str) -> ProcessDefinition:

@@ -1,6 +1,6 @@
 // The designer: bpmn-js modeler with the Camunda properties panel (lanes, forms, status, timers), in the
-// page's language, bpmnlint's recommended rules live, undo/redo, drafts kept in the browser, server-side
-// validation shown on the offending elements, deploy and download.
+// page's language, bpmnlint's recommended rules live, undo/redo, the user tasks' forms edited beside it,
+// drafts kept in the browser, server-side validation shown on the offending elements, deploy and download.
 import BpmnModeler from "bpmn-js/lib/Modeler";
 import lintModule from "bpmn-js-bpmnlint";
 import {
@@ -12,6 +12,7 @@ import lintRules from "bpmnlint-config";
 import camundaModdle from "camunda-bpmn-moddle/resources/camunda.json";
 import { Drafts } from "./designer/draft.js";
 import { fitClearOfPalette } from "./designer/fit.js";
+import { FormPanel } from "./designer/forms.js";
 import { wireUndoRedo } from "./designer/history.js";
 import { translateModule } from "./designer/translate.js";
 
@@ -37,10 +38,19 @@ function setup(root) {
   const canvas = modeler.get("canvas");
   const overlays = modeler.get("overlays");
   const registry = modeler.get("elementRegistry");
+  const panel = root.querySelector("[data-form-panel]");
+  const forms = new FormPanel(panel, modeler, {
+    lang,
+    deployed: JSON.parse(panel.dataset.forms),
+    previewUrl: panel.dataset.previewUrl,
+    csrf,
+    onEdit: () => drafts.keep(),
+  });
   const drafts = new Drafts(modeler, {
     user: root.dataset.user,
     process: root.dataset.process,
     shownAt: root.dataset.deployedAt,
+    forms: () => forms.edited,
   });
   wireUndoRedo(modeler, root.querySelector("[data-undo]"), root.querySelector("[data-redo]"));
   let marked = [];
@@ -72,6 +82,9 @@ function setup(root) {
     const { xml } = await modeler.saveXML({ format: true });
     const body = new FormData();
     body.append("file", new Blob([xml], { type: "application/xml" }), "diagram.bpmn");
+    forms.toSend().forEach(([key, schema]) => {
+      body.append("form", new Blob([JSON.stringify(schema, null, 2)], { type: "application/json" }), key);
+    });
     const response = await fetch(url, {
       method: "POST",
       body,
@@ -83,9 +96,11 @@ function setup(root) {
 
   const act = async (url, okText) => {
     clearProblems();
+    forms.showProblems([]);
     const { response, result } = await send(url);
     if (response.ok && result.valid !== false) {
       say(result.message || okText, "ok");
+      forms.showProblems(result.warnings || []);
       if (result.location) {
         drafts.forget(); // deployed: nothing is left unsaved
         window.location.assign(result.location);
@@ -93,6 +108,7 @@ function setup(root) {
     } else {
       say(result.detail, "error");
       showProblems(result.errors || []);
+      forms.showProblems(result.errors || []);
     }
   };
 
@@ -127,13 +143,17 @@ function setup(root) {
     banner.hidden = false;
     restore.addEventListener("click", async () => {
       await show(draft.xml);
+      forms.restore(draft.forms);
       drafts.dirty = true;
       restore.hidden = true; // the banner stays: the restored draft can still be discarded
     });
     banner.querySelector("[data-draft-discard]").addEventListener("click", async () => {
       drafts.forget();
       banner.hidden = true;
-      if (restore.hidden) await show(shownXml);
+      if (restore.hidden) {
+        await show(shownXml);
+        forms.restore({});
+      }
     });
   };
 

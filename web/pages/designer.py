@@ -1,5 +1,5 @@
 """流程设计 Designer: processes and their versions (notes, running items, default, retired), upload a bundle,
-the bpmn-js modeler, validate, deploy, download, compare."""
+the bpmn-js modeler with its form editor and the form's live preview, validate, deploy, download, compare."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from engine.bpmn import deploy, versions
-from engine.bpmn.bundle import Bundle
+from engine.bpmn.bundle import Bundle, FormRefused, read_form
 from engine.bpmn.findings import refusal
 from engine.bpmn.lint import examine
 from engine.identity import permissions
 from engine.store.errors import InvalidDiagram, InvalidInput, TooLarge
 from web import bundles, db, trail
 from web.api.downloads import attachment
-from web.pages import version_diff
+from web.pages import task_form, version_diff
 from web.pages.base import me, once_form, once_url, require_login
 from web.pages.errors import handle_on
 from web.problems import problem
@@ -92,8 +92,12 @@ def change_version(key: str, version: int, change: str) -> BaseResponse | str:
 
 @bp.get("/<key>/<int:version>")
 def edit(key: str, version: int) -> str:
-    definition = deploy.get(db.session(), key, version)
-    return render_template("designer_edit.html", definition=definition)
+    session = db.session()
+    definition = deploy.get(session, key, version)
+    # The form editor starts from the forms a deploy from here keeps: the latest version's (``_modeler_bundle``),
+    # as text: ``tojson`` would sort a form's keys, and its fields' order is the order the task page draws.
+    forms = {form.key: form.content for form in deploy.latest(session, key).forms}
+    return render_template("designer_edit.html", definition=definition, forms=forms)
 
 
 @bp.get("/<key>/diff")
@@ -117,16 +121,31 @@ def bundle_zip(key: str, version: int) -> Response:
 
 
 def _modeler_bundle() -> Bundle:
-    """The modeler sends the diagram alone: its forms are those of its process's latest version."""
+    """The modeler sends the diagram and the forms edited beside it: the others are its process's latest version's."""
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput(_("没有收到流程图"), errors=[{"field": "file", "message": _("没有收到流程图")}])
-    return deploy.with_latest_forms(db.session(), upload.read())
+    edited = bundles.forms_of(request.files.getlist("form"))
+    return deploy.with_latest_forms(db.session(), upload.read(), edited)
 
 
 def _refused(error: InvalidDiagram | InvalidInput) -> Response:
-    # The modeler shows each message on the element it names.
+    # The modeler shows each message on the element (or beside the form) it names.
     return problem(422, "Unprocessable Content", error.detail, error.errors)
+
+
+@bp.post("/forms/preview")
+def preview_form() -> Response | str:
+    """The form editor's live preview: the schema sent (the body, ``?key=`` its form key) as the task page draws it.
+
+    No item exists yet: a user of the unit is one of the designer's own unit, the item's units are that unit.
+    """
+    try:
+        schema = read_form(request.args.get("key", "form.json"), request.get_data())
+    except FormRefused as exc:
+        return _refused(exc)
+    fields = task_form.fields(db.session(), task_form.of_unit(me().department), schema, {}, [])
+    return render_template("_form_preview.html", form=schema, fields=fields)
 
 
 @bp.post("/validate")

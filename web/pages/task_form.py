@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from engine.items import items
-from engine.store.models import Item, User
+from engine.store.models import Department, Item, User
 
 LONG_TEXT = 200  # longer strings get a text area
 
@@ -31,17 +31,35 @@ class Field:
     errors: list[dict[str, str]] = field(default_factory=list)  # web.pages.base.field_errors's
 
 
-def _choices(session: Session, item: Item, spec: dict[str, Any]) -> list[tuple[str, str]] | None:
+@dataclass(frozen=True)
+class Scope:
+    """Whom and which units the people and unit fields offer: an item's (``of_item``), or a preview's."""
+
+    department_id: int | None  # department-member: the active users of this department
+    units: list[tuple[str, str]]  # item-unit: (code, name) of each unit taking part
+
+
+def of_item(session: Session, item: Item) -> Scope:
+    units = [(unit.department.code, unit.department.name) for unit in items.units(session, item)]
+    return Scope(item.department_id, units)
+
+
+def of_unit(unit: Department | None) -> Scope:
+    """A form seen outside any item (the designer's preview): the people of ``unit``, and it as the item's unit."""
+    return Scope(unit.id, [(unit.code, unit.name)]) if unit else Scope(None, [])
+
+
+def _choices(session: Session, scope: Scope, spec: dict[str, Any]) -> list[tuple[str, str]] | None:
     if "enum" in spec:
         labels = spec.get("x-enum-labels", {})
         return [(str(value), labels.get(value, str(value))) for value in spec["enum"]]
     if spec.get("format") in ("department-member", "username"):
         people = select(User).where(User.active.is_(True)).order_by(User.username)
         if spec.get("format") == "department-member":
-            people = people.where(User.department_id == item.department_id)
+            people = people.where(User.department_id == scope.department_id)
         return [(user.username, f"{user.display_name} ({user.username})") for user in session.scalars(people)]
     if spec.get("format") == "item-unit":
-        return [(unit.department.code, unit.department.name) for unit in items.units(session, item)]
+        return scope.units
     return None
 
 
@@ -61,7 +79,7 @@ def _kind(spec: dict[str, Any], options: list[tuple[str, str]] | None) -> str:
 
 
 def fields(
-    session: Session, item: Item, schema: dict[str, Any] | None, values: dict[str, Any], errors: list[dict[str, str]]
+    session: Session, scope: Scope, schema: dict[str, Any] | None, values: dict[str, Any], errors: list[dict[str, str]]
 ) -> list[Field]:
     """The form's fields with ``values``, and the ``errors`` (``web.pages.base.field_errors``) beside each."""
     schema = schema or {}
@@ -69,7 +87,7 @@ def fields(
     drawn = []
     for name, spec in schema.get("properties", {}).items():
         inner = spec.get("items", {}) if spec.get("type") == "array" else spec
-        options = _choices(session, item, inner)
+        options = _choices(session, scope, inner)
         drawn.append(
             Field(
                 name=name,

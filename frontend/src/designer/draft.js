@@ -1,8 +1,10 @@
 // Unsaved changes survive leaving the page by mistake: a confirmation while there are any, and a
-// draft per person and process in localStorage, offered back when the page opens again.
+// draft per person and process in localStorage (the diagram and the forms edited beside it), offered
+// back when the page opens again.
 export class Drafts {
-  constructor(modeler, { user, process, shownAt }) {
+  constructor(modeler, { user, process, shownAt, forms }) {
     this.modeler = modeler;
+    this.forms = forms;
     this.key = `rectiflow.draft.${user}.${process}`;
     this.shownAt = Date.parse(shownAt);
     this.dirty = false;
@@ -25,7 +27,7 @@ export class Drafts {
   async keep() {
     this.dirty = true;
     const { xml } = await this.modeler.saveXML({ format: true });
-    localStorage.setItem(this.key, JSON.stringify({ xml, savedAt: Date.now() }));
+    localStorage.setItem(this.key, JSON.stringify({ xml, forms: this.forms(), savedAt: Date.now() }));
   }
 
   /** After a deploy, or when the person discards the draft. */
