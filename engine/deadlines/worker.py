@@ -8,8 +8,8 @@ the stored state; a timer that already fired no longer waits, so nothing fires t
 
 An ``email`` job (``engine.notify.mailer``) is composed in one short transaction, sent with no transaction
 open, and marked done in a second one; a failed send takes the same retry-with-backoff path as any
-failed job. With ``mail`` set, notifications the worker's own jobs create (deadline escalations)
-enqueue e-mail too.
+failed job. A ``migration`` job moves a confirmed migration's items a batch per run. With ``mail``
+set, notifications the worker's own jobs create (deadline escalations) enqueue e-mail too.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.items import notifications, workflow
+from engine.items import migrations, notifications, workflow
 from engine.notify import mailer
 from engine.store.config import MailSettings
 from engine.store.db import transaction
@@ -76,11 +77,7 @@ class Worker:
                 if job is None:
                     return
                 item_id = job.item_id
-                fired: list[str] = []
-                if job.kind == mailer.EMAIL_JOB:
-                    message = mailer.compose(session, job.payload, self.mail)
-                elif job.kind == workflow.TIMER_JOB and job.item_id is not None:
-                    fired = workflow.fire_timers(session, job.item_id)
+                message, fired = self._work(session, job)
                 if message is None:
                     self._done(job)
             if message is not None and self.mail is not None:
@@ -97,6 +94,26 @@ class Worker:
             return
         if self.on_done is not None:
             self.on_done(job_id, item_id, fired)
+
+    def _work(self, session: Session, job: Job) -> tuple[EmailMessage | None, list[str]]:
+        """Do the job's work in ``session``: an e-mail to send afterwards, and the timers that fired."""
+        if job.kind == mailer.EMAIL_JOB:
+            return mailer.compose(session, job.payload, self.mail), []
+        if job.kind == workflow.TIMER_JOB and job.item_id is not None:
+            return None, workflow.fire_timers(session, job.item_id)
+        if job.kind == migrations.MIGRATION_JOB and job.payload is not None:
+            self._next_batch(session, job)
+        return None, []
+
+    @staticmethod
+    def _next_batch(session: Session, job: Job) -> None:
+        """A migration moves a batch per run; the job stays due until every item had its turn."""
+        follow = migrations.run_batch(session, dict(job.payload or {}))
+        job.attempts = 0
+        if follow is None:
+            job.due_at = None
+        else:
+            job.payload, job.due_at = follow, utcnow()
 
     def _leased(self, session: Session, job_id: int) -> Job | None:
         """The job, while our lease holds; None when it ran out and another worker took the job."""

@@ -23,7 +23,7 @@ from engine.bpmn.instance import dump, find_task, load_specs, restore, run_engin
 from engine.identity import permissions
 from engine.items import assignment, workflow
 from engine.store.errors import AlreadyDecided, Forbidden, InvalidInput, NotFound, StateTooLarge
-from engine.store.models import Instance, Item, ProcessDefinition, ProcessMigration, Task, User, utcnow
+from engine.store.models import Instance, Item, Job, ProcessDefinition, ProcessMigration, Task, User, utcnow
 
 # Items one migration may name, and items of one version it may move: what one request can carry and confirm.
 MAX_ITEMS = 10_000
@@ -204,39 +204,75 @@ def _decide(session: Session, actor: User, key: str, migration_id: int) -> Proce
     return asked
 
 
-_DECIDED = {"done": "执行", "declined": "驳回"}
+_DECIDED = {"running": "确认", "done": "执行", "declined": "驳回"}
+MIGRATION_JOB = "migration"
+# Items moved per transaction by the worker: a batch holds SQLite's write lock for about a second.
+BATCH = 50
 
 
-def confirm(
-    session: Session, actor: User, key: str, migration_id: int, remote_addr: str | None = None
-) -> ProcessMigration:
-    """The second person's word: every asked item moves now (or is reported with why it could not)."""
-    permissions.require_migration_confirmer(actor)
-    asked = _decide(session, actor, key, migration_id)
-    if asked.requested_by_id == actor.id:
-        raise Forbidden("迁移须由另一人确认 A migration is confirmed by someone other than who asked for it")
+def _ask_of(asked: ProcessMigration) -> Ask:
     selection = asked.selection
-    ask = Ask(
+    return Ask(
         to_version=asked.target.version,
         mapping=asked.mapping,
         from_version=selection.get("from_version"),
         items=tuple(selection.get("items", ())),
     )
+
+
+def confirm(
+    session: Session, actor: User, key: str, migration_id: int, remote_addr: str | None = None
+) -> ProcessMigration:
+    """The second person's word: the items move from now on, a batch per transaction, by the worker.
+
+    Moving thousands of items in one transaction would hold every one of them (and, on SQLite, every
+    writer) for minutes; batches keep each item's move atomic and the rest of the office working.
+    """
+    permissions.require_migration_confirmer(actor)
+    asked = _decide(session, actor, key, migration_id)
+    if asked.requested_by_id == actor.id:
+        raise Forbidden("迁移须由另一人确认 A migration is confirmed by someone other than who asked for it")
+    ask = _ask_of(asked)
     target = _target(session, key, ask)
-    report = [_move(session, actor, item.id, target, asked) for item in _selected(session, key, ask, target)]
-    asked.state, asked.decided_by, asked.decided_at, asked.report = "done", actor, utcnow(), report
-    moved = sum(1 for row in report if row["outcome"] == "moved")
+    planned = len(_selected(session, key, ask, target))
+    asked.state, asked.decided_by, asked.decided_at, asked.report = "running", actor, utcnow(), []
+    session.add(Job(kind=MIGRATION_JOB, due_at=utcnow(), payload={"migration": asked.id, "after": 0}))
+    target_name = f"migration {asked.id} ({key})"
     admin_log.record(
-        session,
-        actor.username,
-        "migration.confirm",
-        f"migration {asked.id} ({key})",
-        remote_addr,
-        to_version=ask.to_version,
-        moved=moved,
-        blocked=[row["item"] for row in report if row["outcome"] == "blocked"],
+        session, actor.username, "migration.confirm", target_name, remote_addr, to_version=ask.to_version, items=planned
     )
     return asked
+
+
+def run_batch(session: Session, payload: dict[str, Any], size: int = BATCH) -> dict[str, Any] | None:
+    """The worker's job: move the next ``size`` items of a confirmed migration, each all or nothing.
+
+    Returns the job's next payload, or None once every item has had its turn (the migration is then done).
+    """
+    asked = session.get_one(ProcessMigration, payload["migration"])
+    ask = _ask_of(asked)
+    target = _target(session, asked.key, ask)
+    query = select(Item.id).where(Item.id > payload["after"])
+    if ask.from_version is not None:
+        source = deploy.get(session, asked.key, ask.from_version)
+        query = query.where(Item.definition_id == source.id, Item.closed_at.is_(None))
+    else:
+        query = query.where(Item.id.in_(ask.items))
+    batch = list(session.scalars(query.order_by(Item.id).limit(size)))
+    asked.report = [*asked.report, *(_move(session, item_id, target, asked) for item_id in batch)]
+    if len(batch) == size:
+        return {**payload, "after": batch[-1]}
+    asked.state = "done"
+    outcomes = [row["outcome"] for row in asked.report]
+    admin_log.record(
+        session,
+        None,
+        "migration.done",
+        f"migration {asked.id} ({asked.key})",
+        moved=outcomes.count("moved"),
+        blocked=[row["item"] for row in asked.report if row["outcome"] == "blocked"],
+    )
+    return None
 
 
 def decline(
@@ -251,8 +287,10 @@ def decline(
     return asked
 
 
-def _move(session: Session, actor: User, item_id: int, target: _Target, asked: ProcessMigration) -> dict[str, Any]:
-    """Move one item in a savepoint of its own: all of it, or (reported) none of it."""
+def _move(session: Session, item_id: int, target: _Target, asked: ProcessMigration) -> dict[str, Any]:
+    """Move one item in a savepoint of its own: all of it, or (reported) none of it; the confirmer is its actor."""
+    actor = asked.decided_by
+    assert actor is not None  # confirmed
     with session.begin_nested() as savepoint:
         item = workflow.lock_item(session, item_id)
         report, moved = _try(session, item, target, asked.mapping)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from engine.deadlines.worker import Worker
 from tests.conftest import People
 from tests.web.test_login import admin_log
 from tests.web.test_process_versions_api import deploy_version_2
@@ -26,8 +29,8 @@ def at_review(client: FlaskClient, people: People) -> dict[str, Any]:
     return dict(complete(client, people, "owner", item, {"result": "已增设"}))
 
 
-def test_a_designer_asks_an_approver_confirms_and_the_item_goes_on_on_the_new_version(
-    client: FlaskClient, people: People
+def test_a_designer_asks_an_approver_confirms_the_worker_moves_and_the_item_goes_on_on_the_new_version(
+    client: FlaskClient, people: People, sessions: sessionmaker[Session]
 ) -> None:
     item = at_review(client, people)
     deploy_version_2(client, people)
@@ -49,10 +52,12 @@ def test_a_designer_asks_an_approver_confirms_and_the_item_goes_on_on_the_new_ve
     assert client.get(f"{API}/items/{item['id']}", headers=people.auth("auditor")).json["process"]["version"] == 1
 
     confirmed = client.post(f"{url}/confirm", headers=people.auth("approver"))
-    assert confirmed.status_code == 200, confirmed.json
-    assert (confirmed.json["state"], confirmed.json["decided_by"]) == ("done", "approver")
-    assert [row["outcome"] for row in confirmed.json["items"]] == ["moved"]
+    assert confirmed.status_code == 202, confirmed.json
+    assert (confirmed.json["state"], confirmed.json["decided_by"]) == ("running", "approver")
     assert_problem(client.post(f"{url}/confirm", headers=people.auth("admin")), 409)
+    Worker(sessions, "test").run_until(threading.Event(), 0, until_idle=True)
+    done = client.get(url, headers=people.auth("auditor")).json
+    assert (done["state"], [row["outcome"] for row in done["items"]]) == ("done", ["moved"])
     assert_problem(client.post(f"{url}/decline", headers=people.auth("admin")), 409)
 
     moved = client.get(f"{API}/items/{item['id']}", headers=people.auth("auditor")).json
@@ -69,7 +74,7 @@ def test_a_designer_asks_an_approver_confirms_and_the_item_goes_on_on_the_new_ve
     )
     logged = [(entry["action"], entry["actor"]) for entry in admin_log(client, people)]
     logged = [(action, actor) for action, actor in logged if action.startswith("migration.")]
-    assert sorted(logged) == [("migration.confirm", "approver"), ("migration.request", "designer")]
+    assert logged == [("migration.done", None), ("migration.confirm", "approver"), ("migration.request", "designer")]
 
     listed = client.get(MIGRATIONS, headers=people.auth("auditor"))
     assert [m["id"] for m in listed.json["migrations"]] == [asked.json["id"]]

@@ -94,7 +94,7 @@ class MigrationSchema(Schema):
     mapping = fields.Dict(keys=fields.String(), values=fields.String())
     selection = fields.Dict(metadata={"description": '{"from_version": n} or {"items": [ids]}'})
     note = fields.String(allow_none=True)
-    state = fields.String(metadata={"description": "requested, done or declined"})
+    state = fields.String(metadata={"description": "requested, running (confirmed, moving), done or declined"})
     requested_by = fields.Function(lambda row: row.requested_by.username)
     requested_at = fields.DateTime()
     decided_by = fields.Function(lambda row: row.decided_by.username if row.decided_by else None, allow_none=True)
@@ -102,7 +102,7 @@ class MigrationSchema(Schema):
     items = fields.List(
         fields.Nested(ItemMoveSchema),
         attribute="report",
-        metadata={"description": "when requested: the dry run at the time; when done: what each item did"},
+        metadata={"description": "when requested: the dry run at the time; once confirmed: what each item did"},
     )
 
 
@@ -157,11 +157,12 @@ def one(key: str, migration_id: int) -> ProcessMigration:
 
 
 @blp.route("/<key>/migrations/<int:migration_id>/confirm", methods=["POST"])
-@blp.response(200, MigrationSchema, description="Done: `items` says what each item did")
+@blp.response(202, MigrationSchema, description="Confirmed: `state` is running until every item had its turn")
 @blp.problems(403, 404, described={409: "Already confirmed or declined"})
 def confirm(key: str, migration_id: int) -> ProcessMigration:
-    """An approver or an admin, not the one who asked, moves the items now; each moves all or nothing, and one that
-    cannot is listed with why and left as it was."""
+    """An approver or an admin, not the one who asked, confirms: the worker moves the items from now on, a batch
+    per transaction, each all or nothing; `items` grows with what each did (one that cannot move is listed with
+    why and left as it was), and `state` becomes done."""
     return migrations.confirm(db.session(), current_user(), key, migration_id, request.remote_addr)
 
 

@@ -146,6 +146,18 @@ def waiting(session: Session, item_id: int) -> list[tuple[str, str | None, str]]
     return [(row.name, row.instance_key, row.state) for row in rows]
 
 
+def run_jobs(session: Session) -> int:
+    """Run the confirmed migrations' jobs as the worker does, in batches of 7; how many batches ran."""
+    batches = 0
+    for job in session.scalars(select(Job).where(Job.kind == migrations.MIGRATION_JOB, Job.due_at.is_not(None))):
+        payload: dict[str, Any] | None = job.payload
+        while payload is not None:
+            payload = migrations.run_batch(session, payload, size=7)
+            batches += 1
+        job.due_at = None
+    return batches
+
+
 RENAMED = {"define_measures": "appoint_owner", "assign_owner": "appoint_owner", "consolidate": "lead_summary"}
 
 
@@ -231,20 +243,21 @@ def test_thirty_items_at_every_step_move_to_a_redesigned_version_and_finish_on_i
     asked = migrations.request(session, designer, KEY, ask)
     with pytest.raises(Forbidden):
         migrations.confirm(session, user_by_username(session, "designer"), KEY, asked.id)
-    done = migrations.confirm(session, approver, KEY, asked.id)
-    assert done.state == "done" and {row["outcome"] for row in done.report} == {"moved"}
+    running = migrations.confirm(session, approver, KEY, asked.id)
+    assert (running.state, running.report) == ("running", [])
     with pytest.raises(AlreadyDecided):
         migrations.confirm(session, user_by_username(session, "admin"), KEY, asked.id)
+    assert run_jobs(session) == 3  # 20 items in batches of 7, 7 and 6
+    assert asked.state == "done" and [row["outcome"] for row in asked.report] == ["moved"] * 20
     logged = session.scalars(
         select(AdminLogEntry.action).where(AdminLogEntry.action.like("migration.%")).order_by(AdminLogEntry.id)
     ).all()
-    assert logged == ["migration.request", "migration.confirm"]
+    assert logged == ["migration.request", "migration.confirm", "migration.done"]
 
     joint_ask = migrations.Ask(to_version=2, from_version=1, mapping={"consolidate": "lead_summary"})
-    joint_done = migrations.confirm(
-        session, approver, JOINT, migrations.request(session, designer, JOINT, joint_ask).id
-    )
-    assert {row["outcome"] for row in joint_done.report} == {"moved"}
+    joint = migrations.confirm(session, approver, JOINT, migrations.request(session, designer, JOINT, joint_ask).id)
+    run_jobs(session)
+    assert [row["outcome"] for row in joint.report] == ["moved"] * 10
 
     for name, ids in placed.items():
         for item_id in ids:
