@@ -95,6 +95,12 @@ def test_bad_asks_name_their_field_and_only_designers_and_admins_ask(client: Fla
     ]:
         refused = assert_problem(ask(client, people, **body), 422)
         assert [error["field"] for error in refused["errors"]] == [field], refused
+    # The limits promised: at most 10,000 items and 1,000 mapped elements in one migration.
+    too_many = assert_problem(ask(client, people, items=list(range(1, 10_002))), 422)
+    assert [error["field"] for error in too_many["errors"]] == ["items"]
+    mapping = {f"step_{n}": "review" for n in range(1001)}
+    too_wide = assert_problem(ask(client, people, from_version=1, mapping=mapping), 422)
+    assert [error["field"] for error in too_wide["errors"]] == ["mapping"]
     both = assert_problem(ask(client, people, from_version=1, items=[item["id"]]), 422)
     assert "items" in str(both["errors"])
     assert_problem(client.post(f"{MIGRATIONS}/999/confirm", headers=people.auth("approver")), 404)
