@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask import request
 from werkzeug.datastructures import FileStorage
 
 from engine.bpmn import bundle
@@ -30,6 +31,10 @@ def forms_of(forms: Iterable[FileStorage], field: str = "form") -> dict[str, byt
 
 def from_upload(file: FileStorage, forms: Iterable[FileStorage], field: str = "form") -> bundle.Bundle:
     """``file`` is the diagram or the bundle's zip; ``forms`` the form files beside a diagram (``forms_of``)."""
+    if request.form.getlist(field):
+        # Sent as text, not as a file part: it would be silently left out of the bundle.
+        message = "表单须作为文件上传，文件名即表单键 Each form is sent as a file part named by its form key"
+        raise _refused(field, message)
     read = forms_of(forms, field)
     # A zip unpacks to no more than a request may carry.
     return bundle.from_parts(file.read(), read, db.settings().max_upload_bytes)

@@ -294,3 +294,12 @@ def test_a_note_is_stored_listed_and_checked(client: FlaskClient, people: People
         (1, None, None),
         (2, note, "designer"),
     ]
+
+
+def test_a_form_sent_as_text_is_refused_by_lint_and_deploy_not_left_out(client: FlaskClient, people: People) -> None:
+    for path in ("/validate", ""):
+        data = {**deployment(BUNDLED.read_bytes()), "form": "-1.7e16"}
+        response = client.post(
+            f"{API}/processes{path}", data=data, content_type="multipart/form-data", headers=people.auth("designer")
+        )
+        assert_problem(response, 422)
