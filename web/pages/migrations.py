@@ -21,6 +21,7 @@ from engine.bpmn import deploy
 from engine.identity import permissions
 from engine.items import migrations
 from engine.store.errors import AlreadyDecided, InvalidInput
+from engine.store.models import ProcessDefinition
 from web import db
 from web.api.migrations import MigrationAskSchema
 from web.pages import text
@@ -35,7 +36,7 @@ handle_on(bp)
 MAPPED = "mapping."
 
 
-def _chosen(values: Mapping[str, str], versions: list[Any]) -> dict[str, str]:
+def _chosen(values: Mapping[str, str], versions: list[ProcessDefinition]) -> dict[str, str]:
     """The two versions asked about; by default the latest and the one before it."""
     chosen = {"from_version": str(versions[max(len(versions) - 2, 0)].version), "to_version": str(versions[-1].version)}
     return chosen | {name: values[name] for name in chosen if values.get(name)}
@@ -43,11 +44,17 @@ def _chosen(values: Mapping[str, str], versions: list[Any]) -> dict[str, str]:
 
 def _to_map(key: str, chosen: dict[str, str]) -> tuple[migrations.ToMap | None, list[dict[str, str]]]:
     """The mapping editor's rows for the chosen versions, or the fields' messages when they name no version."""
+    versions: dict[str, int] = {}
+    refused: list[dict[str, str]] = []
+    for name, value in chosen.items():
+        try:
+            versions[name] = int(value)
+        except ValueError:
+            refused.append({"field": name, "message": _("请填写数字")})
+    if refused:
+        return None, refused
     try:
-        versions = {name: int(value) for name, value in chosen.items()}
         return migrations.steps_to_map(db.session(), me(), key, versions["from_version"], versions["to_version"]), []
-    except ValueError:
-        return None, [{"field": name, "message": _("请填写数字")} for name, v in chosen.items() if not v.isdigit()]
     except InvalidInput as exc:
         return None, field_errors(exc)
 

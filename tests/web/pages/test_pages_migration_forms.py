@@ -113,7 +113,7 @@ def test_refusals_appear_beside_their_fields(app: Flask, waiting: object) -> Non
     client = log_in(app, "designer")
     refused = post_ask(client, "ask", **{"mapping.define_measures": "nowhere"})
     assert said(refused, "//tr[@data-step='define_measures']//p[@class='error']") == ["第 2 版没有元素 'nowhere'"]
-    assert refused.xpath("//tr[@data-step='define_measures']/@class") == ["field invalid"]
+    assert refused.xpath("//tr[@data-step='define_measures']/@class") == ["step invalid"]
 
     refused = post_ask(client, "dry_run", to_version="9")
     assert said(refused, "//div[.//select[@id='f-to_version']]/p[@class='error']") == [
@@ -121,6 +121,9 @@ def test_refusals_appear_beside_their_fields(app: Flask, waiting: object) -> Non
     ]
     refused = post_ask(client, "dry_run", to_version="1")
     assert said(refused, "//div[.//select[@id='f-from_version']]/p[@class='error']") == ["原版本与目标版本相同"]
+    chosen = page(client, f"{ASK}?from_version=x&to_version=2")
+    assert said(chosen, "//div[.//select[@id='f-from_version']]/p[@class='error']") == ["请填写数字"]
+    assert chosen.xpath("//form[@data-migrate-form]") == []  # nothing to map or try before the versions are right
     refused = post_ask(client, "ask", note="说明\x00")
     assert refused.xpath("//div[.//textarea[@id='f-note']]/p[@class='error']")
     assert said(page(client, LIST), "//p[@class='empty']") == ["此流程尚无迁移。"]
