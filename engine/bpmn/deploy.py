@@ -167,5 +167,14 @@ def get(session: Session, key: str, version: int) -> ProcessDefinition:
     return definition
 
 
+def versions_of(session: Session, key: str) -> list[ProcessDefinition]:
+    """Every deployed version of process ``key``, oldest first."""
+    query = select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version)
+    found = list(session.scalars(query))
+    if not found:
+        raise NotFound(f"未部署的流程 No process deployed with key {key!r}")
+    return found
+
+
 def all_definitions(session: Session) -> list[ProcessDefinition]:
     return list(session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.key, ProcessDefinition.version)))

@@ -14,11 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, history
-from engine.bpmn import deploy, migration
+from engine.bpmn import deploy, diff, migration
+from engine.bpmn.aspects import Aspect
 from engine.bpmn.instance import dump, find_task, load_specs, restore, run_engine
 from engine.identity import permissions
 from engine.items import assignment, workflow
@@ -60,11 +61,16 @@ class _Target:
     subprocess_specs: dict[str, Any]
 
 
-def _target(session: Session, key: str, ask: Ask) -> _Target:
+def _version(session: Session, key: str, version: int, name: str) -> ProcessDefinition:
+    """A version of the process, refused by the field ``name`` when there is no such version."""
     try:
-        definition = deploy.get(session, key, ask.to_version)
+        return deploy.get(session, key, version)
     except NotFound as exc:
-        raise _refused("to_version", exc.detail) from exc
+        raise _refused(name, exc.detail) from exc
+
+
+def _target(session: Session, key: str, ask: Ask) -> _Target:
+    definition = _version(session, key, ask.to_version, "to_version")
     if definition.retired:
         raise _refused("to_version", f"第 {ask.to_version} 版已停用 Version {ask.to_version} is retired")
     spec, subprocess_specs = load_specs(definition)
@@ -78,10 +84,7 @@ def _selected(session: Session, key: str, ask: Ask, target: _Target) -> list[Ite
     if ask.from_version is not None:
         if ask.from_version == ask.to_version:
             raise _refused("from_version", "原版本与目标版本相同 from_version and to_version are the same")
-        try:
-            source = deploy.get(session, key, ask.from_version)
-        except NotFound as exc:
-            raise _refused("from_version", exc.detail) from exc
+        source = _version(session, key, ask.from_version, "from_version")
         query = select(Item).where(Item.definition_id == source.id, Item.closed_at.is_(None))
         found = list(session.scalars(query.order_by(Item.id).limit(MAX_ITEMS + 1)))
         if len(found) > MAX_ITEMS:
@@ -111,6 +114,44 @@ def _check_mapping(session: Session, ask: Ask, target: _Target, items: list[Item
         if old not in sources:
             message = f"所选事项的版本中没有元素 {old!r} The items' versions have no element {old!r}"
             raise _refused(f"mapping.{old}", message)
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A user task of the older version that the target has none of by its id: where its waiting items go."""
+
+    element: str
+    title: str
+    # The target's step the comparison pairs it with (its id changed); None when it was removed.
+    suggested: str | None
+
+
+@dataclass(frozen=True)
+class ToMap:
+    """What a mapping for two versions is about: the older version's steps the target lacks, and the target's."""
+
+    steps: tuple[Unmapped, ...]
+    # The target's user tasks, element → title, in the diagram's order.
+    targets: dict[str, str]
+
+
+def steps_to_map(session: Session, actor: User, key: str, from_version: int, to_version: int) -> ToMap:
+    """The older version's user tasks the target removed, renamed or made another kind of element: an item waiting
+    at one of them moves only with a mapping to one of the target's user tasks."""
+    permissions.require_version_keeper(actor)
+    source = _version(session, key, from_version, "from_version")
+    target = _version(session, key, to_version, "to_version")
+    targets = {element: spec["title"] for element, spec in target.model["tasks"].items()}
+    missing = {element: spec["title"] for element, spec in source.model["tasks"].items() if element not in targets}
+    renamed: dict[str, str] = {}
+    if missing:
+        changed = diff.compare(source, target).changed
+        renamed = {c.before: c.after for e in changed for c in e.changes if c.aspect == Aspect.ID}
+    steps = tuple(
+        Unmapped(element, title, renamed[element] if renamed.get(element) in targets else None)
+        for element, title in missing.items()
+    )
+    return ToMap(steps, targets)
 
 
 def _report(item: Item, version: int, outcome: str, result: migration.Outcome | None = None) -> dict[str, Any]:
@@ -194,6 +235,21 @@ def listed(session: Session, actor: User, key: str) -> list[ProcessMigration]:
     permissions.require_migration_reader(actor)
     query = select(ProcessMigration).where(ProcessMigration.key == key).order_by(ProcessMigration.id.desc())
     return list(session.scalars(query))
+
+
+def awaiting(session: Session, actor: User) -> list[tuple[str, int]]:
+    """Per process, how many migrations wait for this person's confirmation (those another person asked for)."""
+    try:
+        permissions.require_migration_confirmer(actor)
+    except Forbidden:
+        return []
+    query = (
+        select(ProcessMigration.key, func.count())
+        .where(ProcessMigration.state == "requested", ProcessMigration.requested_by_id != actor.id)
+        .group_by(ProcessMigration.key)
+        .order_by(ProcessMigration.key)
+    )
+    return [(key, count) for key, count in session.execute(query)]
 
 
 def _decide(session: Session, actor: User, key: str, migration_id: int) -> ProcessMigration:

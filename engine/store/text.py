@@ -12,8 +12,10 @@ LANGUAGES = ("zh", "en")
 # Control characters XML 1.0, and so an .xlsx cell, cannot hold (tab, newline and carriage return it can).
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
-# The Chinese part, then the first word that starts in ASCII: "审核验收 Review" -> ("审核验收", "Review").
-_BILINGUAL = re.compile(r"^(?P<zh>.*?[^\x00-\x7f][^A-Za-z]*?)\s+(?P<en>[A-Za-z].*)$", re.DOTALL)
+# The Chinese part, then the first word that starts in ASCII: "审核验收 Review" -> ("审核验收", "Review"). The Chinese
+# part may end with a quoted id ("没有元素 'x' No element 'x'"); quotes pair up, so no text makes the match backtrack
+# more than quadratically.
+_BILINGUAL = re.compile(r"^(?P<zh>.*?[^\x00-\x7f](?:[^A-Za-z']|'[^']*')*?)\s+(?P<en>[A-Za-z].*)$", re.DOTALL)
 
 NUL = "不能包含 NUL 字符 Must not contain NUL characters"
 SURROGATE = "不是有效的 Unicode 文本 Not valid Unicode text (lone surrogate)"

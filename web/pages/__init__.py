@@ -27,6 +27,7 @@ from web.pages import (
     inbox,
     item,
     ledger,
+    migrations,
     notifications,
     reports,
     text,
@@ -83,5 +84,5 @@ def init_pages(app: Flask) -> None:
     app.jinja_env.globals["once_token"] = once_token  # {{ once_token() }} in a form: see web.once
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)
-    for module in (inbox, ledger, item, actions, designer, dashboard, reports, admin, notifications, audit):
+    for module in (inbox, ledger, item, actions, designer, migrations, dashboard, reports, admin, notifications, audit):
         app.register_blueprint(module.bp)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from engine.audit import history
-from engine.items import due, forms, items, review, workflow
+from engine.items import due, forms, items, migrations, review, workflow
 from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
 from web import db
@@ -65,7 +65,12 @@ def list_tasks() -> str:
     rows = [_row(task, found[task.item_id], names, today, task.id in returned) for task in tasks]
     # Overdue first, then the oldest: what most needs doing is at the top.
     rows.sort(key=lambda row: (not row.overdue, row.task.created_at, row.task.id))
-    return render_template("inbox.html", rows=rows, decisions=item_actions.decisions_for(session, me()))
+    return render_template(
+        "inbox.html",
+        rows=rows,
+        decisions=item_actions.decisions_for(session, me()),
+        migrations=migrations.awaiting(session, me()),
+    )
 
 
 def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str, str]], notice: str = "") -> str:

@@ -10,13 +10,12 @@ from flask import render_template, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
-from sqlalchemy import select
 
+from engine.bpmn import deploy
 from engine.bpmn.aspects import REFERENCES, Aspect, Change
 from engine.bpmn.diff import VersionDiff
 from engine.items import affected
 from engine.store.errors import NotFound
-from engine.store.models import ProcessDefinition
 from web import db
 from web.api.diff_schemas import DiffQuerySchema
 from web.pages import text
@@ -147,13 +146,7 @@ def _markers(diff: VersionDiff) -> str:
 
 def page(key: str) -> str:
     session = db.session()
-    versions = list(
-        session.scalars(
-            select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version)
-        )
-    )
-    if not versions:
-        raise NotFound(f"未部署的流程 No process deployed with key {key!r}")
+    versions = deploy.versions_of(session, key)
     # By default the latest version against the one before it.
     chosen = {"from": str(versions[max(len(versions) - 2, 0)].version), "to": str(versions[-1].version)}
     chosen |= {name: request.args[name] for name in chosen if request.args.get(name)}
