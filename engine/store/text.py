@@ -12,19 +12,43 @@ LANGUAGES = ("zh", "en")
 # Control characters XML 1.0, and so an .xlsx cell, cannot hold (tab, newline and carriage return it can).
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
-# The Chinese part, then the first word that starts in ASCII: "审核验收 Review" -> ("审核验收", "Review"). The Chinese
-# part may end with a quoted id ("没有元素 'x' No element 'x'"); quotes pair up, so no text makes the match backtrack
-# more than quadratically.
-_BILINGUAL = re.compile(r"^(?P<zh>.*?[^\x00-\x7f](?:[^A-Za-z']|'[^']*')*?)\s+(?P<en>[A-Za-z].*)$", re.DOTALL)
-
 NUL = "不能包含 NUL 字符 Must not contain NUL characters"
 SURROGATE = "不是有效的 Unicode 文本 Not valid Unicode text (lone surrogate)"
 
 
+def _ascii_letter(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
 def bilingual(text: str) -> tuple[str, str]:
-    """The Chinese and the English part of a "中文 English" text (diagrams, forms, engine messages); else it twice."""
-    match = _BILINGUAL.match(text)
-    return (match["zh"].strip(), match["en"].strip()) if match else (text, text)
+    """The Chinese and the English part of a "中文 English" text (diagrams, forms, engine messages); else it twice.
+
+    The English part starts at the first word in ASCII letters after a Chinese character with no such word
+    between them; the Chinese part may end with a quoted id ("没有元素 'x' No element 'x'"). One pass over
+    the text: a regular expression for this backtracks quadratically on long hostile text.
+    """
+    chinese = quoted = False  # a Chinese character seen, and no English word since; inside '…'
+    at = 0
+    while at < len(text):
+        char = text[at]
+        if quoted:
+            quoted = char != "'"
+        elif char.isspace() and chinese:
+            end = at
+            while end < len(text) and text[end].isspace():
+                end += 1
+            if end < len(text) and _ascii_letter(text[end]):
+                return text[:at].strip(), text[end:].strip()
+            at = end
+            continue
+        elif not char.isascii():
+            chinese = True
+        elif char == "'" and chinese:
+            quoted = True
+        elif _ascii_letter(char):
+            chinese = False
+        at += 1
+    return text, text
 
 
 def say(label: Label, language: str | None, joint: str = " ") -> str:

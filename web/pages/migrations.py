@@ -145,9 +145,8 @@ def decide(key: str, migration_id: int, decision: str) -> Response:
     session = db.session()
     try:
         if decision == "confirm":
-            done = migrations.confirm(session, me(), key, migration_id, request.remote_addr)
-            moved = sum(1 for row in done.report if row["outcome"] == "moved")
-            flash(_("已执行迁移：%(moved)d 件已迁移，%(left)d 件未迁移", moved=moved, left=len(done.report) - moved))
+            migrations.confirm(session, me(), key, migration_id, request.remote_addr)
+            flash(_("已确认迁移，事项正在后台逐批迁移"))
         else:
             done = migrations.decline(session, me(), key, migration_id, request.remote_addr)
             flash(_("已撤回迁移申请") if done.requested_by_id == me().id else _("已驳回迁移申请"))

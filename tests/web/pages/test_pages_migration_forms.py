@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 from lxml import html
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.deadlines.worker import Worker
 from engine.store.db import transaction
 from tests.engine.items.test_item_migrations import default_v2
 from tests.redesign import deploy_version, items_at_each_step
@@ -140,7 +142,7 @@ def decide(client: FlaskClient, path: str, decision: str) -> html.HtmlElement:
 
 
 def test_the_asker_withdraws_another_approver_confirms_and_the_inbox_says_what_waits(
-    app: Flask, waiting: object
+    app: Flask, waiting: object, sessions: sessionmaker[Session]
 ) -> None:
     client = log_in(app, "designer")
     asked = post_ask(client, "ask", note="先试一次", **MAPPED)
@@ -173,9 +175,15 @@ def test_the_asker_withdraws_another_approver_confirms_and_the_inbox_says_what_w
     inbox = page(client, "/inbox")
     assert said(inbox, "//p[@data-migrations-awaiting]") == ["1 个流程迁移待确认 rectification_item"]
     assert inbox.xpath("//p[@data-migrations-awaiting]/a/@href") == [LIST]
-    done = decide(client, one, "confirm")
-    assert said(done, "//p[@class='flash']") == ["已执行迁移：4 件已迁移，0 件未迁移"]
+    running = decide(client, one, "confirm")
+    assert said(running, "//p[@class='flash']") == ["已确认迁移，事项正在后台逐批迁移"]
+    assert said(running, "//h1//span[@data-state]") == ["执行中"]
+    assert running.xpath("//meta[@http-equiv='refresh']")  # the page follows the worker
+    assert said(decide(client, one, "confirm"), "//p[@class='flash']") == ["迁移 2 已确认"]
+    Worker(sessions, "test").run_until(threading.Event(), 0, until_idle=True)
+    done = page(client, one)
     assert said(done, "//h1//span[@data-state]") == ["已执行"]
+    assert said(done, "//section[@data-report]//p[@class='hint']") == ["迁移 4 件，受阻 0 件"]
     assert {row.get("data-outcome") for row in done.xpath("//section[@data-report]//tbody/tr")} == {"moved"}
     assert done.xpath("//div[@data-decide]") == []
     assert page(client, "/inbox").xpath("//p[@data-migrations-awaiting]") == []

@@ -69,8 +69,9 @@ def test_a_designer_asks_to_move_running_items_and_an_approver_confirms(
     asked.get_by_role("link").click()
     expect(page.locator("[data-report] tbody tr")).to_have_count(4)
     page.get_by_role("button", name="确认执行").click()
-    expect(page.locator(".flash")).to_have_text("已执行迁移：4 件已迁移，0 件未迁移")
-    expect(page.locator("h1 [data-state]")).to_have_text("已执行")
+    expect(page.locator(".flash")).to_have_text("已确认迁移，事项正在后台逐批迁移")
+    # The server's worker moves them; the page refreshes itself until it is done.
+    expect(page.locator("h1 [data-state]")).to_have_text("已执行", timeout=30_000)
     expect(page.locator("[data-report] tr[data-outcome=moved]")).to_have_count(4)
     expect(page.locator("[data-decide]")).to_have_count(0)
     site.shot("31-migration-confirmed")
