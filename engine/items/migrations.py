@@ -73,6 +73,10 @@ def _target(session: Session, key: str, ask: Ask) -> _Target:
     definition = _version(session, key, ask.to_version, "to_version")
     if definition.retired:
         raise _refused("to_version", f"第 {ask.to_version} 版已停用 Version {ask.to_version} is retired")
+    return _loaded(definition)
+
+
+def _loaded(definition: ProcessDefinition) -> _Target:
     spec, subprocess_specs = load_specs(definition)
     return _Target(definition, spec, subprocess_specs)
 
@@ -307,7 +311,8 @@ def run_batch(session: Session, payload: dict[str, Any], size: int = BATCH) -> d
     """
     asked = session.get_one(ProcessMigration, payload["migration"])
     ask = _ask_of(asked)
-    target = _target(session, asked.key, ask)
+    # Checked when confirmed: a version retired since then still takes the items the people agreed to move.
+    target = _loaded(asked.target)
     query = select(Item.id).where(Item.id > payload["after"])
     if ask.from_version is not None:
         source = deploy.get(session, asked.key, ask.from_version)
