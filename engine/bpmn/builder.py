@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from copy import deepcopy
 from functools import cache
+from typing import ClassVar
 
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from engine.bpmn.jail import JailedEnvironment
 from engine.store.clock import days_before
@@ -23,9 +28,40 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
+# Camunda 7 reads its attributes in the namespace of Activiti too, which it was forked from (MIWG model C.1.0).
+ACTIVITI_NS = "http://activiti.org/bpmn"
+# A user task's attributes naming who may act (``engine.bpmn.people``).
+CANDIDATE_GROUPS = "candidateGroups"
+CANDIDATE_USERS = "candidateUsers"
+ASSIGNEE = "assignee"
+# Where the parser leaves a user task's candidateUsers and assignee (``spec.extensions``): the run evaluates them.
+PEOPLE_EXTENSION = "camunda:people"
+
+
+def camunda_attribute(node: etree._Element, name: str) -> str:
+    """A Camunda attribute of ``node``, stripped, in either namespace Camunda reads ("": none)."""
+    return (node.get(f"{{{CAMUNDA_NS}}}{name}") or node.get(f"{{{ACTIVITI_NS}}}{name}") or "").strip()
+
+
+class _UserTaskParser(UserTaskParser):
+    def parse_extensions(self, node: object = None) -> dict[str, object]:
+        extensions: dict[str, object] = super().parse_extensions(node)
+        named = {name: text for name in (CANDIDATE_USERS, ASSIGNEE) if (text := camunda_attribute(self.node, name))}
+        if named:
+            extensions[PEOPLE_EXTENSION] = named
+        return extensions
+
+
+class _Parser(CamundaParser):
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (_UserTaskParser, UserTask),
+    }
+
+
 def make_parser() -> CamundaParser:
     """A fresh parser; parsers accumulate files, so each deployment gets its own."""
-    return CamundaParser()
+    return _Parser()
 
 
 @cache

@@ -28,6 +28,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn import people
 from engine.bpmn.builder import script_engine, serializer
 from engine.store.clock import NEVER
 from engine.store.errors import StateTooLarge
@@ -176,6 +177,8 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
         task.task_spec.bpmn_id for task in _timer_tasks(workflow, TaskState.COMPLETED) if task.id not in done_before
     ]
     _compact_loops(workflow)
+    if failure is None:
+        failure = _name_people(workflow)
     state = dump(workflow)
     if len(state[1]) > MAX_STATE_BYTES:
         size = f"{len(state[1]):,} bytes (at most {MAX_STATE_BYTES:,})"
@@ -186,6 +189,37 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
         if len(state[1]) > MAX_STATE_BYTES:
             raise StateTooLarge(f"{StateTooLarge.__doc__} ({size})")
     return EngineRun(fired, failure, state)
+
+
+def _name_people(workflow: BpmnWorkflow) -> Failure | None:
+    """Evaluate the people each user task just reached names (``engine.bpmn.people``), once per arrival.
+
+    After loops are compacted: a task reached again is reset, and names its people afresh. A failing
+    expression fails its task as a failing script does; the tasks after it wait for the next run.
+    """
+    for task in live_user_tasks(workflow):
+        if awaits_people(task):
+            attributes: dict[str, str] = task.task_spec.extensions[people.PEOPLE_EXTENSION]
+            try:
+                task.internal_data[people.NAMED] = {
+                    attribute: people.name(task.workflow.script_engine, task, attribute, text)
+                    for attribute, text in attributes.items()
+                }
+            except WorkflowTaskException as exc:
+                return _failed(workflow, exc)
+    return None
+
+
+def awaits_people(task: SpiffTask) -> bool:
+    """A user task whose diagram names people by attribute that no run has named yet: it has no row until then."""
+    extensions = getattr(task.task_spec, "extensions", {})
+    return people.PEOPLE_EXTENSION in extensions and people.NAMED not in task.internal_data
+
+
+def named_people(task: SpiffTask) -> dict[str, list[str]]:
+    """The usernames the run gave the task's camunda:candidateUsers and camunda:assignee (by attribute)."""
+    named: dict[str, list[str]] = task.internal_data.get(people.NAMED, {})
+    return named
 
 
 def _undo(workflow: BpmnWorkflow, steps: _Steps, message: str) -> Failure:

@@ -25,12 +25,13 @@ from typing import Any
 
 from lxml import etree
 
+from engine.bpmn import people
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
 from engine.bpmn.findings import Findings
 from engine.bpmn.flow_graph import flow_graph, reach, starts
 from engine.bpmn.lanes import LaneRule
 from engine.bpmn.sandbox import CodeRefused, compile_code
-from engine.store.models import Item, Task
+from engine.store.models import Item, Task, User
 
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 
@@ -45,6 +46,8 @@ MAX_STATUS_LABEL = _column_length(Item.__table__.c.status_label)
 MAX_TASK_NAME = _column_length(Task.__table__.c.name)
 MAX_TASK_TITLE = _column_length(Task.__table__.c.title)
 MAX_LANE_NAME = _column_length(Task.__table__.c.lane)
+MAX_ROLES = _column_length(Task.__table__.c.candidate_role)
+MAX_USERNAME = _column_length(User.__table__.c.username)
 # A condition longer than this is not a condition a person wrote; the Python parser also runs out of
 # memory (MemoryError) on pathological input long before the upload limit.
 MAX_EXPRESSION = 10_000
@@ -152,7 +155,10 @@ def _check_length(element: str, what: str, value: str, limit: int, findings: Fin
         )
 
 
-def _check_lane(element: str, lane: dict[str, str] | None, findings: Findings) -> dict[str, str]:
+def _check_lane(element: str, lane: dict[str, str] | None, decides: bool, findings: Findings) -> dict[str, str]:
+    """The task's lane, checked; ``decides``: its rule says who may act (the task names no people itself)."""
+    if lane is None and not decides:
+        return {"id": "", "name": "", "rule": "", "explicit": ""}
     if lane is None:
         findings.error(
             "lane-missing",
@@ -160,7 +166,7 @@ def _check_lane(element: str, lane: dict[str, str] | None, findings: Findings) -
             f"用户任务不在任何泳道中 User task {element!r} is in no lane: nobody could complete it",
         )
         return {"id": "", "name": "", "rule": "", "explicit": ""}
-    if lane["rule"] not in set(LaneRule):
+    if decides and lane["rule"] not in set(LaneRule):
         known = ", ".join(sorted(LaneRule))
         if lane["explicit"]:
             message = (
@@ -187,13 +193,16 @@ def _user_task(
     _check_length(element, "任务 id Task id", element, MAX_TASK_NAME, findings)
     title = node.get("name") or element
     _check_length(element, "任务名称 Task name", title, MAX_TASK_TITLE, findings)
-    lane = _check_lane(element, lane, findings)
+    named = _people(node, element, findings)
+    lane = _check_lane(element, lane, named is None, findings)
     form_key = node.get(f"{{{CAMUNDA_NS}}}formKey")
     props = properties(node)
     return {
         "title": title,
         "lane": lane["name"],
-        "candidates": lane["rule"],
+        # The lane's rule decides who may act, unless the task names people itself.
+        "candidates": lane["rule"] if named is None else "",
+        "people": named,
         "form": _load_form(schemas, element, form_key, findings) if form_key else None,
         "form_key": form_key,
         "status": props.get("status"),
@@ -201,6 +210,43 @@ def _user_task(
         # One instance per element (e.g. per unit): each is a part of the item, shown as such.
         "multi_instance": bool(node.xpath("./bpmn:multiInstanceLoopCharacteristics", namespaces=NS)),
     }
+
+
+def _people(node: etree._Element, element: str, findings: Findings) -> dict[str, Any] | None:
+    """The task's Camunda assignment attributes (``engine.bpmn.people``), checked; None: it has none."""
+    found = {
+        attribute: text
+        for attribute in (people.CANDIDATE_GROUPS, people.CANDIDATE_USERS, people.ASSIGNEE)
+        if (text := people.camunda_attribute(node, attribute))
+    }
+    if not found:
+        return None
+    named: dict[str, Any] = {"roles": [], "unit": None, **{attribute: found.get(attribute) for attribute in _NAMING}}
+    for attribute, text in found.items():
+        try:
+            if attribute == people.CANDIDATE_GROUPS:
+                named["roles"], named["unit"] = people.groups(text)
+                _check_length(element, "候选组 candidateGroups", f",{','.join(named['roles'])},", MAX_ROLES, findings)
+            elif (inner := people.expression(text)) is not None:
+                _compile(element, inner, "eval", None, findings)
+            else:
+                _check_names(attribute, people.names(text))
+        except people.Refused as exc:
+            findings.error(
+                "assignment-invalid", element, f"处理人属性有误 camunda:{attribute} of user task {element!r}: {exc}"
+            )
+    return named
+
+
+_NAMING = (people.CANDIDATE_USERS, people.ASSIGNEE)
+
+
+def _check_names(attribute: str, names: list[str]) -> None:
+    if attribute == people.ASSIGNEE and len(names) > 1:
+        raise people.Refused("处理人只能是一个人 an assignee is one username (use candidateUsers for several)")
+    for name in names:
+        if len(name) > MAX_USERNAME or any(character.isspace() for character in name):
+            raise people.Refused(f"用户名无效 {name[:80]!r} is not a username (no spaces, at most {MAX_USERNAME})")
 
 
 def _status(element: str, props: dict[str, str], findings: Findings) -> dict[str, str]:

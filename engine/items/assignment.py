@@ -1,12 +1,21 @@
-"""Who may complete a task: the diagram's lanes resolved against the item.
+"""Who may complete a task: the task's Camunda attributes, or else its lane's rule, resolved against the item.
 
-A lane names a rule (``candidates`` property). Each rule turns an item into a candidate set with
-up to four parts, stored on the task row so that the inbox is one indexed query:
+A user task that names people itself (``camunda:candidateGroups``, ``camunda:candidateUsers``,
+``camunda:assignee``; what they may say is ``engine.bpmn.people``) is theirs, whatever its lane; any
+other task's lane names a rule (``candidates`` property). Either way the item gives a candidate set
+with up to five parts, stored on the task row so that the inbox is one query:
 
-- ``role``: users holding this role ...
+- ``role``: users holding one of these roles ...
 - ``department_id``: ... and belonging to this department (when set);
+- ``user_ids``: or one of these users (candidateUsers);
 - ``assignee_id``: or exactly this user;
 - ``excluded_user_id``: never this user (segregation of duties), whatever else matches.
+
+Camunda lets a candidate claim a task and the assignee work it; Rectiflow has no claiming, so the
+assignee and every candidate may complete it (as Camunda's default task authorizations allow). The
+groups of a task share one unit: ``role:lead-unit`` is the item's responsible unit, ``role:task-unit``
+the unit a multi-instance task works on, ``role:CODE`` that department; a unit that does not exist
+admits nobody by group. Usernames that are no user admit nobody.
 
 Besides its rule, a ready task of a unit rule (``department_*``, ``unit_*``) may be given to one
 person of that unit (``assignee_id``) by a manager of the unit who may complete it himself: "each
@@ -31,13 +40,14 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from engine.bpmn import people
 from engine.bpmn.lanes import LaneRule
 from engine.store.models import Department, Item, Task, User, UserRole
 
@@ -51,16 +61,19 @@ class Candidates:
     department_id: int | None = None
     assignee_id: int | None = None
     excluded_user_id: int | None = None
+    user_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a rule may look at: the item, the task's own data, and who made the task ready."""
+    """What a rule may look at: the item, the task's own data, who made the task ready, and the usernames
+    the run gave its camunda:candidateUsers and camunda:assignee (``engine.bpmn.instance.named_people``)."""
 
     session: Session
     item: Item
     data: dict[str, Any]
     actor_id: int | None
+    named: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 def _department_managers(ctx: Context) -> Candidates:
@@ -71,8 +84,9 @@ def _department_members(ctx: Context) -> Candidates:
     return Candidates(roles=("manager", "member"), department_id=ctx.item.department_id)
 
 
-def _unit(ctx: Context) -> Department | None:
-    code = ctx.data.get(UNIT_VARIABLE)
+def _unit(ctx: Context, code: str | None = None) -> Department | None:
+    """The department ``code`` names; by default the unit a multi-instance task works on."""
+    code = ctx.data.get(UNIT_VARIABLE) if code is None else code
     return ctx.session.scalar(select(Department).where(Department.code == code)) if isinstance(code, str) else None
 
 
@@ -103,6 +117,8 @@ def _independent_approvers(ctx: Context) -> Candidates:
 UNIT_RULES = frozenset(
     {LaneRule.DEPARTMENT_MANAGERS, LaneRule.DEPARTMENT_MEMBERS, LaneRule.UNIT_MANAGERS, LaneRule.UNIT_MEMBERS}
 )
+# The rules that name the item's lead unit: their live tasks follow a corrected lead unit.
+LEAD_UNIT_RULES = frozenset({LaneRule.DEPARTMENT_MANAGERS, LaneRule.DEPARTMENT_MEMBERS})
 # Who of a unit may be given its task: its managers and members, as ``*_members`` would admit them.
 UNIT_PEOPLE = ("manager", "member")
 
@@ -121,9 +137,55 @@ def resolve(rule: str, ctx: Context) -> Candidates:
     return RULES[rule](ctx)
 
 
+def for_step(spec: dict[str, Any], ctx: Context) -> Candidates:
+    """Who may complete a step (``spec``: its entry in the diagram's model): the people it names, else its lane rule."""
+    named = spec.get("people")
+    if not named:
+        return resolve(spec["candidates"], ctx)
+    roles: tuple[str, ...] = tuple(named["roles"])
+    department_id = None
+    if roles and named["unit"] == people.Scope.LEAD_UNIT:
+        department_id = ctx.item.department_id
+    elif roles and named["unit"] is not None:
+        unit = _unit(ctx, None if named["unit"] == people.Scope.TASK_UNIT else named["unit"])
+        # A unit that does not exist admits nobody, as a multi-instance task naming no known unit.
+        roles, department_id = (roles, unit.id) if unit is not None else ((), None)
+    ids = _user_ids(ctx)
+    assignee = ctx.named.get(people.ASSIGNEE, [])
+    users = ctx.named.get(people.CANDIDATE_USERS, [])
+    return Candidates(
+        roles,
+        department_id,
+        assignee_id=ids.get(assignee[0]) if assignee else None,
+        user_ids=tuple(sorted({ids[name] for name in users if name in ids})),
+    )
+
+
+def follow_lead_unit(task: Task, spec: dict[str, Any], ctx: Context) -> None:
+    """The item's lead unit was corrected: a live task whose people are the lead unit's goes to the new one.
+
+    A lane rule's is resolved again (a delegation within the old unit ends); named users and assignee stay.
+    """
+    named = spec.get("people")
+    if named:
+        if named["roles"] and named["unit"] == people.Scope.LEAD_UNIT:
+            task.candidate_department_id = ctx.item.department_id
+    elif spec["candidates"] in LEAD_UNIT_RULES:
+        apply(task, resolve(spec["candidates"], ctx))
+
+
+def _user_ids(ctx: Context) -> dict[str, int]:
+    """The ids of the users the task names, by username (a name that is no user is left out)."""
+    usernames = {name for names in ctx.named.values() for name in names}
+    if not usernames:
+        return {}
+    return dict(ctx.session.execute(select(User.username, User.id).where(User.username.in_(usernames))).tuples().all())
+
+
 def apply(task: Task, candidates: Candidates) -> None:
-    # Delimited on both sides so that the inbox can match one role with LIKE '%,role,%'.
+    # Delimited on both sides so that the inbox can match one role (or user) with LIKE '%,role,%'.
     task.candidate_role = f",{','.join(candidates.roles)}," if candidates.roles else None
+    task.candidate_user_ids = f",{','.join(map(str, candidates.user_ids))}," if candidates.user_ids else None
     task.candidate_department_id = candidates.department_id
     task.assignee_id = candidates.assignee_id
     task.excluded_user_id = candidates.excluded_user_id
@@ -136,7 +198,7 @@ def _roles(task: Task) -> list[str]:
 def _admits(candidates: Candidates, user: User) -> bool:
     if not user.active or candidates.excluded_user_id == user.id:
         return False
-    if candidates.assignee_id is not None and candidates.assignee_id == user.id:
+    if (candidates.assignee_id is not None and candidates.assignee_id == user.id) or user.id in candidates.user_ids:
         return True
     if not user.roles.intersection(candidates.roles):
         return False
@@ -145,7 +207,10 @@ def _admits(candidates: Candidates, user: User) -> bool:
 
 def stored(task: Task) -> Candidates:
     """The candidate set as ``apply`` stored it on the task."""
-    return Candidates(tuple(_roles(task)), task.candidate_department_id, task.assignee_id, task.excluded_user_id)
+    user_ids = tuple(int(user_id) for user_id in (task.candidate_user_ids or "").split(",") if user_id)
+    return Candidates(
+        tuple(_roles(task)), task.candidate_department_id, task.assignee_id, task.excluded_user_id, user_ids
+    )
 
 
 def may_complete(user: User, task: Task) -> bool:
@@ -182,7 +247,7 @@ def inbox_clause(user: User) -> ColumnElement[bool]:
     )
     return and_(
         or_(Task.excluded_user_id.is_(None), Task.excluded_user_id != user.id),
-        or_(Task.assignee_id == user.id, role_match),
+        or_(Task.assignee_id == user.id, Task.candidate_user_ids.like(f"%,{user.id},%"), role_match),
     )
 
 
@@ -191,6 +256,8 @@ def candidates_clause(task: Task) -> ColumnElement[bool]:
     clauses = []
     if task.assignee_id is not None:
         clauses.append(User.id == task.assignee_id)
+    if task.candidate_user_ids:
+        clauses.append(User.id.in_(stored(task).user_ids))
     if task.candidate_role:
         in_role: ColumnElement[bool] = User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(_roles(task))))
         if task.candidate_department_id is not None:

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, history
 from engine.bpmn.instance import dump, restore, set_variable
-from engine.bpmn.lanes import LaneRule
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
 from engine.items import assignment, incidents, items, sources, workflow
@@ -30,8 +29,6 @@ from engine.store.errors import InvalidInput, StaleVersion
 from engine.store.models import ExtensionRequest, Instance, Item, Job, ProcessDefinition, Task, User, utcnow
 
 WITHDRAWN = ("withdrawn", "已撤销 Withdrawn")
-# The lane rules that name the item's lead unit: its live tasks follow a corrected unit.
-DEPARTMENT_RULES = frozenset({LaneRule.DEPARTMENT_MANAGERS, LaneRule.DEPARTMENT_MEMBERS})
 
 
 def counted_clause() -> ColumnElement[bool]:
@@ -212,8 +209,7 @@ def _move_lead(session: Session, item: Item, code: str) -> None:
 
 
 def _reassign_live(session: Session, item: Item, definition: ProcessDefinition) -> None:
-    """Live tasks of the lead unit's lanes go to the new lead unit (a delegation within the old one ends)."""
+    """Live tasks of the lead unit's people go to the new lead unit (``assignment.follow_lead_unit``)."""
+    context = assignment.Context(session, item, {}, None)
     for task in items.live_tasks(session, item):
-        rule = definition.model["tasks"][task.name]["candidates"]
-        if rule in DEPARTMENT_RULES:
-            assignment.apply(task, assignment.resolve(rule, assignment.Context(session, item, {}, None)))
+        assignment.follow_lead_unit(task, definition.model["tasks"][task.name], context)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine.audit import admin_log, history
 from engine.bpmn import deploy, diff, migration
 from engine.bpmn.aspects import Aspect
-from engine.bpmn.instance import dump, find_task, load_specs, restore, run_engine
+from engine.bpmn.instance import dump, find_task, load_specs, named_people, restore, run_engine
 from engine.identity import permissions
 from engine.items import assignment, workflow
 from engine.store.errors import AlreadyDecided, Forbidden, InvalidInput, NotFound, StateTooLarge
@@ -405,7 +405,8 @@ def _follow_steps(
         if new is None or new not in steps or live is None:
             continue  # the step is gone: storing the state cancels the row
         spec = steps[new]
-        if spec["candidates"] != source.model["tasks"].get(row.name, {}).get("candidates"):
-            context = assignment.Context(session, item, live.data, None)
-            assignment.apply(row, assignment.resolve(spec["candidates"], context))
+        was = source.model["tasks"].get(row.name, {})
+        if (spec["candidates"], spec.get("people")) != (was.get("candidates"), was.get("people")):
+            context = assignment.Context(session, item, live.data, None, named_people(live))
+            assignment.apply(row, assignment.for_step(spec, context))
         row.name, row.title, row.lane = new, spec["title"], spec["lane"]

@@ -20,10 +20,12 @@ from engine.bpmn import versions
 from engine.bpmn.instance import (
     LIVE_STATES,
     EngineRun,
+    awaits_people,
     current_data,
     find_task,
     instance_key,
     live_user_tasks,
+    named_people,
     new_workflow,
     next_timer,
     reached_end_events,
@@ -445,7 +447,7 @@ def _sync_tasks(
             row.state = LIVE_STATES[task.state]
             kept.add(row.spiff_id)
     for spiff_id, task in live.items():
-        if spiff_id in kept:
+        if spiff_id in kept or awaits_people(task):
             continue
         spec = model["tasks"][task.task_spec.bpmn_id]
         row = Task(
@@ -457,8 +459,8 @@ def _sync_tasks(
             state=LIVE_STATES[task.state],
             instance_key=instance_key(task),
         )
-        context = assignment.Context(session, item, task.data, actor.id if actor else None)
-        assignment.apply(row, assignment.resolve(spec["candidates"], context))
+        context = assignment.Context(session, item, task.data, actor.id if actor else None, named_people(task))
+        assignment.apply(row, assignment.for_step(spec, context))
         session.add(row)
         created.append(row)
     session.flush()

@@ -239,6 +239,8 @@ class Task(Base):
     candidate_role: Mapped[str | None] = mapped_column(String(32))
     candidate_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    # The users a diagram names as candidates (camunda:candidateUsers), by id: ",3,17," so the inbox can LIKE one.
+    candidate_user_ids: Mapped[str | None] = mapped_column(Text)
     excluded_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
