@@ -179,7 +179,8 @@ def _user_ids(ctx: Context) -> dict[str, int]:
     usernames = {name for names in ctx.named.values() for name in names}
     if not usernames:
         return {}
-    return dict(ctx.session.execute(select(User.username, User.id).where(User.username.in_(usernames))).tuples().all())
+    found = ctx.session.execute(select(User.username, User.id).where(User.username.in_(usernames)))
+    return {username: user_id for username, user_id in found}
 
 
 def apply(task: Task, candidates: Candidates) -> None:
