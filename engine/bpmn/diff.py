@@ -16,6 +16,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 
+from engine.bpmn import people
 from engine.bpmn.aspects import REFERENCES, Aspect, Change
 from engine.bpmn.builder import serializer
 from engine.bpmn.document import executable_process, local, parse_xml
@@ -164,7 +165,7 @@ class _Version:
             Aspect.STATUS_LABEL: status.get("label"),
             Aspect.ESCALATION: self.model.get("escalations", {}).get(element, {}).get("kind"),
             Aspect.LANE: task.get("lane"),
-            Aspect.CANDIDATES: task.get("candidates"),
+            Aspect.CANDIDATES: people.describe(task["people"]) if task.get("people") else task.get("candidates"),
             Aspect.FORM_KEY: task.get("form_key"),
             Aspect.MULTI_INSTANCE: (
                 ("sequential" if loop[0].get("isSequential") == "true" else "parallel") if loop else None

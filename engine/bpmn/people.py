@@ -83,6 +83,17 @@ def groups(text: str) -> tuple[list[str], str | None]:
     return list(dict.fromkeys(roles)), scopes.pop()
 
 
+def describe(named: dict[str, Any]) -> str:
+    """The attributes of a deployed task's model entry (``engine.bpmn.model``), as a designer wrote them."""
+    scope = f":{named['unit']}" if named["unit"] else ""
+    parts = {
+        CANDIDATE_GROUPS: ", ".join(f"{role}{scope}" for role in named["roles"]),
+        CANDIDATE_USERS: named[CANDIDATE_USERS],
+        ASSIGNEE: named[ASSIGNEE],
+    }
+    return "; ".join(f"{attribute}={text}" for attribute, text in parts.items() if text)
+
+
 def name(engine: PythonScriptEngine, task: SpiffTask, attribute: str, text: str) -> list[str]:
     """The usernames an attribute names for ``task``, its expression evaluated in the sandbox over the task's data.
 

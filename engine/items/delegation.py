@@ -34,7 +34,7 @@ def require_delegator(session: Session, actor: User, task_id: int) -> Task:
     if rule not in assignment.UNIT_RULES:
         why = f"follows the lane rule {rule!r}" if rule else "names its people in the diagram (camunda attributes)"
         raise Forbidden(
-            f"该任务不能指派 Task {row.name!r} {why}: only a unit's task (lane rule department_*, unit_*) may be assigned"
+            f"该任务不能指派 Task {row.name!r} {why}: only a unit's task (department_*, unit_*) may be assigned"
         )
     if not assignment.may_delegate(actor, row, rule):
         raise Forbidden("只有本单位负责人可以指派 Only a manager of the task's unit may assign it")

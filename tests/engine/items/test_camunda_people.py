@@ -15,7 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.bpmn import deploy
+from engine.bpmn.aspects import Aspect
 from engine.bpmn.bundle import Bundle, from_folder
+from engine.bpmn.diff import compare
 from engine.bpmn.lint import lint
 from engine.identity.identity import add_department, add_user, user_by_username
 from engine.items import assignment, corrections, delegation, incidents, items, workflow
@@ -86,7 +88,7 @@ def complete(session: Session, task: Task, username: str, data: dict[str, object
     return workflow.complete_task(session, user(session, username), task.id, data)
 
 
-# --- who may act --------------------------------------------------------------------------------------------------------
+# --- who may act ------------------------------------------------------------------------------------------------------
 
 
 def test_the_example_runs_with_each_task_completed_by_exactly_the_people_it_names(session: Session) -> None:
@@ -141,7 +143,7 @@ def test_a_corrected_lead_unit_takes_a_lead_unit_task_along(session: Session) ->
     assert who(session, live(session, item)) == ["works_manager"]
 
 
-# --- an expression failing when its task is reached ---------------------------------------------------------------------
+# --- an expression failing when its task is reached -------------------------------------------------------------------
 
 
 def test_an_assignee_expression_that_fails_is_an_incident_an_admin_retries(session: Session) -> None:
@@ -176,7 +178,7 @@ def test_an_expression_naming_no_usernames_fails_its_step(
     assert words in incident.message
 
 
-# --- deploy-time checks, each naming its element -------------------------------------------------------------------------
+# --- deploy-time checks, each naming its element ----------------------------------------------------------------------
 
 
 def errors(content: bytes, with_forms: bool = True) -> list[tuple[str, str]]:
@@ -265,3 +267,13 @@ def test_a_deployed_task_naming_people_has_no_lane_rule(session: Session) -> Non
 
 def test_the_example_lints_clean() -> None:
     assert lint(EXAMPLE.read_bytes(), forms()) == []
+
+
+def test_a_version_diff_says_how_the_people_a_task_names_changed(session: Session) -> None:
+    before, _ = deploy.deploy(session, Bundle(EXAMPLE.read_bytes(), forms()), actor=None)
+    after, _ = deploy.deploy(session, Bundle(example(sign_off={"assignee": "${reviewers}"}), forms()), actor=None)
+    (changed,) = compare(before, after).changed
+    assert changed.id == "sign_off"
+    assert (Aspect.CANDIDATES, "assignee=${approver}", "assignee=${reviewers}") in [
+        (change.aspect, change.before, change.after) for change in changed.changes
+    ]
