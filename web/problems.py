@@ -32,6 +32,7 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.IncidentResolved: 409,
     errors.AlreadyDecided: 409,
     errors.StaleVersion: 412,
+    errors.MessageUncorrelated: 409,
     errors.StateTooLarge: 422,
 }
 
@@ -95,6 +96,10 @@ def _domain(exc: errors.RectiflowError) -> Response:
     status = status_of(exc)
     if status == 403:
         trail.denied(exc.detail)
+    if isinstance(exc, errors.UndeliveredMessage):
+        actor = trail.caller()  # read before ``apart`` rolls the request back
+        detail = {"name": exc.name, "variables": exc.variables, "reason": exc.detail}
+        trail.record_apart("message.undelivered", exc.target, actor=actor, **detail)
     response = problem(status, HTTP_STATUS_CODES[status], exc.detail, exc.errors)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="rectiflow"'

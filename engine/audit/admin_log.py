@@ -4,7 +4,9 @@ Actions: ``denied`` (a 403; target ``METHOD /path``), ``login.failed``, ``login.
 username), ``user.create``, ``user.update``, ``user.roles``, ``user.password`` (target the username),
 ``token.create``, ``token.revoke`` (target the token id), ``department.create`` (its code),
 ``process.deploy``, ``process.default``, ``process.default_cleared``, ``process.retire`` and
-``process.reinstate`` (``key vN``). The actor is a username, ``cli:<OS user>`` for the command line,
+``process.reinstate`` (``key vN``), ``item.withdraw`` (``item N``, by an administrator or a diagram's
+withdrawal message), ``message.undelivered`` (a message nothing took; target ``item N``, or ``processes``
+for a starting message). The actor is a username, ``cli:<OS user>`` for the command line,
 or None when nobody is known (a failed login).
 """
 

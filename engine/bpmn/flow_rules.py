@@ -60,7 +60,8 @@ def _interrupts(node: etree._Element | None) -> bool:
 def check_statuses(process: etree._Element, graph: FlowGraph, model: dict[str, Any], findings: Findings) -> None:
     """A status shows while a user task is open and once an end event is reached; set it there, and only there.
 
-    End events after a non-interrupting boundary event (a deadline's escalation) do not end the item: no status.
+    End events after a non-interrupting boundary event (a deadline's escalation) do not end the item: no status;
+    nor do a sub-process's own end events (the flow goes on after the sub-process).
     """
     for element, task in model["tasks"].items():
         if not task["status"]:
@@ -73,7 +74,8 @@ def check_statuses(process: etree._Element, graph: FlowGraph, model: dict[str, A
     ending = reach(graph, starts(process), passes=lambda element: _interrupts(graph.nodes.get(element)))
     for element in ending:
         node = graph.nodes.get(element)
-        if node is not None and node.tag == _tag("endEvent") and element not in model["statuses"]:
+        ends_item = node is not None and node.tag == _tag("endEvent") and node.getparent() is process
+        if ends_item and element not in model["statuses"]:
             findings.warning(
                 "status-missing",
                 element,

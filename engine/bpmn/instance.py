@@ -21,8 +21,10 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task as SpiffTask
@@ -271,6 +273,28 @@ def _timer_tasks(workflow: BpmnWorkflow, state: TaskState) -> list[SpiffTask]:
         for task in workflow.get_tasks(state=state)
         if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
     ]
+
+
+def waiting_messages(workflow: BpmnWorkflow) -> dict[str, list[SpiffTask]]:
+    """The tasks waiting for a message (start, catch and boundary events, receive tasks), by message name."""
+    found: dict[str, list[SpiffTask]] = {}
+    for task in workflow.event_manager.tasks.values():
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition) and task.state == TaskState.WAITING:
+            found.setdefault(str(definition.name), []).append(task)
+    return found
+
+
+def catch_message(workflow: BpmnWorkflow, name: str, variables: dict[str, Any]) -> list[str]:
+    """Deliver the message ``name``: every task waiting for it catches it, with ``variables`` for its data.
+
+    Returns the BPMN ids that caught it (none: nothing waits for that name). The caller runs the engine after.
+    """
+    waiting = waiting_messages(workflow).get(name, [])
+    if waiting:
+        # The waiting task's own definition: events match by their definition's class and name.
+        workflow.catch(BpmnEvent(waiting[0].task_spec.event_definition, payload={"payload": variables}))
+    return [_element(task) for task in waiting]
 
 
 def set_variable(workflow: BpmnWorkflow, name: str, value: Any) -> None:

@@ -23,6 +23,7 @@ from engine.bpmn.document import decode, executable_process, parse_xml, process_
 from engine.bpmn.findings import Findings, Problem
 from engine.bpmn.flow_graph import flow_graph
 from engine.bpmn.flow_rules import check_paths, check_statuses
+from engine.bpmn.message_rules import message_start
 from engine.bpmn.model import form_keys, read_model
 from engine.bpmn.spiff_parse import parse_specs
 from engine.bpmn.structure import check_structure
@@ -128,6 +129,7 @@ def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     schemas = _read_forms(key, form_keys(process), forms, findings)
     model = read_model(process, schemas, findings)
     model["name"] = name
+    model["message_start"] = message_start(process)
     graph = flow_graph(process)
     check_paths(process, graph, findings)
     check_statuses(process, graph, model, findings)

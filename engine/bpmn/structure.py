@@ -16,6 +16,7 @@ from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
 from engine.bpmn.document import describe
 from engine.bpmn.findings import Findings
 from engine.bpmn.flow_graph import CONTAINERS, FLOW_NODES
+from engine.bpmn.message_rules import check_messages
 from engine.bpmn.model import NS
 
 # Event definition -> (its reference attribute, the root element it must name).
@@ -30,7 +31,12 @@ UNSUPPORTED = {
     "dataStoreReference": "数据存储 Data stores are not supported",
     "businessRuleTask": "业务规则任务 Business rule tasks (DMN decisions) are not supported: use a gateway condition",
     "complexGateway": "复杂网关 Complex gateways are not supported: use an inclusive or exclusive gateway",
+    "sendTask": "发送任务 Send tasks are not supported: a diagram does not send messages",
+    "correlationProperty": "消息关联属性 Correlation properties are not supported: a message is sent to an item by its "
+    "id or business key",
 }
+# Read from the whole file by the parser; everything else from the process.
+_FILE_WIDE = {"dataStore", "correlationProperty"}
 
 
 def _bpmn_elements(root: etree._Element) -> Iterator[etree._Element]:
@@ -153,8 +159,7 @@ def _check_data(process: etree._Element, by_id: dict[str, etree._Element], findi
 
 def _check_unsupported(root: etree._Element, process: etree._Element, findings: Findings) -> None:
     for tag, message in UNSUPPORTED.items():
-        # Data stores are read from the whole file by the parser, everything else from the process.
-        scope = root if tag == "dataStore" else process
+        scope = root if tag in _FILE_WIDE else process
         for node in scope.iter(f"{{{BPMN_NS}}}{tag}"):
             findings.error("unsupported-element", node.get("id", ""), f"{message}: {describe(node)}")
 
@@ -163,6 +168,7 @@ def check_structure(root: etree._Element, process: etree._Element, findings: Fin
     """What SpiffWorkflow's parser would report wrongly, crash on or hang on, reported with the element named."""
     by_id = _check_ids(root, findings)
     _check_unsupported(root, process, findings)
+    check_messages(root, process, findings)
     for container in process.iter(*CONTAINERS):
         _check_flows(container, findings)
     _check_references(root, process, findings)

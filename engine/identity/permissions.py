@@ -53,6 +53,17 @@ def require_migration_reader(user: User) -> None:
         raise Forbidden("您无权查看流程迁移 You may not see process migrations")
 
 
+# Who may send a message to a running item: it moves the item on, or withdraws it (a diagram's boundary
+# "withdraw"), whatever step it is at; so those who sign off items, and administrators.
+MESSAGE_SENDERS = frozenset({Role.APPROVER, Role.ADMIN})
+
+
+def require_message_sender(user: User) -> None:
+    """Approvers and administrators send messages to items (an integration does so with such a user's token)."""
+    if not user.roles & MESSAGE_SENDERS:
+        raise Forbidden("只有审批人和管理员可以向事项发送消息 Only approvers and administrators send messages to items")
+
+
 def require_admin(user: User) -> None:
     """Administrators manage people, departments and anyone's tokens, and retry failed steps (incidents)."""
     if Role.ADMIN not in user.roles:

@@ -99,6 +99,19 @@ def withdraw(
         .values(state="cancelled", completed_at=now)
     )
     session.execute(update(Job).where(Job.kind == workflow.TIMER_JOB, Job.item_id == item.id).values(due_at=None))
+    status_from = item.status
+    item.status, item.status_label = WITHDRAWN
+    item.closed_at = item.updated_at = now
+    item.version += 1
+    record_withdrawal(session, item, actor, status_from, {"reason": reason}, remote)
+    return item
+
+
+def record_withdrawal(
+    session: Session, item: Item, actor: User, status_from: str, data: dict[str, Any], remote: str | None
+) -> None:
+    """The rest of a withdrawal, once the item is ``withdrawn`` and its tasks and timers stopped: here, or by the
+    diagram (an end event with that status, reached through a message). ``data`` holds the ``reason``."""
     session.execute(
         update(ExtensionRequest)
         .where(ExtensionRequest.item_id == item.id, ExtensionRequest.state == "pending")
@@ -107,21 +120,16 @@ def withdraw(
     incident = incidents.current(session, item)
     if incident is not None:
         incidents.resolve(incident, actor.username)
-    status_from = item.status
-    item.status, item.status_label = WITHDRAWN
-    item.closed_at = item.updated_at = now
-    item.version += 1
     history.record(
         session,
         item,
         actor=actor.username,
-        action="withdrawn",
+        action=WITHDRAWN[0],
         status_from=status_from,
         status_to=item.status,
-        data={"reason": reason},
+        data=data,
     )
-    admin_log.record(session, actor.username, "item.withdraw", f"item {item.id}", remote, reason=reason)
-    return item
+    admin_log.record(session, actor.username, "item.withdraw", f"item {item.id}", remote, reason=data.get("reason"))
 
 
 def _value(value: object) -> Any:

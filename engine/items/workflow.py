@@ -21,6 +21,7 @@ from engine.bpmn.instance import (
     LIVE_STATES,
     EngineRun,
     awaits_people,
+    catch_message,
     current_data,
     find_task,
     instance_key,
@@ -61,6 +62,8 @@ OWNER_VARIABLE = "owner"
 UNITS_VARIABLE = "units"
 # The workflow variable with the instant the item becomes overdue, for the diagram's timers.
 DEADLINE_VARIABLE = "deadline_end"
+# The workflow variable with the key a sender gave the item when a message started it (e.g. an intake id).
+BUSINESS_KEY_VARIABLE = "business_key"
 TIMER_JOB = "timer"
 
 
@@ -76,6 +79,15 @@ class NewItem:
     co_departments: tuple[str, ...] = ()
     # None: the joint-task diagram when there are co-units, else the default lifecycle.
     process: str | None = None
+    business_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Message:
+    """A BPMN message as a sender gives it: its name, and the variables merged into the data of what catches it."""
+
+    name: str
+    variables: dict[str, Any]
 
 
 def etag(item: Item) -> str:
@@ -99,23 +111,35 @@ def _units(session: Session, new: NewItem) -> list[Department]:
     return units
 
 
-def _definition(session: Session, new: NewItem) -> ProcessDefinition:
+def _definition(session: Session, new: NewItem, message: Message | None) -> ProcessDefinition:
     key = new.process or (JOINT_PROCESS if new.co_departments else DEFAULT_PROCESS)
     try:
-        return versions.for_new_items(session, key)
+        definition = versions.for_new_items(session, key)
     except NotFound as exc:
         raise _field_error("process", exc.detail) from exc
+    starts_on = definition.model.get("message_start")
+    if starts_on is not None and message is None:
+        # Its start event would wait for ever: such an item starts when its message arrives.
+        raise _field_error(
+            "process",
+            f"流程 {key!r} 由消息 {starts_on!r} 启动 Process {key!r} starts on message {starts_on!r}: "
+            "send that message (POST /api/v1/messages) instead",
+        )
+    return definition
 
 
-def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> Item:
-    """Raise an item and start its process; ``timezone`` is the office's, for the deadline's timers."""
+def create_item(session: Session, actor: User, new: NewItem, timezone: str, message: Message | None = None) -> Item:
+    """Raise an item and start its process; ``timezone`` is the office's, for the deadline's timers.
+
+    ``message``: the message its process's start event waits for (``engine.items.messages.start``).
+    """
     permissions.require_reporter(actor)
     if new.ongoing and new.deadline is not None:
         raise _field_error("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
     sources.require_active(session, new.source)
     units = _units(session, new)
     department = units[0]
-    definition = _definition(session, new)
+    definition = _definition(session, new, message)
     item = Item(
         title=new.title,
         description=new.description,
@@ -142,7 +166,13 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
         UNITS_VARIABLE: codes,
         DEADLINE_VARIABLE: clock.deadline_end(new.deadline, timezone),
     }
+    if new.business_key is not None:
+        start_data[BUSINESS_KEY_VARIABLE] = new.business_key
     workflow = new_workflow(definition, start_data)
+    if message is not None:
+        # One step, past the library's own start task, makes the start event wait; then it catches.
+        workflow.do_engine_steps()
+        catch_message(workflow, message.name, message.variables)
     run = run_engine(workflow)
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
@@ -162,6 +192,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str) -> I
             "ongoing": item.ongoing,
             "co_departments": codes[1:],
             "process": {"key": definition.key, "version": definition.version},
+            **({"message": message.name, "business_key": new.business_key} if message else {}),
         },
     )
     _record_run(session, item, definition, run)

@@ -80,3 +80,22 @@ class BackupRefused(RectiflowError):
 
 class AuditKeyMissing(RectiflowError):
     """没有审计密钥 No audit key: set RECTIFLOW_AUDIT_KEY or run `rectiflow init` to make <instance>/audit.key."""
+
+
+class UndeliveredMessage(RectiflowError):
+    """消息未送达 The message was not delivered."""
+
+    def __init__(self, detail: str, name: str, target: str, variables: list[str]) -> None:
+        super().__init__(detail, errors=[{"field": "name", "message": detail}])
+        # For the admin log: a message nothing takes is recorded, never dropped silently.
+        self.name = name
+        self.target = target
+        self.variables = variables
+
+
+class MessageUnknown(UndeliveredMessage, NotFound):
+    """没有接收此消息的事项或流程 No item or process takes this message."""
+
+
+class MessageUncorrelated(UndeliveredMessage):
+    """消息无法关联 Nothing waits for this message where it was sent, or more than one process starts on it."""

@@ -383,7 +383,7 @@ def call_of_a_missing_process(root: etree._Element) -> None:
 def message_with_a_quote(root: etree._Element) -> None:
     """Valid XML ids, but the library builds an XPath query from them and crashes (XPathEvalError)."""
     add(root, "message", id='notice"1', name="notice")
-    add(node(root, "closed"), "messageEventDefinition", id="closed_message", messageRef='notice"1')
+    add(node(root, "start"), "messageEventDefinition", id="start_message", messageRef='notice"1')
 
 
 XXE = b"""<?xml version="1.0"?>
@@ -524,7 +524,7 @@ REFUSED: list[tuple[str, Callable[[], bytes], str | None, str]] = [
     (
         "reference the parser itself fails on",
         lambda: edited(message_with_a_quote),
-        "closed",
+        "start",
         "SpiffWorkflow could not parse it",
     ),
     ("DOCTYPE with an external entity (XXE)", lambda: XXE, None, "DOCTYPE"),

@@ -17,6 +17,7 @@ from web.api import (
     health,
     incidents,
     items,
+    messages,
     migrations,
     notifications,
     people,
@@ -116,6 +117,7 @@ def init_api(app: Flask) -> None:
                 audit,
                 incidents,
                 sources,
+                messages,
             )
         ),
         auth.login_blp,

@@ -8,7 +8,7 @@ from flask import Response, jsonify, request
 
 from engine.audit import history
 from engine.identity import permissions
-from engine.items import corrections, items, progress, workflow
+from engine.items import corrections, items, messages, progress, workflow
 from engine.ledger import ledger, ledger_export
 from engine.store.models import ProgressUpdate, User
 from web import db
@@ -27,6 +27,7 @@ from web.api.schemas import (
     LedgerImportedSchema,
     LedgerPreviewSchema,
     LedgerUploadSchema,
+    MessageSchema,
     ProgressCreateSchema,
     ProgressListSchema,
     ProgressUpdateSchema,
@@ -175,6 +176,32 @@ def list_progress(item_id: int) -> dict[str, Any]:
     session = db.session()
     item = items.get_visible(session, current_user(), item_id)
     return {"updates": progress.updates(session, item)}
+
+
+def _message_sender(user: User, item_id: int) -> None:
+    permissions.require_message_sender(user)
+
+
+@blp.route("/<int:item_id>/messages", methods=["POST"])
+@check_first(_message_sender)
+@blp.arguments(MessageSchema)
+@blp.response(200, ItemSchema)
+@blp.problems(
+    400,
+    403,
+    413,
+    described={
+        404: "No such item (in the admin log, `message.undelivered`)",
+        409: "Nothing on the item waits for this message (in the admin log, `message.undelivered`)",
+    },
+)
+def send_message(body: dict[str, Any], item_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A BPMN message for the item: its catch event, receive task or boundary event of that name catches it,
+    the variables join the item's data and the item moves on. Approvers and administrators send messages."""
+    session = db.session()
+    message = workflow.Message(body["name"], body["variables"])
+    item = messages.deliver(session, current_user(), item_id, message, request.remote_addr)
+    return item_payload(session, item, db.today()), 200, {"ETag": workflow.etag(item)}
 
 
 def _admin(user: User, item_id: int) -> None:

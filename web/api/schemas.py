@@ -383,6 +383,33 @@ class TaskListSchema(Schema):
     total = fields.Integer()
 
 
+class MessageSchema(Schema):
+    name = Text(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "the bpmn:message name an event or receive task of the item's diagram waits for"},
+    )
+    variables = fields.Dict(
+        keys=Text(validate=validate.Length(min=1, max=200)),
+        load_default=dict,
+        metadata={
+            "description": "merged into the data of what catches the message (department, units, "
+            "deadline_end, owner and business_key are the item's own: refused)"
+        },
+    )
+
+
+class MessageStartSchema(MessageSchema):
+    business_key = Text(
+        load_default=None,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "correlation: the message goes to the item a message started with this key, if any; "
+            "else it starts an item that keeps the key (variable business_key)"
+        },
+    )
+
+
 class CompleteSchema(Schema):
     data = fields.Dict(keys=fields.String(), required=True, metadata={"description": "the task form's fields"})
 

@@ -247,6 +247,7 @@ class _Presenter:
             "extension_granted": lambda e, d: (_("同意延期至 %(day)s", day=self._day(d, "new_deadline")), set()),
             "extension_refused": lambda e, d: (_("不同意延期"), set()),
             "withdrawn": lambda e, d: (_("撤销了事项"), set()),
+            "message_received": lambda e, d: (_("发来消息“%(name)s”", name=d.get("message", "")), {"message"}),
             "corrected": lambda e, d: (_("更正了登记信息"), set()),
         }
         known = sentences.get(event.action)
