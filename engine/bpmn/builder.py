@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from copy import deepcopy
 from functools import cache
+from typing import ClassVar
 
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
+from engine.bpmn.external import ExternalServiceTask, ExternalServiceTaskConverter, ExternalServiceTaskParser
 from engine.bpmn.jail import JailedEnvironment
 from engine.store.clock import days_before
 
@@ -23,9 +26,18 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
+class _Parser(CamundaParser):
+    # A service task waits for an external worker (``engine.bpmn.external``); the structural checks
+    # refuse one that is not ``camunda:type="external"`` before the parser sees it.
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
+    }
+
+
 def make_parser() -> CamundaParser:
     """A fresh parser; parsers accumulate files, so each deployment gets its own."""
-    return CamundaParser()
+    return _Parser()
 
 
 @cache
@@ -38,5 +50,7 @@ def script_engine() -> PythonScriptEngine:
 @cache
 def serializer() -> BpmnWorkflowSerializer:
     # Copy the library's config before customising it: never edit a library's module-level state.
-    registry = BpmnWorkflowSerializer.configure(deepcopy(CAMUNDA_CONFIG))
+    config = deepcopy(CAMUNDA_CONFIG)
+    config[ExternalServiceTask] = ExternalServiceTaskConverter
+    registry = BpmnWorkflowSerializer.configure(config)
     return BpmnWorkflowSerializer(registry)

@@ -80,3 +80,7 @@ class BackupRefused(RectiflowError):
 
 class AuditKeyMissing(RectiflowError):
     """没有审计密钥 No audit key: set RECTIFLOW_AUDIT_KEY or run `rectiflow init` to make <instance>/audit.key."""
+
+
+class LockLost(RectiflowError):
+    """锁已失效 This worker holds no lock on the task: it expired, or another worker fetched it since."""

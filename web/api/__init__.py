@@ -14,6 +14,7 @@ from web.api import (
     audit,
     auth,
     extensions,
+    external_tasks,
     health,
     incidents,
     items,
@@ -116,6 +117,7 @@ def init_api(app: Flask) -> None:
                 audit,
                 incidents,
                 sources,
+                external_tasks,
             )
         ),
         auth.login_blp,

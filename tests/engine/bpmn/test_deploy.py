@@ -122,7 +122,6 @@ def test_a_form_key_that_is_no_plain_json_file_name_is_refused_naming_the_task(k
 @pytest.mark.parametrize(
     ("element", "words"),
     [
-        ('<bpmn:serviceTask id="x"/>', "serviceTask 'x' is not supported"),
         ('<bpmn:receiveTask id="x" messageRef="m"/>', "receiveTask 'x' is not supported"),
         ('<bpmn:sendTask id="x" messageRef="m"/>', "sendTask 'x' is not supported"),
     ],
