@@ -123,10 +123,10 @@ def test_only_workers_fetch_and_complete(client: FlaskClient, people: People, ro
     assert client.post(f"{API}/external-tasks/fetch-and-lock", json=body).status_code == 401
 
 
-def expire_locks(sessions: sessionmaker[Session]) -> None:
-    """Time passes beyond every lock (the server reads the clock; the test moves the locks instead)."""
+def time_passes(sessions: sessionmaker[Session]) -> None:
+    """Time passes beyond every lock and retry timeout (the server reads the clock: the test moves them instead)."""
     with transaction(sessions) as session:
-        session.execute(update(ExternalTask).values(lock_expires_at=utcnow()))
+        session.execute(update(ExternalTask).values(lock_expires_at=utcnow(), available_at=utcnow()))
 
 
 @pytest.mark.usefixtures("example")
@@ -140,7 +140,7 @@ def test_an_expired_lock_is_lost_the_task_is_offered_again_and_the_late_answer_i
     assert extended.status_code == 200
     assert extended.json["lock_expires_at"] > first["lock_expires_at"]
 
-    expire_locks(sessions)
+    time_passes(sessions)
     late = post(client, robot, first["id"], "complete", worker_id="slow", variables={"district": "旧"})
     assert late.status_code == 409
     assert "lock" in late.json["detail"]
@@ -154,7 +154,7 @@ def test_an_expired_lock_is_lost_the_task_is_offered_again_and_the_late_answer_i
 
 @pytest.mark.usefixtures("example")
 def test_a_failure_with_retries_left_is_offered_again_after_its_timeout(
-    client: FlaskClient, people: People, robot: dict[str, str]
+    client: FlaskClient, people: People, robot: dict[str, str], sessions: sessionmaker[Session]
 ) -> None:
     waiting_item(client, people)
     (task,) = fetch(client, robot)
@@ -164,6 +164,9 @@ def test_a_failure_with_retries_left_is_offered_again_after_its_timeout(
     assert later.status_code == 200
     assert (later.json["retries"], later.json["worker_id"], later.json["state"]) == (2, None, "open")
     assert fetch(client, robot) == []  # not before its retry timeout
+    time_passes(sessions)
+    (again,) = fetch(client, robot, worker="w2")
+    assert (again["id"], again["retries"], again["error_message"]) == (task["id"], 2, "超时")
 
     with_no_wait = post(client, robot, task["id"], "failure", worker_id="w1", message="x", retries=1)
     assert with_no_wait.status_code == 409  # the failure report gave the lock up
