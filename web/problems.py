@@ -29,6 +29,7 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.AlreadyExists: 409,
     errors.InvalidDiagram: 422,
     errors.TaskNotReady: 409,
+    errors.LockLost: 409,
     errors.IncidentResolved: 409,
     errors.AlreadyDecided: 409,
     errors.StaleVersion: 412,

@@ -30,6 +30,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task
 
+from engine.bpmn.external import ExternalServiceTask, ExternalServiceTaskConverter, ExternalServiceTaskParser
 from engine.bpmn.jail import JailedEnvironment
 from engine.store.clock import days_before
 
@@ -108,6 +109,9 @@ class Parser(CamundaParser):
         full_tag("intermediateCatchEvent"): (_CatchEventParser, IntermediateCatchEvent),
         full_tag("boundaryEvent"): (_BoundaryEventParser, BoundaryEvent),
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
+        # A service task waits for an external worker (``engine.bpmn.external``); the structural checks
+        # refuse one that is not ``camunda:type="external"`` before the parser sees it.
+        full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
     }
 
 
@@ -128,5 +132,6 @@ def serializer() -> BpmnWorkflowSerializer:
     # Copy the library's config before customising it: never edit a library's module-level state.
     config = deepcopy(CAMUNDA_CONFIG)
     config[MergedMessage] = MessageEventDefinitionConverter
+    config[ExternalServiceTask] = ExternalServiceTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
     return BpmnWorkflowSerializer(registry)

@@ -32,6 +32,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import people
 from engine.bpmn.builder import script_engine, serializer
+from engine.bpmn.external import ExternalServiceTask
 from engine.store.clock import NEVER
 from engine.store.errors import StateTooLarge
 from engine.store.models import Instance, ProcessDefinition
@@ -339,6 +340,13 @@ def live_user_tasks(workflow: BpmnWorkflow) -> Iterator[SpiffTask]:
             yield task
 
 
+def live_external_tasks(workflow: BpmnWorkflow) -> Iterator[SpiffTask]:
+    """The external service tasks waiting for a worker (READY: the engine never runs them itself)."""
+    for task in workflow.get_tasks(state=TaskState.READY):
+        if isinstance(task.task_spec, ExternalServiceTask):
+            yield task
+
+
 def instance_key(task: SpiffTask) -> str | None:
     """For one instance of a multi-instance task: the value of its element variable (e.g. a unit)."""
     item = getattr(task.parent.task_spec, "input_item", None) if task.parent else None
@@ -361,12 +369,15 @@ def reached_end_events(workflow: BpmnWorkflow) -> list[str]:
     ]
 
 
+def data_at(workflow: BpmnWorkflow, task: SpiffTask | None) -> dict[str, Any]:
+    """The workflow's data as ``task`` sees it, as plain JSON."""
+    data = dict(workflow.data)
+    if task is not None:
+        data.update(task.data)
+    return json.loads(json.dumps(data, default=str))
+
+
 def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
     """The data a person would call the item's data now: the live task's, or the finished process's."""
     live = next(live_user_tasks(workflow), None)
-    data = dict(workflow.data)
-    if live is not None:
-        data.update(live.data)
-    elif workflow.last_task is not None:
-        data.update(workflow.last_task.data)
-    return json.loads(json.dumps(data, default=str))
+    return data_at(workflow, live if live is not None else workflow.last_task)

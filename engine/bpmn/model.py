@@ -7,6 +7,7 @@ All of it comes from the BPMN file and the form files deployed with it, never fr
   an end event's status is the item's status once the process reaches it.
 - ``camunda:properties`` on an event: ``escalation`` (e.g. ``warning``, ``overdue``): when the event
   fires (a deadline timer), the item's history records an escalation of that kind.
+- ``camunda:topic`` on an external service task: the topic its workers fetch.
 - ``camunda:formKey`` on a user task: a JSON Schema among the forms deployed with the diagram.
 - ``camunda:properties`` on a lane: ``candidates`` names the rule (``engine.bpmn.lanes``) that
   decides who may complete the lane's tasks. Without the property the lane's id is taken as the rule.
@@ -27,11 +28,12 @@ from lxml import etree
 
 from engine.bpmn import people
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
+from engine.bpmn.external import EXTERNAL
 from engine.bpmn.findings import Findings
 from engine.bpmn.flow_graph import flow_graph, reach, starts
 from engine.bpmn.lanes import LaneRule
 from engine.bpmn.sandbox import CodeRefused, compile_code
-from engine.store.models import Item, Task, User
+from engine.store.models import ExternalTask, Item, Task, User
 
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 
@@ -48,6 +50,7 @@ MAX_TASK_TITLE = _column_length(Task.__table__.c.title)
 MAX_LANE_NAME = _column_length(Task.__table__.c.lane)
 MAX_ROLES = _column_length(Task.__table__.c.candidate_role)
 MAX_USERNAME = _column_length(User.__table__.c.username)
+MAX_TOPIC = _column_length(ExternalTask.__table__.c.topic)
 # A condition longer than this is not a condition a person wrote; the Python parser also runs out of
 # memory (MemoryError) on pathological input long before the upload limit.
 MAX_EXPRESSION = 10_000
@@ -249,6 +252,20 @@ def _check_names(attribute: str, names: list[str]) -> None:
             raise people.Refused(f"用户名无效 {name[:80]!r} is not a username (no spaces, at most {MAX_USERNAME})")
 
 
+def _external_task(node: etree._Element, findings: Findings) -> dict[str, str]:
+    element = node.get("id", "")
+    _check_length(element, "任务 id Task id", element, MAX_TASK_NAME, findings)
+    topic = (node.get(f"{{{CAMUNDA_NS}}}topic") or "").strip()
+    if not topic:
+        findings.error(
+            "topic-missing",
+            element,
+            f"外部服务任务没有主题 External service task {element!r} has no camunda:topic: no worker would fetch it",
+        )
+    _check_length(element, "主题 Topic", topic, MAX_TOPIC, findings)
+    return {"title": node.get("name") or element, "topic": topic}
+
+
 def _status(element: str, props: dict[str, str], findings: Findings) -> dict[str, str]:
     status = props["status"].strip()
     if not status:
@@ -271,12 +288,15 @@ def read_model(
     tasks: dict[str, Any] = {}
     statuses: dict[str, dict[str, str]] = {}
     escalations: dict[str, dict[str, str]] = {}
+    external: dict[str, dict[str, str]] = {}
     for node in process.iter(f"{{{BPMN_NS}}}*"):
         element = node.get("id")
         if element is None:
             continue
         if node.tag == f"{{{BPMN_NS}}}userTask":
             tasks[element] = _user_task(node, _lane_of(node, lanes, process), schemas, findings)
+        elif node.tag == f"{{{BPMN_NS}}}serviceTask" and node.get(f"{{{CAMUNDA_NS}}}type") == EXTERNAL:
+            external[element] = _external_task(node, findings)
         props = properties(node)
         if "status" in props:
             statuses[element] = _status(element, props, findings)
@@ -289,6 +309,7 @@ def read_model(
         # In lifecycle order, so that status tabs and lists follow the way an item goes.
         "statuses": {element: statuses[element] for element in _flow_order(process) if element in statuses},
         "escalations": escalations,
+        "external": external,
     }
 
 

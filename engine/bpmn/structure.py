@@ -14,6 +14,7 @@ from lxml import etree
 
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
 from engine.bpmn.document import describe
+from engine.bpmn.external import EXTERNAL
 from engine.bpmn.findings import Findings
 from engine.bpmn.flow_graph import CONTAINERS, FLOW_NODES
 from engine.bpmn.message_rules import check_messages
@@ -164,11 +165,32 @@ def _check_unsupported(root: etree._Element, process: etree._Element, findings: 
             findings.error("unsupported-element", node.get("id", ""), f"{message}: {describe(node)}")
 
 
+def _check_service_tasks(process: etree._Element, findings: Findings) -> None:
+    """A service task is a job for external workers, one at a time; nothing else the engine could run."""
+    for node in process.iter(f"{{{BPMN_NS}}}serviceTask"):
+        element = node.get("id", "")
+        if node.get(f"{{{CAMUNDA_NS}}}type") != EXTERNAL:
+            findings.error(
+                "unsupported-element",
+                element,
+                f'只支持外部服务任务 Only external service tasks are supported: set camunda:type="external" and '
+                f"camunda:topic on {describe(node)}",
+            )
+        elif node.xpath("./bpmn:multiInstanceLoopCharacteristics | ./bpmn:standardLoopCharacteristics", namespaces=NS):
+            findings.error(
+                "unsupported-element",
+                element,
+                f"外部服务任务不能多实例或循环 {describe(node)} cannot be multi-instance or a loop: let the worker "
+                "handle every element in one task",
+            )
+
+
 def check_structure(root: etree._Element, process: etree._Element, findings: Findings) -> None:
     """What SpiffWorkflow's parser would report wrongly, crash on or hang on, reported with the element named."""
     by_id = _check_ids(root, findings)
     _check_unsupported(root, process, findings)
     check_messages(root, process, findings)
+    _check_service_tasks(process, findings)
     for container in process.iter(*CONTAINERS):
         _check_flows(container, findings)
     _check_references(root, process, findings)

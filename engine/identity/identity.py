@@ -31,6 +31,8 @@ class Role(enum.StrEnum):
     DESIGNER = "designer"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    # A program, not a person: an external worker fetching and completing service tasks.
+    WORKER = "worker"
 
 
 def add_department(session: Session, code: str, name: str, external: bool = False) -> Department:

@@ -70,6 +70,12 @@ def require_admin(user: User) -> None:
         raise Forbidden("只有管理员可以执行此操作 Only administrators may do this")
 
 
+def require_worker(user: User) -> None:
+    """External workers (tokens of a user with the ``worker`` role) fetch, complete and fail external service tasks."""
+    if Role.WORKER not in user.roles:
+        raise Forbidden("只有外部工作者可以处理外部任务 Only external workers (role worker) handle external tasks")
+
+
 def require_auditor(user: User) -> None:
     """Auditors verify and export the history."""
     if Role.AUDITOR not in user.roles:

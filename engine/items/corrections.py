@@ -23,7 +23,7 @@ from engine.audit import admin_log, history
 from engine.bpmn.instance import dump, restore, set_variable
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
-from engine.items import assignment, incidents, items, sources, workflow
+from engine.items import assignment, external_tasks, incidents, items, sources, workflow
 from engine.store import clock
 from engine.store.errors import InvalidInput, StaleVersion
 from engine.store.models import ExtensionRequest, Instance, Item, Job, ProcessDefinition, Task, User, utcnow
@@ -117,6 +117,7 @@ def record_withdrawal(
         .where(ExtensionRequest.item_id == item.id, ExtensionRequest.state == "pending")
         .values(state="cancelled")
     )
+    external_tasks.cancel_all(session, item)
     incident = incidents.current(session, item)
     if incident is not None:
         incidents.resolve(incident, actor.username)

@@ -1,4 +1,4 @@
-"""Incidents: a diagram's script, condition or timer expression failed on one item.
+"""Incidents: a diagram's script, condition or timer expression failed on one item, or an external worker gave up.
 
 The item stays where it was, flagged, with the error in its history; nothing else is affected.
 An admin retries the failed step (``workflow.retry_incident``): a retry that gets through resolves
@@ -17,15 +17,17 @@ from engine.store.models import Incident, Item, utcnow
 
 # Longer messages are cut: a runaway script's error can quote a lot of data.
 MAX_MESSAGE = 2_000
+SCRIPT_FAILED = "脚本或表达式出错"
+EXTERNAL_FAILED = "外部任务失败"
 
 
-def _message(failure: Failure) -> str:
-    return f"脚本或表达式出错 {failure.message}"[:MAX_MESSAGE]
+def _message(failure: Failure, heading: str = SCRIPT_FAILED) -> str:
+    return f"{heading} {failure.message}"[:MAX_MESSAGE]
 
 
-def open_incident(session: Session, item: Item, failure: Failure) -> Incident:
+def open_incident(session: Session, item: Item, failure: Failure, heading: str = SCRIPT_FAILED) -> Incident:
     """Record the failure on the item (the caller holds its lock): an incident row and a history event."""
-    incident = Incident(item_id=item.id, element=failure.element, message=_message(failure))
+    incident = Incident(item_id=item.id, element=failure.element, message=_message(failure, heading))
     session.add(incident)
     session.flush()
     history.record(

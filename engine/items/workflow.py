@@ -35,7 +35,7 @@ from engine.bpmn.instance import (
 )
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
-from engine.items import assignment, forms, incidents, notifications, sources
+from engine.items import assignment, external_tasks, forms, incidents, notifications, sources
 from engine.store import clock
 from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
 from engine.store.models import (
@@ -343,6 +343,7 @@ def retry_incident(
 ) -> Incident:
     """Run the failed step again, first setting ``data`` (e.g. a variable the script lacked).
 
+    An external task a worker gave up on is offered to workers again, with ``data`` among its variables.
     It resolves the incident when that step gets through (a later step that fails opens its own);
     when it fails again, the incident stays open with the new error. Either way the item's history
     and the admin log record the retry.
@@ -353,6 +354,7 @@ def retry_incident(
     definition = session.get_one(ProcessDefinition, item.definition_id)
     instance = session.get_one(Instance, item.id)
     workflow = restore(definition, instance)
+    external_tasks.reoffer(session, workflow, item, incident.element, data)
     run = run_engine(workflow, retry=incident.element, data=data)
     status_from = item.status
     new_tasks = store_state(session, item, instance, definition, workflow, run, actor)
@@ -436,6 +438,7 @@ def store_state(
     item.updated_at = now
     item.version += 1
     new_tasks = _sync_tasks(session, item, definition.model, workflow, actor)
+    external_tasks.sync(session, item, workflow)
     instance.serializer_version, instance.state = run.state
     instance.data = data
     _schedule(session, item, workflow)

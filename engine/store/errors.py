@@ -99,3 +99,7 @@ class MessageUnknown(UndeliveredMessage, NotFound):
 
 class MessageUncorrelated(UndeliveredMessage):
     """消息无法关联 Nothing waits for this message where it was sent, or more than one process starts on it."""
+
+
+class LockLost(RectiflowError):
+    """锁已失效 This worker holds no lock on the task: it expired, or another worker fetched it since."""

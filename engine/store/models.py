@@ -254,6 +254,36 @@ class Task(Base):
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="raise")
 
 
+class ExternalTask(Base):
+    """An external service task waiting for a worker of its topic (``engine.items.external``).
+
+    ``open`` while the diagram waits at it: offered to a worker when ``available_at`` has come and no
+    lock holds (``lock_expires_at`` passed); a worker holds it while its lock lasts. ``incident`` once a
+    worker gave up with no retries left (an admin's retry opens it again); ``completed`` or ``cancelled``
+    for good (an interrupting event, or a migration, removed it from the diagram's path).
+    """
+
+    __tablename__ = "external_task"
+    __table_args__ = (Index("ix_external_task_fetch", "state", "topic", "available_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    spiff_id: Mapped[str] = mapped_column(String(36))
+    element: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    # The item's data when the task was reached: what a worker is given.
+    variables: Mapped[dict[str, Any]] = mapped_column(JSON)
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    lock_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    available_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # None until a worker reports a failure, then what it said is left.
+    retries: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+
 class ProgressUpdate(Base):
     """A progress note on an item without completing its task (for 旬调度 and the week's plan)."""
 

@@ -121,7 +121,7 @@ def contract(
     """The app's own OpenAPI document over seeded data, with ``chief`` holding every role in ``office``."""
     with transaction(sessions) as session:
         identity.add_user(
-            session, "chief", "office", ["reporter", "manager", "approver", "designer", "auditor", "admin"]
+            session, "chief", "office", ["reporter", "manager", "approver", "designer", "auditor", "admin", "worker"]
         )
         people.tokens["chief"] = identity.create_token(session, "chief")
     seeded = seed(client, people)

@@ -14,6 +14,7 @@ from web.api import (
     audit,
     auth,
     extensions,
+    external_tasks,
     health,
     incidents,
     items,
@@ -118,6 +119,7 @@ def init_api(app: Flask) -> None:
                 incidents,
                 sources,
                 messages,
+                external_tasks,
             )
         ),
         auth.login_blp,

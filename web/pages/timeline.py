@@ -157,7 +157,7 @@ class _Presenter:
         return text.pick(value, self.locale)
 
     def task_title(self, task: str | None) -> str:
-        spec = self.model.get("tasks", {}).get(task) or {}
+        spec = self.model.get("tasks", {}).get(task) or self.model.get("external", {}).get(task) or {}
         return self.pick(spec.get("title") or _("某个步骤"))
 
     def status(self, status: str | None) -> str:
@@ -241,6 +241,14 @@ class _Presenter:
             "timer": lambda e, d: (_("定时事件已触发"), set()),
             "incident": lambda e, d: (_("流程在“%(step)s”处出错", step=self.task_title(e.task)), set()),
             "incident_retried": self._retried,
+            "external_completed": lambda e, d: (
+                _(
+                    "外部系统（%(worker)s）完成了“%(step)s”",
+                    worker=d.get("worker", ""),
+                    step=self.task_title(e.task),
+                ),
+                {"worker", "topic", "variables"},
+            ),
             "imported": self._imported,
             "ledger_updated": self._ledger_updated,
             "extension_requested": lambda e, d: (_("申请延期至 %(day)s", day=self._day(d, "new_deadline")), set()),

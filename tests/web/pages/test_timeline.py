@@ -61,6 +61,8 @@ def _every_action(sessions: sessionmaker[Session], *, add_unit: bool = True) -> 
         history.record(session, item, actor="qian", action="incident_retried", task="notify_script", data=outcome)
         history.record_change(session, item, actor="wang", action="imported", data={"row": 3, "remarks": "台账"})
         history.record_change(session, item, actor="wang", action="archived_by_robot", data={"box": {"n": 1}})
+        external = {"worker": "geo-1", "topic": "geocode", "variables": {"district": "东城区"}}
+        history.record_change(session, item, actor="robot", action="external_completed", task="locate", data=external)
     with time_machine.travel("2026-12-08T01:00:00+00:00", tick=False), transaction(sessions) as session:
         assert workflow.fire_timers(session, item_id) == ["rectify_warning"]
         item = session.get_one(Item, item_id)
@@ -125,9 +127,11 @@ def test_the_timeline_of_every_action_reads_as_sentences_in_both_languages(
         "原整改时限 2026年12月10日",
         "赵审核 退回了“审核验收” 审核中 → 责任人整改中 缺少照片佐证",
         "记录了“archived by robot”",
+        "robot 外部系统（geo-1）完成了“某个步骤”",
     ]:
         assert expected in text, f"{expected!r} not in {text!r}"
     internal = r"status_from|ongoing|\{'key'|kind|warning|overdue|True|False|identified|define_measures|rectify|None"
+    internal += r"|geocode|district"
     assert re.findall(internal, text) == []
     assert re.findall(r"\b(wang|li|zhang|zhao|qian)\b", text) == []
     # Who is who, and which unit, is read once for the whole page, not once per event.
@@ -141,6 +145,7 @@ def test_the_timeline_of_every_action_reads_as_sentences_in_both_languages(
         "2026-12-08 Warning: the deadline is near",
         "2026-12-11 Overdue: escalated past the deadline",
         "Identified → Measures defined",
+        "the external system (geo-1) completed",
     ]:
         assert expected in english, f"{expected!r} not in {english!r}"
     assert "登记了事项" not in english and "逾期督办" not in english
