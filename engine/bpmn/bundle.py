@@ -52,9 +52,21 @@ def is_zip(content: bytes) -> bool:
     return content.startswith(b"PK\x03\x04")
 
 
+def _may_be_xml(content: bytes) -> bool:
+    """Whether the upload could be a diagram at all (else there is nothing to lint); empty is malformed XML.
+
+    XML in UTF-16 passes too: the parser then says it must be UTF-8.
+    """
+    text = content.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return not text or text.startswith((b"<", b"\xff\xfe", b"\xfe\xff"))
+
+
 def from_parts(file: bytes, forms: Mapping[str, bytes], max_bytes: int) -> Bundle:
     """An upload: a bundle's zip alone, or the diagram with its forms beside it."""
     if not is_zip(file):
+        if not _may_be_xml(file):
+            message = "不是 BPMN 文件或流程包 The file is neither a BPMN (XML) diagram nor a bundle's .zip"
+            raise InvalidInput(message, errors=[{"field": "file", "message": message}])
         return Bundle(file, forms)
     if forms:
         message = "流程包已含表单 Send the forms inside the zip (forms/<key>.json), not beside it"

@@ -531,6 +531,7 @@ REFUSED: list[tuple[str, Callable[[], bytes], str | None, str]] = [
     ("billion laughs", lambda: BILLION_LAUGHS, None, "DOCTYPE"),
     ("not UTF-8", lambda: BUNDLED.read_text(encoding="utf-8").encode("gb18030"), None, "must be UTF-8 encoded"),
     ("UTF-16", lambda: BUNDLED.read_text(encoding="utf-8").encode("utf-16"), None, "must be UTF-8"),
+    ("neither XML nor a zip", lambda: "ßﵒ".encode(), None, "neither a BPMN (XML) diagram nor a bundle's .zip"),
 ]
 
 

@@ -122,7 +122,7 @@ def test_a_form_key_that_is_no_plain_json_file_name_is_refused_naming_the_task(k
 @pytest.mark.parametrize(
     ("element", "words"),
     [
-        ('<bpmn:serviceTask id="x"/>', "serviceTask 'x' is not supported"),
+        ('<bpmn:serviceTask id="x"/>', "Only external service tasks are supported"),
         ('<bpmn:sendTask id="x" messageRef="m"/>', "Send tasks are not supported: a diagram does not send messages"),
     ],
 )
