@@ -138,5 +138,6 @@ def test_writers_are_served_while_an_import_is_being_parsed(live_server: str, pe
             served_meanwhile += not finished.is_set()
         assert preview.result().status_code == 200
         assert len(preview.result().json()["rows"]) == 9_999
-    # On SQLite a parse holding the write lock let one writer through at most (a race won before it began).
-    assert served_meanwhile >= 3
+    # A parse holding the write lock let one writer through at most (a race won before it began); how many more
+    # get through depends on the machine's load (two on a busy two-core one), so the bar sits just above that one.
+    assert served_meanwhile >= 2
