@@ -8,8 +8,10 @@ the stored state; a timer that already fired no longer waits, so nothing fires t
 
 An ``email`` job (``engine.notify.mailer``) is composed in one short transaction, sent with no transaction
 open, and marked done in a second one; a failed send takes the same retry-with-backoff path as any
-failed job. A ``migration`` job moves a confirmed migration's items a batch per run. With ``mail``
-set, notifications the worker's own jobs create (deadline escalations) enqueue e-mail too.
+failed job. A ``webhook`` job (``engine.notify.webhooks``) takes the same path: built in a transaction,
+POSTed outside any, done on a 2xx answer; it gives up after ``webhooks.MAX_ATTEMPTS``. A ``migration``
+job moves a confirmed migration's items a batch per run. With ``mail`` set, notifications the worker's own
+jobs create (deadline escalations) enqueue e-mail too.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
+from functools import partial
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.items import migrations, notifications, workflow
-from engine.notify import mailer
+from engine.notify import mailer, webhooks
 from engine.store.config import MailSettings
 from engine.store.db import transaction
 from engine.store.models import Job, utcnow
@@ -68,7 +70,6 @@ class Worker:
             return [job.id for job in jobs]
 
     def run(self, job_id: int) -> None:
-        message = None
         try:
             with transaction(self.sessions) as session:
                 if self.mail is not None:
@@ -77,15 +78,15 @@ class Worker:
                 if job is None:
                     return
                 item_id = job.item_id
-                message, fired = self._work(session, job)
-                if message is None:
+                send, fired = self._work(session, job)
+                if send is None:
                     self._done(job)
-            if message is not None and self.mail is not None:
-                mailer.send(self.mail, message)  # outside any transaction: SMTP never holds a lock
+            if send is not None:
+                send()  # outside any transaction: a slow SMTP server or receiver never holds a lock
                 with transaction(self.sessions) as session:
                     job = self._leased(session, job_id)
                     if job is None:
-                        log.warning("email job %s was sent after its lease ran out", job_id)
+                        log.warning("job %s was sent after its lease ran out", job_id)
                         return
                     self._done(job)
         except Exception as exc:
@@ -95,10 +96,14 @@ class Worker:
         if self.on_done is not None:
             self.on_done(job_id, item_id, fired)
 
-    def _work(self, session: Session, job: Job) -> tuple[EmailMessage | None, list[str]]:
-        """Do the job's work in ``session``: an e-mail to send afterwards, and the timers that fired."""
+    def _work(self, session: Session, job: Job) -> tuple[Callable[[], None] | None, list[str]]:
+        """Do the job's work in ``session``: what to send afterwards (e-mail, webhook), and the timers that fired."""
         if job.kind == mailer.EMAIL_JOB:
-            return mailer.compose(session, job.payload, self.mail), []
+            message = mailer.compose(session, job.payload, self.mail)
+            return (None if message is None or self.mail is None else partial(mailer.send, self.mail, message)), []
+        if job.kind == webhooks.WEBHOOK_JOB:
+            delivery = webhooks.prepare(session, job.payload)
+            return (None if delivery is None else delivery.send), []
         if job.kind == workflow.TIMER_JOB and job.item_id is not None:
             return None, workflow.fire_timers(session, job.item_id)
         if job.kind == migrations.MIGRATION_JOB and job.payload is not None:
@@ -123,7 +128,7 @@ class Worker:
     @staticmethod
     def _done(job: Job) -> None:
         job.locked_by = job.locked_until = job.last_error = None
-        if job.kind == mailer.EMAIL_JOB:
+        if job.kind in (mailer.EMAIL_JOB, webhooks.WEBHOOK_JOB):
             job.due_at = None  # sent (or nothing to send); the row stays as the record
 
     def _retry_later(self, job_id: int, exc: Exception) -> None:
@@ -132,7 +137,7 @@ class Worker:
             job = session.get(Job, job_id)
             if job is not None:
                 job.last_error = f"{type(exc).__name__}: {exc}"
-                job.due_at = utcnow() + backoff(job.attempts)
+                job.due_at = None if webhooks.gives_up(job) else utcnow() + backoff(job.attempts)
                 job.locked_by = job.locked_until = None
 
     def run_pending(self) -> int:

@@ -36,6 +36,7 @@ from engine.bpmn.instance import (
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
 from engine.items import assignment, external_tasks, forms, incidents, notifications, sources
+from engine.notify import webhooks
 from engine.store import clock
 from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
 from engine.store.models import (
@@ -407,6 +408,8 @@ def _record_escalations(
         )
         if escalation:
             notifications.escalated(session, item, escalation["kind"], escalation["name"])
+            if escalation["kind"] == "overdue":
+                webhooks.announce(session, item, webhooks.OVERDUE)
 
 
 def _schedule(session: Session, item: Item, workflow: BpmnWorkflow) -> None:
@@ -432,6 +435,7 @@ def store_state(
     """Write the workflow's state (as ``run`` measured it) into the item, its tasks and its instance."""
     data = current_data(workflow)
     _sync_owner(session, item, data)
+    status_from, was_closed = item.status, item.closed_at is not None
     item.status, item.status_label = _status(definition.model, workflow)
     now = utcnow()
     item.closed_at = now if workflow.completed else None
@@ -442,6 +446,7 @@ def store_state(
     instance.serializer_version, instance.state = run.state
     instance.data = data
     _schedule(session, item, workflow)
+    webhooks.item_changed(session, item, status_from, was_closed)
     return new_tasks
 
 

@@ -507,3 +507,21 @@ class Source(Base):
     name: Mapped[str] = mapped_column(String(50), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer)
+
+
+class Webhook(Base):
+    """An administrator's outgoing webhook: a URL told of the item events it subscribes to (``engine.notify.webhooks``).
+
+    The secret signs each delivery (HMAC-SHA256); it is shown once, when the webhook is created. A removed
+    webhook is kept inactive: its past deliveries (jobs) still name it.
+    """
+
+    __tablename__ = "webhook"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -26,6 +26,7 @@ from web.api import (
     reports,
     sources,
     tasks,
+    webhooks,
 )
 from web.api.schemas import ProblemSchema
 from web.problems import PROBLEM_JSON
@@ -120,6 +121,7 @@ def init_api(app: Flask) -> None:
                 sources,
                 messages,
                 external_tasks,
+                webhooks,
             )
         ),
         auth.login_blp,
