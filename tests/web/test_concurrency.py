@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
+import pytest
 import requests
 from sqlalchemy import text
 
@@ -110,6 +111,9 @@ def test_reads_are_answered_while_another_connection_writes(
     assert [task["name"] for task in tasks["tasks"]] == ["define_measures"]
 
 
+# SQLite only: the lock this guards against is SQLite's single write lock. On PostgreSQL a parse holds no lock a
+# writer waits for, and the count would measure only how the parse's CPU crowds the server on a busy machine.
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_writers_are_served_while_an_import_is_being_parsed(live_server: str, people: People) -> None:
     # At the row cap: parsing takes seconds, and needs no database while it runs.
     content = workbooks.ledger([workbooks.item(n) for n in range(1, 10_000)])
@@ -138,6 +142,5 @@ def test_writers_are_served_while_an_import_is_being_parsed(live_server: str, pe
             served_meanwhile += not finished.is_set()
         assert preview.result().status_code == 200
         assert len(preview.result().json()["rows"]) == 9_999
-    # A parse holding the write lock let one writer through at most (a race won before it began); how many more
-    # get through depends on the machine's load (two on a busy two-core one), so the bar sits just above that one.
+    # A parse holding the write lock let one writer through at most (a race won before it began).
     assert served_meanwhile >= 2
