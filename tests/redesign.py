@@ -1,7 +1,7 @@
 """A second version of the bundled lifecycle as a designer makes it, and items waiting at each step of the first.
 
-Version 2 of ``rectification_item``: ``rectify`` renamed, its form's evidence required and shorter, its warning
-timer five days before the deadline instead of three, its overdue timer (and that timer's end) removed; the
+Version 2 of ``rectification_item``: ``rectify`` renamed, its form's evidence required and shorter, its deadline
+warning five days before the deadline instead of three, its overdue watch (an event sub-process) removed; the
 reviewer lane's rule ``independent_approvers``; a new step ``site_check`` (with a form of its own) between an
 approving review and closing.
 """
@@ -109,10 +109,10 @@ def second_version(forms: Path) -> bytes:
 
     root = etree.fromstring((PROCESSES / "rectification_item.bpmn").read_bytes())
     _node(root, "rectify").set("name", RENAMED)
-    _node(root, "rectify_warning").find(
+    _node(root, "deadline_warning").find(
         f"{BPMN}timerEventDefinition/{BPMN}timeDate"
     ).text = "days_before(deadline_end, 5)"
-    _remove(root, "rectify_overdue", "overdue_escalated", "flow_overdue")
+    _remove(root, "deadline_overdue_watch", "deadline_overdue", "overdue_escalated", "flow_overdue")
     reviewer = _node(root, "reviewer").find(f"{BPMN}extensionElements/{CAMUNDA}properties/{CAMUNDA}property")
     reviewer.set("value", "independent_approvers")
     _add_site_check(root)

@@ -13,9 +13,17 @@ from typing import Any, ClassVar
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser
+from SpiffWorkflow.bpmn.parser.task_parsers import SubprocessParser
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, IntermediateCatchEvent, ReceiveTask, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    CallActivity,
+    EventSubprocess,
+    IntermediateCatchEvent,
+    ReceiveTask,
+    StartEvent,
+)
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaBoundaryEventParser,
@@ -23,7 +31,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaIntermediateCatchEventParser,
     CamundaStartEventParser,
 )
-from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import SubWorkflowParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
@@ -62,6 +70,16 @@ class _UserTaskParser(UserTaskParser):
         if named:
             extensions[PEOPLE_EXTENSION] = named
         return extensions
+
+
+class _SubProcessParser(SubWorkflowParser):
+    """An embedded sub-process, or an event sub-process (``triggeredByEvent``), which Camunda's parser
+    takes for an embedded one: ``engine.bpmn.event_subprocesses`` needs to tell them apart."""
+
+    def create_task(self) -> Any:
+        spec = SubprocessParser.get_subprocess_spec(self)
+        kind = EventSubprocess if self.node.get("triggeredByEvent") == "true" else self.spec_class
+        return kind(self.spec, self.bpmn_id, subworkflow_spec=spec, **self.bpmn_attributes)
 
 
 class MergedMessage(MessageEventDefinition):
@@ -109,6 +127,7 @@ class Parser(CamundaParser):
         full_tag("intermediateCatchEvent"): (_CatchEventParser, IntermediateCatchEvent),
         full_tag("boundaryEvent"): (_BoundaryEventParser, BoundaryEvent),
         full_tag("receiveTask"): (_ReceiveTaskParser, ReceiveTask),
+        full_tag("subProcess"): (_SubProcessParser, CallActivity),
         # A service task waits for an external worker (``engine.bpmn.external``); the structural checks
         # refuse one that is not ``camunda:type="external"`` before the parser sees it.
         full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),

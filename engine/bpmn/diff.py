@@ -186,14 +186,26 @@ class _Version:
 
     def concerning(self, element: str) -> list[str]:
         """The elements whose changes touch an item waiting at ``element``: it, its enclosing sub-processes,
-        and the boundary events (deadline timers) attached to any of them."""
+        the boundary events (deadline timers) attached to any of them, and the event sub-processes (deadline
+        watches) of the processes around it, with what they hold."""
         node: etree._Element | None = self.nodes[element]
-        found = []
-        while node is not None and node is not self.process:
-            if node.get("id") in self.nodes:
+        found, containers = [], []
+        while node is not None:
+            if node is not self.process and node.get("id") in self.nodes:
                 found.append(node.get("id", ""))
+            if local(node) in ("subProcess", "process"):
+                containers.append(node)
+            if node is self.process:
+                break
             node = node.getparent()
-        return [*found, *(event for host in found for event in self.boundaries.get(host, []))]
+        watching = [
+            inner.get("id", "")
+            for container in containers
+            for watch in container.xpath("./bpmn:subProcess[@triggeredByEvent='true']", namespaces=NS)
+            for inner in watch.iter(f"{{{NS['bpmn']}}}*")
+            if inner.get("id") in self.nodes and inner.get("id") not in found
+        ]
+        return [*found, *(event for host in found for event in self.boundaries.get(host, [])), *watching]
 
 
 def _text(node: etree._Element, path: str) -> str | None:

@@ -30,7 +30,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import people
+from engine.bpmn import event_subprocesses, people
 from engine.bpmn.builder import script_engine, serializer
 from engine.bpmn.external import ExternalServiceTask
 from engine.store.clock import NEVER
@@ -171,6 +171,8 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
         for _ in range(2):
             workflow.refresh_timers()
             workflow.do_engine_steps(will_complete_task=steps)
+            if event_subprocesses.end_idle(workflow):
+                workflow.do_engine_steps(will_complete_task=steps)
     except WorkflowTaskException as exc:
         failure = _failed(workflow, exc)
     except _TooManySteps as exc:
@@ -303,13 +305,15 @@ def set_variable(workflow: BpmnWorkflow, name: str, value: Any) -> None:
 
     How a moved deadline reaches the diagram's timers: waiting tasks take their data from their
     parents again when refreshed, so every task holding the variable gets the new value; the timers
-    then evaluate their expression again (a timer that already fired stays fired).
+    then evaluate their expression again. A boundary timer that already fired stays fired; an event
+    sub-process whose timer reads the variable and already fired waits again (a new deadline).
     """
     for task in workflow.get_tasks():
         if name in task.data:
             task.data[name] = value
     for task in _timer_tasks(workflow, TaskState.WAITING):
         task.internal_data.pop("event_value", None)
+    event_subprocesses.rearm_reading(workflow, name)
 
 
 def next_timer(workflow: BpmnWorkflow) -> dt.datetime | None:

@@ -9,12 +9,13 @@ the product walks the task tree itself:
   pointed at the new version's element and keeps its state and data, live or finished;
 - a finished task whose element is gone is cut out of the tree, its children hung on its parent (its
   data already flowed on to them, and the product's history keeps the record of it);
-- a waiting event whose element is gone (a deadline timer the new version drops) stops waiting;
+- a waiting event whose element is gone (a deadline timer the new version drops) stops waiting, and so
+  does an event sub-process that has not started (a deadline watch the new version drops);
 - a live task of any other kind whose element is gone, a live task whose element changes kind, and a
   failed step whose element is gone block the move: the workflow is left as it was;
 - what the tree predicted of the future is predicted again from the new version, and the waiting
   timers evaluate the new version's expressions afresh; a step that the new version adds as a
-  boundary event of a waiting step is armed.
+  boundary event of a waiting step is armed, and an event sub-process it adds is started.
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
+from SpiffWorkflow.bpmn.specs.defaults import EventSubprocess
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
+from engine.bpmn import event_subprocesses
+
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 # A live task's children that the library has only foreseen: the path it expects, not steps reached.
 _FORESEEN = TaskState.PREDICTED_MASK | TaskState.FUTURE
 # Specs the parser derives from an element, named after it: "rectify.BoundaryEventSplit", "units [child]".
 _DERIVED = (".", " [")
+# Live tasks that only hold the steps a migration reports: a boundary split, an event sub-process (its start event).
+_CONTAINERS = (BoundaryEventSplit, EventSubprocess)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Outcome:
     moved: list[tuple[str, str]] = field(default_factory=list)
     # Waiting events (timers) the new version no longer has.
     dropped: list[str] = field(default_factory=list)
-    # Boundary events the new version adds to a waiting step, armed by the move.
+    # Boundary events the new version adds to a waiting step, and event sub-processes it adds: armed by the move.
     armed: list[str] = field(default_factory=list)
     blockers: list[Blocker] = field(default_factory=list)
 
@@ -76,6 +82,10 @@ def _is_event(task: SpiffTask) -> bool:
     return getattr(task.task_spec, "event_definition", None) is not None
 
 
+def _waiting_event(task: SpiffTask) -> bool:
+    return task.has_state(TaskState.WAITING) and _is_event(task)
+
+
 Part = tuple[Any, Any]  # a (sub)workflow and the new version's spec for it
 
 
@@ -84,6 +94,8 @@ def _parts(workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any]
     parts: list[Part] = [(workflow, target)]
     for sub in workflow.subprocesses.values():
         spec = subprocess_specs.get(sub.spec.name)
+        if spec is None and event_subprocesses.is_idle_watch(workflow.get_task_from_id(sub.parent_task_id)):
+            continue  # a watch the new version drops: it stops with its sub-workflow (``_plan_part``)
         if spec is None:
             outcome.blockers.append(
                 Blocker(
@@ -129,7 +141,7 @@ def _plan_part(
                         "its kind",
                     )
                 )
-            elif live and task.task_spec.bpmn_id is not None and not isinstance(task.task_spec, BoundaryEventSplit):
+            elif live and task.task_spec.bpmn_id is not None and not isinstance(task.task_spec, _CONTAINERS):
                 outcome.moved.append((element, _element(new)))
         elif task.has_state(TaskState.ERROR):
             outcome.blockers.append(
@@ -139,7 +151,7 @@ def _plan_part(
                     f"The failed step {element!r} is not in the new version: resolve its incident first",
                 )
             )
-        elif live and task.has_state(TaskState.WAITING) and _is_event(task):
+        elif live and (_waiting_event(task) or event_subprocesses.is_idle_watch(task)):
             outcome.dropped.append(element)
         elif live:
             outcome.blockers.append(
@@ -187,6 +199,7 @@ def migrate(workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any
             boundary._update(task._add_child(boundary, TaskState.FUTURE))
     for part, _spec in parts:
         _foresee_again(part)
+    outcome.armed += event_subprocesses.start_missing(workflow)
     return outcome
 
 
@@ -197,6 +210,9 @@ def _repoint(part: Any, aligned: dict[SpiffTask, TaskSpec]) -> None:
         new = aligned.get(task)
         if new is not None:
             task.task_spec = new
+        elif event_subprocesses.is_idle_watch(task):
+            event_subprocesses.stop(part.top_workflow, task)
+            part._remove_task(task.id)
         elif task.has_state(TaskState.WAITING):
             _stop_waiting(part, task)
         elif task.id in part.tasks:

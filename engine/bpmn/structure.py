@@ -185,12 +185,25 @@ def _check_service_tasks(process: etree._Element, findings: Findings) -> None:
             )
 
 
+def _check_event_subprocesses(process: etree._Element, findings: Findings) -> None:
+    """An event sub-process runs beside its process (a deadline watch); the engine cannot interrupt the process."""
+    for node in process.xpath(".//bpmn:subProcess[@triggeredByEvent='true']/bpmn:startEvent", namespaces=NS):
+        if node.get("isInterrupting", "true") != "false":
+            findings.error(
+                "unsupported-element",
+                node.get("id", ""),
+                f"中断型事件子流程不受支持 {describe(node)} would interrupt its process, which is not supported: set "
+                'isInterrupting="false" (the process goes on beside it), or use an interrupting boundary event',
+            )
+
+
 def check_structure(root: etree._Element, process: etree._Element, findings: Findings) -> None:
     """What SpiffWorkflow's parser would report wrongly, crash on or hang on, reported with the element named."""
     by_id = _check_ids(root, findings)
     _check_unsupported(root, process, findings)
     check_messages(root, process, findings)
     _check_service_tasks(process, findings)
+    _check_event_subprocesses(process, findings)
     for container in process.iter(*CONTAINERS):
         _check_flows(container, findings)
     _check_references(root, process, findings)

@@ -267,8 +267,8 @@ def test_a_joint_task_past_its_deadline_is_escalated_at_once(client: FlaskClient
     assert (item["status"], item["overdue"]) == ("units", True)
     events = client.get(f"{API}/items/{item['id']}/history", headers=units.auth("auditor")).json["events"]
     assert [(e["action"], e["task"], e["data"].get("kind")) for e in events[1:]] == [
-        ("escalation", "units_warning", "warning"),
-        ("escalation", "units_overdue", "overdue"),
+        ("escalation", "deadline_warning", "warning"),
+        ("escalation", "deadline_overdue", "overdue"),
     ]
     kinds = [n["kind"] for n in client.get(f"{API}/notifications", headers=units.auth("manager")).json["notifications"]]
     assert sorted(kinds) == ["overdue", "task", "warning"]

@@ -44,7 +44,12 @@ def test_designers_read_the_changes_and_the_items_waiting_where_they_are(
         ("site_check", "userTask"),
         ("flow_check_to_closed", "sequenceFlow"),
     ]
-    assert [e["id"] for e in body["removed"]] == ["rectify_overdue", "overdue_escalated", "flow_overdue"]
+    assert [e["id"] for e in body["removed"]] == [
+        "deadline_overdue_watch",
+        "deadline_overdue",
+        "overdue_escalated",
+        "flow_overdue",
+    ]
     rectify = next(e for e in body["changed"] if e["id"] == "rectify")
     assert rectify == {
         "id": "rectify",
@@ -56,31 +61,33 @@ def test_designers_read_the_changes_and_the_items_waiting_where_they_are(
             {"aspect": "field_required", "field": "evidence", "from": False, "to": True},
         ],
     }
-    assert body["affected"] == [
-        {
-            "item_id": waiting["rectify"],
-            "title": "事项 at rectify",
-            "element": "rectify",
-            "name": "整改落实 Rectify",
-            "reasons": [
-                {
-                    "element": "rectify",
-                    "name": "整改落实 Rectify",
-                    "removed": False,
-                    "aspects": ["name", "field_limits", "field_required"],
-                },
-                {"element": "rectify_warning", "name": "预警 Warning", "removed": False, "aspects": ["timer"]},
-                {"element": "rectify_overdue", "name": "逾期 Overdue", "removed": True, "aspects": []},
-            ],
-        },
-        {
-            "item_id": waiting["review"],
-            "title": "事项 at review",
-            "element": "review",
-            "name": "审核验收 Review",
-            "reasons": [{"element": "review", "name": "审核验收 Review", "removed": False, "aspects": ["candidates"]}],
-        },
+    # The deadline watches concern every open item, whatever step it waits at.
+    watches = [
+        {"element": "deadline_warning", "name": "预警 Warning", "removed": False, "aspects": ["timer"]},
+        {"element": "deadline_overdue_watch", "name": "逾期督办 Overdue escalation", "removed": True, "aspects": []},
+        {"element": "deadline_overdue", "name": "逾期 Overdue", "removed": True, "aspects": []},
+        {"element": "overdue_escalated", "name": "已督办 Escalated", "removed": True, "aspects": []},
+        {"element": "flow_overdue", "name": "flow_overdue", "removed": True, "aspects": []},
     ]
+    assert [(row["element"], row["reasons"][-len(watches) :]) for row in body["affected"]] == [
+        (step, watches) for step in ("define_measures", "assign_owner", "rectify", "review")
+    ]
+    at_rectify, at_review = body["affected"][2:]
+    assert (at_rectify["item_id"], at_rectify["title"], at_rectify["name"]) == (
+        waiting["rectify"],
+        "事项 at rectify",
+        "整改落实 Rectify",
+    )
+    assert at_rectify["reasons"][0] == {
+        "element": "rectify",
+        "name": "整改落实 Rectify",
+        "removed": False,
+        "aspects": ["name", "field_limits", "field_required"],
+    }
+    assert (at_review["item_id"], at_review["reasons"][0]) == (
+        waiting["review"],
+        {"element": "review", "name": "审核验收 Review", "removed": False, "aspects": ["candidates"]},
+    )
 
 
 def test_administrators_and_auditors_may_compare_others_may_not(

@@ -38,7 +38,9 @@ def test_a_designer_asks_an_approver_confirms_the_worker_moves_and_the_item_goes
     tried = ask(client, people, from_version=1, dry_run=True)
     assert tried.status_code == 200, tried.json
     ((row,),) = [tried.json["items"]]
-    assert (row["item"], row["outcome"], row["moved"]) == (item["id"], "moves", [{"from": "review", "to": "review"}])
+    # The step, and the deadline watches' timers waiting beside it.
+    steps = [{"from": step, "to": step} for step in ("review", "deadline_warning", "deadline_overdue")]
+    assert (row["item"], row["outcome"], row["moved"]) == (item["id"], "moves", steps)
     assert client.get(f"{API}/items/{item['id']}", headers=people.auth("auditor")).json["process"]["version"] == 1
 
     asked = ask(client, people, from_version=1, note="加现场核查")

@@ -47,7 +47,8 @@ def test_a_new_version_lists_what_it_adds_removes_and_changes_and_the_items_wait
         Element("flow_check_to_closed", "sequenceFlow", ""),
     )
     assert diff.removed == (
-        Element("rectify_overdue", "boundaryEvent", "逾期 Overdue"),
+        Element("deadline_overdue_watch", "subProcess", "逾期督办 Overdue escalation"),
+        Element("deadline_overdue", "startEvent", "逾期 Overdue"),
         Element("overdue_escalated", "endEvent", "已督办 Escalated"),
         Element("flow_overdue", "sequenceFlow", ""),
     )
@@ -58,15 +59,24 @@ def test_a_new_version_lists_what_it_adds_removes_and_changes_and_the_items_wait
             ("field_limits", "evidence", {"maxLength": 5000}, {"maxLength": 2000}),
             ("field_required", "evidence", False, True),
         ],
-        "rectify_warning": [("timer", None, "days_before(deadline_end, 3)", "days_before(deadline_end, 5)")],
+        "deadline_warning": [("timer", None, "days_before(deadline_end, 3)", "days_before(deadline_end, 5)")],
         "review": [("candidates", None, "approvers", "independent_approvers")],
         "review_decision": [("outgoing", None, ["closed", "rectify"], ["rectify", "site_check"])],
         "closed": [("incoming", None, ["review_decision"], ["site_check"])],
         "flow_approve": [("target", None, "closed", "site_check")],
     }
-    # Waiting at rectify: the step, its warning timer and its removed overdue timer; at review: who may act.
-    # Not the items at define_measures and assign_owner (nothing changed there), nor the closed one.
+    # Every open item: the deadline watches changed (the warning's timer) and went (the overdue watch),
+    # whatever step it waits at; at rectify its own changes too, at review who may act. Not the closed one.
+    watches = (
+        Reason("deadline_warning", "预警 Warning", False, (Aspect.TIMER,)),
+        Reason("deadline_overdue_watch", "逾期督办 Overdue escalation", True, ()),
+        Reason("deadline_overdue", "逾期 Overdue", True, ()),
+        Reason("overdue_escalated", "已督办 Escalated", True, ()),
+        Reason("flow_overdue", "flow_overdue", True, ()),
+    )
+    untouched = (("define_measures", "制定整改措施 Define measures"), ("assign_owner", "明确责任人 Assign owner"))
     assert [(item.item_id, item.title, item.element, item.name, item.reasons) for item in comparison.affected] == [
+        *[(waiting[step], f"事项 at {step}", step, name, watches) for step, name in untouched],
         (
             waiting["rectify"],
             "事项 at rectify",
@@ -74,8 +84,7 @@ def test_a_new_version_lists_what_it_adds_removes_and_changes_and_the_items_wait
             "整改落实 Rectify",
             (
                 Reason("rectify", "整改落实 Rectify", False, (Aspect.NAME, Aspect.FIELD_LIMITS, Aspect.FIELD_REQUIRED)),
-                Reason("rectify_warning", "预警 Warning", False, (Aspect.TIMER,)),
-                Reason("rectify_overdue", "逾期 Overdue", True, ()),
+                *watches,
             ),
         ),
         (
@@ -83,7 +92,7 @@ def test_a_new_version_lists_what_it_adds_removes_and_changes_and_the_items_wait
             "事项 at review",
             "review",
             "审核验收 Review",
-            (Reason("review", "审核验收 Review", False, (Aspect.CANDIDATES,)),),
+            (Reason("review", "审核验收 Review", False, (Aspect.CANDIDATES,)), *watches),
         ),
     ]
 
@@ -96,15 +105,25 @@ def test_the_other_way_round_what_was_added_is_removed_and_items_of_the_newer_ve
 
     comparison = affected.compare_versions(session, KEY, 2, 1)
 
-    assert [element.id for element in comparison.diff.added] == ["rectify_overdue", "overdue_escalated", "flow_overdue"]
+    assert [element.id for element in comparison.diff.added] == [
+        "deadline_overdue_watch",
+        "deadline_overdue",
+        "overdue_escalated",
+        "flow_overdue",
+    ]
     assert [element.id for element in comparison.diff.removed] == ["site_check", "flow_check_to_closed"]
     assert [(item.item_id, item.element) for item in comparison.affected] == [
+        (waiting["define_measures"], "define_measures"),  # the deadline watches concern every open item
+        (waiting["assign_owner"], "assign_owner"),
         (waiting["rectify"], "rectify"),
         (waiting["review"], "review"),
         # Approved on version 2: waiting at the step version 1 does not have.
         (waiting["closed"], "site_check"),
     ]
-    assert comparison.affected[-1].reasons == (Reason("site_check", "现场核查 Site check", True, ()),)
+    assert comparison.affected[-1].reasons == (
+        Reason("site_check", "现场核查 Site check", True, ()),
+        Reason("deadline_warning", "预警 Warning", False, (Aspect.TIMER,)),
+    )
 
 
 def test_an_element_whose_id_changed_is_paired_with_its_new_self_by_spiffworkflow(session: Session) -> None:

@@ -110,7 +110,7 @@ def test_a_worker_killed_midway_leaves_its_jobs_to_the_others_and_every_timer_fi
         )
         jobs = list(session.scalars(select(Job)))
         statuses = set(session.scalars(select(Item.status).where(Item.id.in_(ids))))
-    expected = {(item_id, timer) for item_id in ids for timer in ("rectify_warning", "rectify_overdue")}
+    expected = {(item_id, timer) for item_id in ids for timer in ("deadline_warning", "deadline_overdue")}
     assert set(fired) == expected  # none lost
     assert set(fired.values()) == {1}  # none twice
     assert all(job.due_at is None and job.locked_by is None for job in jobs)

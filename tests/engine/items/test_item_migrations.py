@@ -60,7 +60,7 @@ def joint_v2() -> bytes:
     """The joint task with ``consolidate`` renamed ``lead_summary`` and the units' warning 5 days before."""
     root = etree.fromstring((PROCESSES / "joint_task.bpmn").read_bytes())
     _renamed(root, "consolidate", "lead_summary")
-    _node(root, "units_warning").find(
+    _node(root, "deadline_warning").find(
         f"{BPMN}timerEventDefinition/{BPMN}timeDate"
     ).text = "days_before(deadline_end, 5)"
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
@@ -218,7 +218,8 @@ def assert_unmapped_steps_block(session: Session, placed: dict[str, list[int]]) 
         assert outcomes[item_id]["outcome"] == "blocked"  # renamed: the id is gone without a mapping
     for item_id in placed["rectify"] + placed["rejected"]:
         row = outcomes[item_id]
-        assert (row["outcome"], row["dropped"]) == ("moves", ["rectify_overdue"])
+        # The overdue watch version 2 drops stops, whatever step the item waits at.
+        assert (row["outcome"], row["dropped"]) == ("moves", ["deadline_overdue_watch"])
         assert {"from": "rectify", "to": "rectify"} in row["moved"]
 
 
@@ -324,3 +325,38 @@ def test_nothing_moves_without_a_second_person_and_bad_asks_name_their_field(ses
     assert session.get_one(Item, item.id).definition_id == session.scalar(
         select(ProcessDefinition.id).where(ProcessDefinition.key == KEY, ProcessDefinition.version == 1)
     )
+
+
+def test_items_of_a_version_without_deadline_watches_gain_them_when_moved_onto_one(
+    session: Session, tmp_path: Path
+) -> None:
+    """As a deployment upgrading to a lifecycle that watches the deadline throughout moves its running items."""
+    root = etree.fromstring((PROCESSES / "rectification_item.bpmn").read_bytes())
+    for watch in ("warning", "overdue"):  # each watch, what it holds, and their shapes
+        _remove(root, f"deadline_{watch}_watch", f"deadline_{watch}", f"flow_{watch}")
+    _remove(root, "warning_raised", "overdue_escalated")
+    unwatched = _deploy(session, etree.tostring(root, xml_declaration=True, encoding="UTF-8"), PROCESSES / "forms")
+    item = _raise(session, "旧版事项", clock.today(TIMEZONE) + dt.timedelta(days=2))
+    assert item.definition_id == unwatched.id
+    for username, step, data, _unit in DEFAULT_PATH[:2]:
+        do(session, item, username, step, data)
+    assert session.scalars(select(Job.due_at).where(Job.item_id == item.id)).one_or_none() is None
+    watched = _deploy(session, (PROCESSES / "rectification_item.bpmn").read_bytes(), PROCESSES / "forms")
+
+    designer, approver = user_by_username(session, "designer"), user_by_username(session, "approver")
+    ask = migrations.Ask(to_version=watched.version, items=[item.id])
+    ((tried,),) = [migrations.dry_run(session, designer, KEY, ask)]
+    assert (tried["outcome"], tried["armed"]) == ("moves", ["deadline_warning_watch", "deadline_overdue_watch"])
+    migrations.confirm(session, approver, KEY, migrations.request(session, designer, KEY, ask).id)
+    run_jobs(session)
+
+    # Two days left: the warning (3 days before) is due already and comes at once; the overdue one waits.
+    actions = session.scalars(
+        select(HistoryEvent.action).where(HistoryEvent.item_id == item.id).order_by(HistoryEvent.seq)
+    ).all()
+    assert actions[-2:] == ["migrated", "escalation"]
+    job = session.scalars(select(Job).where(Job.item_id == item.id, Job.kind == workflow.TIMER_JOB)).one()
+    assert job.due_at == dt.datetime.fromisoformat(clock.deadline_end(item.deadline, TIMEZONE))
+    assert waiting(session, item.id) == [("rectify", None, "ready")]
+    finish(session, item.id)
+    assert job.due_at is None

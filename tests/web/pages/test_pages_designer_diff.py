@@ -29,7 +29,7 @@ def test_a_designer_sees_what_version_2_changes_and_which_items_wait_there(
     # The newer diagram, its new step green and its changed ones orange.
     expect(page.locator("[data-bpmn-viewer][data-ready=true]")).to_be_visible()
     expect(page.locator('.djs-element.rf-added[data-element-id="site_check"]')).to_have_count(1)
-    for changed in ("rectify", "rectify_warning", "review", "flow_approve"):
+    for changed in ("rectify", "deadline_warning", "review", "flow_approve"):
         expect(page.locator(f'.djs-element.rf-changed[data-element-id="{changed}"]')).to_have_count(1)
     expect(page.locator('.djs-element.rf-changed[data-element-id="define_measures"]')).to_have_count(0)
     site.shot("20-designer-compare")
@@ -38,7 +38,12 @@ def test_a_designer_sees_what_version_2_changes_and_which_items_wait_there(
         [re.compile("现场核查 .*site_check.*用户任务"), re.compile("flow_check_to_closed.*连线")]
     )
     expect(page.locator("[data-diff-removed] li")).to_have_text(
-        [re.compile("逾期.*rectify_overdue"), re.compile("已督办.*overdue_escalated"), re.compile("flow_overdue")]
+        [
+            re.compile("逾期督办.*deadline_overdue_watch"),
+            re.compile("逾期.*deadline_overdue"),
+            re.compile("已督办.*overdue_escalated"),
+            re.compile("flow_overdue"),
+        ]
     )
     rectify = page.locator("[data-diff-changed] h3[data-element=rectify] + table tbody tr")
     expect(rectify).to_have_text(
@@ -48,7 +53,7 @@ def test_a_designer_sees_what_version_2_changes_and_which_items_wait_there(
             re.compile("必填 evidence\\s*否\\s*是"),
         ]
     )
-    warning = page.locator("[data-diff-changed] h3[data-element=rectify_warning] + table tbody tr")
+    warning = page.locator("[data-diff-changed] h3[data-element=deadline_warning] + table tbody tr")
     expect(warning).to_have_text(
         re.compile("定时表达式.*days_before\\(deadline_end, 3\\).*days_before\\(deadline_end, 5\\)")
     )
@@ -58,7 +63,7 @@ def test_a_designer_sees_what_version_2_changes_and_which_items_wait_there(
     )
 
     affected = page.locator("[data-diff-affected] tbody tr")
-    expect(affected).to_have_count(2)
+    expect(affected).to_have_count(4)  # the deadline watches concern the items at every step
     at_rectify = page.locator(f"[data-item='{waiting['rectify']}']")
     expect(at_rectify).to_contain_text("整改落实")
     expect(at_rectify).to_contain_text("逾期：已删除")

@@ -94,10 +94,11 @@ def test_the_mapping_editor_offers_the_missing_steps_and_the_dry_run_says_item_b
     blocked = said(rows[waiting["define_measures"]], "./td")
     assert blocked[1:3] == ["v1", "无法迁移"]
     assert blocked[5] == "define_measures 步骤 'define_measures' 在新版本中不存在，请为其指定映射"
-    assert said(rows[waiting["assign_owner"]], "./td")[2:4] == ["可迁移", "assign_owner → appoint_owner"]
+    assert said(rows[waiting["assign_owner"]], "./td")[2] == "可迁移"
+    assert said(rows[waiting["assign_owner"]], "./td[4]/div") == ["assign_owner → appoint_owner", "deadline_warning"]
     at_rectify = rows[waiting["rectify"]]
-    assert said(at_rectify, "./td[4]/div") == ["rectify", "rectify_warning"]  # the step and its warning timer
-    assert said(at_rectify, "./td[5]/div") == ["停止：rectify_overdue"]  # the overdue timer version 2 removes
+    assert said(at_rectify, "./td[4]/div") == ["rectify", "deadline_warning"]  # the step and the deadline's warning
+    assert said(at_rectify, "./td[5]/div") == ["停止：deadline_overdue_watch"]  # the overdue watch version 2 removes
     assert said(tried, "//section[@data-dry-run]/p[@class='hint']") == ["迁移 3 件，受阻 1 件 · 试运行不改变任何事项。"]
     # The choices made are kept for the next try.
     assert tried.xpath("//select[@name='mapping.assign_owner']/option[@selected]/@value") == ["appoint_owner"]

@@ -64,13 +64,13 @@ def _every_action(sessions: sessionmaker[Session], *, add_unit: bool = True) -> 
         external = {"worker": "geo-1", "topic": "geocode", "variables": {"district": "东城区"}}
         history.record_change(session, item, actor="robot", action="external_completed", task="locate", data=external)
     with time_machine.travel("2026-12-08T01:00:00+00:00", tick=False), transaction(sessions) as session:
-        assert workflow.fire_timers(session, item_id) == ["rectify_warning"]
+        assert workflow.fire_timers(session, item_id) == ["deadline_warning"]
         item = session.get_one(Item, item_id)
         zhang, zhao = identity.user_by_username(session, "zhang"), identity.user_by_username(session, "zhao")
         asked = extensions.request(session, zhang, item, dt.date(2026, 12, 20), "设备到货延迟", dt.date(2026, 12, 8))
         extensions.decide(session, zhao, asked.id, extensions.Decision(False, "理由不足"), TZ)
     with time_machine.travel("2026-12-10T16:00:01+00:00", tick=False), transaction(sessions) as session:
-        assert workflow.fire_timers(session, item_id) == ["rectify_overdue"]
+        assert workflow.fire_timers(session, item_id) == ["deadline_overdue"]
         item = session.get_one(Item, item_id)
         zhang, zhao = identity.user_by_username(session, "zhang"), identity.user_by_username(session, "zhao")
         asked = extensions.request(session, zhang, item, dt.date(2026, 12, 31), "再申请", dt.date(2026, 12, 11))
@@ -165,7 +165,7 @@ def test_an_auditor_reads_a_rejection_and_the_escalations_in_the_browser(
     expect(rejected).to_contain_text("退回了“审核验收”")
     expect(rejected.locator(".move")).to_have_text("审核中 → 责任人整改中")
     expect(rejected.locator(".reason")).to_have_text("缺少照片佐证")
-    expect(timeline).not_to_contain_text("rectify_warning")
+    expect(timeline).not_to_contain_text("deadline_warning")
     site.shot("timeline-zh")
 
     site.visit("/language/en")
