@@ -30,7 +30,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import people
+from engine.bpmn import calls, people
 from engine.bpmn.builder import script_engine, serializer
 from engine.bpmn.external import ExternalServiceTask
 from engine.store.clock import NEVER
@@ -78,6 +78,7 @@ def load_specs(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
 def new_workflow(definition: ProcessDefinition, data: dict[str, Any]) -> BpmnWorkflow:
     spec, subprocesses = load_specs(definition)
     workflow = BpmnWorkflow(spec, subprocesses, script_engine=script_engine())
+    calls.attach(workflow, definition, serializer().registry.restore)
     # The start task's data flows on to every task (multi-instance collections are read from it).
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
@@ -85,13 +86,17 @@ def new_workflow(definition: ProcessDefinition, data: dict[str, Any]) -> BpmnWor
 
 
 def restore(definition: ProcessDefinition, instance: Instance) -> BpmnWorkflow:
+    """The item's workflow: the definition's specs, the specs of the called processes it is inside, its state."""
     ser = serializer()
-    version = json.dumps({ser.VERSION_KEY: instance.serializer_version})
-    # Splice three JSON objects into one document: a single parse instead of copying the spec.
-    document = f"{_specs(definition)[:-1]}, {version[1:-1]}, {instance.state[1:]}"
-    workflow = ser.deserialize_json(document)
+    document = json.loads(_specs(definition))
+    document.update(json.loads(instance.state))
+    document["subprocess_specs"].update(calls.stored_called_specs(document, definition))
+    document[ser.VERSION_KEY] = instance.serializer_version
+    ser.migrate(document)
+    workflow = ser.from_dict(document)
     # Deserialisation does not restore the script engine.
     workflow.script_engine = script_engine()
+    calls.attach(workflow, definition, ser.registry.restore)
     return workflow
 
 
@@ -113,8 +118,16 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Fired:
+    """A timer event that fired: its BPMN id, and the called definition it is in (None: the item's own)."""
+
+    element: str
+    definition_id: int | None = None
+
+
+@dataclass(frozen=True)
 class EngineRun:
-    fired: list[str]
+    fired: list[Fired]
     failure: Failure | None = None
     # What to store: (serializer version, state JSON), as ``dump`` gives it, measured against the cap.
     state: tuple[str, str] = ("", "")
@@ -177,7 +190,9 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
         limit = f"more than {MAX_ENGINE_STEPS} engine steps in one go (a loop with no person's task?)"
         failure = _undo(workflow, steps, f"流程步数超限 The diagram ran {limit}, up to {_element(exc.task)!r}")
     fired = [
-        task.task_spec.bpmn_id for task in _timer_tasks(workflow, TaskState.COMPLETED) if task.id not in done_before
+        Fired(task.task_spec.bpmn_id, calls.definition_id_of(task))
+        for task in _timer_tasks(workflow, TaskState.COMPLETED)
+        if task.id not in done_before
     ]
     _compact_loops(workflow)
     if failure is None:
@@ -362,10 +377,11 @@ def find_task(workflow: BpmnWorkflow, spiff_id: str) -> SpiffTask | None:
 
 
 def reached_end_events(workflow: BpmnWorkflow) -> list[str]:
+    """The end events the item's own process reached (not those of the processes it called)."""
     return [
         task.task_spec.bpmn_id
         for task in workflow.get_tasks(state=TaskState.COMPLETED)
-        if isinstance(task.task_spec, EndEvent) and task.task_spec.bpmn_id
+        if isinstance(task.task_spec, EndEvent) and task.task_spec.bpmn_id and task.workflow is workflow
     ]
 
 

@@ -162,6 +162,12 @@ def definition_of(session: Session, item: Item) -> ProcessDefinition:
     return session.get_one(ProcessDefinition, item.definition_id)
 
 
+def task_model(session: Session, item: Item, task: Task) -> dict[str, Any]:
+    """The model of the definition a task's step is in: a called process's (``Task.definition_id``), or the item's."""
+    model: dict[str, Any] = session.get_one(ProcessDefinition, task.definition_id or item.definition_id).model
+    return model
+
+
 def data_of(session: Session, item: Item) -> dict[str, object]:
     instance = session.get_one(Instance, item.id)
     return dict(instance.data)
