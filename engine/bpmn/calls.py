@@ -24,12 +24,12 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.serializer.default.task_spec import SubWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnSubWorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task as SpiffTask
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
@@ -41,6 +41,8 @@ LATEST, VERSION_BINDING, DEPLOYMENT = "latest", "version", "deployment"
 # ``key@<definition id>``, and ``key@<definition id>/<sub-process>`` for the called definition's own sub-processes.
 _AT, _IN = "@", "/"
 _LIBRARY = "rectiflow_library"
+# A call task's internal data: the called spec's name once resolved, or why it did not resolve.
+_CALLED, _UNRESOLVED = "called", "unresolved"
 _MAX_CACHED = 256
 _renamed_by_id: dict[int, str] = {}
 
@@ -81,8 +83,7 @@ class Library:
         if found is None:
             which = "any version" if version is None else f"version {version}"
             raise Unresolved(
-                f"被调用的流程未部署 {Unresolved.__doc__}: no {which} of process {key!r} is deployed "
-                "(deploy it, then retry the incident)"
+                f"{Unresolved.__doc__}: no {which} of process {key!r} is deployed (deploy it, then retry the incident)"
             )
         return found
 
@@ -174,18 +175,37 @@ class DeployedCall(CallActivity):
                 top.subprocess_specs[spec_name] = library.restore_spec(spec)
         return name
 
+    def _update_hook(self, my_task: SpiffTask) -> Any:
+        """Resolve the call when it is reached; one that does not resolve leaves the task in ERROR, with why.
+
+        Not raised: the call is reached while the task before it completes, outside the engine's steps, and
+        ``instance.run_engine`` reports it (``unresolved``) as it reports a failing script.
+        """
+        if my_task.workflow.top_workflow.subprocesses.get(my_task.id) is None:
+            try:
+                my_task.internal_data[_CALLED] = self._resolve(my_task)
+            except Unresolved as exc:
+                my_task.internal_data[_UNRESOLVED] = str(exc)
+                my_task.error()
+                return None
+        return super()._update_hook(my_task)
+
     def start_workflow(self, my_task: SpiffTask) -> None:
-        """As SpiffWorkflow's, on the spec resolved now; a key that does not resolve fails the task."""
-        try:
-            name = self._resolve(my_task)
-        except Unresolved as exc:
-            my_task.error()
-            raise WorkflowTaskException(str(exc), task=my_task) from None
-        subworkflow = my_task.workflow.top_workflow.create_subprocess(my_task, name)
+        """As SpiffWorkflow's, on the spec resolved when the call was reached."""
+        subworkflow = my_task.workflow.top_workflow.create_subprocess(my_task, my_task.internal_data[_CALLED])
         subworkflow.completed_event.connect(self._on_subworkflow_completed, my_task)
         self.copy_data(my_task, subworkflow)
         start = subworkflow.get_next_task(spec_name="Start")
         start.run()
+
+
+def unresolved(workflow: BpmnWorkflow) -> tuple[SpiffTask, str] | None:
+    """A call that did not resolve since last asked: its task, and why (reported once)."""
+    for task in workflow.get_tasks(state=TaskState.ERROR):
+        message = task.internal_data.pop(_UNRESOLVED, None)
+        if message is not None:
+            return task, str(message)
+    return None
 
 
 def binding(node: Any, attribute: Callable[[Any, str], str]) -> tuple[str, str]:

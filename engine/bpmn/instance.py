@@ -189,6 +189,8 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
     except _TooManySteps as exc:
         limit = f"more than {MAX_ENGINE_STEPS} engine steps in one go (a loop with no person's task?)"
         failure = _undo(workflow, steps, f"流程步数超限 The diagram ran {limit}, up to {_element(exc.task)!r}")
+    if failure is None and (call := calls.unresolved(workflow)) is not None:
+        failure = Failure(element=_element(call[0]), message=call[1])
     fired = [
         Fired(task.task_spec.bpmn_id, calls.definition_id_of(task))
         for task in _timer_tasks(workflow, TaskState.COMPLETED)

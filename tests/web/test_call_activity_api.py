@@ -5,6 +5,7 @@ statuses and timers; an unresolved call as an incident; the deploy-time refusals
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.bpmn import calls, instance
 from engine.bpmn.bundle import Bundle, from_folder
-from engine.store.db import transaction
-from engine.store.models import HistoryEvent, Instance, Job
+from engine.store.models import Job
 from tests.conftest import PROCESSES, People, deployment
+from web import create_app, db
 
 API = "/api/v1"
 EXAMPLES = PROCESSES / "examples"
@@ -84,3 +86,122 @@ def test_the_example_runs_to_the_end_through_the_called_process(client: FlaskCli
     assert (item["status"], item["tasks"], item["incident"]) == ("closed", [], None)
     # Data flows back out: the caller sees the called process's answers.
     assert item["data"]["decision"] == "approve"
+
+
+def titled(bundle: Bundle, title: str) -> Bundle:
+    """The called process with its check step retitled: a new version whose steps say which one they are."""
+    return renamed(bundle, 'name="复核 Check"', f'name="{title}"')
+
+
+def pinned(bundle: Bundle, version: int) -> Bundle:
+    """The caller bound to one version of the called process (Camunda's attributes)."""
+    attributes = (
+        f'calledElement="called_review" camunda:calledElementBinding="version" camunda:calledElementVersion="{version}"'
+    )
+    return renamed(bundle, 'calledElement="called_review"', attributes)
+
+
+def to_check(client: FlaskClient, people: People, item: Any) -> Any:
+    """From ``prepare`` (or ``revise``) to the called process's ``check``."""
+    while step(item)[0] != "check":
+        item = complete(client, people, item, "manager", {})
+    return item
+
+
+def history(client: FlaskClient, people: People, item: Any) -> list[Any]:
+    events = client.get(f"{API}/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
+    return list(events)
+
+
+def test_the_called_version_is_the_latest_when_the_call_is_reached(client: FlaskClient, people: People) -> None:
+    deploy(client, people, CALLED)
+    deploy(client, people, CALLER)
+    inside = complete(client, people, create(client, people), "manager", {})  # in called_review v1 already
+    waiting = create(client, people)  # not at the call yet
+    deploy(client, people, titled(CALLED, "复核二 Check v2"))
+
+    assert step(to_check(client, people, inside))[1] == "复核 Check"  # stays on v1
+    reached = to_check(client, people, waiting)
+    assert step(reached)[1] == "复核二 Check v2"
+    called = {e["task"]: e["data"].get("called") for e in history(client, people, reached) if e["task"]}
+    assert called == {"prepare": None, "revise": {"key": "called_review", "version": 2}}
+
+
+def test_a_version_binding_calls_that_version(client: FlaskClient, people: People) -> None:
+    deploy(client, people, CALLED)
+    deploy(client, people, titled(CALLED, "复核二 Check v2"))
+    deploy(client, people, pinned(CALLER, 1))
+    assert step(to_check(client, people, create(client, people)))[1] == "复核 Check"
+
+
+def test_a_call_of_a_version_not_yet_deployed_is_an_incident_until_it_is(client: FlaskClient, people: People) -> None:
+    deploy(client, people, CALLED)
+    warned = deploy(client, people, pinned(CALLER, 2))
+    item = complete(client, people, create(client, people), "manager", {})
+    assert item["tasks"] == []
+    assert item["incident"]["element"] == "review"
+    assert "no version 2 of process 'called_review'" in item["incident"]["message"]
+    assert warned["version"] == 1
+
+    deploy(client, people, titled(CALLED, "复核二 Check v2"))
+    url = f"{API}/items/{item['id']}/incidents/{item['incident']['id']}/retry"
+    assert client.post(url, json={}, headers=people.auth("admin")).status_code == 200
+    item = client.get(f"{API}/items/{item['id']}", headers=people.auth("reporter")).json
+    assert (step(to_check(client, people, item))[1], item["incident"]) == ("复核二 Check v2", None)
+
+
+def test_a_call_the_deployment_cannot_make_is_refused_naming_the_element(client: FlaskClient, people: People) -> None:
+    missing = deploy(client, people, CALLER, status=422)
+    assert [(e["element"], e["code"]) for e in missing["errors"]] == [("review", "call-not-deployed")]
+
+    nameless = deploy(client, people, renamed(CALLER, ' calledElement="called_review"', ""), status=422)
+    assert [(e["element"], e["code"]) for e in nameless["errors"]] == [("review", "call-element-missing")]
+
+    deploy(client, people, CALLED)
+    deploy(client, people, CALLER)
+    # called_review calling call_activity back (which calls called_review) would never end.
+    recursive = renamed(
+        CALLED,
+        '<bpmn:userTask id="revise" name="整改 Revise">',
+        '<bpmn:callActivity id="revise" name="整改 Revise" calledElement="call_activity">',
+    )
+    recursive = Bundle(recursive.diagram.replace(b"</bpmn:userTask>", b"</bpmn:callActivity>", 1), recursive.forms)
+    refused = deploy(client, people, recursive, status=422)
+    assert [(e["element"], e["code"]) for e in refused["errors"]] == [("revise", "call-recursive")]
+
+
+@pytest.mark.usefixtures("deployed")
+def test_timers_inside_the_called_process_are_scheduled_and_fire(
+    client: FlaskClient, people: People, sessions: sessionmaker[Session]
+) -> None:
+    later = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    item = to_check(client, people, create(client, people, deadline=later))
+    with sessions() as session:
+        job = session.scalar(select(Job).where(Job.item_id == item["id"], Job.kind == "timer"))
+        assert job is not None and job.due_at is not None  # the called process's boundary timer is due
+
+    past = (dt.date.today() - dt.timedelta(days=3)).isoformat()
+    overdue = to_check(client, people, create(client, people, deadline=past))
+    escalated = [e for e in history(client, people, overdue) if e["action"] == "escalation"]
+    assert [(e["task"], e["data"]["kind"], e["data"]["called"]["key"]) for e in escalated] == [
+        ("check_overdue", "overdue", "called_review")
+    ]
+    assert step(overdue)[0] == "check"  # non-interrupting: the check goes on
+
+
+@pytest.mark.usefixtures("deployed")
+def test_an_item_inside_the_called_process_survives_a_restart(
+    client: FlaskClient, people: People, database_url: str, tmp_path: Path
+) -> None:
+    item = to_check(client, people, create(client, people))
+    # A fresh process: no cached specs, a new app and engine on the same database.
+    instance._specs_by_hash.clear()
+    calls._renamed_by_id.clear()
+    fresh = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": tmp_path / "fresh", "TESTING": True})
+    try:
+        again = fresh.test_client()
+        item = again.get(f"{API}/items/{item['id']}", headers=people.auth("reporter")).json
+        item = complete(again, people, item, "approver", {"decision": "approve"})
+        assert (item["status"], item["tasks"]) == ("closed", [])
+    finally:
+        db.dispose(fresh)
