@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.user_task import UserTask
@@ -184,6 +185,8 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
         for _ in range(2):
             workflow.refresh_timers()
             workflow.do_engine_steps(will_complete_task=steps)
+        while _compact_loops(workflow):
+            workflow.do_engine_steps(will_complete_task=steps)
     except WorkflowTaskException as exc:
         failure = _failed(workflow, exc)
     except _TooManySteps as exc:
@@ -341,14 +344,25 @@ def next_timer(workflow: BpmnWorkflow) -> dt.datetime | None:
     return min(due, default=None)
 
 
-def _compact_loops(workflow: BpmnWorkflow) -> None:
-    for task in list(workflow.get_tasks(state=TaskState.READY)):
+def _compact_loops(workflow: BpmnWorkflow) -> bool:
+    """Reset each task reached again onto its earlier round (also inside called and sub-processes).
+
+    A call activity (or sub-process) reached again is one that has started: reset onto its earlier round,
+    its process starts afresh there. True when that happened, for the engine to run that process's first steps.
+    """
+    restarted = False
+    for task in list(workflow.get_tasks(state=TaskState.READY | TaskState.STARTED)):
+        calls_again = isinstance(task.task_spec, SubWorkflowTask)
+        if (task.state == TaskState.STARTED and not calls_again) or task.id not in task.workflow.tasks:
+            continue  # a started task of another kind, or one an earlier reset removed
         ancestor = task.parent
         while ancestor is not None:
             if ancestor.task_spec is task.task_spec and ancestor.state == TaskState.COMPLETED:
                 workflow.reset_from_task_id(ancestor.id, data=dict(task.data))
+                restarted = restarted or calls_again
                 break
             ancestor = ancestor.parent
+    return restarted
 
 
 def live_user_tasks(workflow: BpmnWorkflow) -> Iterator[SpiffTask]:

@@ -14,7 +14,9 @@ the product walks the task tree itself:
   failed step whose element is gone block the move: the workflow is left as it was;
 - what the tree predicted of the future is predicted again from the new version, and the waiting
   timers evaluate the new version's expressions afresh; a step that the new version adds as a
-  boundary event of a waiting step is armed.
+  boundary event of a waiting step is armed;
+- a process a call activity called runs on as it is, on the version it was called in: only its call
+  activity moves (blocked, as any live step, when the new version lacks it).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
+
+from engine.bpmn.calls import called_id
 
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 # A live task's children that the library has only foreseen: the path it expects, not steps reached.
@@ -55,6 +59,8 @@ class Outcome:
     # Boundary events the new version adds to a waiting step, armed by the move.
     armed: list[str] = field(default_factory=list)
     blockers: list[Blocker] = field(default_factory=list)
+    # The definition ids of the called processes running inside: they stay on their version.
+    called: list[int] = field(default_factory=list)
 
 
 def _element(spec: TaskSpec) -> str:
@@ -80,9 +86,17 @@ Part = tuple[Any, Any]  # a (sub)workflow and the new version's spec for it
 
 
 def _parts(workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any], outcome: Outcome) -> list[Part]:
-    """The workflow and each running (sub-)process in it, with its spec in the new version."""
+    """The workflow and each running (sub-)process in it, with its spec in the new version.
+
+    A process a call activity called stays as it is, on the version it was called in (``engine.bpmn.calls``).
+    """
     parts: list[Part] = [(workflow, target)]
     for sub in workflow.subprocesses.values():
+        called = called_id(str(sub.spec.name))
+        if called is not None:
+            if called not in outcome.called:
+                outcome.called.append(called)
+            continue
         spec = subprocess_specs.get(sub.spec.name)
         if spec is None:
             outcome.blockers.append(
@@ -181,7 +195,8 @@ def migrate(workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any
     for part, spec in parts:
         _repoint(part, aligned)
         part.spec = spec
-    workflow.subprocess_specs = subprocess_specs
+    kept = {name: spec for name, spec in workflow.subprocess_specs.items() if called_id(name) is not None}
+    workflow.subprocess_specs = {**subprocess_specs, **kept}
     for task, spec in splits:
         for boundary in _new_boundaries(task, spec):
             boundary._update(task._add_child(boundary, TaskState.FUTURE))

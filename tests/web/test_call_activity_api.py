@@ -9,20 +9,25 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.bpmn import calls, instance
 from engine.bpmn.bundle import Bundle, from_folder
+from engine.bpmn.deploy import deploy as deploy_bundle
+from engine.bpmn.deploy import get as deploy_get
+from engine.identity import identity
+from engine.store.db import transaction
 from engine.store.models import Job
-from tests.conftest import PROCESSES, People, deployment
-from web import create_app, db
+from tests.conftest import PROCESSES, People, deployment, serve
+from tests.web.pages.test_pages_language import csrf
 
 API = "/api/v1"
 EXAMPLES = PROCESSES / "examples"
 CALLER = from_folder(EXAMPLES / "call_activity.bpmn", EXAMPLES / "forms")
 CALLED = from_folder(EXAMPLES / "called_review.bpmn", EXAMPLES / "forms")
+PASSWORD = "correct horse battery staple"
 
 
 def deploy(client: FlaskClient, people: People, bundle: Bundle, status: int = 201) -> Any:
@@ -189,19 +194,52 @@ def test_timers_inside_the_called_process_are_scheduled_and_fire(
     assert step(overdue)[0] == "check"  # non-interrupting: the check goes on
 
 
-@pytest.mark.usefixtures("deployed")
 def test_an_item_inside_the_called_process_survives_a_restart(
-    client: FlaskClient, people: People, database_url: str, tmp_path: Path
+    database_url: str, people: People, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with transaction(sessions) as session:
+        deploy_bundle(session, CALLED, actor=None)
+        deploy_bundle(session, CALLER, actor=None)
+    with serve(database_url, tmp_path) as base:
+        item = requests.post(
+            f"{base}{API}/items",
+            json={"title": "重启", "department": "office", "process": "call_activity"},
+            headers=people.auth("reporter"),
+            timeout=30,
+        ).json()
+        for username in ("manager", "manager"):
+            (task,) = item["tasks"]
+            url = f"{base}{API}/tasks/{task['id']}/complete"
+            item = requests.post(url, json={"data": {}}, headers=people.auth(username), timeout=30).json()
+        assert step(item)[0] == "check"
+
+    # A new server process: nothing cached, the called process's spec loaded again from the database.
+    with serve(database_url, tmp_path) as base:
+        item = requests.get(f"{base}{API}/items/{item['id']}", headers=people.auth("reporter"), timeout=30).json()
+        (task,) = item["tasks"]
+        url = f"{base}{API}/tasks/{task['id']}/complete"
+        done = requests.post(url, json={"data": {"decision": "approve"}}, headers=people.auth("approver"), timeout=30)
+        assert done.status_code == 200, done.text
+        assert (done.json()["status"], done.json()["tasks"]) == ("closed", [])
+
+
+@pytest.mark.usefixtures("deployed")
+def test_the_item_page_shows_the_called_steps_and_the_called_diagram(
+    client: FlaskClient, people: People, sessions: sessionmaker[Session]
 ) -> None:
     item = to_check(client, people, create(client, people))
-    # A fresh process: no cached specs, a new app and engine on the same database.
-    instance._specs_by_hash.clear()
-    calls._renamed_by_id.clear()
-    fresh = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": tmp_path / "fresh", "TESTING": True})
-    try:
-        again = fresh.test_client()
-        item = again.get(f"{API}/items/{item['id']}", headers=people.auth("reporter")).json
-        item = complete(again, people, item, "approver", {"decision": "approve"})
-        assert (item["status"], item["tasks"]) == ("closed", [])
-    finally:
-        db.dispose(fresh)
+    with transaction(sessions) as session:
+        identity.add_user(session, "reader", None, ["auditor"], password=PASSWORD)
+        called = deploy_get(session, "called_review", 1).id
+    token = csrf(client.get("/login").get_data(as_text=True))
+    client.post("/login", data={"csrf_token": token, "username": "reader", "password": PASSWORD})
+    page = client.get(f"/items/{item['id']}", follow_redirects=True).get_data(as_text=True)
+    assert "完成了“整改”（调用的流程 called_review 第 1 版）" in page
+    # The call activity is the caller's step now; the called diagram shows its own.
+    assert "data-completed='[\"prepare\"]' data-current='[\"review\"]'" in page
+    assert 'data-called="called_review"' in page and "data-current='[\"check\"]'" in page
+    xml = client.get(f"/items/{item['id']}/called/{called}/diagram.bpmn")
+    assert xml.status_code == 200 and b'id="called_review"' in xml.data
+    caller = client.get(f"/items/{item['id']}/diagram.bpmn").data
+    assert client.get(f"/items/{item['id']}/called/{called + 100}/diagram.bpmn").status_code == 404
+    assert b'id="call_activity"' in caller
