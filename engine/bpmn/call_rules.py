@@ -95,9 +95,11 @@ def check_calls(root: etree._Element, findings: Findings) -> None:
             )
             continue
         _check_binding(call, called in processes, findings)
+    in_cycles: set[str] = set()
     for key in processes:
-        cycle = _in_file_cycle(processes, key)
-        if cycle is not None:
+        cycle = None if key in in_cycles else _in_file_cycle(processes, key)
+        if cycle is not None:  # reported once, by its first process
+            in_cycles.update(cycle)
             chain = " → ".join(cycle)
             findings.error("call-recursive", key, f"递归调用 Process {key!r} calls itself: {chain}")
 

@@ -202,16 +202,17 @@ class Part:
 
 
 def parts(session: Session, item: Item) -> list[Part]:
-    """Each unit's part, for items whose diagram has a multi-instance user task; else nothing."""
+    """Each unit's part, for items whose diagram (or a process it called) has a multi-instance user task."""
     definition = definition_of(session, item)
-    names = [name for name, task in definition.model["tasks"].items() if task.get("multi_instance")]
-    if not names:
-        return []
+    own = [name for name, task in definition.model["tasks"].items() if task.get("multi_instance")]
     rows = session.scalars(
         select(Task)
-        .where(Task.item_id == item.id, Task.name.in_(names), Task.state != "cancelled")
+        .where(Task.item_id == item.id, Task.instance_key.is_not(None), Task.state != "cancelled")
         .options(joinedload(Task.completed_by))
         .order_by(Task.id)
     )
-    latest = {row.instance_key: row for row in rows}
+    shared = [row for row in rows if task_model(session, item, row)["tasks"][row.name].get("multi_instance")]
+    if not own and not shared:
+        return []
+    latest = {row.instance_key: row for row in shared}
     return [Part(unit, latest.get(unit.department.code)) for unit in units(session, item)]

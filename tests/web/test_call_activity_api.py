@@ -243,3 +243,49 @@ def test_the_item_page_shows_the_called_steps_and_the_called_diagram(
     caller = client.get(f"/items/{item['id']}/diagram.bpmn").data
     assert client.get(f"/items/{item['id']}/called/{called + 100}/diagram.bpmn").status_code == 404
     assert b'id="call_activity"' in caller
+
+
+JOINT_CALLER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="joint_caller" name="调用联动 Joint caller" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:callActivity id="joint" name="联动攻坚 Joint task" calledElement="joint_task">
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:callActivity>
+    <bpmn:endEvent id="done" name="已办结 Done">
+      <bpmn:extensionElements><camunda:properties>
+        <camunda:property name="status" value="closed" /><camunda:property name="status_label" value="已办结 Done" />
+      </camunda:properties></bpmn:extensionElements>
+      <bpmn:incoming>f2</bpmn:incoming>
+    </bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="joint" />
+    <bpmn:sequenceFlow id="f2" sourceRef="joint" targetRef="done" />
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def test_the_bundled_joint_task_runs_as_a_called_process(client: FlaskClient, people: People) -> None:
+    """Multi-instance parts over ``units``, its own lanes, its deadline timers and its script, called."""
+    deploy(client, people, Bundle(JOINT_CALLER, {}))
+    body = {"title": "联动", "department": "office", "co_departments": ["works"], "process": "joint_caller"}
+    item = client.post(f"{API}/items", json=body, headers=people.auth("reporter")).json
+    assert (item["status"], item["progress"]) == ("units", {"done": 0, "total": 2})
+    parts = {task["unit"]: task for task in item["tasks"]}
+    assert (parts["office"]["candidates"], parts["works"]["candidates"]) == (["manager"], ["works_manager"])
+    for unit, user in (("office", "manager"), ("works", "works_manager")):
+        done = client.post(
+            f"{API}/tasks/{parts[unit]['id']}/complete",
+            json={"data": {"contribution": unit}},
+            headers=people.auth(user),
+        )
+        assert done.status_code == 200, done.json
+    item = complete(client, people, done.json, "manager", {"summary": "汇总"})
+    # Sent back with one unit to redo: the called process's script reopens that unit's part only.
+    reject = {"decision": "reject", "comment": "重办", "redo_departments": ["works"]}
+    item = complete(client, people, item, "approver", reject)
+    assert [(t["name"], t["unit"]) for t in item["tasks"]] == [("unit_contribution", "works")]
+    item = complete(client, people, item, "works_manager", {"contribution": "重办"})
+    item = complete(client, people, item, "manager", {"summary": "再汇总"})
+    item = complete(client, people, item, "approver", {"decision": "approve"})
+    assert (item["status"], item["tasks"], item["incident"]) == ("closed", [], None)
