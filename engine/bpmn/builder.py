@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser
-from SpiffWorkflow.bpmn.parser.task_parsers import SubprocessParser
+from SpiffWorkflow.bpmn.parser.task_parsers import CallActivityParser, SubprocessParser
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.defaults import (
@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     ReceiveTask,
     StartEvent,
 )
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaBoundaryEventParser,
@@ -38,6 +39,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task
 
+from engine.bpmn.calls import CalledSubWorkflowConverter, DeployedCall, DeployedCallConverter, binding
 from engine.bpmn.external import ExternalServiceTask, ExternalServiceTaskConverter, ExternalServiceTaskParser
 from engine.bpmn.jail import JailedEnvironment
 from engine.store.clock import days_before
@@ -116,6 +118,19 @@ class _ReceiveTaskParser(_Messages, ReceiveTaskParser):
     pass
 
 
+class _CallActivityParser(CallActivityParser):
+    """A call of a process of the same file stays SpiffWorkflow's; any other key calls a deployed process."""
+
+    def create_task(self) -> Any:
+        called = self.node.get("calledElement", "")
+        if self.process_parser.parser.get_process_parser(called) is not None:
+            return super().create_task()
+        _binding, version = binding(self.node, camunda_attribute)
+        # The lint refuses a version that is not a positive integer before the parser sees it.
+        number = int(version) if version else None
+        return DeployedCall(self.spec, self.bpmn_id, called, version=number, **self.bpmn_attributes)
+
+
 class Parser(CamundaParser):
     """Camunda's parser, with user tasks keeping the people their attributes name, and the events and receive
     tasks that wait for a message catching a ``MergedMessage``."""
@@ -131,6 +146,8 @@ class Parser(CamundaParser):
         # A service task waits for an external worker (``engine.bpmn.external``); the structural checks
         # refuse one that is not ``camunda:type="external"`` before the parser sees it.
         full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
+        # A call of a deployed process by key, resolved when reached (``engine.bpmn.calls``).
+        full_tag("callActivity"): (_CallActivityParser, CallActivity),
     }
 
 
@@ -152,5 +169,7 @@ def serializer() -> BpmnWorkflowSerializer:
     config = deepcopy(CAMUNDA_CONFIG)
     config[MergedMessage] = MessageEventDefinitionConverter
     config[ExternalServiceTask] = ExternalServiceTaskConverter
+    config[DeployedCall] = DeployedCallConverter
+    config[BpmnSubWorkflow] = CalledSubWorkflowConverter
     registry = BpmnWorkflowSerializer.configure(config)
     return BpmnWorkflowSerializer(registry)

@@ -20,7 +20,7 @@ from engine.bpmn.document import executable_process, parse_xml, process_key
 from engine.bpmn.findings import refusal
 from engine.bpmn.lint import examine
 from engine.bpmn.model import form_keys
-from engine.store.errors import InvalidInput, NotFound
+from engine.store.errors import InvalidDiagram, InvalidInput, NotFound
 from engine.store.models import ProcessDefinition, ProcessForm
 from engine.store.text import unstorable
 
@@ -38,13 +38,13 @@ class BuiltDefinition:
     forms: dict[str, str]
 
 
-def build(bundle: Bundle) -> BuiltDefinition:
+def build(bundle: Bundle, session: Session | None = None) -> BuiltDefinition:
     """Validate and parse a diagram with its forms without touching the database.
 
     Refused with every error the lint finds (``engine.bpmn.lint``): among them a form the diagram names
     that the bundle lacks, and a form of the bundle that no user task names (most likely a misspelt key).
     """
-    examined = examine(bundle.diagram, bundle.forms)
+    examined = examine(bundle.diagram, bundle.forms, session)
     if examined.model is None or examined.specs is None:
         raise refusal(examined.problems)
     return BuiltDefinition(
@@ -91,7 +91,7 @@ def deploy(
     then violates the (key, version) unique constraint, is rolled back to its savepoint, and tries again.
     """
     note = check_note(note)
-    built = build(bundle)
+    built = build(bundle, session)
     for _attempt in range(50):  # each retry follows another deployment's commit: progress is certain
         current = _latest(session, built.key)
         if current is not None and current.sha256 == built.sha256 and current.model == built.model:
@@ -119,11 +119,24 @@ def deploy(
 
 
 def deploy_bundled(session: Session, processes_path: Path) -> list[tuple[ProcessDefinition, bool]]:
-    """Each ``*.bpmn`` of the folder with the forms it names from its ``forms/``, deployed as a bundle."""
-    return [
-        deploy(session, from_folder(path, processes_path / FORMS), actor=None)
-        for path in sorted(processes_path.glob("*.bpmn"))
-    ]
+    """Each ``*.bpmn`` of the folder with the forms it names from its ``forms/``, deployed as a bundle, a called
+    process before the processes calling it."""
+    waiting = {path: from_folder(path, processes_path / FORMS) for path in sorted(processes_path.glob("*.bpmn"))}
+    deployed = {}
+    # A process calling another of the folder is refused until that one is deployed: each pass deploys what it can.
+    while waiting:
+        refused: dict[Path, InvalidDiagram] = {}
+        for path, bundle in waiting.items():
+            try:
+                deployed[path] = deploy(session, bundle, actor=None)
+            except InvalidDiagram as exc:
+                if any(error.get("code") != "call-not-deployed" for error in exc.errors):
+                    raise
+                refused[path] = exc
+        if len(refused) == len(waiting):  # none deployed: a call of a process the folder does not hold
+            raise next(iter(refused.values()))
+        waiting = {path: waiting[path] for path in refused}
+    return [deployed[path] for path in sorted(deployed)]
 
 
 def stored_bundle(definition: ProcessDefinition) -> Bundle:

@@ -24,13 +24,14 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import event_subprocesses, people
+from engine.bpmn import calls, event_subprocesses, people
 from engine.bpmn.builder import script_engine, serializer
 from engine.bpmn.external import ExternalServiceTask
 from engine.store.clock import NEVER
@@ -78,6 +79,7 @@ def load_specs(definition: ProcessDefinition) -> tuple[Any, dict[str, Any]]:
 def new_workflow(definition: ProcessDefinition, data: dict[str, Any]) -> BpmnWorkflow:
     spec, subprocesses = load_specs(definition)
     workflow = BpmnWorkflow(spec, subprocesses, script_engine=script_engine())
+    calls.attach(workflow, definition, serializer().registry.restore)
     # The start task's data flows on to every task (multi-instance collections are read from it).
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(data)
@@ -85,13 +87,17 @@ def new_workflow(definition: ProcessDefinition, data: dict[str, Any]) -> BpmnWor
 
 
 def restore(definition: ProcessDefinition, instance: Instance) -> BpmnWorkflow:
+    """The item's workflow: the definition's specs, the specs of the called processes it is inside, its state."""
     ser = serializer()
-    version = json.dumps({ser.VERSION_KEY: instance.serializer_version})
-    # Splice three JSON objects into one document: a single parse instead of copying the spec.
-    document = f"{_specs(definition)[:-1]}, {version[1:-1]}, {instance.state[1:]}"
-    workflow = ser.deserialize_json(document)
+    document = json.loads(_specs(definition))
+    document.update(json.loads(instance.state))
+    document["subprocess_specs"].update(calls.stored_called_specs(document, definition))
+    document[ser.VERSION_KEY] = instance.serializer_version
+    ser.migrate(document)
+    workflow = ser.from_dict(document)
     # Deserialisation does not restore the script engine.
     workflow.script_engine = script_engine()
+    calls.attach(workflow, definition, ser.registry.restore)
     return workflow
 
 
@@ -113,8 +119,16 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Fired:
+    """A timer event that fired: its BPMN id, and the called definition it is in (None: the item's own)."""
+
+    element: str
+    definition_id: int | None = None
+
+
+@dataclass(frozen=True)
 class EngineRun:
-    fired: list[str]
+    fired: list[Fired]
     failure: Failure | None = None
     # What to store: (serializer version, state JSON), as ``dump`` gives it, measured against the cap.
     state: tuple[str, str] = ("", "")
@@ -152,6 +166,17 @@ def _element(task: SpiffTask) -> str:
     return str(task.task_spec.bpmn_id or task.task_spec.name)
 
 
+def _advance(workflow: BpmnWorkflow, steps: _Steps) -> None:
+    """Engine steps until every branch waits: twice, so timers armed on the way are evaluated at once."""
+    for _ in range(2):
+        workflow.refresh_timers()
+        workflow.do_engine_steps(will_complete_task=steps)
+        if event_subprocesses.end_idle(workflow):
+            workflow.do_engine_steps(will_complete_task=steps)
+    while _compact_loops(workflow):
+        workflow.do_engine_steps(will_complete_task=steps)
+
+
 def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str, Any] | None = None) -> EngineRun:
     """Run engine steps until every branch waits for a person or a future event, then compact loops.
 
@@ -168,18 +193,18 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
     try:
         if retry is not None:
             _rearm(workflow, retry, data or {})
-        for _ in range(2):
-            workflow.refresh_timers()
-            workflow.do_engine_steps(will_complete_task=steps)
-            if event_subprocesses.end_idle(workflow):
-                workflow.do_engine_steps(will_complete_task=steps)
+        _advance(workflow, steps)
     except WorkflowTaskException as exc:
         failure = _failed(workflow, exc)
     except _TooManySteps as exc:
         limit = f"more than {MAX_ENGINE_STEPS} engine steps in one go (a loop with no person's task?)"
         failure = _undo(workflow, steps, f"流程步数超限 The diagram ran {limit}, up to {_element(exc.task)!r}")
+    if failure is None and (call := calls.unresolved(workflow)) is not None:
+        failure = Failure(element=_element(call[0]), message=call[1])
     fired = [
-        task.task_spec.bpmn_id for task in _timer_tasks(workflow, TaskState.COMPLETED) if task.id not in done_before
+        Fired(task.task_spec.bpmn_id, calls.definition_id_of(task))
+        for task in _timer_tasks(workflow, TaskState.COMPLETED)
+        if task.id not in done_before
     ]
     _compact_loops(workflow)
     if failure is None:
@@ -328,14 +353,25 @@ def next_timer(workflow: BpmnWorkflow) -> dt.datetime | None:
     return min(due, default=None)
 
 
-def _compact_loops(workflow: BpmnWorkflow) -> None:
-    for task in list(workflow.get_tasks(state=TaskState.READY)):
+def _compact_loops(workflow: BpmnWorkflow) -> bool:
+    """Reset each task reached again onto its earlier round (also inside called and sub-processes).
+
+    A call activity (or sub-process) reached again is one that has started: reset onto its earlier round,
+    its process starts afresh there. True when that happened, for the engine to run that process's first steps.
+    """
+    restarted = False
+    for task in list(workflow.get_tasks(state=TaskState.READY | TaskState.STARTED)):
+        calls_again = isinstance(task.task_spec, SubWorkflowTask)
+        if (task.state == TaskState.STARTED and not calls_again) or task.id not in task.workflow.tasks:
+            continue  # a started task of another kind, or one an earlier reset removed
         ancestor = task.parent
         while ancestor is not None:
             if ancestor.task_spec is task.task_spec and ancestor.state == TaskState.COMPLETED:
                 workflow.reset_from_task_id(ancestor.id, data=dict(task.data))
+                restarted = restarted or calls_again
                 break
             ancestor = ancestor.parent
+    return restarted
 
 
 def live_user_tasks(workflow: BpmnWorkflow) -> Iterator[SpiffTask]:
@@ -366,10 +402,11 @@ def find_task(workflow: BpmnWorkflow, spiff_id: str) -> SpiffTask | None:
 
 
 def reached_end_events(workflow: BpmnWorkflow) -> list[str]:
+    """The end events the item's own process reached (not those of the processes it called)."""
     return [
         task.task_spec.bpmn_id
         for task in workflow.get_tasks(state=TaskState.COMPLETED)
-        if isinstance(task.task_spec, EndEvent) and task.task_spec.bpmn_id
+        if isinstance(task.task_spec, EndEvent) and task.task_spec.bpmn_id and task.workflow is workflow
     ]
 
 

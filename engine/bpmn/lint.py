@@ -15,9 +15,11 @@ from typing import Any, TypeVar
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from sqlalchemy.orm import Session
 
 from engine.bpmn.builder import BPMN_NS
 from engine.bpmn.bundle import FormRefused, read_form
+from engine.bpmn.call_rules import check_deployed, deployed_calls
 from engine.bpmn.conditions import check_conditions
 from engine.bpmn.document import decode, executable_process, parse_xml, process_key
 from engine.bpmn.findings import Findings, Problem
@@ -111,8 +113,11 @@ def _read_forms(
     return schemas
 
 
-def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
-    """Lint the diagram ``content`` with ``forms`` (form key → the form file's content) and read what deploys."""
+def examine(content: bytes, forms: Mapping[str, bytes], session: Session | None = None) -> Examined:
+    """Lint the diagram ``content`` with ``forms`` (form key → the form file's content) and read what deploys.
+
+    With a ``session``, the processes its call activities call are checked against what is deployed too.
+    """
     findings = Findings()
     text = _fatal(lambda: decode(content), "not-utf8", findings)
     root = _fatal(lambda: parse_xml(content), "xml-invalid", findings) if text is not None else None
@@ -130,6 +135,10 @@ def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     model = read_model(process, schemas, findings)
     model["name"] = name
     model["message_start"] = message_start(process)
+    if called := deployed_calls(root):  # only then: the models of diagrams without calls stay as they were
+        model["calls"] = called
+    if session is not None:
+        findings.problems.extend(check_deployed(session, key, model))
     graph = flow_graph(process)
     check_paths(process, graph, findings)
     check_statuses(process, graph, model, findings)
@@ -141,6 +150,6 @@ def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     return Examined(problems, key, name, model, specs, {form: schema for form, schema in schemas.items() if schema})
 
 
-def lint(content: bytes, forms: Mapping[str, bytes]) -> list[Problem]:
+def lint(content: bytes, forms: Mapping[str, bytes], session: Session | None = None) -> list[Problem]:
     """Every problem of the diagram and its forms, errors and warnings, each naming its element."""
-    return examine(content, forms).problems
+    return examine(content, forms, session).problems

@@ -15,7 +15,9 @@ the product walks the task tree itself:
   failed step whose element is gone block the move: the workflow is left as it was;
 - what the tree predicted of the future is predicted again from the new version, and the waiting
   timers evaluate the new version's expressions afresh; a step that the new version adds as a
-  boundary event of a waiting step is armed, and an event sub-process it adds is started.
+  boundary event of a waiting step is armed, and an event sub-process it adds is started;
+- a process a call activity called runs on as it is, on the version it was called in: only its call
+  activity moves (blocked, as any live step, when the new version lacks it).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import event_subprocesses
+from engine.bpmn.calls import called_id
 
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 # A live task's children that the library has only foreseen: the path it expects, not steps reached.
@@ -61,6 +64,8 @@ class Outcome:
     # Boundary events the new version adds to a waiting step, and event sub-processes it adds: armed by the move.
     armed: list[str] = field(default_factory=list)
     blockers: list[Blocker] = field(default_factory=list)
+    # The definition ids of the called processes running inside: they stay on their version.
+    called: list[int] = field(default_factory=list)
 
 
 def _element(spec: TaskSpec) -> str:
@@ -90,9 +95,17 @@ Part = tuple[Any, Any]  # a (sub)workflow and the new version's spec for it
 
 
 def _parts(workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any], outcome: Outcome) -> list[Part]:
-    """The workflow and each running (sub-)process in it, with its spec in the new version."""
+    """The workflow and each running (sub-)process in it, with its spec in the new version.
+
+    A process a call activity called stays as it is, on the version it was called in (``engine.bpmn.calls``).
+    """
     parts: list[Part] = [(workflow, target)]
     for sub in workflow.subprocesses.values():
+        called = called_id(str(sub.spec.name))
+        if called is not None:
+            if called not in outcome.called:
+                outcome.called.append(called)
+            continue
         spec = subprocess_specs.get(sub.spec.name)
         if spec is None and event_subprocesses.is_idle_watch(workflow.get_task_from_id(sub.parent_task_id)):
             continue  # a watch the new version drops: it stops with its sub-workflow (``_plan_part``)
@@ -193,7 +206,8 @@ def migrate(workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any
     for part, spec in parts:
         _repoint(part, aligned)
         part.spec = spec
-    workflow.subprocess_specs = subprocess_specs
+    kept = {name: spec for name, spec in workflow.subprocess_specs.items() if called_id(name) is not None}
+    workflow.subprocess_specs = {**subprocess_specs, **kept}
     for task, spec in splits:
         for boundary in _new_boundaries(task, spec):
             boundary._update(task._add_child(boundary, TaskState.FUTURE))

@@ -97,7 +97,9 @@ def parse_specs(root: etree._Element, key: str) -> str:
         parser = make_parser()
         parser.add_bpmn_xml(root, filename=f"{key}.bpmn")
         spec = parser.get_spec(key)
-        subprocesses = parser.get_subprocess_specs(key)
+        # A call of a process that is not in the file is resolved when reached (``engine.bpmn.calls``).
+        found = parser.get_subprocess_specs(key, require_call_activity_specs=False)
+        subprocesses = {name: sub for name, sub in found.items() if sub is not None}
     except Exception as exc:  # the parsers raise TypeError, KeyError, AssertionError, ... on real-world diagrams
         raise _parse_error(exc, root, key) from exc
     try:

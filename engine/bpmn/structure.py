@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from engine.bpmn.builder import BPMN_NS, CAMUNDA_NS
+from engine.bpmn.call_rules import check_calls
 from engine.bpmn.document import describe
 from engine.bpmn.external import EXTERNAL
 from engine.bpmn.findings import Findings
@@ -97,16 +98,7 @@ def _check_references(root: etree._Element, process: etree._Element, findings: F
 
 
 def _check_calls(root: etree._Element, process: etree._Element, findings: Findings) -> None:
-    processes = {node.get("id") for node in root.xpath("./bpmn:process", namespaces=NS)}
-    for call in process.iter(f"{{{BPMN_NS}}}callActivity"):
-        called = call.get("calledElement")
-        if called and called not in processes:
-            findings.error(
-                "call-unknown-process",
-                call.get("id", ""),
-                f"调用的流程不存在 {describe(call)} calls process {called!r}, which is not in this file "
-                "(a call activity can only call a process of the same file)",
-            )
+    check_calls(root, findings)
     for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
         # The parser reads every business rule task of the file, deployed or not, and needs this attribute.
         if task.get(f"{{{CAMUNDA_NS}}}decisionRef") is None:

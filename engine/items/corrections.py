@@ -221,4 +221,4 @@ def _reassign_live(session: Session, item: Item, definition: ProcessDefinition) 
     """Live tasks of the lead unit's people go to the new lead unit (``assignment.follow_lead_unit``)."""
     context = assignment.Context(session, item, {}, None)
     for task in items.live_tasks(session, item):
-        assignment.follow_lead_unit(task, definition.model["tasks"][task.name], context)
+        assignment.follow_lead_unit(task, items.task_model(session, item, task)["tasks"][task.name], context)

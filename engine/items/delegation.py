@@ -23,8 +23,8 @@ def lane_rule(session: Session, task: Task) -> str:
 
     Rows come through the session's identity map: asking again within a request costs no query.
     """
-    definition = items.definition_of(session, session.get_one(Item, task.item_id))
-    return str(definition.model["tasks"][task.name]["candidates"])
+    model = items.task_model(session, session.get_one(Item, task.item_id), task)
+    return str(model["tasks"][task.name]["candidates"])
 
 
 def require_delegator(session: Session, actor: User, task_id: int) -> Task:

@@ -162,6 +162,12 @@ def definition_of(session: Session, item: Item) -> ProcessDefinition:
     return session.get_one(ProcessDefinition, item.definition_id)
 
 
+def task_model(session: Session, item: Item, task: Task) -> dict[str, Any]:
+    """The model of the definition a task's step is in: a called process's (``Task.definition_id``), or the item's."""
+    model: dict[str, Any] = session.get_one(ProcessDefinition, task.definition_id or item.definition_id).model
+    return model
+
+
 def data_of(session: Session, item: Item) -> dict[str, object]:
     instance = session.get_one(Instance, item.id)
     return dict(instance.data)
@@ -196,16 +202,17 @@ class Part:
 
 
 def parts(session: Session, item: Item) -> list[Part]:
-    """Each unit's part, for items whose diagram has a multi-instance user task; else nothing."""
+    """Each unit's part, for items whose diagram (or a process it called) has a multi-instance user task."""
     definition = definition_of(session, item)
-    names = [name for name, task in definition.model["tasks"].items() if task.get("multi_instance")]
-    if not names:
-        return []
+    own = [name for name, task in definition.model["tasks"].items() if task.get("multi_instance")]
     rows = session.scalars(
         select(Task)
-        .where(Task.item_id == item.id, Task.name.in_(names), Task.state != "cancelled")
+        .where(Task.item_id == item.id, Task.instance_key.is_not(None), Task.state != "cancelled")
         .options(joinedload(Task.completed_by))
         .order_by(Task.id)
     )
-    latest = {row.instance_key: row for row in rows}
+    shared = [row for row in rows if task_model(session, item, row)["tasks"][row.name].get("multi_instance")]
+    if not own and not shared:
+        return []
+    latest = {row.instance_key: row for row in shared}
     return [Part(unit, latest.get(unit.department.code)) for unit in units(session, item)]

@@ -158,7 +158,10 @@ def steps_to_map(session: Session, actor: User, key: str, from_version: int, to_
     return ToMap(steps, targets)
 
 
-def _report(item: Item, version: int, outcome: str, result: migration.Outcome | None = None) -> dict[str, Any]:
+def _report(
+    item: Item, version: int, outcome: str, result: migration.Outcome | None = None, session: Session | None = None
+) -> dict[str, Any]:
+    called = [session.get_one(ProcessDefinition, found) for found in result.called] if result and session else []
     return {
         "item": item.id,
         "title": item.title,
@@ -168,6 +171,8 @@ def _report(item: Item, version: int, outcome: str, result: migration.Outcome | 
         "dropped": list(result.dropped) if result else [],
         "armed": list(result.armed) if result else [],
         "blockers": [{"element": b.element, "message": b.message} for b in (result.blockers if result else [])],
+        # The processes call activities called, running inside the item: they stay on their version.
+        "called": [{"key": found.key, "version": found.version} for found in called],
     }
 
 
@@ -186,7 +191,7 @@ def _try(session: Session, item: Item, target: _Target, mapping: dict[str, str])
     spiff = restore(source, state)
     result = migration.migrate(spiff, target.spec, target.subprocess_specs, mapping)
     if result.blockers:
-        return _report(item, source.version, "blocked", result), None
+        return _report(item, source.version, "blocked", result, session), None
     try:
         run = run_engine(spiff)
     except StateTooLarge as exc:
@@ -194,7 +199,7 @@ def _try(session: Session, item: Item, target: _Target, mapping: dict[str, str])
     # What is stored must load again on the target before anything is written.
     version, text = dump(spiff)
     restore(target.definition, Instance(item_id=item.id, serializer_version=version, state=text, data={}))
-    return _report(item, source.version, "moves", result), (spiff, run)
+    return _report(item, source.version, "moves", result, session), (spiff, run)
 
 
 def dry_run(session: Session, actor: User, key: str, ask: Ask) -> list[dict[str, Any]]:
@@ -400,6 +405,8 @@ def _follow_steps(
     steps = target.model["tasks"]
     rows = session.scalars(select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))))
     for row in rows:
+        if row.definition_id is not None:
+            continue  # a step of a called process, which stays on its version
         new = step_of.get(row.name)
         live = find_task(spiff, row.spiff_id)
         if new is None or new not in steps or live is None:

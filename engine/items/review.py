@@ -58,7 +58,6 @@ def what_to_judge(session: Session, task: Task) -> Judged:
     answers to ``task``'s own step and rejections are not what is judged (a return shows the latter).
     """
     item = session.get_one(Item, task.item_id)
-    model = items.definition_of(session, item).model
     unit_names = {unit.department.code: unit.department.name for unit in items.units(session, item)}
     latest: dict[tuple[str, str | None], Task] = {}
     for done in _completed(session, [item.id]):
@@ -68,7 +67,7 @@ def what_to_judge(session: Session, task: Task) -> Judged:
         Submission(
             task=done,
             unit=unit_names.get(done.instance_key, done.instance_key) if done.instance_key else None,
-            answers=forms.answers(forms.form_of(model, done.name), done.data or {}),
+            answers=forms.answers(forms.form_of(items.task_model(session, item, done), done.name), done.data or {}),
         )
         for done in latest.values()
     ]

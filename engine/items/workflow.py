@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, history
 from engine.bpmn import versions
+from engine.bpmn.calls import definition_id_of
 from engine.bpmn.instance import (
     LIVE_STATES,
     EngineRun,
+    Fired,
     awaits_people,
     catch_message,
     current_data,
@@ -35,7 +37,7 @@ from engine.bpmn.instance import (
 )
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
-from engine.items import assignment, external_tasks, forms, incidents, notifications, sources
+from engine.items import assignment, called_steps, external_tasks, forms, incidents, notifications, sources
 from engine.notify import webhooks
 from engine.store import clock
 from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
@@ -247,7 +249,7 @@ def _complete(
     if if_match is not None and if_match not in ("*", etag(item)):
         raise StaleVersion(f"事项已被修改 The item changed since you read it (now {etag(item)})")
     definition = session.get_one(ProcessDefinition, item.definition_id)
-    form = forms.form_of(definition.model, row.name)
+    form = forms.form_of(called_steps.definition(session, definition, row.definition_id).model, row.name)
     forms.validate(session, item, form, data)
 
     instance = session.get_one(Instance, item.id)
@@ -273,7 +275,7 @@ def _complete(
         task=row.name,
         status_from=status_from,
         status_to=item.status,
-        data=data,
+        data={**data, **called_steps.marker(session, row.definition_id)},
     )
     _record_run(session, item, definition, run)
     notifications.tasks_ready(session, item, new_tasks, data)
@@ -296,7 +298,7 @@ def fire_timers(session: Session, item_id: int) -> list[str]:
         _store_fired(session, item, instance, definition, workflow, run)
     else:
         _schedule(session, item, workflow)
-    return run.fired
+    return [fired.element for fired in run.fired]
 
 
 def store_timers(
@@ -305,7 +307,7 @@ def store_timers(
     """Store a workflow whose timer variables changed (the item is locked): what is due now fires."""
     run = run_engine(workflow)
     _store_fired(session, item, instance, definition, workflow, run)
-    return run.fired
+    return [fired.element for fired in run.fired]
 
 
 def _store_fired(
@@ -392,19 +394,20 @@ def _record_run(
 
 
 def _record_escalations(
-    session: Session, item: Item, definition: ProcessDefinition, fired: list[str], status_from: str | None = None
+    session: Session, item: Item, definition: ProcessDefinition, fired: list[Fired], status_from: str | None = None
 ) -> None:
-    for element in fired:
-        escalation = definition.model.get("escalations", {}).get(element, {})
+    for timer in fired:
+        model = called_steps.definition(session, definition, timer.definition_id).model
+        escalation = model.get("escalations", {}).get(timer.element, {})
         history.record(
             session,
             item,
             actor=None,
             action="escalation" if escalation else "timer",
-            task=element,
+            task=timer.element,
             status_from=status_from or item.status,
             status_to=item.status,
-            data=escalation,
+            data={**escalation, **called_steps.marker(session, timer.definition_id)},
         )
         if escalation:
             notifications.escalated(session, item, escalation["kind"], escalation["name"])
@@ -436,12 +439,12 @@ def store_state(
     data = current_data(workflow)
     _sync_owner(session, item, data)
     status_from, was_closed = item.status, item.closed_at is not None
-    item.status, item.status_label = _status(definition.model, workflow)
+    item.status, item.status_label = _status(session, definition, workflow)
     now = utcnow()
     item.closed_at = now if workflow.completed else None
     item.updated_at = now
     item.version += 1
-    new_tasks = _sync_tasks(session, item, definition.model, workflow, actor)
+    new_tasks = _sync_tasks(session, item, definition, workflow, actor)
     external_tasks.sync(session, item, workflow)
     instance.serializer_version, instance.state = run.state
     instance.data = data
@@ -456,22 +459,24 @@ def _sync_owner(session: Session, item: Item, data: dict[str, Any]) -> None:
         item.owner = session.scalar(select(User).where(User.username == username))
 
 
-def _status(model: dict[str, Any], workflow: BpmnWorkflow) -> tuple[str, str]:
-    statuses: dict[str, dict[str, str]] = model["statuses"]
+def _status(session: Session, definition: ProcessDefinition, workflow: BpmnWorkflow) -> tuple[str, str]:
+    """The status the item's live step declares (in its own definition, called or not), or its end event."""
     if workflow.completed:
+        statuses: dict[str, dict[str, str]] = definition.model["statuses"]
         for bpmn_id in reversed(reached_end_events(workflow)):
             if bpmn_id in statuses:
                 return statuses[bpmn_id]["status"], statuses[bpmn_id]["label"]
         return FALLBACK_DONE
     for task in live_user_tasks(workflow):
-        found = statuses.get(task.task_spec.bpmn_id)
+        model = called_steps.definition(session, definition, definition_id_of(task)).model
+        found = model["statuses"].get(task.task_spec.bpmn_id)
         if found:
             return found["status"], found["label"]
     return FALLBACK_ACTIVE
 
 
 def _sync_tasks(
-    session: Session, item: Item, model: dict[str, Any], workflow: BpmnWorkflow, actor: User | None
+    session: Session, item: Item, definition: ProcessDefinition, workflow: BpmnWorkflow, actor: User | None
 ) -> list[Task]:
     live = {str(task.id): task for task in live_user_tasks(workflow)}
     rows = session.scalars(select(Task).where(Task.item_id == item.id, Task.state.in_(("ready", "waiting"))))
@@ -488,8 +493,10 @@ def _sync_tasks(
     for spiff_id, task in live.items():
         if spiff_id in kept or awaits_people(task):
             continue
-        spec = model["tasks"][task.task_spec.bpmn_id]
+        called = definition_id_of(task)
+        spec = called_steps.definition(session, definition, called).model["tasks"][task.task_spec.bpmn_id]
         row = Task(
+            definition_id=called,
             item_id=item.id,
             spiff_id=spiff_id,
             name=task.task_spec.bpmn_id,

@@ -287,10 +287,9 @@ def _item(session: Session, actor: User, number: int, lock: bool) -> Item | None
 
 def _fillable(session: Session, item: Item) -> dict[str, int]:
     """The step fields a ready task of the item asks for now: field -> that task's id."""
-    definition = items.definition_of(session, item)
     found: dict[str, int] = {}
     for task in items.live_tasks(session, item):
-        form = forms.form_of(definition.model, task.name) or {}
+        form = forms.form_of(items.task_model(session, item, task), task.name) or {}
         for key, variable in STEP_FIELDS.items():
             if task.state == "ready" and set(form.get("required", [])) == {variable}:
                 found.setdefault(key, task.id)

@@ -249,6 +249,8 @@ class Task(Base):
     instance_key: Mapped[str | None] = mapped_column(String(200))
     # What was submitted when it was completed.
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The called process's definition, for a task of a process a call activity called (None: the item's).
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
 
     item: Mapped[Item] = relationship(lazy="raise")
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id], lazy="raise")

@@ -507,7 +507,7 @@ REFUSED: list[tuple[str, Callable[[], bytes], str | None, str]] = [
         "call activity of a missing process",
         lambda: edited(call_of_a_missing_process),
         "rectify",
-        "calls process 'approval', which is not in this file",
+        "calls process 'approval', of which no version is deployed",
     ),
     (
         "status too long for the item",

@@ -67,6 +67,11 @@ class BlockerSchema(Schema):
     message = fields.String()
 
 
+class CalledSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+
+
 class ItemMoveSchema(Schema):
     item = fields.Integer()
     title = fields.String()
@@ -80,6 +85,12 @@ class ItemMoveSchema(Schema):
     dropped = fields.List(fields.String(), metadata={"description": "waiting events the target no longer has"})
     armed = fields.List(fields.String(), metadata={"description": "boundary events the target adds to a waiting step"})
     blockers = fields.List(fields.Nested(BlockerSchema))
+    called = fields.List(
+        fields.Nested(CalledSchema),
+        metadata={
+            "description": "processes call activities called, running inside the item: they stay on their version"
+        },
+    )
 
 
 class DryRunSchema(Schema):

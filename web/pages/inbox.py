@@ -77,7 +77,7 @@ def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str,
     """The task's page; ``values`` None: not posted yet, so a task sent back starts from its last answer."""
     session = db.session()
     item = items.get_visible(session, me(), task.item_id)
-    form = forms.form_of(items.definition_of(session, item).model, task.name)
+    form = forms.form_of(items.task_model(session, item, task), task.name)
     returned = review.returns(session, [task]).get(task.id)
     if values is None:
         values = returned.previous if returned else {}
@@ -117,7 +117,7 @@ def complete(task_id: int) -> Response | str:
     session = db.session()
     task = workflow.authorize_task(session, me(), task_id)
     item = items.get_visible(session, me(), task.item_id)
-    data = task_form.parse(forms.form_of(items.definition_of(session, item).model, task.name), request.form)
+    data = task_form.parse(forms.form_of(items.task_model(session, item, task), task.name), request.form)
     try:
         workflow.complete_task(session, me(), task_id, data, request.form.get("etag") or None)
     except TaskNotReady:

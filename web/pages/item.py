@@ -3,16 +3,19 @@ the history as a timeline and, for auditors, whether that history verifies."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from engine.audit import audit, history
 from engine.identity import identity, permissions
 from engine.identity.identity import Role
 from engine.items import corrections, due, incidents, items, progress, sources, workflow
-from engine.store.models import Task
+from engine.store.models import Item, ProcessDefinition, Task
 from web import db
 from web.pages import item_actions, timeline
 from web.pages.base import me, once_url, require_login
@@ -34,8 +37,8 @@ def render(item_id: int, sent: item_actions.Sent | None = None) -> str:
     session = db.session()
     item = items.get_visible(session, me(), item_id)
     tasks = list(session.scalars(select(Task).where(Task.item_id == item.id).order_by(Task.id)))
-    done = sorted({task.name for task in tasks if task.state == "completed"})
     live = [task for task in tasks if task.state in ("ready", "waiting")]
+    diagrams = _diagrams(session, item, tasks)
     events = history.events(session, item.id)
     return render_template(
         "item.html",
@@ -49,7 +52,7 @@ def render(item_id: int, sent: item_actions.Sent | None = None) -> str:
         warning_from=due.warning_from(item.deadline) if item.deadline and not item.ongoing else None,
         pruned=history.pruned(session, item.id),
         updates=progress.updates(session, item),
-        done=done,
+        diagrams=diagrams,
         live=live,
         verified=audit.verify_item(session, item.id) if Role.AUDITOR in me().roles else None,
         incident=incidents.current(session, item),
@@ -71,9 +74,50 @@ def retry(item_id: int, incident_id: int) -> WerkzeugResponse:
     return redirect(url_for(".show", item_id=item_id))
 
 
+@dataclass(frozen=True)
+class Diagram:
+    """A diagram on the item's page: the item's own (``definition`` None), or a process it called."""
+
+    definition: ProcessDefinition | None
+    done: list[str]
+    current: list[str]
+
+
+def _diagrams(session: Session, item: Item, tasks: list[Task]) -> list[Diagram]:
+    """The item's diagram, then each process its call activities called, with the steps done and now.
+
+    On the item's diagram, a call activity whose called process has a live step is a step now too.
+    """
+    shown = []
+    for called in [None, *dict.fromkeys(task.definition_id for task in tasks if task.definition_id is not None)]:
+        steps = [task for task in tasks if task.definition_id == called]
+        shown.append(
+            Diagram(
+                None if called is None else session.get_one(ProcessDefinition, called),
+                sorted({task.name for task in steps if task.state == "completed"}),
+                [task.name for task in steps if task.state in ("ready", "waiting")],
+            )
+        )
+    inside = {d.definition.key for d in shown if d.definition is not None and d.current}
+    calls = items.definition_of(session, item).model.get("calls", {})
+    shown[0].current.extend(element for element, call in calls.items() if call["key"] in inside)
+    return shown
+
+
 @bp.get("/<int:item_id>/diagram.bpmn")
 def diagram(item_id: int) -> Response:
     """The diagram version the item runs on, for the viewer (only for someone who may see the item)."""
     session = db.session()
     definition = items.definition_of(session, items.get_visible(session, me(), item_id))
     return Response(definition.bpmn_xml, mimetype="application/xml")
+
+
+@bp.get("/<int:item_id>/called/<int:definition_id>/diagram.bpmn")
+def called_diagram(item_id: int, definition_id: int) -> Response:
+    """The diagram of a process the item's call activity called (404 unless the item has a step in it)."""
+    session = db.session()
+    item = items.get_visible(session, me(), item_id)
+    stepped = select(Task.id).where(Task.item_id == item.id, Task.definition_id == definition_id).limit(1)
+    if session.scalar(stepped) is None:
+        abort(404)
+    return Response(session.get_one(ProcessDefinition, definition_id).bpmn_xml, mimetype="application/xml")

@@ -18,12 +18,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.items import corrections, forms, items, review, review_form
+from engine.bpmn import deploy
+from engine.items import called_steps, corrections, forms, items, review, review_form
 from engine.store.models import Department, HistoryEvent, Item, ProcessDefinition, ProgressUpdate, User
 from web.pages import text
 
 # Kept in the history for the audit, meaningless to a reader of the page.
-HIDDEN = {"process", "definition", "incident", "request", "row", "data", "resolved", "message"}
+HIDDEN = {"process", "definition", "incident", "request", "row", "data", "resolved", "message", called_steps.CALLED}
 # Fields whose value is a person's username or a unit's code, whatever the form says.
 PEOPLE_KEYS = {"assignee", "owner"}
 UNIT_KEYS = {"department", "co_departments", "unit"}
@@ -216,6 +217,9 @@ class _Presenter:
     def line(self, event: HistoryEvent) -> Line:
         data = event.data or {}
         what, skip = self.sentence(event, data)
+        called = _called(event)
+        if called is not None:
+            what = _("%(what)s（调用的流程 %(key)s 第 %(version)s 版）", what=what, key=called[0], version=called[1])
         who, unit = self.names.people.get(event.actor or "", (event.actor or _("系统"), ""))
         moved = event.status_to and event.status_from != event.status_to
         return Line(
@@ -308,13 +312,23 @@ class _Presenter:
         return _("重试“%(step)s”，仍然出错", step=step), set()
 
 
+def _called(event: HistoryEvent) -> tuple[str, int] | None:
+    """The called process (key, version) a step of the history was part of (``engine.items.called_steps``)."""
+    marker = (event.data or {}).get(called_steps.CALLED)
+    return (str(marker["key"]), int(marker["version"])) if isinstance(marker, dict) else None
+
+
 def lines(session: Session, item: Item, events: list[HistoryEvent]) -> list[Line]:
-    """The item's events as lines, in the page's language."""
-    definition = session.get_one(ProcessDefinition, item.definition_id)
-    model = definition.model or {}
-    people, units = _strings((event.actor, _form(model, event), event.data) for event in events)
-    presenter = _Presenter(model, _names(session, people, units), str(get_locale()))
-    return [presenter.line(event) for event in events]
+    """The item's events as lines, in the page's language; a called process's steps read from its own model."""
+    models: dict[tuple[str, int] | None, dict[str, Any]] = {
+        None: session.get_one(ProcessDefinition, item.definition_id).model or {}
+    }
+    for called in {found for event in events if (found := _called(event)) is not None}:
+        models[called] = deploy.get(session, *called).model or {}
+    records = ((event.actor, _form(models[_called(event)], event), event.data) for event in events)
+    names, locale = _names(session, *_strings(records)), str(get_locale())
+    presenters = {called: _Presenter(model, names, locale) for called, model in models.items()}
+    return [presenters[_called(event)].line(event) for event in events]
 
 
 @dataclass
@@ -336,12 +350,14 @@ def judged(session: Session, item: Item, found: review.Judged) -> tuple[list[Sec
     """What a task's person judges (``engine.items.review.what_to_judge``): the earlier steps, the progress."""
     model = items.definition_of(session, item).model or {}
     steps = [(s, s.task.completed_by.username if s.task.completed_by else None) for s in found.submissions]
-    records: list[_Record] = [(who, _task_form(model, s.task.name), s.task.data or {}) for s, who in steps]
+    records: list[_Record] = [
+        (who, _task_form(items.task_model(session, item, s.task), s.task.name), s.task.data or {}) for s, who in steps
+    ]
     people, units = _strings(records)
     presenter = _Presenter(model, _names(session, people, units), str(get_locale()))
     submitted = [
         Section(
-            step=presenter.task_title(s.task.name),
+            step=presenter.pick(s.task.title),  # the step's own title, a called process's too
             unit=s.unit or (presenter.names.people.get(who, ("", ""))[1] if who else ""),
             who=presenter.names.person(who) if who else "",
             at=s.task.completed_at,

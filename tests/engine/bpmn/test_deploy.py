@@ -149,8 +149,11 @@ def event(definition: str) -> str:
             "</bpmn:dataInputAssociation></bpmn:task>",
             "'nothing', which is not a data object reference",
         ),
-        ('<bpmn:callActivity id="x"/>', 'No "calledElement" attribute'),
-        ('<bpmn:callActivity id="x" calledElement="elsewhere"/>', "calls process 'elsewhere'"),
+        ('<bpmn:callActivity id="x"/>', "has no calledElement"),
+        (
+            '<bpmn:callActivity id="x" calledElement="elsewhere" camunda:calledElementBinding="deployment"/>',
+            "process 'elsewhere' is not in this file",
+        ),
     ],
     ids=["business rule", "complex gateway", "signal", "escalation", "message", "data", "call", "called process"],
 )
