@@ -30,6 +30,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task
 
+from engine.bpmn.business_rules import BusinessRuleTask, BusinessRuleTaskConverter, BusinessRuleTaskParser
 from engine.bpmn.external import ExternalServiceTask, ExternalServiceTaskConverter, ExternalServiceTaskParser
 from engine.bpmn.jail import JailedEnvironment
 from engine.store.clock import days_before
@@ -112,6 +113,8 @@ class Parser(CamundaParser):
         # A service task waits for an external worker (``engine.bpmn.external``); the structural checks
         # refuse one that is not ``camunda:type="external"`` before the parser sees it.
         full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
+        # A business rule task names a deployed decision, resolved when it runs (``engine.bpmn.business_rules``).
+        full_tag("businessRuleTask"): (BusinessRuleTaskParser, BusinessRuleTask),
     }
 
 
@@ -133,5 +136,6 @@ def serializer() -> BpmnWorkflowSerializer:
     config = deepcopy(CAMUNDA_CONFIG)
     config[MergedMessage] = MessageEventDefinitionConverter
     config[ExternalServiceTask] = ExternalServiceTaskConverter
+    config[BusinessRuleTask] = BusinessRuleTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
     return BpmnWorkflowSerializer(registry)

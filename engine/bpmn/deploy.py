@@ -6,7 +6,7 @@ its element, in one ``InvalidDiagram``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.bpmn import decisions
 from engine.bpmn.bundle import FORMS, Bundle, digest, from_folder, to_zip
 from engine.bpmn.document import executable_process, parse_xml, process_key
 from engine.bpmn.findings import refusal
@@ -38,20 +39,21 @@ class BuiltDefinition:
     forms: dict[str, str]
 
 
-def build(bundle: Bundle) -> BuiltDefinition:
-    """Validate and parse a diagram with its forms without touching the database.
+def build(bundle: Bundle, deployed_decisions: Collection[str] = ()) -> BuiltDefinition:
+    """Validate and parse a diagram with its forms and decisions without touching the database.
 
     Refused with every error the lint finds (``engine.bpmn.lint``): among them a form the diagram names
-    that the bundle lacks, and a form of the bundle that no user task names (most likely a misspelt key).
+    that the bundle lacks, a form of the bundle that no user task names (most likely a misspelt key),
+    and a business rule task whose decision is neither in the bundle nor in ``deployed_decisions``.
     """
-    examined = examine(bundle.diagram, bundle.forms)
+    examined = examine(bundle.diagram, bundle.forms, bundle.decisions, deployed_decisions)
     if examined.model is None or examined.specs is None:
         raise refusal(examined.problems)
     return BuiltDefinition(
         key=examined.key,
         name=examined.name,
         xml=bundle.diagram.decode("utf-8"),
-        sha256=digest(bundle.diagram, examined.schemas),
+        sha256=digest(bundle.diagram, examined.schemas, bundle.decisions),
         specs=examined.specs,
         model=examined.model,
         # Checked to be UTF-8 by the lint: stored as text, given back as the same bytes.
@@ -89,9 +91,18 @@ def deploy(
     version too, and redeploying an older diagram after a newer one makes it the latest again.
     Two deployments of one key at once both read the same latest version: the second one's insert
     then violates the (key, version) unique constraint, is rolled back to its savepoint, and tries again.
+    The bundle's DMN files are deployed with it (``engine.bpmn.decisions``), in the same transaction.
     """
     note = check_note(note)
-    built = build(bundle)
+    built = build(bundle, decisions.deployed_keys(session))
+    definition, created = _store(session, built, actor, note)
+    decisions.deploy_bundled(session, bundle.decisions, actor, definition if created else None)
+    return definition, created
+
+
+def _store(
+    session: Session, built: BuiltDefinition, actor: str | None, note: str | None
+) -> tuple[ProcessDefinition, bool]:
     for _attempt in range(50):  # each retry follows another deployment's commit: progress is certain
         current = _latest(session, built.key)
         if current is not None and current.sha256 == built.sha256 and current.model == built.model:

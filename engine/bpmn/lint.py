@@ -8,7 +8,7 @@ engine runs diagrams it does not fully allow, and refusing them now would refuse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -16,8 +16,11 @@ from typing import Any, TypeVar
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 
+from engine.bpmn import dmn
 from engine.bpmn.builder import BPMN_NS
 from engine.bpmn.bundle import FormRefused, read_form
+from engine.bpmn.business_rules import MODEL_KEY as DECISIONS_MODEL_KEY
+from engine.bpmn.business_rules import check_tasks
 from engine.bpmn.conditions import check_conditions
 from engine.bpmn.document import decode, executable_process, parse_xml, process_key
 from engine.bpmn.findings import Findings, Problem
@@ -111,9 +114,35 @@ def _read_forms(
     return schemas
 
 
-def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
-    """Lint the diagram ``content`` with ``forms`` (form key → the form file's content) and read what deploys."""
+def _read_decisions(files: Mapping[str, bytes], findings: Findings) -> dict[str, str]:
+    """The bundle's DMN files checked, each problem naming its element and file: decision key -> file hash."""
+    found: dict[str, str] = {}
+    for name, content in sorted(files.items()):
+        inner = Findings()
+        for table in dmn.read_tables(content, inner):
+            if table.key in found:
+                inner.error(
+                    "dmn-decision", table.key, f"决策 {table.key!r} 重复 Decision {table.key!r} is in two files"
+                )
+            found[table.key] = dmn.digest(content)
+        for problem in inner.problems:
+            findings.error(problem.code, problem.element, f"{name}: {problem.message}")
+    return found
+
+
+def examine(
+    content: bytes,
+    forms: Mapping[str, bytes],
+    decisions: Mapping[str, bytes] | None = None,
+    deployed: Collection[str] = (),
+) -> Examined:
+    """Lint the diagram ``content`` with ``forms`` (form key → the form file's content) and read what deploys.
+
+    ``decisions`` are the bundle's DMN files (file name → content), ``deployed`` the keys of the decisions
+    deployed before: a business rule task's decision is in one or the other.
+    """
     findings = Findings()
+    bundled = _read_decisions(decisions or {}, findings)
     text = _fatal(lambda: decode(content), "not-utf8", findings)
     root = _fatal(lambda: parse_xml(content), "xml-invalid", findings) if text is not None else None
     if root is None:
@@ -130,6 +159,9 @@ def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     model = read_model(process, schemas, findings)
     model["name"] = name
     model["message_start"] = message_start(process)
+    check_tasks(process, bundled, deployed, findings)
+    if bundled:  # absent otherwise: a bundle without decisions keeps the model it always had
+        model[DECISIONS_MODEL_KEY] = bundled
     graph = flow_graph(process)
     check_paths(process, graph, findings)
     check_statuses(process, graph, model, findings)
@@ -141,6 +173,11 @@ def examine(content: bytes, forms: Mapping[str, bytes]) -> Examined:
     return Examined(problems, key, name, model, specs, {form: schema for form, schema in schemas.items() if schema})
 
 
-def lint(content: bytes, forms: Mapping[str, bytes]) -> list[Problem]:
-    """Every problem of the diagram and its forms, errors and warnings, each naming its element."""
-    return examine(content, forms).problems
+def lint(
+    content: bytes,
+    forms: Mapping[str, bytes],
+    decisions: Mapping[str, bytes] | None = None,
+    deployed: Collection[str] = (),
+) -> list[Problem]:
+    """Every problem of the diagram, its forms and decisions, errors and warnings, each naming its element."""
+    return examine(content, forms, decisions, deployed).problems

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
-from engine.bpmn import deploy, versions
+from engine.bpmn import decisions, deploy, versions
 from engine.bpmn.bundle import Bundle, FormRefused, read_form
 from engine.bpmn.findings import refusal
 from engine.bpmn.lint import examine
@@ -155,7 +155,7 @@ def validate() -> Any:
         bundle = _modeler_bundle()
     except InvalidInput as exc:
         return jsonify(valid=False, detail=exc.detail, errors=exc.errors)
-    examined = examine(bundle.diagram, bundle.forms)
+    examined = examine(bundle.diagram, bundle.forms, bundle.decisions, decisions.deployed_keys(db.session()))
     if examined.model is None:
         refused = refusal(examined.problems)
         return jsonify(valid=False, detail=refused.detail, errors=refused.errors)
