@@ -37,8 +37,8 @@ from engine.store.errors import RectiflowError
 
 LATEST, DEPLOYMENT, VERSION = "latest", "deployment", "version"
 BINDINGS = (LATEST, DEPLOYMENT, VERSION)
-# What a process version's model keeps of the decisions its bundle brought, for the ``deployment`` binding:
-# decision key -> SHA-256 of the DMN file it came in.
+# What a process version's model keeps of the decisions its bundle brought, for the ``deployment`` binding and
+# the bundle's download: decision key -> {"file": the DMN file's name, "sha256": its SHA-256}.
 MODEL_KEY = "decisions"
 
 

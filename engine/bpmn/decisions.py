@@ -87,6 +87,16 @@ def deploy_bundled(
     return [found for name in sorted(files) for found in deploy(session, files[name], actor, process)]
 
 
+def bundled_files(session: Session, model: Mapping[str, Any]) -> dict[str, bytes]:
+    """The DMN files a process version's bundle brought (its ``model``), by file name, byte for byte."""
+    files: dict[str, bytes] = {}
+    for entry in (model.get(MODEL_KEY) or {}).values():
+        found = session.scalar(select(Decision).where(Decision.sha256 == entry["sha256"]).limit(1))
+        if found is not None:
+            files[entry["file"]] = found.dmn_xml.encode("utf-8")
+    return files
+
+
 def _missing(key: str, what: str = "") -> NotFound:
     message = f"未部署的决策 No decision {key!r}{what} is deployed"
     return NotFound(message, errors=[{"field": "key", "message": message}])
@@ -130,14 +140,16 @@ class Deployed:
 
     def __init__(self, session: Session, model: Mapping[str, Any]) -> None:
         self.session = session
-        self.bundled: Mapping[str, str] = model.get(MODEL_KEY) or {}
+        self.bundled: Mapping[str, dict[str, str]] = model.get(MODEL_KEY) or {}
 
     def table(self, ref: DecisionRef) -> tuple[int, dmn.Table]:
         if ref.binding == VERSION and ref.version is not None:
             decision = get(self.session, ref.key, ref.version)
         elif ref.binding == DEPLOYMENT:
             # The newest version with the bundle's content: the same table, whichever of them it is.
-            query = select(Decision).where(Decision.key == ref.key, Decision.sha256 == self.bundled.get(ref.key, ""))
+            query = select(Decision).where(
+                Decision.key == ref.key, Decision.sha256 == self.bundled.get(ref.key, {}).get("sha256")
+            )
             found = self.session.scalar(query.order_by(Decision.version.desc()).limit(1))
             if found is None:
                 raise _missing(ref.key, " (from this process's bundle)")

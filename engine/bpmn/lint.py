@@ -114,9 +114,10 @@ def _read_forms(
     return schemas
 
 
-def _read_decisions(files: Mapping[str, bytes], findings: Findings) -> dict[str, str]:
-    """The bundle's DMN files checked, each problem naming its element and file: decision key -> file hash."""
-    found: dict[str, str] = {}
+def _read_decisions(files: Mapping[str, bytes], findings: Findings) -> dict[str, dict[str, str]]:
+    """The bundle's DMN files checked, each problem naming its element and file: decision key -> its file's
+    name and hash (``business_rules.MODEL_KEY``)."""
+    found: dict[str, dict[str, str]] = {}
     for name, content in sorted(files.items()):
         inner = Findings()
         for table in dmn.read_tables(content, inner):
@@ -124,7 +125,7 @@ def _read_decisions(files: Mapping[str, bytes], findings: Findings) -> dict[str,
                 inner.error(
                     "dmn-decision", table.key, f"决策 {table.key!r} 重复 Decision {table.key!r} is in two files"
                 )
-            found[table.key] = dmn.digest(content)
+            found[table.key] = {"file": name, "sha256": dmn.digest(content)}
         for problem in inner.problems:
             findings.error(problem.code, problem.element, f"{name}: {problem.message}")
     return found

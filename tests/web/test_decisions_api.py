@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from flask.testing import FlaskClient
 
-from engine.bpmn.bundle import Bundle, from_folder, to_zip
+from engine.bpmn.bundle import Bundle, from_folder, from_zip, to_zip
 from tests.conftest import PROCESSES, People, serve
 
 API = "/api/v1"
@@ -288,6 +288,25 @@ def test_the_example_deploys_as_a_bundle_and_runs_to_the_end(client: FlaskClient
     assert decided[1]["data"]["outputs"] == [{"notify": "office"}, {"notify": "unit_heads"}, {"notify": "leaders"}]
     report = client.get(f"{API}/audit/verify", headers=people.auth("auditor")).json
     assert (report["ok"], report["problem_count"]) == (True, 0)
+
+
+def test_a_bundle_downloads_with_its_decisions_and_a_result_variable_holds_the_outputs(
+    client: FlaskClient, people: People
+) -> None:
+    told = EXAMPLE.diagram.replace(
+        b'camunda:decisionRef="notify_rule"', b'camunda:decisionRef="notify_rule" camunda:resultVariable="told"'
+    )
+    assert deploy_bundle(client, people, Bundle(told, EXAMPLE.forms, EXAMPLE.decisions)).status_code == 201
+    zipped = client.get(f"{API}/processes/decision_table/1/bundle.zip", headers=people.auth("designer"))
+    assert from_zip(zipped.data, 10**6).decisions == EXAMPLE.decisions
+    again = client.post(
+        f"{API}/processes", data={"file": (io.BytesIO(zipped.data), "again.zip")}, headers=people.auth("designer")
+    )
+    assert (again.status_code, again.json["version"]) == (200, 1)
+
+    item = classify(client, people, start(client, people))
+    assert "notify" not in item["data"]
+    assert item["data"]["told"] == [{"notify": "office"}, {"notify": "unit_heads"}, {"notify": "leaders"}]
 
 
 def diagram(binding: str = "") -> bytes:
