@@ -255,16 +255,16 @@ def _read_table(decision: etree._Element, ns: str, findings: Findings) -> Table 
         )
         return None
     rules_found = _children(table, ns, "rule")
-    inputs, outputs = _read_inputs(table, ns, findings), _read_outputs(table, ns, findings)
-    if not outputs or len(inputs) > MAX_COLUMNS or len(outputs) > MAX_COLUMNS or len(rules_found) > MAX_RULES:
+    widths = (len(_children(table, ns, "input")), len(_children(table, ns, "output")))
+    if not widths[1] or max(widths) > MAX_COLUMNS or len(rules_found) > MAX_RULES:
         findings.error(
             "dmn-size",
             key,
-            f"决策表大小不符 Decision {key!r} has {len(inputs)} inputs, {len(outputs)} outputs and "
+            f"决策表大小不符 Decision {key!r} has {widths[0]} inputs, {widths[1]} outputs and "
             f"{len(rules_found)} rules: at least one output, at most {MAX_COLUMNS} columns and {MAX_RULES} rules",
         )
         return None
-    widths = (len(_children(table, ns, "input")), len(_children(table, ns, "output")))
+    inputs, outputs = _read_inputs(table, ns, findings), _read_outputs(table, ns, findings)
     rules = [_read_rule(rule, ns, widths, findings) for rule in rules_found]
     if findings.has_errors:
         return None
