@@ -15,7 +15,7 @@ Spec, parser and serializer converter live here and are wired in ``engine.bpmn.b
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -211,3 +211,13 @@ def check_tasks(
                 f"决策 {key!r} 未部署 {element!r} evaluates decision {key!r}: it is neither in the bundle nor deployed"
             )
             findings.error("decision-unknown", element, message)
+
+
+def decided_variables(process: etree._Element, outputs: Mapping[str, list[str]]) -> set[str]:
+    """The variables the process's business rule tasks set, where known: a result variable, or the outputs of a
+    decision of the bundle (``outputs``: decision key -> output names)."""
+    found: set[str] = set()
+    for node in process.iter(full_tag("businessRuleTask")):
+        result = _attribute(node, "resultVariable")
+        found.update([result] if result else outputs.get(BusinessRuleTaskParser.get_decision_ref(node), []))
+    return found

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from engine.bpmn.bundle import Bundle, from_zip, to_zip
 from tests.conftest import People, serve
-from tests.engine.bpmn.test_dmn import DMN_NS, EXAMPLE, rule, table
+from tests.engine.bpmn.test_dmn import DMN_NS, EXAMPLE, EXAMPLES, rule, table
+from web.cli import main
 
 API = "/api/v1"
 V1 = table(rule("high", '"high"', "7") + rule("low", '"low"', "30"))
@@ -423,3 +425,9 @@ def test_several_matches_under_unique_or_a_sandbox_failure_is_an_incident_of_the
     assert failed.json["incident"]["element"] == "decide_deadline"
     assert "too large" in failed.json["incident"]["message"]
     assert [e["action"] for e in history(client, people, failed.json["id"])][-1] == "incident"
+
+
+def test_the_example_lints_clean_with_the_dmn_beside_it() -> None:
+    """`rectiflow lint` takes the .dmn files beside a diagram, and knows the variables their outputs set."""
+    result = CliRunner().invoke(main, ["lint", str(EXAMPLES / "decision_table.bpmn")])
+    assert (result.exit_code, result.stdout) == (0, ""), result.output
