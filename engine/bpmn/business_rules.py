@@ -126,20 +126,24 @@ class BusinessRuleTask(BpmnSpecMixin):
 
     def _run_hook(self, my_task: SpiffTask) -> bool:
         run = _current.get()
-        try:
-            if run is None or run.source is None:
-                raise RectiflowError("决策表不可用 No deployed decisions are available to this run")
-            version, table = run.source.table(DecisionRef(self.decision_ref, self.binding, self.decision_version))
-            evaluation = dmn.evaluate(table, dict(my_task.data), sandboxed(my_task.workflow.script_engine))
-            problem = evaluation.problem
-        except (RectiflowError, dmn.DecisionFailed) as exc:
-            problem = str(exc)
-        if problem is not None:
-            raise WorkflowTaskException(problem, task=my_task)
-        assert run is not None and evaluation.outputs is not None
-        run.evaluated.append(Evaluated(str(self.bpmn_id), version, evaluation))
-        my_task.data = DeepMerge.merge(my_task.data, self._result(evaluation))
+        if run is None or run.source is None:
+            raise WorkflowTaskException("决策表不可用 No deployed decisions are available to this run", task=my_task)
+        found = self._evaluate(run.source, my_task)
+        if isinstance(found, str):
+            # Raised here, not inside an ``except``: the incident then shows this message, not a chained error.
+            raise WorkflowTaskException(found, task=my_task)
+        run.evaluated.append(Evaluated(str(self.bpmn_id), *found))
+        my_task.data = DeepMerge.merge(my_task.data, self._result(found[1]))
         return True
+
+    def _evaluate(self, source: DecisionSource, my_task: SpiffTask) -> tuple[int, dmn.Evaluation] | str:
+        """The version the reference resolves to and what its table gives; or why it gives nothing."""
+        try:
+            version, table = source.table(DecisionRef(self.decision_ref, self.binding, self.decision_version))
+            evaluation = dmn.evaluate(table, dict(my_task.data), sandboxed(my_task.workflow.script_engine))
+        except (RectiflowError, dmn.DecisionFailed) as exc:
+            return str(exc)
+        return evaluation.problem or (version, evaluation)
 
     def _result(self, evaluation: dmn.Evaluation) -> dict[str, Any]:
         """With a ``camunda:resultVariable``, the outputs go under it (a list of them for COLLECT); without,

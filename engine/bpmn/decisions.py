@@ -2,7 +2,7 @@
 for the business rule tasks of a run (``Deployed``).
 
 Deploying mirrors processes (``engine.bpmn.deploy``): a new version unless the file repeats the latest
-version of that key. A version is immutable, so its parsed table is cached by key and version.
+version of that key. A version is immutable, so its parsed table is cached.
 """
 
 from __future__ import annotations
@@ -21,17 +21,18 @@ from engine.store.errors import InvalidInput, NotFound
 from engine.store.models import Decision, ProcessDefinition
 
 _MAX_CACHED = 512
-_tables: dict[tuple[str, int], dmn.Table] = {}
+# By decision key and file hash: what a table is follows from these alone, whichever version or database holds it.
+_tables: dict[tuple[str, str], dmn.Table] = {}
 
 
 def table_of(decision: Decision) -> dmn.Table:
     """The version's parsed table (it parsed when it was deployed)."""
-    found = _tables.get((decision.key, decision.version))
+    found = _tables.get((decision.key, decision.sha256))
     if found is None:
         if len(_tables) >= _MAX_CACHED:
             _tables.clear()
         tables = dmn.parse(decision.dmn_xml.encode("utf-8"))
-        found = _tables[(decision.key, decision.version)] = next(t for t in tables if t.key == decision.key)
+        found = _tables[(decision.key, decision.sha256)] = next(t for t in tables if t.key == decision.key)
     return found
 
 
@@ -62,7 +63,7 @@ def _store(
                 session.add(decision)
         except IntegrityError:
             continue
-        _tables[(decision.key, decision.version)] = table
+        _tables[(decision.key, sha256)] = table
         return decision, True
     raise RuntimeError(f"could not store a new version of decision {table.key!r}: too many concurrent deployments")
 

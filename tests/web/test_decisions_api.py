@@ -364,7 +364,7 @@ def test_no_matching_rule_is_an_incident_of_the_task_and_a_retry_with_data_resol
     item = start(client, people)
     stuck = complete(client, people, item, {"category": "safety", "severity": "medium"}, "manager").json
     assert stuck["incident"]["element"] == "decide_deadline"
-    assert "No rule" in stuck["incident"]["message"]
+    assert stuck["incident"]["message"].startswith("脚本或表达式出错 没有规则匹配 No rule of decision 'deadline_rule'")
     assert stuck["tasks"] == []
     incident = stuck["incident"]["id"]
     retried = client.post(
