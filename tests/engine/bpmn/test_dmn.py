@@ -98,6 +98,7 @@ def test_what_cannot_be_used_is_refused_naming_the_element() -> None:
     assert refusal(table(rule("r", '"x"', "__import__('os').system('id')"))) == [("r", "dmn-expression")]
     unnamed = table(rule("r", '"x"', "1")).replace(b'name="days"', b'name="x.y"')
     assert refusal(unnamed) == [("out_days", "dmn-output")]
+    assert refusal(table(rule("r", '"x"', "1") * 5_001)) == [("days_rule", "dmn-size")]
     short = table('<rule id="r"><inputEntry id="i"><text>"x"</text></inputEntry></rule>')
     assert refusal(short) == [("r", "dmn-rule")]
 
