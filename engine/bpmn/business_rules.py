@@ -15,7 +15,7 @@ Spec, parser and serializer converter live here and are wired in ``engine.bpmn.b
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -190,9 +190,7 @@ class BusinessRuleTaskConverter(BpmnTaskSpecConverter):
         }
 
 
-def check_tasks(
-    process: etree._Element, bundled: Collection[str], deployed: Collection[str], findings: Findings
-) -> None:
+def check_tasks(process: etree._Element, bundled: Container[str], deployed: Container[str], findings: Findings) -> None:
     """Each business rule task names a decision its bundle brings or one deployed before, bound as Camunda binds."""
     for node in process.iter(full_tag("businessRuleTask")):
         element, key = node.get("id", ""), BusinessRuleTaskParser.get_decision_ref(node)

@@ -132,8 +132,15 @@ def latest_of_each(session: Session) -> list[Decision]:
     return list(session.scalars(query.order_by(Decision.key)))
 
 
-def deployed_keys(session: Session) -> set[str]:
-    return set(session.scalars(select(Decision.key).distinct()))
+class DeployedKeys:
+    """The keys of the deployed decisions, as a container: each is asked of the database when a diagram names it
+    (a diagram without business rule tasks asks nothing)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __contains__(self, key: object) -> bool:
+        return self.session.scalar(select(Decision.id).where(Decision.key == key).limit(1)) is not None
 
 
 class Deployed:

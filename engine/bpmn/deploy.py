@@ -6,7 +6,7 @@ its element, in one ``InvalidDiagram``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ class BuiltDefinition:
     forms: dict[str, str]
 
 
-def build(bundle: Bundle, deployed_decisions: Collection[str] = ()) -> BuiltDefinition:
+def build(bundle: Bundle, deployed_decisions: Container[str] = ()) -> BuiltDefinition:
     """Validate and parse a diagram with its forms and decisions without touching the database.
 
     Refused with every error the lint finds (``engine.bpmn.lint``): among them a form the diagram names
@@ -95,7 +95,7 @@ def deploy(
     The bundle's DMN files are deployed with it (``engine.bpmn.decisions``), in the same transaction.
     """
     note = check_note(note)
-    built = build(bundle, decisions.deployed_keys(session))
+    built = build(bundle, decisions.DeployedKeys(session))
     definition, created = _store(session, built, actor, note)
     decisions.deploy_bundled(session, bundle.decisions, actor, definition if created else None)
     return definition, created

@@ -8,7 +8,7 @@ engine runs diagrams it does not fully allow, and refusing them now would refuse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -139,7 +139,7 @@ def examine(
     content: bytes,
     forms: Mapping[str, bytes],
     decisions: Mapping[str, bytes] | None = None,
-    deployed: Collection[str] = (),
+    deployed: Container[str] = (),
 ) -> Examined:
     """Lint the diagram ``content`` with ``forms`` (form key → the form file's content) and read what deploys.
 
@@ -183,7 +183,7 @@ def lint(
     content: bytes,
     forms: Mapping[str, bytes],
     decisions: Mapping[str, bytes] | None = None,
-    deployed: Collection[str] = (),
+    deployed: Container[str] = (),
 ) -> list[Problem]:
     """Every problem of the diagram, its forms and decisions, errors and warnings, each naming its element."""
     return examine(content, forms, decisions, deployed).problems

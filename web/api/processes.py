@@ -134,7 +134,7 @@ def deploy_process(files: dict[str, Any], form: dict[str, Any]) -> tuple[Any, in
 def validate(files: dict[str, Any]) -> dict[str, Any]:
     """Lint a bundle as deploy takes it: every problem at once, each naming its element; nothing is stored."""
     uploaded = bundles.from_upload(files["file"], files["form"], decisions=files["decision"])
-    problems = lint(uploaded.diagram, uploaded.forms, uploaded.decisions, decisions.deployed_keys(db.session()))
+    problems = lint(uploaded.diagram, uploaded.forms, uploaded.decisions, decisions.DeployedKeys(db.session()))
     return {
         "valid": all(problem.severity is not Severity.ERROR for problem in problems),
         "problems": [problem.as_error() for problem in problems],
