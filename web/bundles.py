@@ -29,15 +29,30 @@ def forms_of(forms: Iterable[FileStorage], field: str = "form") -> dict[str, byt
     return read
 
 
-def from_upload(file: FileStorage, forms: Iterable[FileStorage], field: str = "form") -> bundle.Bundle:
-    """``file`` is the diagram or the bundle's zip; ``forms`` the form files beside a diagram (``forms_of``)."""
+def decisions_of(files: Iterable[FileStorage]) -> dict[str, bytes]:
+    """DMN files sent beside a diagram, by file name."""
+    read: dict[str, bytes] = {}
+    for file in files:
+        name = file.filename or ""
+        if not name.endswith(".dmn") or "/" in name or "\\" in name or name in read:
+            message = f"决策文件名无效或重复 Each DMN part is named <name>.dmn, once ({name!r})"
+            raise _refused("decision", message)
+        read[name] = file.read()
+    return read
+
+
+def from_upload(
+    file: FileStorage, forms: Iterable[FileStorage], field: str = "form", decisions: Iterable[FileStorage] = ()
+) -> bundle.Bundle:
+    """``file`` is the diagram or the bundle's zip; ``forms`` the form files beside a diagram (``forms_of``),
+    ``decisions`` its DMN files (``decisions_of``)."""
     if request.form.getlist(field):
         # Sent as text, not as a file part: it would be silently left out of the bundle.
         message = "表单须作为文件上传，文件名即表单键 Each form is sent as a file part named by its form key"
         raise _refused(field, message)
     read = forms_of(forms, field)
     # A zip unpacks to no more than a request may carry.
-    return bundle.from_parts(file.read(), read, db.settings().max_upload_bytes)
+    return bundle.from_parts(file.read(), read, db.settings().max_upload_bytes, decisions_of(decisions))
 
 
 def from_files(files: list[FileStorage], field: str) -> bundle.Bundle:

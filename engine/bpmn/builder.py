@@ -39,6 +39,7 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task
 
+from engine.bpmn.business_rules import BusinessRuleTask, BusinessRuleTaskConverter, BusinessRuleTaskParser
 from engine.bpmn.calls import CalledSubWorkflowConverter, DeployedCall, DeployedCallConverter, binding
 from engine.bpmn.external import ExternalServiceTask, ExternalServiceTaskConverter, ExternalServiceTaskParser
 from engine.bpmn.jail import JailedEnvironment
@@ -148,6 +149,8 @@ class Parser(CamundaParser):
         full_tag("serviceTask"): (ExternalServiceTaskParser, ExternalServiceTask),
         # A call of a deployed process by key, resolved when reached (``engine.bpmn.calls``).
         full_tag("callActivity"): (_CallActivityParser, CallActivity),
+        # A business rule task names a deployed decision, resolved when it runs (``engine.bpmn.business_rules``).
+        full_tag("businessRuleTask"): (BusinessRuleTaskParser, BusinessRuleTask),
     }
 
 
@@ -171,5 +174,6 @@ def serializer() -> BpmnWorkflowSerializer:
     config[ExternalServiceTask] = ExternalServiceTaskConverter
     config[DeployedCall] = DeployedCallConverter
     config[BpmnSubWorkflow] = CalledSubWorkflowConverter
+    config[BusinessRuleTask] = BusinessRuleTaskConverter
     registry = BpmnWorkflowSerializer.configure(config)
     return BpmnWorkflowSerializer(registry)

@@ -26,7 +26,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from engine.bpmn.document import executable_process, parse_xml
-from engine.bpmn.model import form_key_problem, form_keys
+from engine.bpmn.model import NS, form_key_problem, form_keys
+from engine.bpmn.safe_xml import read_xml
 from engine.store.errors import InvalidDiagram, InvalidInput, TooLarge
 
 FORMS = "forms"
@@ -41,10 +42,11 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 @dataclass(frozen=True)
 class Bundle:
-    """A diagram's bytes and its forms' bytes by form key, exactly as deployed."""
+    """A diagram's bytes, its forms' bytes by form key and its DMN files' bytes by file name, exactly as deployed."""
 
     diagram: bytes
     forms: Mapping[str, bytes] = field(default_factory=dict)
+    decisions: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def is_zip(content: bytes) -> bool:
@@ -61,22 +63,45 @@ def _may_be_xml(content: bytes) -> bool:
     return not text or text.startswith((b"<", b"\xff\xfe", b"\xfe\xff"))
 
 
-def from_parts(file: bytes, forms: Mapping[str, bytes], max_bytes: int) -> Bundle:
-    """An upload: a bundle's zip alone, or the diagram with its forms beside it."""
+def from_parts(
+    file: bytes, forms: Mapping[str, bytes], max_bytes: int, decisions: Mapping[str, bytes] | None = None
+) -> Bundle:
+    """An upload: a bundle's zip alone, or the diagram with its forms and DMN files beside it."""
     if not is_zip(file):
         if not _may_be_xml(file):
             message = "不是 BPMN 文件或流程包 The file is neither a BPMN (XML) diagram nor a bundle's .zip"
             raise InvalidInput(message, errors=[{"field": "file", "message": message}])
-        return Bundle(file, forms)
+        return Bundle(file, forms, dict(decisions or {}))
     if forms:
         message = "流程包已含表单 Send the forms inside the zip (forms/<key>.json), not beside it"
         raise InvalidInput(message, errors=[{"field": "form", "message": message}])
+    if decisions:
+        message = "流程包已含决策 Send the DMN files inside the zip (<name>.dmn at the top), not beside it"
+        raise InvalidInput(message, errors=[{"field": "decision", "message": message}])
     return from_zip(file, max_bytes)
 
 
 def from_folder(diagram: Path, forms_folder: Path) -> Bundle:
-    """The diagram file and the forms it names from ``forms_folder`` (``with_folder_forms``)."""
-    return with_folder_forms(diagram.read_bytes(), forms_folder)
+    """The diagram file, the forms it names from ``forms_folder`` (``with_folder_forms``) and the ``*.dmn`` files
+    beside it that hold a decision its business rule tasks name."""
+    found = with_folder_forms(diagram.read_bytes(), forms_folder)
+    return Bundle(found.diagram, found.forms, _folder_decisions(found.diagram, diagram.parent))
+
+
+def _folder_decisions(content: bytes, folder: Path) -> dict[str, bytes]:
+    named = set(
+        executable_process(parse_xml(content)).xpath(".//bpmn:businessRuleTask/@camunda:decisionRef", namespaces=NS)
+    )
+    found = {}
+    for path in sorted(folder.glob("*.dmn")):
+        data = path.read_bytes()
+        try:
+            held = {node.get("id") for node in read_xml(data).iterchildren("{*}decision")}
+        except InvalidDiagram:
+            continue  # not a decision this diagram can use
+        if held & named:
+            found[path.name] = data
+    return found
 
 
 def with_folder_forms(content: bytes, forms_folder: Path) -> Bundle:
@@ -141,7 +166,7 @@ def _check_directory(infos: list[zipfile.ZipInfo], max_bytes: int) -> None:
 
 
 def from_zip(content: bytes, max_bytes: int) -> Bundle:
-    """Read a bundle's zip: exactly one ``*.bpmn`` at the top, ``forms/*.json`` beside it, nothing else."""
+    """Read a bundle's zip: exactly one ``*.bpmn`` at the top, ``*.dmn`` beside it, ``forms/*.json``, nothing else."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
@@ -149,11 +174,13 @@ def from_zip(content: bytes, max_bytes: int) -> Bundle:
     with archive:
         infos = [info for info in archive.infolist() if not info.is_dir()]
         _check_directory(infos, max_bytes)
-        diagrams, forms = [], {}
+        diagrams, forms, decisions = [], {}, {}
         for info in infos:
             path = PurePosixPath(info.filename)
             if len(path.parts) == 1 and path.suffix == ".bpmn":
                 diagrams.append(info)
+            elif len(path.parts) == 1 and path.suffix == ".dmn":
+                decisions[path.name] = info
             elif len(path.parts) == 2 and path.parts[0] == FORMS and form_key_problem(path.name) is None:
                 if path.name in forms:
                     raise _refused(info.filename, f"{info.filename!r} 重复 {info.filename!r} is in the bundle twice")
@@ -162,13 +189,17 @@ def from_zip(content: bytes, max_bytes: int) -> Bundle:
                 raise _refused(
                     info.filename,
                     f"{info.filename!r} 不属于流程包 {info.filename!r} does not belong in a bundle: "
-                    "it holds one *.bpmn at the top and forms/<key>.json",
+                    "it holds one *.bpmn at the top, *.dmn decision tables and forms/<key>.json",
                 )
         if len(diagrams) != 1:
             names = ", ".join(repr(info.filename) for info in diagrams) or "none"
             message = f"流程包必须恰有一个 .bpmn 文件 The bundle must hold exactly one *.bpmn at the top ({names})"
             raise _refused(None, message)
-        return Bundle(_read(archive, diagrams[0]), {key: _read(archive, info) for key, info in forms.items()})
+        return Bundle(
+            _read(archive, diagrams[0]),
+            {key: _read(archive, info) for key, info in forms.items()},
+            {name: _read(archive, info) for name, info in decisions.items()},
+        )
 
 
 def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -183,7 +214,8 @@ def to_zip(bundle: Bundle, diagram_name: str) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         forms = ((f"{FORMS}/{key}", bundle.forms[key]) for key in sorted(bundle.forms))
-        for name, data in [(diagram_name, bundle.diagram), *forms]:
+        decisions = ((name, bundle.decisions[name]) for name in sorted(bundle.decisions))
+        for name, data in [(diagram_name, bundle.diagram), *decisions, *forms]:
             info = zipfile.ZipInfo(name, _ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
@@ -225,11 +257,13 @@ def canonical(schema: dict[str, Any]) -> bytes:
     return json.dumps(schema, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def digest(diagram: bytes, schemas: Mapping[str, dict[str, Any]]) -> str:
-    """SHA-256 over a listing of the diagram's bytes and each form's content by key, one line each, sorted.
+def digest(diagram: bytes, schemas: Mapping[str, dict[str, Any]], decisions: Mapping[str, bytes] | None = None) -> str:
+    """SHA-256 over a listing of the diagram's bytes, each form's content by key and each DMN file's bytes by
+    name, one line each, sorted (a bundle without DMN files hashes as it did before bundles could hold them).
 
     Forms count by content (``canonical``): reformatting one makes no new version, editing it does.
     """
     lines = [f"{hashlib.sha256(diagram).hexdigest()}  diagram"]
     lines += [f"{hashlib.sha256(canonical(schemas[key])).hexdigest()}  {FORMS}/{key}" for key in sorted(schemas)]
+    lines += [f"{hashlib.sha256(content).hexdigest()}  {name}" for name, content in sorted((decisions or {}).items())]
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

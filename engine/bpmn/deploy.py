@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.bpmn import decisions
 from engine.bpmn.bundle import FORMS, Bundle, digest, from_folder, to_zip
 from engine.bpmn.document import executable_process, parse_xml, process_key
 from engine.bpmn.findings import refusal
@@ -39,19 +40,20 @@ class BuiltDefinition:
 
 
 def build(bundle: Bundle, session: Session | None = None) -> BuiltDefinition:
-    """Validate and parse a diagram with its forms without touching the database.
+    """Validate and parse a diagram with its forms and decisions; the database, when given, only read.
 
     Refused with every error the lint finds (``engine.bpmn.lint``): among them a form the diagram names
-    that the bundle lacks, and a form of the bundle that no user task names (most likely a misspelt key).
+    that the bundle lacks, a form of the bundle that no user task names (most likely a misspelt key),
+    and a business rule task whose decision is neither in the bundle nor deployed.
     """
-    examined = examine(bundle.diagram, bundle.forms, session)
+    examined = examine(bundle.diagram, bundle.forms, bundle.decisions, session)
     if examined.model is None or examined.specs is None:
         raise refusal(examined.problems)
     return BuiltDefinition(
         key=examined.key,
         name=examined.name,
         xml=bundle.diagram.decode("utf-8"),
-        sha256=digest(bundle.diagram, examined.schemas),
+        sha256=digest(bundle.diagram, examined.schemas, bundle.decisions),
         specs=examined.specs,
         model=examined.model,
         # Checked to be UTF-8 by the lint: stored as text, given back as the same bytes.
@@ -85,13 +87,23 @@ def deploy(
 ) -> tuple[ProcessDefinition, bool]:
     """Store a new version, unless it would repeat the latest one (created=False, that version returned, note unused).
 
-    "Repeat" means the same diagram and the same forms: a designer who edits only a form gets a new
-    version too, and redeploying an older diagram after a newer one makes it the latest again.
+    "Repeat" means the same diagram, the same forms and the same DMN files: a designer who edits only a form
+    or a decision table gets a new version too, and redeploying an older diagram after a newer one makes it the
+    latest again.
     Two deployments of one key at once both read the same latest version: the second one's insert
     then violates the (key, version) unique constraint, is rolled back to its savepoint, and tries again.
+    The bundle's DMN files are deployed with it (``engine.bpmn.decisions``), in the same transaction.
     """
     note = check_note(note)
     built = build(bundle, session)
+    definition, created = _store(session, built, actor, note)
+    decisions.deploy_bundled(session, bundle.decisions, actor, definition if created else None)
+    return definition, created
+
+
+def _store(
+    session: Session, built: BuiltDefinition, actor: str | None, note: str | None
+) -> tuple[ProcessDefinition, bool]:
     for _attempt in range(50):  # each retry follows another deployment's commit: progress is certain
         current = _latest(session, built.key)
         if current is not None and current.sha256 == built.sha256 and current.model == built.model:
@@ -142,7 +154,9 @@ def deploy_bundled(session: Session, processes_path: Path) -> list[tuple[Process
 def stored_bundle(definition: ProcessDefinition) -> Bundle:
     """What was deployed as this version: ``bundle.to_zip`` of it deploys as this version again."""
     forms = {form.key: form.content.encode("utf-8") for form in definition.forms}
-    return Bundle(definition.bpmn_xml.encode("utf-8"), forms)
+    session = Session.object_session(definition)
+    files = decisions.bundled_files(session, definition.model) if session is not None else {}
+    return Bundle(definition.bpmn_xml.encode("utf-8"), forms, files)
 
 
 def as_zip(definition: ProcessDefinition) -> bytes:
@@ -152,13 +166,14 @@ def as_zip(definition: ProcessDefinition) -> bytes:
 
 def with_latest_forms(session: Session, diagram: bytes, edited: Mapping[str, bytes] | None = None) -> Bundle:
     """A diagram edited in the modeler with the forms it names: the ``edited`` ones as sent, the others as its
-    process's latest version has them (a form sent that no task names is kept, for the lint to refuse)."""
+    process's latest version has them (a form sent that no task names is kept, for the lint to refuse); and the
+    DMN files of that version's bundle."""
     process = executable_process(parse_xml(diagram))
     key, _name = process_key(process)
     current = _latest(session, key)
-    stored = stored_bundle(current).forms if current is not None else {}
-    kept = {form: stored[form] for form in form_keys(process) if form in stored}
-    return Bundle(diagram, kept | dict(edited or {}))
+    stored = stored_bundle(current) if current is not None else Bundle(b"")
+    kept = {form: stored.forms[form] for form in form_keys(process) if form in stored.forms}
+    return Bundle(diagram, kept | dict(edited or {}), stored.decisions)
 
 
 def latest(session: Session, key: str) -> ProcessDefinition:

@@ -31,7 +31,7 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
-from engine.bpmn import calls, event_subprocesses, people
+from engine.bpmn import business_rules, calls, event_subprocesses, people
 from engine.bpmn.builder import script_engine, serializer
 from engine.bpmn.external import ExternalServiceTask
 from engine.store.clock import NEVER
@@ -132,6 +132,8 @@ class EngineRun:
     failure: Failure | None = None
     # What to store: (serializer version, state JSON), as ``dump`` gives it, measured against the cap.
     state: tuple[str, str] = ("", "")
+    # The business rule tasks that evaluated their decision in this run, for the item's history.
+    decisions: tuple[business_rules.Evaluated, ...] = ()
 
 
 class _TooManySteps(Exception):
@@ -177,7 +179,12 @@ def _advance(workflow: BpmnWorkflow, steps: _Steps) -> None:
         workflow.do_engine_steps(will_complete_task=steps)
 
 
-def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str, Any] | None = None) -> EngineRun:
+def run_engine(
+    workflow: BpmnWorkflow,
+    retry: str | None = None,
+    data: dict[str, Any] | None = None,
+    decisions: business_rules.DecisionSource | None = None,
+) -> EngineRun:
     """Run engine steps until every branch waits for a person or a future event, then compact loops.
 
     Reports the BPMN ids of the timer events that fired. Timers armed by these steps are evaluated
@@ -186,21 +193,22 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
     it from then on) and the failure is reported, for the caller to open an incident. ``retry``
     names an element whose failed tasks are run again, first given ``data``. Over the step or state
     cap, the run is undone to its first step, which is left in ERROR instead (``_undo``).
+    Business rule tasks resolve their decision through ``decisions`` (``engine.bpmn.business_rules``).
     """
     done_before = {task.id for task in _timer_tasks(workflow, TaskState.COMPLETED)}
     failure = None
     steps = _Steps(MAX_ENGINE_STEPS)
-    try:
-        if retry is not None:
-            _rearm(workflow, retry, data or {})
-        _advance(workflow, steps)
-    except WorkflowTaskException as exc:
-        failure = _failed(workflow, exc)
-    except _TooManySteps as exc:
-        limit = f"more than {MAX_ENGINE_STEPS} engine steps in one go (a loop with no person's task?)"
-        failure = _undo(workflow, steps, f"流程步数超限 The diagram ran {limit}, up to {_element(exc.task)!r}")
-    if failure is None and (call := calls.unresolved(workflow)) is not None:
-        failure = Failure(element=_element(call[0]), message=call[1])
+    with business_rules.evaluating(decisions) as evaluated:
+        try:
+            if retry is not None:
+                _rearm(workflow, retry, data or {})
+            _advance(workflow, steps)
+        except WorkflowTaskException as exc:
+            failure = _failed(workflow, exc)
+        except _TooManySteps as exc:
+            limit = f"more than {MAX_ENGINE_STEPS} engine steps in one go (a loop with no person's task?)"
+            failure = _undo(workflow, steps, f"流程步数超限 The diagram ran {limit}, up to {_element(exc.task)!r}")
+            evaluated.clear()  # undone with the rest of the run
     fired = [
         Fired(task.task_spec.bpmn_id, calls.definition_id_of(task))
         for task in _timer_tasks(workflow, TaskState.COMPLETED)
@@ -215,10 +223,11 @@ def run_engine(workflow: BpmnWorkflow, retry: str | None = None, data: dict[str,
         last = "" if workflow.last_task is None else f", up to {_element(workflow.last_task)!r}"
         failure = _undo(workflow, steps, f"状态过大 The item's state would be {size}{last}")
         fired = []
+        evaluated.clear()
         state = dump(workflow)
         if len(state[1]) > MAX_STATE_BYTES:
             raise StateTooLarge(f"{StateTooLarge.__doc__} ({size})")
-    return EngineRun(fired, failure, state)
+    return EngineRun(fired, failure, state, tuple(evaluated))
 
 
 def _name_people(workflow: BpmnWorkflow) -> Failure | None:

@@ -17,10 +17,14 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from sqlalchemy.orm import Session
 
+from engine.bpmn import dmn
 from engine.bpmn.builder import BPMN_NS
 from engine.bpmn.bundle import FormRefused, read_form
+from engine.bpmn.business_rules import MODEL_KEY as DECISIONS_MODEL_KEY
+from engine.bpmn.business_rules import check_tasks, decided_variables
 from engine.bpmn.call_rules import check_deployed, deployed_calls
 from engine.bpmn.conditions import check_conditions
+from engine.bpmn.decisions import DeployedKeys
 from engine.bpmn.document import decode, executable_process, parse_xml, process_key
 from engine.bpmn.findings import Findings, Problem
 from engine.bpmn.flow_graph import flow_graph
@@ -113,12 +117,41 @@ def _read_forms(
     return schemas
 
 
-def examine(content: bytes, forms: Mapping[str, bytes], session: Session | None = None) -> Examined:
+def _read_decisions(
+    files: Mapping[str, bytes], findings: Findings
+) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
+    """The bundle's DMN files checked, each problem naming its element and file: decision key -> its file's
+    name and hash (``business_rules.MODEL_KEY``); and each decision's output names."""
+    found: dict[str, dict[str, str]] = {}
+    outputs: dict[str, list[str]] = {}
+    for name, content in sorted(files.items()):
+        inner = Findings()
+        for table in dmn.read_tables(content, inner):
+            if table.key in found:
+                inner.error(
+                    "dmn-decision", table.key, f"决策 {table.key!r} 重复 Decision {table.key!r} is in two files"
+                )
+            found[table.key] = {"file": name, "sha256": dmn.digest(content)}
+            outputs[table.key] = [column.name for column in table.outputs]
+        for problem in inner.problems:
+            findings.error(problem.code, problem.element, f"{name}: {problem.message}")
+    return found, outputs
+
+
+def examine(
+    content: bytes,
+    forms: Mapping[str, bytes],
+    decisions: Mapping[str, bytes] | None = None,
+    session: Session | None = None,
+) -> Examined:
     """Lint the diagram ``content`` with ``forms`` (form key → the form file's content) and read what deploys.
 
-    With a ``session``, the processes its call activities call are checked against what is deployed too.
+    ``decisions`` are the bundle's DMN files (file name → content). With a ``session``, what the diagram names
+    of the database is checked too: a business rule task's decision is in the bundle or deployed, and the
+    processes its call activities call are deployed. Without one, only the bundle is (``rectiflow lint``).
     """
     findings = Findings()
+    bundled, outputs = _read_decisions(decisions or {}, findings)
     text = _fatal(lambda: decode(content), "not-utf8", findings)
     root = _fatal(lambda: parse_xml(content), "xml-invalid", findings) if text is not None else None
     if root is None:
@@ -135,6 +168,9 @@ def examine(content: bytes, forms: Mapping[str, bytes], session: Session | None 
     model = read_model(process, schemas, findings)
     model["name"] = name
     model["message_start"] = message_start(process)
+    check_tasks(process, bundled, DeployedKeys(session) if session is not None else (), findings)
+    if bundled:  # absent otherwise: a bundle without decisions keeps the model it always had
+        model[DECISIONS_MODEL_KEY] = bundled
     if called := deployed_calls(root):  # only then: the models of diagrams without calls stay as they were
         model["calls"] = called
     if session is not None:
@@ -142,7 +178,8 @@ def examine(content: bytes, forms: Mapping[str, bytes], session: Session | None 
     graph = flow_graph(process)
     check_paths(process, graph, findings)
     check_statuses(process, graph, model, findings)
-    check_conditions(process, graph, {element: task["form"] for element, task in model["tasks"].items()}, findings)
+    forms_by_task = {element: task["form"] for element, task in model["tasks"].items()}
+    check_conditions(process, graph, forms_by_task, findings, decided_variables(process, outputs))
     specs = _fatal(lambda: parse_specs(root, key), "parse-error", findings) if parsable else None
     problems = _with_lines(root, findings.problems)
     if findings.has_errors:
@@ -150,6 +187,11 @@ def examine(content: bytes, forms: Mapping[str, bytes], session: Session | None 
     return Examined(problems, key, name, model, specs, {form: schema for form, schema in schemas.items() if schema})
 
 
-def lint(content: bytes, forms: Mapping[str, bytes], session: Session | None = None) -> list[Problem]:
-    """Every problem of the diagram and its forms, errors and warnings, each naming its element."""
-    return examine(content, forms, session).problems
+def lint(
+    content: bytes,
+    forms: Mapping[str, bytes],
+    decisions: Mapping[str, bytes] | None = None,
+    session: Session | None = None,
+) -> list[Problem]:
+    """Every problem of the diagram, its forms and decisions, errors and warnings, each naming its element."""
+    return examine(content, forms, decisions, session).problems

@@ -31,7 +31,6 @@ EVENT_REFERENCES = {
 UNSUPPORTED = {
     "dataStore": "数据存储 Data stores are not supported",
     "dataStoreReference": "数据存储 Data stores are not supported",
-    "businessRuleTask": "业务规则任务 Business rule tasks (DMN decisions) are not supported: use a gateway condition",
     "complexGateway": "复杂网关 Complex gateways are not supported: use an inclusive or exclusive gateway",
     "sendTask": "发送任务 Send tasks are not supported: a diagram does not send messages",
     "correlationProperty": "消息关联属性 Correlation properties are not supported: a message is sent to an item by its "
@@ -105,8 +104,7 @@ def _check_calls(root: etree._Element, process: etree._Element, findings: Findin
             findings.error(
                 "decision-ref-missing",
                 task.get("id", ""),
-                f"业务规则任务缺少决策 {describe(task)} has no camunda:decisionRef (business rule tasks are not "
-                "supported; remove it or give it a decisionRef)",
+                f"业务规则任务缺少决策 {describe(task)} has no camunda:decisionRef: name the DMN decision it evaluates",
             )
 
 

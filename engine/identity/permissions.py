@@ -41,6 +41,16 @@ def require_version_reader(user: User) -> None:
 MIGRATION_CONFIRMERS = frozenset({Role.APPROVER, Role.ADMIN})
 
 
+def require_decision_reader(user: User) -> None:
+    """Designers, administrators, approvers and auditors read deployed decisions and try them on inputs
+    (deploying one is for designers, as deploying a diagram)."""
+    if not user.roles & {Role.DESIGNER, Role.ADMIN, Role.APPROVER, Role.AUDITOR}:
+        raise Forbidden(
+            "只有流程设计人员、管理员、审核人和审计员可以查看决策表 "
+            "Only designers, administrators, approvers and auditors may read decision tables"
+        )
+
+
 def require_migration_confirmer(user: User) -> None:
     """Approvers and administrators confirm (or decline) a migration a designer asked for."""
     if not user.roles & MIGRATION_CONFIRMERS:

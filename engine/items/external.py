@@ -22,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.audit import history
+from engine.bpmn.decisions import Deployed
 from engine.bpmn.instance import Failure, find_task, restore, run_engine
 from engine.identity import permissions
 from engine.items import external_tasks, incidents, workflow
@@ -120,7 +121,7 @@ def complete(
         raise TaskNotReady()
     task.data.update(variables)
     task.run()
-    run = run_engine(running)
+    run = run_engine(running, decisions=Deployed(session, definition.model))
     external_tasks.complete(row)
     status_from = item.status
     new_tasks = workflow.store_state(session, item, instance, definition, running, run)

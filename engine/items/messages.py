@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import history
 from engine.bpmn import deploy, versions
+from engine.bpmn.decisions import Deployed
 from engine.bpmn.instance import catch_message, restore, run_engine, waiting_messages
 from engine.identity import permissions
 from engine.items import corrections, workflow
@@ -72,7 +73,7 @@ def _deliver(session: Session, actor: User, item: Item, message: Message, remote
             f"item {item.id}",
             sorted(message.variables),
         )
-    run = run_engine(running)
+    run = run_engine(running, decisions=Deployed(session, definition.model))
     status_from = item.status
     new_tasks = workflow.store_state(session, item, instance, definition, running, run, actor)
     data = {"message": message.name, "variables": message.variables, "caught": caught}

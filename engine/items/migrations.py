@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine.audit import admin_log, history
 from engine.bpmn import deploy, diff, migration
 from engine.bpmn.aspects import Aspect
+from engine.bpmn.decisions import Deployed
 from engine.bpmn.instance import dump, find_task, load_specs, named_people, restore, run_engine
 from engine.identity import permissions
 from engine.items import assignment, workflow
@@ -193,7 +194,7 @@ def _try(session: Session, item: Item, target: _Target, mapping: dict[str, str])
     if result.blockers:
         return _report(item, source.version, "blocked", result, session), None
     try:
-        run = run_engine(spiff)
+        run = run_engine(spiff, decisions=Deployed(session, target.definition.model))
     except StateTooLarge as exc:
         return _blocked(item, source.version, "", exc.detail), None
     # What is stored must load again on the target before anything is written.

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine.audit import admin_log, history
 from engine.bpmn import versions
 from engine.bpmn.calls import definition_id_of
+from engine.bpmn.decisions import Deployed
 from engine.bpmn.instance import (
     LIVE_STATES,
     EngineRun,
@@ -176,7 +177,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
         # One step, past the library's own start task, makes the start event wait; then it catches.
         workflow.do_engine_steps()
         catch_message(workflow, message.name, message.variables)
-    run = run_engine(workflow)
+    run = run_engine(workflow, decisions=Deployed(session, definition.model))
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
     new_tasks = store_state(session, item, instance, definition, workflow, run)
@@ -259,7 +260,7 @@ def _complete(
         raise TaskNotReady()
     spiff_task.data.update(forms.with_defaults(form, data))
     spiff_task.run()
-    run = run_engine(workflow)
+    run = run_engine(workflow, decisions=Deployed(session, definition.model))
 
     row.state = "completed"
     row.completed_at = utcnow()
@@ -292,7 +293,7 @@ def fire_timers(session: Session, item_id: int) -> list[str]:
     definition = session.get_one(ProcessDefinition, item.definition_id)
     instance = session.get_one(Instance, item.id)
     workflow = restore(definition, instance)
-    run = run_engine(workflow)
+    run = run_engine(workflow, decisions=Deployed(session, definition.model))
     if run.fired or run.failure:
         # A failed timer expression is stored too: the timer is then in error, no longer due.
         _store_fired(session, item, instance, definition, workflow, run)
@@ -305,7 +306,7 @@ def store_timers(
     session: Session, item: Item, instance: Instance, definition: ProcessDefinition, workflow: BpmnWorkflow
 ) -> list[str]:
     """Store a workflow whose timer variables changed (the item is locked): what is due now fires."""
-    run = run_engine(workflow)
+    run = run_engine(workflow, decisions=Deployed(session, definition.model))
     _store_fired(session, item, instance, definition, workflow, run)
     return [fired.element for fired in run.fired]
 
@@ -358,7 +359,7 @@ def retry_incident(
     instance = session.get_one(Instance, item.id)
     workflow = restore(definition, instance)
     external_tasks.reoffer(session, workflow, item, incident.element, data)
-    run = run_engine(workflow, retry=incident.element, data=data)
+    run = run_engine(workflow, retry=incident.element, data=data, decisions=Deployed(session, definition.model))
     status_from = item.status
     new_tasks = store_state(session, item, instance, definition, workflow, run, actor)
     failed_again = run.failure is not None and run.failure.element == incident.element
@@ -387,8 +388,19 @@ def retry_incident(
 def _record_run(
     session: Session, item: Item, definition: ProcessDefinition, run: EngineRun, status_from: str | None = None
 ) -> None:
-    """What the engine run did beside moving tasks: timers that fired, and a step that failed."""
+    """What the engine run did beside moving tasks: timers that fired, decisions evaluated, and a step that failed."""
     _record_escalations(session, item, definition, run.fired, status_from)
+    for evaluated in run.decisions:
+        history.record(
+            session,
+            item,
+            actor=None,
+            action="decision",
+            task=evaluated.element,
+            status_from=status_from or item.status,
+            status_to=item.status,
+            data=evaluated.as_record(),
+        )
     if run.failure is not None:
         incidents.open_incident(session, item, run.failure)
 

@@ -527,3 +527,26 @@ class Webhook(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class Decision(Base):
+    """One deployed version of a DMN decision (its key is the decision's id); immutable once stored.
+
+    Its XML is the whole ``.dmn`` file it came in (a file with several decisions gives each a row holding it).
+    """
+
+    __tablename__ = "decision"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    hit_policy: Mapped[str] = mapped_column(String(16))
+    dmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+    # The process version whose bundle brought this version (None: deployed on its own).
+    process_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
+    process_definition: Mapped[ProcessDefinition | None] = relationship(lazy="joined")

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 from web.api import (
     audit,
     auth,
+    decisions,
     extensions,
     external_tasks,
     health,
@@ -112,6 +113,7 @@ def init_api(app: Flask) -> None:
                 items,
                 tasks,
                 processes,
+                decisions,
                 migrations,
                 extensions,
                 reports,

@@ -31,14 +31,19 @@ class UploadSchema(Schema):
     file = Upload(
         required=True,
         metadata={
-            "description": "a .bpmn file (BPMN 2.0 XML, UTF-8), or a bundle's .zip: one *.bpmn at the top and "
-            "forms/<key>.json; the whole request at most 5 MB"
+            "description": "a .bpmn file (BPMN 2.0 XML, UTF-8), or a bundle's .zip: one *.bpmn at the top, "
+            "*.dmn beside it and forms/<key>.json; the whole request at most 5 MB"
         },
     )
     form = fields.List(
         Upload(),
         load_default=list,
         metadata={"description": "the JSON Schema forms the diagram names, one part each, named by its form key"},
+    )
+    decision = fields.List(
+        Upload(),
+        load_default=list,
+        metadata={"description": "DMN files (<name>.dmn) whose decisions deploy with the diagram, one part each"},
     )
 
 
@@ -107,7 +112,7 @@ def list_processes() -> dict[str, Any]:
     },
 )
 def deploy_process(files: dict[str, Any], form: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
-    uploaded = bundles.from_upload(files["file"], files["form"])
+    uploaded = bundles.from_upload(files["file"], files["form"], decisions=files["decision"])
     definition, created = deploy.deploy(db.session(), uploaded, current_user().username, form["note"])
     # An identical upload changes nothing but is still an attempt to deploy: logged with created=False.
     trail.record("process.deploy", f"{definition.key} v{definition.version}", created=created, sha256=definition.sha256)
@@ -128,8 +133,8 @@ def deploy_process(files: dict[str, Any], form: dict[str, Any]) -> tuple[Any, in
 )
 def validate(files: dict[str, Any]) -> dict[str, Any]:
     """Lint a bundle as deploy takes it: every problem at once, each naming its element; nothing is stored."""
-    uploaded = bundles.from_upload(files["file"], files["form"])
-    problems = lint(uploaded.diagram, uploaded.forms, db.session())
+    uploaded = bundles.from_upload(files["file"], files["form"], decisions=files["decision"])
+    problems = lint(uploaded.diagram, uploaded.forms, uploaded.decisions, db.session())
     return {
         "valid": all(problem.severity is not Severity.ERROR for problem in problems),
         "problems": [problem.as_error() for problem in problems],

@@ -155,7 +155,7 @@ def validate() -> Any:
         bundle = _modeler_bundle()
     except InvalidInput as exc:
         return jsonify(valid=False, detail=exc.detail, errors=exc.errors)
-    examined = examine(bundle.diagram, bundle.forms, db.session())
+    examined = examine(bundle.diagram, bundle.forms, bundle.decisions, db.session())
     if examined.model is None:
         refused = refusal(examined.problems)
         return jsonify(valid=False, detail=refused.detail, errors=refused.errors)

@@ -139,7 +139,7 @@ def event(definition: str) -> str:
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ('<bpmn:businessRuleTask id="x"/>', "Business rule tasks"),
+        ('<bpmn:businessRuleTask id="x"/>', "no camunda:decisionRef"),
         ('<bpmn:complexGateway id="x"/>', "Complex gateways"),
         (event('<bpmn:signalEventDefinition signalRef="nope"/>'), "signal 'nope'"),
         (event('<bpmn:escalationEventDefinition escalationRef="nope"/>'), "escalation 'nope'"),
