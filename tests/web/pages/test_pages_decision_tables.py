@@ -69,7 +69,7 @@ def test_a_designer_edits_a_cell_tries_the_draft_and_deploys_version_2(
     expect(page.locator('th[data-col-id="output_days"] .edit-button')).to_have_attribute("aria-label", "编辑输出")
 
     # One field per variable the inputs read; the deployed table says 7 days for a high safety problem.
-    expect(page.locator("[data-trial] label")).to_contain_text(
+    expect(page.locator("[data-trial-fields] label")).to_have_text(
         ["类别 Category (category)", "严重程度 Severity (severity)"]
     )
     evaluate(page, {"category": "safety", "severity": "high"})
@@ -120,6 +120,21 @@ def test_a_new_table_starts_from_the_template_and_a_refused_deploy_names_the_ele
     expect(page.locator(READY)).to_be_visible()
     expect(page.locator(".crumbs")).to_contain_text("新建，尚未部署")
     evaluate(page, {"severity": "low"})
+    expect(page.locator("[data-trial-outputs] td").first).to_have_text("30")
+
+    # The trial's fields follow the table as edited: the input now reads `level`, a whole number; a value that
+    # is none is said beside its field and nothing is sent.
+    page.locator('th[data-col-id="input_severity"] .input-label').dblclick()
+    type_into(page, '[aria-label="输入表达式"]', "level")
+    type_into(page, ".type-ref-edit input", "integer")
+    page.locator("[data-trial] h2").click()  # closes dmn-js's popup
+    expect(page.locator("[data-trial-fields] label")).to_have_text(["严重程度 Severity (level)"])
+    evaluate(page, {"level": "2.5"})
+    beside = page.locator('[data-trial] .field.invalid[data-variable="level"]')
+    expect(beside.locator(".error")).to_have_text("请填写整数")
+    expect(page.locator("[data-trial-outputs]")).to_have_count(0)
+    evaluate(page, {"level": "3"})
+    expect(beside).to_have_count(0)
     expect(page.locator("[data-trial-outputs] td").first).to_have_text("30")
 
     # FEEL's range is not Python: the engine refuses it, naming the rule, which the table marks.
@@ -179,5 +194,9 @@ def test_only_designers_open_the_decision_pages(site: Site, sessions: sessionmak
             headers={**headers, "Content-Type": "application/xml"},
         )
         assert deployed.status == 403, person
+    # A designer's post without the session's CSRF token is refused too.
+    site.login("designer")
+    unsigned = page.request.post(site.url("/designer/decisions/deploy"), data=EXAMPLE.read_text())
+    assert unsigned.status == 400
     with transaction(sessions) as session:
         assert [d.version for d in decisions.versions_of(session, "deadline_rule")] == [1]
