@@ -346,24 +346,24 @@ def _bundles(paths: tuple[Path, ...]) -> list[tuple[Path, Bundle]]:
             named = form_keys(executable_process(parse_xml(folder.diagram)))
         except InvalidDiagram:  # not even a readable diagram: the lint says why
             folder, named = Bundle(diagram.read_bytes()), {}
-        bundles.append(
-            (diagram, Bundle(folder.diagram, {**folder.forms, **{k: given[k] for k in given if k in named}}))
-        )
+        forms = {**folder.forms, **{k: given[k] for k in given if k in named}}
+        bundles.append((diagram, Bundle(folder.diagram, forms, folder.decisions)))
     return bundles
 
 
 @main.command("lint")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 def lint_command(files: tuple[Path, ...]) -> None:
-    """Lint .bpmn FILES (or the diagrams of a folder) with their forms: a forms/ folder beside each diagram,
-    and any .json FILES named by file name. One line per problem; exit 1 if any is an error. No database needed.
+    """Lint .bpmn FILES (or the diagrams of a folder) with their forms and decisions: a forms/ folder and the
+    .dmn files beside each diagram, and any .json FILES named by file name. One line per problem; exit 1 if any
+    is an error. No database needed.
     """
     diagrams = _bundles(files)
     if not diagrams:
         raise click.UsageError("no .bpmn file among FILES")
     errors = warnings = 0
     for diagram, bundle in diagrams:
-        for problem in lint(bundle.diagram, bundle.forms):
+        for problem in lint(bundle.diagram, bundle.forms, bundle.decisions):
             where = f"{diagram}:{problem.line}" if problem.line else str(diagram)
             click.echo(f"{where} {problem.element or '-'} {problem.code} {problem.severity}: {problem.message}")
             errors += problem.severity is Severity.ERROR

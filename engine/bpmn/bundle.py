@@ -72,10 +72,12 @@ def from_parts(
             message = "不是 BPMN 文件或流程包 The file is neither a BPMN (XML) diagram nor a bundle's .zip"
             raise InvalidInput(message, errors=[{"field": "file", "message": message}])
         return Bundle(file, forms, dict(decisions or {}))
-    if forms or decisions:
-        part = "form" if forms else "decision"
-        message = "流程包已含表单和决策 Send the forms and DMN files inside the zip, not beside it"
-        raise InvalidInput(message, errors=[{"field": part, "message": message}])
+    if forms:
+        message = "流程包已含表单 Send the forms inside the zip (forms/<key>.json), not beside it"
+        raise InvalidInput(message, errors=[{"field": "form", "message": message}])
+    if decisions:
+        message = "流程包已含决策 Send the DMN files inside the zip (<name>.dmn at the top), not beside it"
+        raise InvalidInput(message, errors=[{"field": "decision", "message": message}])
     return from_zip(file, max_bytes)
 
 

@@ -15,7 +15,7 @@ Spec, parser and serializer converter live here and are wired in ``engine.bpmn.b
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -37,8 +37,8 @@ from engine.store.errors import RectiflowError
 
 LATEST, DEPLOYMENT, VERSION = "latest", "deployment", "version"
 BINDINGS = (LATEST, DEPLOYMENT, VERSION)
-# What a process version's model keeps of the decisions its bundle brought, for the ``deployment`` binding:
-# decision key -> SHA-256 of the DMN file it came in.
+# What a process version's model keeps of the decisions its bundle brought, for the ``deployment`` binding and
+# the bundle's download: decision key -> {"file": the DMN file's name, "sha256": its SHA-256}.
 MODEL_KEY = "decisions"
 
 
@@ -126,20 +126,24 @@ class BusinessRuleTask(BpmnSpecMixin):
 
     def _run_hook(self, my_task: SpiffTask) -> bool:
         run = _current.get()
-        try:
-            if run is None or run.source is None:
-                raise RectiflowError("决策表不可用 No deployed decisions are available to this run")
-            version, table = run.source.table(DecisionRef(self.decision_ref, self.binding, self.decision_version))
-            evaluation = dmn.evaluate(table, dict(my_task.data), sandboxed(my_task.workflow.script_engine))
-            problem = evaluation.problem
-        except (RectiflowError, dmn.DecisionFailed) as exc:
-            problem = str(exc)
-        if problem is not None:
-            raise WorkflowTaskException(problem, task=my_task)
-        assert run is not None and evaluation.outputs is not None
-        run.evaluated.append(Evaluated(str(self.bpmn_id), version, evaluation))
-        my_task.data = DeepMerge.merge(my_task.data, self._result(evaluation))
+        if run is None or run.source is None:
+            raise WorkflowTaskException("决策表不可用 No deployed decisions are available to this run", task=my_task)
+        found = self._evaluate(run.source, my_task)
+        if isinstance(found, str):
+            # Raised here, not inside an ``except``: the incident then shows this message, not a chained error.
+            raise WorkflowTaskException(found, task=my_task)
+        run.evaluated.append(Evaluated(str(self.bpmn_id), *found))
+        my_task.data = DeepMerge.merge(my_task.data, self._result(found[1]))
         return True
+
+    def _evaluate(self, source: DecisionSource, my_task: SpiffTask) -> tuple[int, dmn.Evaluation] | str:
+        """The version the reference resolves to and what its table gives; or why it gives nothing."""
+        try:
+            version, table = source.table(DecisionRef(self.decision_ref, self.binding, self.decision_version))
+            evaluation = dmn.evaluate(table, dict(my_task.data), sandboxed(my_task.workflow.script_engine))
+        except (RectiflowError, dmn.DecisionFailed) as exc:
+            return str(exc)
+        return evaluation.problem or (version, evaluation)
 
     def _result(self, evaluation: dmn.Evaluation) -> dict[str, Any]:
         """With a ``camunda:resultVariable``, the outputs go under it (a list of them for COLLECT); without,
@@ -211,3 +215,13 @@ def check_tasks(
                 f"决策 {key!r} 未部署 {element!r} evaluates decision {key!r}: it is neither in the bundle nor deployed"
             )
             findings.error("decision-unknown", element, message)
+
+
+def decided_variables(process: etree._Element, outputs: Mapping[str, list[str]]) -> set[str]:
+    """The variables the process's business rule tasks set, where known: a result variable, or the outputs of a
+    decision of the bundle (``outputs``: decision key -> output names)."""
+    found: set[str] = set()
+    for node in process.iter(full_tag("businessRuleTask")):
+        result = _attribute(node, "resultVariable")
+        found.update([result] if result else outputs.get(BusinessRuleTaskParser.get_decision_ref(node), []))
+    return found

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Collection, Hashable, Iterator, Mapping
 from typing import Any
 
 from lxml import etree
@@ -152,10 +152,15 @@ def _check_gateway(
 
 
 def check_conditions(
-    process: etree._Element, graph: FlowGraph, forms: Mapping[str, dict[str, Any] | None], findings: Findings
+    process: etree._Element,
+    graph: FlowGraph,
+    forms: Mapping[str, dict[str, Any] | None],
+    findings: Findings,
+    decided: Collection[str] = (),
 ) -> None:
-    """``forms``: each user task's form (``None`` without one). Unknown names warn; uncovered choices are errors."""
-    assigned = ITEM_VARIABLES | _BUILTINS | _script_names(process) | _loop_variables(process)
+    """``forms``: each user task's form (``None`` without one); ``decided``: the variables business rule tasks set.
+    Unknown names warn; uncovered choices are errors."""
+    assigned = ITEM_VARIABLES | _BUILTINS | _script_names(process) | _loop_variables(process) | set(decided)
     backwards = FlowGraph(following=graph.preceding())
     for flow in graph.flows:
         tree = _condition(flow)

@@ -2,7 +2,7 @@
 for the business rule tasks of a run (``Deployed``).
 
 Deploying mirrors processes (``engine.bpmn.deploy``): a new version unless the file repeats the latest
-version of that key. A version is immutable, so its parsed table is cached by key and version.
+version of that key. A version is immutable, so its parsed table is cached.
 """
 
 from __future__ import annotations
@@ -21,17 +21,18 @@ from engine.store.errors import InvalidInput, NotFound
 from engine.store.models import Decision, ProcessDefinition
 
 _MAX_CACHED = 512
-_tables: dict[tuple[str, int], dmn.Table] = {}
+# By decision key and file hash: what a table is follows from these alone, whichever version or database holds it.
+_tables: dict[tuple[str, str], dmn.Table] = {}
 
 
 def table_of(decision: Decision) -> dmn.Table:
     """The version's parsed table (it parsed when it was deployed)."""
-    found = _tables.get((decision.key, decision.version))
+    found = _tables.get((decision.key, decision.sha256))
     if found is None:
         if len(_tables) >= _MAX_CACHED:
             _tables.clear()
         tables = dmn.parse(decision.dmn_xml.encode("utf-8"))
-        found = _tables[(decision.key, decision.version)] = next(t for t in tables if t.key == decision.key)
+        found = _tables[(decision.key, decision.sha256)] = next(t for t in tables if t.key == decision.key)
     return found
 
 
@@ -62,7 +63,7 @@ def _store(
                 session.add(decision)
         except IntegrityError:
             continue
-        _tables[(decision.key, decision.version)] = table
+        _tables[(decision.key, sha256)] = table
         return decision, True
     raise RuntimeError(f"could not store a new version of decision {table.key!r}: too many concurrent deployments")
 
@@ -85,6 +86,16 @@ def deploy_bundled(
     """The DMN files of a process's bundle (checked by its lint); new versions are marked as brought by ``process``
     (None: the process version was not new, the bundle only repeats it)."""
     return [found for name in sorted(files) for found in deploy(session, files[name], actor, process)]
+
+
+def bundled_files(session: Session, model: Mapping[str, Any]) -> dict[str, bytes]:
+    """The DMN files a process version's bundle brought (its ``model``), by file name, byte for byte."""
+    files: dict[str, bytes] = {}
+    for entry in (model.get(MODEL_KEY) or {}).values():
+        found = session.scalar(select(Decision).where(Decision.sha256 == entry["sha256"]).limit(1))
+        if found is not None:
+            files[entry["file"]] = found.dmn_xml.encode("utf-8")
+    return files
 
 
 def _missing(key: str, what: str = "") -> NotFound:
@@ -130,14 +141,16 @@ class Deployed:
 
     def __init__(self, session: Session, model: Mapping[str, Any]) -> None:
         self.session = session
-        self.bundled: Mapping[str, str] = model.get(MODEL_KEY) or {}
+        self.bundled: Mapping[str, dict[str, str]] = model.get(MODEL_KEY) or {}
 
     def table(self, ref: DecisionRef) -> tuple[int, dmn.Table]:
         if ref.binding == VERSION and ref.version is not None:
             decision = get(self.session, ref.key, ref.version)
         elif ref.binding == DEPLOYMENT:
             # The newest version with the bundle's content: the same table, whichever of them it is.
-            query = select(Decision).where(Decision.key == ref.key, Decision.sha256 == self.bundled.get(ref.key, ""))
+            query = select(Decision).where(
+                Decision.key == ref.key, Decision.sha256 == self.bundled.get(ref.key, {}).get("sha256")
+            )
             found = self.session.scalar(query.order_by(Decision.version.desc()).limit(1))
             if found is None:
                 raise _missing(ref.key, " (from this process's bundle)")

@@ -87,8 +87,9 @@ def deploy(
 ) -> tuple[ProcessDefinition, bool]:
     """Store a new version, unless it would repeat the latest one (created=False, that version returned, note unused).
 
-    "Repeat" means the same diagram and the same forms: a designer who edits only a form gets a new
-    version too, and redeploying an older diagram after a newer one makes it the latest again.
+    "Repeat" means the same diagram, the same forms and the same DMN files: a designer who edits only a form
+    or a decision table gets a new version too, and redeploying an older diagram after a newer one makes it the
+    latest again.
     Two deployments of one key at once both read the same latest version: the second one's insert
     then violates the (key, version) unique constraint, is rolled back to its savepoint, and tries again.
     The bundle's DMN files are deployed with it (``engine.bpmn.decisions``), in the same transaction.
@@ -140,7 +141,9 @@ def deploy_bundled(session: Session, processes_path: Path) -> list[tuple[Process
 def stored_bundle(definition: ProcessDefinition) -> Bundle:
     """What was deployed as this version: ``bundle.to_zip`` of it deploys as this version again."""
     forms = {form.key: form.content.encode("utf-8") for form in definition.forms}
-    return Bundle(definition.bpmn_xml.encode("utf-8"), forms)
+    session = Session.object_session(definition)
+    files = decisions.bundled_files(session, definition.model) if session is not None else {}
+    return Bundle(definition.bpmn_xml.encode("utf-8"), forms, files)
 
 
 def as_zip(definition: ProcessDefinition) -> bytes:
@@ -150,13 +153,14 @@ def as_zip(definition: ProcessDefinition) -> bytes:
 
 def with_latest_forms(session: Session, diagram: bytes, edited: Mapping[str, bytes] | None = None) -> Bundle:
     """A diagram edited in the modeler with the forms it names: the ``edited`` ones as sent, the others as its
-    process's latest version has them (a form sent that no task names is kept, for the lint to refuse)."""
+    process's latest version has them (a form sent that no task names is kept, for the lint to refuse); and the
+    DMN files of that version's bundle."""
     process = executable_process(parse_xml(diagram))
     key, _name = process_key(process)
     current = _latest(session, key)
-    stored = stored_bundle(current).forms if current is not None else {}
-    kept = {form: stored[form] for form in form_keys(process) if form in stored}
-    return Bundle(diagram, kept | dict(edited or {}))
+    stored = stored_bundle(current) if current is not None else Bundle(b"")
+    kept = {form: stored.forms[form] for form in form_keys(process) if form in stored.forms}
+    return Bundle(diagram, kept | dict(edited or {}), stored.decisions)
 
 
 def latest(session: Session, key: str) -> ProcessDefinition:

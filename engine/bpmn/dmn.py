@@ -39,6 +39,8 @@ HIT_POLICIES = ("UNIQUE", "FIRST", "COLLECT")
 MAX_DECISIONS = 50
 MAX_COLUMNS = 50
 MAX_RULES = 1_000
+# Entries of one table: each is compiled at deploy and may be one sandbox round trip (~0.1 ms) per evaluation.
+MAX_CELLS = 10_000
 MAX_EXPRESSION = 10_000
 MAX_KEY = int(Decision.__table__.c.key.type.length)  # type: ignore[attr-defined]
 MAX_NAME = int(Decision.__table__.c.name.type.length)  # type: ignore[attr-defined]
@@ -255,16 +257,18 @@ def _read_table(decision: etree._Element, ns: str, findings: Findings) -> Table 
         )
         return None
     rules_found = _children(table, ns, "rule")
-    inputs, outputs = _read_inputs(table, ns, findings), _read_outputs(table, ns, findings)
-    if not outputs or len(inputs) > MAX_COLUMNS or len(outputs) > MAX_COLUMNS or len(rules_found) > MAX_RULES:
+    widths = (len(_children(table, ns, "input")), len(_children(table, ns, "output")))
+    cells = len(rules_found) * sum(widths)
+    if not widths[1] or max(widths) > MAX_COLUMNS or len(rules_found) > MAX_RULES or cells > MAX_CELLS:
         findings.error(
             "dmn-size",
             key,
-            f"决策表大小不符 Decision {key!r} has {len(inputs)} inputs, {len(outputs)} outputs and "
-            f"{len(rules_found)} rules: at least one output, at most {MAX_COLUMNS} columns and {MAX_RULES} rules",
+            f"决策表大小不符 Decision {key!r} has {widths[0]} inputs, {widths[1]} outputs and "
+            f"{len(rules_found)} rules: at least one output, at most {MAX_COLUMNS} columns, {MAX_RULES} rules "
+            f"and {MAX_CELLS:,} entries",
         )
         return None
-    widths = (len(_children(table, ns, "input")), len(_children(table, ns, "output")))
+    inputs, outputs = _read_inputs(table, ns, findings), _read_outputs(table, ns, findings)
     rules = [_read_rule(rule, ns, widths, findings) for rule in rules_found]
     if findings.has_errors:
         return None

@@ -20,7 +20,7 @@ from engine.bpmn import dmn
 from engine.bpmn.builder import BPMN_NS
 from engine.bpmn.bundle import FormRefused, read_form
 from engine.bpmn.business_rules import MODEL_KEY as DECISIONS_MODEL_KEY
-from engine.bpmn.business_rules import check_tasks
+from engine.bpmn.business_rules import check_tasks, decided_variables
 from engine.bpmn.conditions import check_conditions
 from engine.bpmn.document import decode, executable_process, parse_xml, process_key
 from engine.bpmn.findings import Findings, Problem
@@ -114,9 +114,13 @@ def _read_forms(
     return schemas
 
 
-def _read_decisions(files: Mapping[str, bytes], findings: Findings) -> dict[str, str]:
-    """The bundle's DMN files checked, each problem naming its element and file: decision key -> file hash."""
-    found: dict[str, str] = {}
+def _read_decisions(
+    files: Mapping[str, bytes], findings: Findings
+) -> tuple[dict[str, dict[str, str]], dict[str, list[str]]]:
+    """The bundle's DMN files checked, each problem naming its element and file: decision key -> its file's
+    name and hash (``business_rules.MODEL_KEY``); and each decision's output names."""
+    found: dict[str, dict[str, str]] = {}
+    outputs: dict[str, list[str]] = {}
     for name, content in sorted(files.items()):
         inner = Findings()
         for table in dmn.read_tables(content, inner):
@@ -124,10 +128,11 @@ def _read_decisions(files: Mapping[str, bytes], findings: Findings) -> dict[str,
                 inner.error(
                     "dmn-decision", table.key, f"决策 {table.key!r} 重复 Decision {table.key!r} is in two files"
                 )
-            found[table.key] = dmn.digest(content)
+            found[table.key] = {"file": name, "sha256": dmn.digest(content)}
+            outputs[table.key] = [column.name for column in table.outputs]
         for problem in inner.problems:
             findings.error(problem.code, problem.element, f"{name}: {problem.message}")
-    return found
+    return found, outputs
 
 
 def examine(
@@ -142,7 +147,7 @@ def examine(
     deployed before: a business rule task's decision is in one or the other.
     """
     findings = Findings()
-    bundled = _read_decisions(decisions or {}, findings)
+    bundled, outputs = _read_decisions(decisions or {}, findings)
     text = _fatal(lambda: decode(content), "not-utf8", findings)
     root = _fatal(lambda: parse_xml(content), "xml-invalid", findings) if text is not None else None
     if root is None:
@@ -165,7 +170,8 @@ def examine(
     graph = flow_graph(process)
     check_paths(process, graph, findings)
     check_statuses(process, graph, model, findings)
-    check_conditions(process, graph, {element: task["form"] for element, task in model["tasks"].items()}, findings)
+    forms_by_task = {element: task["form"] for element, task in model["tasks"].items()}
+    check_conditions(process, graph, forms_by_task, findings, decided_variables(process, outputs))
     specs = _fatal(lambda: parse_specs(root, key), "parse-error", findings) if parsable else None
     problems = _with_lines(root, findings.problems)
     if findings.has_errors:

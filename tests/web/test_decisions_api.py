@@ -7,38 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from engine.bpmn.bundle import Bundle, from_folder, to_zip
-from tests.conftest import PROCESSES, People, serve
+from engine.bpmn.bundle import Bundle, from_zip, to_zip
+from tests.conftest import People, serve
+from tests.engine.bpmn.test_dmn import DMN_NS, EXAMPLE, EXAMPLES, rule, table
+from web.cli import main
 
 API = "/api/v1"
-EXAMPLES = PROCESSES / "examples"
-EXAMPLE = from_folder(EXAMPLES / "decision_table.bpmn", EXAMPLES / "forms")
-DMN_NS = "https://www.omg.org/spec/DMN/20191111/MODEL/"
-
-
-def table(rules: str, hit_policy: str = "UNIQUE", key: str = "days_rule", inputs: str = "") -> bytes:
-    """A DMN file of one decision: input ``severity``, output ``days``; ``rules`` as (severity entry, days) rows."""
-    columns = inputs or (
-        '<input id="in_severity" label="Severity"><inputExpression id="ie" typeRef="string">'
-        "<text>severity</text></inputExpression></input>"
-    )
-    return (
-        f'<definitions xmlns="{DMN_NS}" id="d" name="d" namespace="x"><decision id="{key}" name="Days">'
-        f'<decisionTable id="t" hitPolicy="{hit_policy}">{columns}'
-        f'<output id="out_days" label="Days" name="days" typeRef="integer"/>{rules}</decisionTable></decision>'
-        "</definitions>"
-    ).encode()
-
-
-def rule(rule_id: str, entry: str, days: str) -> str:
-    return (
-        f'<rule id="{rule_id}"><inputEntry id="{rule_id}_in"><text>{entry}</text></inputEntry>'
-        f'<outputEntry id="{rule_id}_out"><text>{days}</text></outputEntry></rule>'
-    )
-
-
 V1 = table(rule("high", '"high"', "7") + rule("low", '"low"', "30"))
 V2 = table(rule("high", '"high"', "3") + rule("low", '"low"', "20"))
 
@@ -290,6 +267,25 @@ def test_the_example_deploys_as_a_bundle_and_runs_to_the_end(client: FlaskClient
     assert (report["ok"], report["problem_count"]) == (True, 0)
 
 
+def test_a_bundle_downloads_with_its_decisions_and_a_result_variable_holds_the_outputs(
+    client: FlaskClient, people: People
+) -> None:
+    told = EXAMPLE.diagram.replace(
+        b'camunda:decisionRef="notify_rule"', b'camunda:decisionRef="notify_rule" camunda:resultVariable="told"'
+    )
+    assert deploy_bundle(client, people, Bundle(told, EXAMPLE.forms, EXAMPLE.decisions)).status_code == 201
+    zipped = client.get(f"{API}/processes/decision_table/1/bundle.zip", headers=people.auth("designer"))
+    assert from_zip(zipped.data, 10**6).decisions == EXAMPLE.decisions
+    again = client.post(
+        f"{API}/processes", data={"file": (io.BytesIO(zipped.data), "again.zip")}, headers=people.auth("designer")
+    )
+    assert (again.status_code, again.json["version"]) == (200, 1)
+
+    item = classify(client, people, start(client, people))
+    assert "notify" not in item["data"]
+    assert item["data"]["told"] == [{"notify": "office"}, {"notify": "unit_heads"}, {"notify": "leaders"}]
+
+
 def diagram(binding: str = "") -> bytes:
     """The example's diagram with ``decide_deadline`` bound by ``binding`` (Camunda's attributes, as written)."""
     return EXAMPLE.diagram.replace(
@@ -368,7 +364,7 @@ def test_no_matching_rule_is_an_incident_of_the_task_and_a_retry_with_data_resol
     item = start(client, people)
     stuck = complete(client, people, item, {"category": "safety", "severity": "medium"}, "manager").json
     assert stuck["incident"]["element"] == "decide_deadline"
-    assert "No rule" in stuck["incident"]["message"]
+    assert stuck["incident"]["message"].startswith("脚本或表达式出错 没有规则匹配 No rule of decision 'deadline_rule'")
     assert stuck["tasks"] == []
     incident = stuck["incident"]["id"]
     retried = client.post(
@@ -409,3 +405,29 @@ def test_an_item_past_a_business_rule_task_survives_a_restart(
             f"{base}{API}/tasks/{task['id']}/complete", json={"data": {}}, headers=people.auth("approver"), timeout=30
         )
         assert closed.json()["status"] == "closed"
+
+
+def test_several_matches_under_unique_or_a_sandbox_failure_is_an_incident_of_the_task(
+    client: FlaskClient, people: People
+) -> None:
+    overlapping = EXAMPLE.decisions["decision_table.dmn"].replace(b'<text>"low", "medium"</text>', b"<text>-</text>")
+    assert (
+        deploy_bundle(client, people, Bundle(EXAMPLE.diagram, EXAMPLE.forms, {"d.dmn": overlapping})).status_code == 201
+    )
+    stuck = complete(client, people, start(client, people), {"category": "safety", "severity": "high"}, "manager")
+    incident = stuck.json["incident"]
+    assert incident["element"] == "decide_deadline"
+    assert "'safety_high', 'safety_other'" in incident["message"] and "UNIQUE" in incident["message"]
+
+    greedy = EXAMPLE.decisions["decision_table.dmn"].replace(b"<text>7</text>", b"<text>severity * 10**9</text>")
+    deploy_dmn(client, people, greedy)  # the latest version now, which the example's task takes
+    failed = complete(client, people, start(client, people), {"category": "safety", "severity": "high"}, "manager")
+    assert failed.json["incident"]["element"] == "decide_deadline"
+    assert "too large" in failed.json["incident"]["message"]
+    assert [e["action"] for e in history(client, people, failed.json["id"])][-1] == "incident"
+
+
+def test_the_example_lints_clean_with_the_dmn_beside_it() -> None:
+    """`rectiflow lint` takes the .dmn files beside a diagram, and knows the variables their outputs set."""
+    result = CliRunner().invoke(main, ["lint", str(EXAMPLES / "decision_table.bpmn")])
+    assert (result.exit_code, result.stdout) == (0, ""), result.output

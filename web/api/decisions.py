@@ -109,6 +109,7 @@ def download(key: str, version: int) -> Response:
 @blp.arguments(EvaluateSchema)
 @blp.response(200, EvaluationSchema)
 @blp.problems(
+    400,
     403,
     404,
     described={

@@ -80,6 +80,10 @@ def _field_labels() -> dict[str, str]:
         "assignee": _("办理人"),
         "unit": _("单位"),
         "description": _("详细情况"),
+        # What a decision table read and gave (``decision`` events).
+        "inputs": _("决策依据"),
+        "outputs": _("决策结果"),
+        "matched_rules": _("命中规则"),
     }
 
 
@@ -248,6 +252,15 @@ class _Presenter:
                     step=self.task_title(e.task),
                 ),
                 {"worker", "topic", "variables"},
+            ),
+            "decision": lambda e, d: (
+                _(
+                    "按决策表“%(decision)s”第 %(version)s 版确定了“%(step)s”",
+                    decision=d.get("decision", ""),
+                    version=d.get("version", ""),
+                    step=self.task_title(e.task),
+                ),
+                {"decision", "version", "hit_policy"},
             ),
             "imported": self._imported,
             "ledger_updated": self._ledger_updated,

@@ -117,4 +117,4 @@ def test_correlation_properties_are_refused() -> None:
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.bpmn")), ids=lambda path: path.name)
 def test_every_example_lints_clean(path: Path) -> None:
     bundle = from_folder(path, EXAMPLES / "forms")
-    assert lint(bundle.diagram, bundle.forms) == []
+    assert lint(bundle.diagram, bundle.forms, bundle.decisions) == []

@@ -63,6 +63,9 @@ def _every_action(sessions: sessionmaker[Session], *, add_unit: bool = True) -> 
         history.record_change(session, item, actor="wang", action="archived_by_robot", data={"box": {"n": 1}})
         external = {"worker": "geo-1", "topic": "geocode", "variables": {"district": "东城区"}}
         history.record_change(session, item, actor="robot", action="external_completed", task="locate", data=external)
+        decided = {"decision": "deadline_rule", "version": 2, "hit_policy": "UNIQUE", "outputs": {"days": 7}}
+        decided |= {"inputs": {"类别 Category": "安全"}, "matched_rules": ["safety_high"]}
+        history.record(session, item, actor=None, action="decision", task="decide_deadline", data=decided)
     with time_machine.travel("2026-12-08T01:00:00+00:00", tick=False), transaction(sessions) as session:
         assert workflow.fire_timers(session, item_id) == ["rectify_warning"]
         item = session.get_one(Item, item_id)
@@ -128,6 +131,8 @@ def test_the_timeline_of_every_action_reads_as_sentences_in_both_languages(
         "赵审核 退回了“审核验收” 审核中 → 责任人整改中 缺少照片佐证",
         "记录了“archived by robot”",
         "robot 外部系统（geo-1）完成了“某个步骤”",
+        "系统 按决策表“deadline_rule”第 2 版确定了“某个步骤” 决策结果 days：7",
+        "决策依据 类别 Category：安全 命中规则 safety_high",
     ]:
         assert expected in text, f"{expected!r} not in {text!r}"
     internal = r"status_from|ongoing|\{'key'|kind|warning|overdue|True|False|identified|define_measures|rectify|None"
@@ -146,6 +151,7 @@ def test_the_timeline_of_every_action_reads_as_sentences_in_both_languages(
         "2026-12-11 Overdue: escalated past the deadline",
         "Identified → Measures defined",
         "the external system (geo-1) completed",
+        "decided by decision table “deadline_rule” version 2 decision outputs days：7",
     ]:
         assert expected in english, f"{expected!r} not in {english!r}"
     assert "登记了事项" not in english and "逾期督办" not in english
