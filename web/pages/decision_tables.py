@@ -88,7 +88,7 @@ def _refused(error: RectiflowError) -> Response:
 def evaluate(key: str) -> Response:
     """试算: the draft sent (``dmn``) or a deployed version over ``inputs``, as a business rule task evaluates it."""
     try:
-        asked = EvaluateSchema().load(request.get_json(silent=True) or {})
+        asked = EvaluateSchema().load(request.get_json(silent=True))  # not a JSON object: refused as such
         version, found = decisions.trial(db.session(), key, asked["inputs"], asked.get("version"), asked.get("dmn"))
     except ValidationError as exc:
         return problem(422, "Unprocessable Content", _("内容无效"), field_errors(exc))
