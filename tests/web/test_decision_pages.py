@@ -74,8 +74,8 @@ def test_the_draft_sent_is_evaluated_not_the_deployed_version(client: FlaskClien
 @pytest.mark.parametrize(
     ("body", "names"),
     [
-        ("not json", ("field", "_schema")),
-        ([1, 2], ("field", "_schema")),
+        ("not json", ("field", "body")),
+        ([1, 2], ("field", "body")),
         ({"inputs": "safety"}, ("field", "inputs")),
         ({"inputs": {}, "dmn": "<definitions"}, ("code", "dmn-invalid")),
         ({"inputs": {}, "dmn": EXAMPLE.replace('hitPolicy="UNIQUE"', 'hitPolicy="ANY"')}, ("element", "deadline_rule")),

@@ -87,8 +87,11 @@ def _refused(error: RectiflowError) -> Response:
 @bp.post("/<key>/evaluate")
 def evaluate(key: str) -> Response:
     """试算: the draft sent (``dmn``) or a deployed version over ``inputs``, as a business rule task evaluates it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem(422, "Unprocessable Content", _("内容无效"), [{"field": "body", "message": _("内容无效")}])
     try:
-        asked = EvaluateSchema().load(request.get_json(silent=True))  # not a JSON object: refused as such
+        asked = EvaluateSchema().load(body)
         version, found = decisions.trial(db.session(), key, asked["inputs"], asked.get("version"), asked.get("dmn"))
     except ValidationError as exc:
         return problem(422, "Unprocessable Content", _("内容无效"), field_errors(exc))
