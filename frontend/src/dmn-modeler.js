@@ -1,6 +1,7 @@
 // The decision table designer: dmn-js's table editor (Python cells, in the page's language), 试算 on the
 // draft being edited, deploy as a new version with the engine's refusals shown on the elements they name,
 // download. Page-side endpoints with the session's CSRF token, as the BPMN modeler (modeler.js).
+import { answerOf } from "./decisions/answer.js";
 import { Marks } from "./decisions/marks.js";
 import { DecisionTableModeler, tableOptions } from "./decisions/table.js";
 import { Trial } from "./decisions/trial.js";
@@ -19,7 +20,6 @@ async function setup(root) {
   const container = root.querySelector("[data-table]");
   const chinese = document.documentElement.lang.startsWith("zh");
   const modeler = new DecisionTableModeler(tableOptions(container, [translateModule(chinese ? zh : {})]));
-  window.rectiflowDecisions = modeler; // for the browser tests and the curious
   const marks = new Marks(container);
   const draft = async () => (await modeler.saveXML({ format: true })).xml;
   const trial = new Trial(root.querySelector("[data-trial]"), {
@@ -60,7 +60,7 @@ async function setup(root) {
       credentials: "same-origin",
       headers: { "Content-Type": "application/xml", "X-CSRFToken": csrf() },
     });
-    const result = await response.json();
+    const result = await answerOf(response);
     if (response.ok) {
       dirty = false;
       say(result.message, "ok");

@@ -2,6 +2,8 @@
 // page's evaluate endpoint (the engine's draft mode: nothing is stored). The fields follow the table as it
 // is edited; a value the field's type refuses is said beside it, the engine's refusals on the table.
 
+import { answerOf } from "./answer.js";
+
 // A Python name (the engine's inputs are read from the data by their expression): one field for it.
 const NAME = /^[\p{L}_][\p{L}\p{N}_]*$/u;
 const INTEGERS = new Set(["integer", "long"]);
@@ -143,7 +145,7 @@ export class Trial {
       headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrf() },
       body: JSON.stringify({ inputs: data, dmn: await this.draft() }),
     });
-    const result = await response.json();
+    const result = await answerOf(response);
     if (!response.ok) {
       this.refused(result);
       return;
