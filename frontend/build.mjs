@@ -32,7 +32,7 @@ const lintConfig = {
 };
 
 const bundled = await build({
-  entryPoints: ["src/viewer.js", "src/modeler.js", "src/charts.js", "src/pages.js"],
+  entryPoints: ["src/viewer.js", "src/modeler.js", "src/dmn-modeler.js", "src/charts.js", "src/pages.js"],
   bundle: true,
   minify: true,
   format: "iife",
@@ -68,3 +68,9 @@ for (const file of ["bpmn-js.css", "diagram-js.css", "bpmn-font/css/bpmn.css"]) 
 cpSync(`${assets}/bpmn-font/font`, `${out}/bpmn-js/bpmn-font/font`, { recursive: true });
 cpSync("node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css", `${out}/properties-panel.css`);
 cpSync("node_modules/bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css", `${out}/bpmn-js-bpmnlint.css`);
+// The decision table editor's (dmn-modeler.js: no DRD view, so neither diagram-js.css nor dmn-js-drd.css).
+const dmnAssets = "node_modules/dmn-js/dist/assets";
+for (const file of ["dmn-js-shared.css", "dmn-js-decision-table.css", "dmn-js-decision-table-controls.css", "dmn-font/css/dmn.css"]) {
+  cpSync(`${dmnAssets}/${file}`, `${out}/dmn-js/${file}`);
+}
+cpSync(`${dmnAssets}/dmn-font/font`, `${out}/dmn-js/dmn-font/font`, { recursive: true });

@@ -23,6 +23,7 @@ from web.pages import (
     admin,
     audit,
     dashboard,
+    decision_tables,
     designer,
     inbox,
     item,
@@ -37,6 +38,7 @@ from web.pages.base import LOCALE_KEY, LOCALES, csrf, once_token
 # Pages a person sees only with one of these roles (the page itself checks again what it shows).
 NAV_ROLES = {
     "designer.processes": {Role.DESIGNER},
+    "decision_tables.index": {Role.DESIGNER},
     "admin.people": {Role.ADMIN},
     "report_pages.index": permissions.REPORT_READERS,
     "auditor.history": {Role.AUDITOR},
@@ -84,5 +86,18 @@ def init_pages(app: Flask) -> None:
     app.jinja_env.globals["once_token"] = once_token  # {{ once_token() }} in a form: see web.once
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)
-    for module in (inbox, ledger, item, actions, designer, migrations, dashboard, reports, admin, notifications, audit):
+    for module in (
+        inbox,
+        ledger,
+        item,
+        actions,
+        designer,
+        decision_tables,
+        migrations,
+        dashboard,
+        reports,
+        admin,
+        notifications,
+        audit,
+    ):
         app.register_blueprint(module.bp)

@@ -3,14 +3,12 @@
 import core from "bpmn-js-i18n-zh/lib/bpmn-js/index.js";
 import camunda from "bpmn-js-i18n-zh/lib/camunda-properties-panel/index.js";
 import panel from "bpmn-js-i18n-zh/lib/properties-panel/index.js";
+import { translateModule as translating } from "../translate.js";
 import ours from "./zh.js";
 
 const chinese = { ...core, ...panel, ...camunda, ...ours };
 
 /** A bpmn-js module replacing the default `translate` service for `lang` (the page's <html lang>). */
 export function translateModule(lang) {
-  const dictionary = lang.startsWith("zh") ? chinese : {};
-  const translate = (template, replacements = {}) =>
-    (dictionary[template] || template).replace(/{([^}]+)}/g, (_, key) => replacements[key] ?? `{${key}}`);
-  return { translate: ["value", translate] };
+  return translating(lang.startsWith("zh") ? chinese : {});
 }
