@@ -53,7 +53,7 @@ def index() -> BaseResponse | str:
     values = {"key": key, "name": name}
     if not key:
         return _list_page(values, [{"field": "key", "message": _("此项为必填项")}])
-    if key in decisions.deployed_keys(db.session()):
+    if key in decisions.DeployedKeys(db.session()):
         return _list_page(values, [{"field": "key", "message": _("决策「%(key)s」已存在：请在列表中打开它", key=key)}])
     try:
         dmn.parse(_template(key, name or key).encode("utf-8"))  # the engine's rules for a key and a name
