@@ -209,6 +209,8 @@ def run_engine(
             limit = f"more than {MAX_ENGINE_STEPS} engine steps in one go (a loop with no person's task?)"
             failure = _undo(workflow, steps, f"流程步数超限 The diagram ran {limit}, up to {_element(exc.task)!r}")
             evaluated.clear()  # undone with the rest of the run
+    if failure is None and (call := calls.unresolved(workflow)) is not None:
+        failure = Failure(element=_element(call[0]), message=call[1])
     fired = [
         Fired(task.task_spec.bpmn_id, calls.definition_id_of(task))
         for task in _timer_tasks(workflow, TaskState.COMPLETED)
