@@ -19,7 +19,7 @@ from engine.bpmn.findings import Findings
 from engine.bpmn.flow_graph import FlowGraph, reach
 
 # Set by engine.items.workflow on every item; days_before is the timers' helper (engine.bpmn.builder).
-ITEM_VARIABLES = frozenset({"department", "units", "deadline_end", "owner", "days_before"})
+ITEM_VARIABLES = frozenset({"department", "units", "deadline_end", "category", "severity", "owner", "days_before"})
 _BUILTINS = frozenset(dir(builtins))
 _NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
 

@@ -2,6 +2,8 @@
 
 Both need a reason, run under the item's lock, and land in the item's chained history with who,
 when and why: a correction as each field's old and new value, a withdrawal as the status change.
+A new lead unit or deadline reaches the running diagram; a corrected category or severity is the
+item's only: the workflow keeps the values it started with, and nothing decided on them runs again.
 
 A withdrawn item stops for good: its workflow is cancelled, its live tasks leave every inbox, its
 timers are disarmed, its open incident and pending extension request are set aside. It keeps its
@@ -24,7 +26,7 @@ from engine.bpmn.instance import dump, restore, set_variable
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
 from engine.items import assignment, external_tasks, incidents, items, sources, workflow
-from engine.store import clock
+from engine.store import clock, severity
 from engine.store.errors import InvalidInput, StaleVersion
 from engine.store.models import ExtensionRequest, Instance, Item, Job, ProcessDefinition, Task, User, utcnow
 
@@ -58,13 +60,14 @@ class Correction:
     description: str | Keep | None = KEEP
     source: str | Keep | None = KEEP
     category: str | Keep | None = KEEP
+    severity: str | Keep = KEEP
     department: str | Keep | None = KEEP
     deadline: dt.date | Keep | None = KEEP
 
 
 # What an administrator may correct, in the form's order; of these an item cannot do without the required.
 CORRECTABLE = tuple(f.name for f in fields(Correction) if f.name != "reason")
-REQUIRED = frozenset({"title", "department"})
+REQUIRED = frozenset({"title", "department", "severity"})
 EMPTY = {"description": ""}  # a cleared field's value: an item without details has "", other fields None
 
 
@@ -144,6 +147,7 @@ def _changes(item: Item, fix: Correction) -> dict[str, dict[str, Any]]:
         "description": item.description,
         "source": item.source,
         "category": item.category,
+        "severity": item.severity,
         "department": item.department.code,
         "deadline": item.deadline,
     }
@@ -177,7 +181,9 @@ def correct(
         raise _invalid("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
     if "source" in changes and changes["source"]["to"] is not None:
         sources.require_active(session, changes["source"]["to"])
-    for name in ("title", "description", "source", "category"):
+    if "severity" in changes:
+        severity.require_known(changes["severity"]["to"])
+    for name in ("title", "description", "source", "category", "severity"):
         if name in changes:
             setattr(item, name, changes[name]["to"])
     if "department" in changes or "deadline" in changes:

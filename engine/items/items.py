@@ -36,6 +36,7 @@ class ItemFilter:
     department: str | None = None
     source: str | None = None
     category: str | None = None
+    severity: str | None = None
     q: str | None = None
     overdue: bool | None = None
     due_within: int | None = None
@@ -61,7 +62,13 @@ def visible_clause(user: User) -> ColumnElement[bool]:
 
 def _filtered(user: User, flt: ItemFilter, on: dt.date) -> Select[Item]:
     query = _state_filters(select(Item).where(visible_clause(user)), flt, on)
-    for column, wanted in ((Item.status, flt.status), (Item.source, flt.source), (Item.category, flt.category)):
+    enumerated = (
+        (Item.status, flt.status),
+        (Item.source, flt.source),
+        (Item.category, flt.category),
+        (Item.severity, flt.severity),
+    )
+    for column, wanted in enumerated:
         if wanted:
             query = query.where(column == wanted)
     if flt.department:

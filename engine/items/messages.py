@@ -38,7 +38,7 @@ RESERVED = frozenset(
     }
 )
 # The variables of a starting message that make the item (as POST /items takes them), not its process data.
-ITEM_FIELDS = ("title", "description", "source", "category", "department", "deadline", "ongoing")
+ITEM_FIELDS = ("title", "description", "source", "category", "severity", "department", "deadline", "ongoing")
 
 
 def _check_variables(variables: dict[str, Any]) -> None:

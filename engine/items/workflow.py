@@ -41,7 +41,7 @@ from engine.identity import permissions
 from engine.identity.identity import department_by_code
 from engine.items import assignment, called_steps, due, external_tasks, forms, incidents, notifications, sources
 from engine.notify import webhooks
-from engine.store import clock
+from engine.store import clock, severity
 from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
 from engine.store.models import (
     Department,
@@ -67,6 +67,9 @@ OWNER_VARIABLE = "owner"
 UNITS_VARIABLE = "units"
 # The workflow variable with the instant the item becomes overdue, for the diagram's timers.
 DEADLINE_VARIABLE = "deadline_end"
+# The workflow variables with the item's category ("" when none) and severity as it started (a correction leaves them).
+CATEGORY_VARIABLE = "category"
+SEVERITY_VARIABLE = "severity"
 # The workflow variable with the key a sender gave the item when a message started it (e.g. an intake id).
 BUSINESS_KEY_VARIABLE = "business_key"
 TIMER_JOB = "timer"
@@ -79,6 +82,7 @@ class NewItem:
     description: str = ""
     source: str | None = None
     category: str | None = None
+    severity: str = severity.DEFAULT
     deadline: dt.date | None = None
     ongoing: bool = False
     co_departments: tuple[str, ...] = ()
@@ -142,6 +146,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
     if new.ongoing and new.deadline is not None:
         raise _field_error("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
     sources.require_active(session, new.source)
+    severity.require_known(new.severity)
     units = _units(session, new)
     department = units[0]
     definition = _definition(session, new, message)
@@ -150,6 +155,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
         description=new.description,
         source=new.source,
         category=new.category,
+        severity=new.severity,
         department=department,
         deadline=new.deadline,
         ongoing=new.ongoing,
@@ -170,6 +176,8 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
         "department": department.code,
         UNITS_VARIABLE: codes,
         DEADLINE_VARIABLE: clock.deadline_end(new.deadline, timezone),
+        CATEGORY_VARIABLE: new.category or "",
+        SEVERITY_VARIABLE: new.severity,
     }
     if new.business_key is not None:
         start_data[BUSINESS_KEY_VARIABLE] = new.business_key
@@ -195,6 +203,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
             "department": department.code,
             "source": item.source,
             "category": item.category,
+            "severity": item.severity,
             "deadline": item.deadline.isoformat() if item.deadline else None,
             "ongoing": item.ongoing,
             "co_departments": codes[1:],

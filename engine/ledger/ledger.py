@@ -39,7 +39,7 @@ from engine.ledger.ledger_import import (
     Vocabulary,
     read_ledger,
 )
-from engine.store import clock
+from engine.store import clock, severity
 from engine.store.config import ImportLimits
 from engine.store.errors import InvalidInput, StaleVersion, TooLarge
 from engine.store.models import Item, User
@@ -53,6 +53,7 @@ FIELDS = {
     "title": "问题描述",
     "source": "问题来源",
     "category": "问题类别",
+    "severity": "严重程度",
     "deadline": "整改时限",
     "measures": "整改措施",
     "owner": "责任人",
@@ -60,7 +61,7 @@ FIELDS = {
     "remarks": "备注",
 }
 # An empty cell in these columns means "not given", never "clear it": the item keeps what it has.
-KEPT_WHEN_EMPTY = frozenset({"registered", "measures", "owner", "progress"})
+KEPT_WHEN_EMPTY = frozenset({"registered", "severity", "measures", "owner", "progress"})
 # The workflow steps a ledger can report as done: the workflow variable each is stored under.
 STEP_FIELDS = {"measures": "measures", "owner": workflow.OWNER_VARIABLE}
 ONGOING = "长期坚持"
@@ -185,6 +186,7 @@ def _wanted(row: LedgerRow) -> dict[str, str | None]:
         "title": row.title,
         "source": row.source or "",
         "category": row.category or "",
+        "severity": row.severity,
         "deadline": ONGOING if row.ongoing else (row.deadline.isoformat() if row.deadline else ""),
         "measures": row.measures,
         "owner": row.owner_name,
@@ -208,6 +210,7 @@ def _current(session: Session, item: Item, timezone: str) -> dict[str, str]:
         "title": item.title.strip(),
         "source": (item.source or "").strip(),
         "category": (item.category or "").strip(),
+        "severity": item.severity,
         "deadline": ONGOING if item.ongoing else (item.deadline.isoformat() if item.deadline else ""),
         "measures": str(data.get("measures") or "").strip(),
         "owner": item.owner.display_name if item.owner else "",
@@ -323,6 +326,7 @@ def new_item(row: LedgerRow) -> workflow.NewItem:
         department=row.department,
         source=row.source,
         category=row.category,
+        severity=row.severity or severity.DEFAULT,
         deadline=row.deadline,
         ongoing=row.ongoing,
         co_departments=tuple(row.co_departments),
@@ -346,6 +350,7 @@ def _update(session: Session, actor: User, update: Update, vocabulary: Known, ti
     item = workflow.lock_item(session, update.item_id)
     row, changed = update.row, {change.field for change in update.changes}
     item.title, item.source, item.category, item.description = row.title, row.source, row.category, row.remarks or ""
+    item.severity = row.severity or item.severity
     if "registered" in changed:
         register(item, row, timezone)
     if "deadline" in changed:

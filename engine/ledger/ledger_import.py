@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from openpyxl import load_workbook
 
+from engine.store import severity
 from engine.store.config import ImportLimits
 
 HEADER_SCAN_ROWS = 20
@@ -44,6 +45,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "title": ("问题描述", "存在问题", "问题表现", "问题", "问题内容"),
     "source": ("问题来源", "来源"),
     "category": ("问题类别", "类别", "问题类型"),
+    "severity": ("严重程度", "严重性"),
     "measures": ("整改措施", "措施"),
     "department": ("责任单位", "牵头单位", "责任部门", "牵头部门"),
     "co_departments": ("配合单位", "协办单位", "配合部门"),
@@ -91,6 +93,8 @@ class LedgerRow:
     remarks: str | None
     number: int | None = None
     registered: datetime.date | None = None
+    # 严重程度; None when the sheet has no such column or the cell is empty (一般 for a new item).
+    severity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -318,6 +322,15 @@ def _number(table: _Table, values: Row, problems: list[Problem]) -> int | None:
     return None
 
 
+def _severity(table: _Table, values: Row, problems: list[Problem]) -> str | None:
+    text = table.text(values, "severity")
+    if text is None or text in severity.SEVERITIES:
+        return text
+    message = f"无法识别的严重程度 Unknown severity: {text!r}"
+    problems.append(Problem("severity", message, text, "、".join(severity.SEVERITIES)))
+    return None
+
+
 def _parse_row(
     number: int, values: Row, table: _Table, resolve: Callable[[str], str | None], vocabulary: Vocabulary
 ) -> LedgerRow | list[RowError]:
@@ -349,6 +362,7 @@ def _parse_row(
         remarks=table.text(values, "remarks"),
         number=_number(table, values, problems),
         registered=registered,
+        severity=_severity(table, values, problems),
     )
     if vocabulary.check is not None:
         problems.extend(vocabulary.check(row))

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from engine.store import severity
 from engine.store.db import Base
 
 
@@ -168,6 +169,8 @@ class Item(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str | None] = mapped_column(String(50))
     category: Mapped[str | None] = mapped_column(String(100))
+    # 严重程度: one of ``severity.SEVERITIES``; the database's default, as the migration gave the items before it.
+    severity: Mapped[str] = mapped_column(String(8), server_default=severity.DEFAULT)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)

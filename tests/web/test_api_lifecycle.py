@@ -139,3 +139,25 @@ def test_units_see_their_own_items_only(client: FlaskClient, people: People) -> 
     assert client.get(f"/api/v1/items/{office['id']}", headers=people.auth("works_manager")).status_code == 404
     assert client.get(f"/api/v1/items/{works['id']}", headers=people.auth("works_manager")).status_code == 200
     assert client.get("/api/v1/items", headers=people.auth("auditor")).json["total"] == 2
+
+
+def test_an_item_is_raised_with_each_severity_and_its_process_starts_with_it(
+    client: FlaskClient, people: People
+) -> None:
+    auth = people.auth("auditor")
+    assert create(client, people)["severity"] == "一般"  # not given
+    for severity in ("一般", "较重", "严重"):
+        item = create(client, people, severity=severity, category="作风建设" if severity == "严重" else None)
+        assert item["severity"] == severity
+        assert (item["data"]["severity"], item["data"]["category"]) == (severity, item["category"] or "")
+        (created,) = client.get(f"/api/v1/items/{item['id']}/history", headers=auth).json["events"]
+        assert created["data"]["severity"] == severity
+    body = {"title": "t", "department": "office", "severity": "很严重"}
+    refused = client.post("/api/v1/items", json=body, headers=people.auth("reporter"))
+    assert refused.status_code == 422
+    (error,) = refused.json["errors"]
+    assert error["field"] == "severity" and all(value in error["message"] for value in ("一般", "较重", "严重"))
+    listed = client.get("/api/v1/items?severity=较重", headers=auth).json["items"]
+    assert [item["severity"] for item in listed] == ["较重"]
+    spec = client.get("/api/v1/openapi.json").json["components"]["schemas"]
+    assert spec["ItemCreate"]["properties"]["severity"]["enum"] == ["一般", "较重", "严重"]

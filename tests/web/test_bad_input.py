@@ -126,6 +126,8 @@ CREATE_422 = [
     ("deadline not a day", {**VALID, "deadline": "2026-02-30"}, ["deadline"]),
     ("deadline as number", {**VALID, "deadline": 20261231}, ["deadline"]),
     ("source not in the list", {**VALID, "source": "道听途说"}, ["source"]),
+    ("severity not one of the three", {**VALID, "severity": "特别严重"}, ["severity"]),
+    ("severity null", {**VALID, "severity": None}, ["severity"]),
     ("missing title", {"department": "office"}, ["title"]),
     ("missing department", {"title": "t"}, ["department"]),
     ("missing both", {}, ["department", "title"]),
@@ -306,6 +308,7 @@ QUERY_422 = [
     ("q=%00", ["q"]),
     ("status=%00", ["status"]),
     ("department=office%00", ["department"]),
+    ("severity=很严重", ["severity"]),
 ]
 
 

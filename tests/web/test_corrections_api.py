@@ -162,10 +162,12 @@ def test_a_correction_clears_an_optional_field_with_null_and_refuses_to_clear_a_
 ) -> None:
     item = raised(client, people, source="自查", category="窗口服务", description="详情")
     url = f"{API}/items/{item['id']}/correct"
-    for required in ("title", "department"):
-        refused = client.post(url, json={"reason": "r", required: None}, headers=people.auth("admin"))
+    for required, empty in (("title", None), ("department", None), ("severity", None), ("severity", "很严重")):
+        refused = client.post(url, json={"reason": "r", required: empty}, headers=people.auth("admin"))
         assert (refused.status_code, refused.mimetype) == (422, "application/problem+json")
         assert [error["field"] for error in refused.json["errors"]] == [required]
+    severer = client.post(url, json={"reason": "涉及安全", "severity": "较重"}, headers=people.auth("admin"))
+    assert (severer.status_code, severer.json["severity"]) == (200, "较重")
 
     body = {"reason": "来源不详", "source": None, "category": None, "deadline": None}
     cleared = client.post(url, json=body, headers=people.auth("admin"))
@@ -179,6 +181,7 @@ def test_a_correction_clears_an_optional_field_with_null_and_refuses_to_clear_a_
         "deadline": None,
     }
     events = client.get(f"{API}/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
+    assert events[-2]["data"]["changes"] == {"severity": {"from": "一般", "to": "较重"}}
     assert events[-1]["data"]["changes"] == {
         "source": {"from": "自查", "to": None},
         "category": {"from": "窗口服务", "to": None},

@@ -133,6 +133,11 @@ def test_filters_sort_and_counts(client: FlaskClient, people: People, units: Non
     # Counts per status ignore the status filter (they are the tabs of the ledger), not the others.
     assert sum(c["count"] for c in by_source["counts"]) == by_source["total"]
     assert client.get("/api/v1/items?sort=password", headers=auth).status_code == 422
+    # The sample's severities, as its 严重程度 column gives them.
+    severe = client.get("/api/v1/items?severity=严重&per_page=200", headers=auth).json
+    assert {item["severity"] for item in severe["items"]} == {"严重"} and severe["total"] == 8
+    refused = client.get("/api/v1/items?severity=很严重", headers=auth)
+    assert (refused.status_code, [error["field"] for error in refused.json["errors"]]) == (422, ["severity"])
 
 
 def test_the_export_holds_exactly_the_filtered_rows_and_reads_back(
@@ -150,7 +155,8 @@ def test_the_export_holds_exactly_the_filtered_rows_and_reads_back(
     rows = list(sheet.iter_rows(min_row=3, values_only=True))
     assert [row[1] for row in rows] == [item["id"] for item in wanted]
     assert [row[3] for row in rows] == [item["title"] for item in wanted]
-    assert [row[10] for row in rows] == [
+    assert [row[6] for row in rows] == [item["severity"] for item in wanted]
+    assert [row[11] for row in rows] == [
         dt.datetime.fromisoformat(i["deadline"]) if i["deadline"] else "长期坚持" for i in wanted
     ]
     # The exported ledger is itself a ledger the importer reads: by 编号, every item is unchanged.

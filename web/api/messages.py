@@ -45,8 +45,9 @@ def _item_fields(variables: dict[str, Any]) -> dict[str, Any]:
 def send(body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Correlate a message: to the item of its business key (as `POST /items/{id}/messages`), else to the process
     whose start event waits for it, which starts a new item. The variables `title` and `department` (required),
-    `description`, `source`, `category`, `deadline`, `ongoing` are the new item's fields (as `POST /items` takes
-    them), never process data; the others are. Reporters start items; approvers and administrators send to one."""
+    `description`, `source`, `category`, `severity`, `deadline`, `ongoing` are the new item's fields (as
+    `POST /items` takes them), never process data; the others are. Reporters start items; approvers and
+    administrators send to one."""
     session, key, variables = db.session(), body["business_key"], body["variables"]
     # The item's fields make a new item; they are never its process's data.
     message = workflow.Message(body["name"], {k: v for k, v in variables.items() if k not in messages.ITEM_FIELDS})

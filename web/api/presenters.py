@@ -35,6 +35,7 @@ def item_summary(item: Item, today: dt.date) -> dict[str, Any]:
         "title": item.title,
         "source": item.source,
         "category": item.category,
+        "severity": item.severity,
         "department": _unit(item.department),
         "deadline": item.deadline,
         "ongoing": item.ongoing,

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from engine.items.items import SORTS
 from engine.items.workflow import DEFAULT_PROCESS, JOINT_PROCESS
+from engine.store import severity
 from engine.store.idempotency import KEY_MAX
 from engine.store.text import unstorable
 
@@ -30,6 +31,15 @@ class Text(fields.String):
         return text
 
 
+class Severity(fields.String):
+    """严重程度: one of the engine's values (an enum in the OpenAPI document)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        described = ", ".join(f"{value} ({english})" for value, english in severity.ENGLISH.items())
+        kwargs.setdefault("metadata", {"description": f"严重程度: {described}"})
+        super().__init__(validate=validate.OneOf(severity.SEVERITIES, error=severity.UNKNOWN), **kwargs)
+
+
 class ItemCreateSchema(Schema):
     title = Text(required=True, validate=validate.Length(min=1, max=500))
     description = Text(load_default="", validate=validate.Length(max=10000))
@@ -40,6 +50,7 @@ class ItemCreateSchema(Schema):
         metadata={"description": "问题来源: one of the office's active sources (`GET /sources`)"},
     )
     category = Text(load_default=None, allow_none=True, validate=validate.Length(max=100))
+    severity = Severity(load_default=severity.DEFAULT)
     department = Text(required=True, metadata={"description": "责任单位 code"})
     deadline = fields.Date(load_default=None, allow_none=True, metadata={"description": "整改时限 YYYY-MM-DD"})
     ongoing = fields.Boolean(load_default=False, metadata={"description": "长期坚持: no fixed deadline"})
@@ -76,6 +87,7 @@ class CorrectionSchema(Schema):
         metadata={"description": "问题来源: one of `GET /sources`; null: none"},
     )
     category = Text(allow_none=True, validate=validate.Length(min=1, max=100), metadata={"description": "null: none"})
+    severity = Severity()
     department = Text(validate=validate.Length(min=1, max=64), metadata={"description": "责任单位 code"})
     deadline = fields.Date(allow_none=True, metadata={"description": "整改时限 YYYY-MM-DD; null: none"})
 
@@ -92,6 +104,7 @@ class ItemQuerySchema(Schema):
     incident = fields.Boolean(metadata={"description": "items with an open incident (a failed script or expression)"})
     source = Text(validate=validate.Length(max=50), metadata={"description": "问题来源"})
     category = Text(validate=validate.Length(max=100), metadata={"description": "问题类别"})
+    severity = Severity()
     deadline_from = fields.Date(metadata={"description": "deadline on or after this day"})
     deadline_to = fields.Date(metadata={"description": "deadline on or before this day"})
     sort = fields.String(
@@ -136,6 +149,7 @@ class ItemSummarySchema(Schema):
     overdue = fields.Boolean(metadata={"description": "逾期: the deadline has passed"})
     source = fields.String(allow_none=True)
     category = fields.String(allow_none=True)
+    severity = Severity()
     department = fields.Nested(DepartmentRefSchema)
     deadline = fields.Date(allow_none=True)
     status = fields.String()
@@ -285,6 +299,7 @@ class LedgerItemSchema(Schema):
     co_departments = fields.List(fields.String())
     source = fields.String(allow_none=True)
     category = fields.String(allow_none=True)
+    severity = Severity(allow_none=True, metadata={"description": "严重程度; null: not given (一般 for a new item)"})
     deadline = fields.Date(allow_none=True)
     ongoing = fields.Boolean()
     measures = fields.String(allow_none=True)

@@ -120,6 +120,11 @@ def test_a_fixed_diagram_lints_clean_and_deploys() -> None:
     assert lint(defaulted, FORMS) == []
 
 
+def test_conditions_may_read_the_items_category_and_severity() -> None:
+    reads_the_item = BROKEN.replace(b" and urgent", ' and severity == "严重" and category != ""'.encode())
+    assert ("defer", "variable-unknown") not in found(lint(reads_the_item, FORMS), Severity.WARNING)
+
+
 @pytest.mark.parametrize(
     ("conditions", "uncovered"),
     [

@@ -106,3 +106,32 @@ def test_a_correction_clears_an_optional_field_keeps_one_left_out_and_refuses_to
             },
         }
     assert not armed(sessions, item_id)  # no deadline: its warning never fires
+
+
+def test_a_correction_changes_the_severity_but_not_what_the_workflow_started_with(
+    sessions: sessionmaker[Session], people: People
+) -> None:
+    with transaction(sessions) as session, pytest.raises(InvalidInput) as unknown:
+        reporter = identity.user_by_username(session, "reporter")
+        workflow.create_item(session, reporter, workflow.NewItem(title="t", department="office", severity="急"), "UTC")
+    assert [error["field"] for error in unknown.value.errors] == ["severity"]
+    assert "一般、较重、严重" in unknown.value.detail
+    with transaction(sessions) as session:
+        reporter = identity.user_by_username(session, "reporter")
+        item_id = workflow.create_item(
+            session, reporter, workflow.NewItem(title="门禁失灵", department="office"), "UTC"
+        ).id
+    for wrong in ("急", None, ""):
+        with transaction(sessions) as session, pytest.raises(InvalidInput) as refused:
+            fix = corrections.Correction(reason="定级", severity=wrong)  # type: ignore[arg-type]
+            corrections.correct(session, identity.user_by_username(session, "admin"), item_id, fix, "UTC")
+        assert [error["field"] for error in refused.value.errors] == ["severity"]
+
+    with transaction(sessions) as session:
+        fix = corrections.Correction(reason="涉及安全", severity="严重")
+        corrections.correct(session, identity.user_by_username(session, "admin"), item_id, fix, "UTC")
+    with transaction(sessions) as session:
+        item = workflow.lock_item(session, item_id)
+        assert (item.severity, items.data_of(session, item)["severity"]) == ("严重", "一般")
+        (event,) = [event for event in history.events(session, item_id) if event.action == "corrected"]
+        assert event.data == {"reason": "涉及安全", "changes": {"severity": {"from": "一般", "to": "严重"}}}

@@ -213,6 +213,42 @@ def test_a_reimport_with_edits_updates_field_by_field_with_history(office: sessi
         assert (again.updates, [u.item_id for u in again.unchanged]) == ([], [item_id])
 
 
+def test_the_severity_column_is_read_when_present_and_an_unknown_one_is_that_rows_error(
+    office: sessionmaker[Session],
+) -> None:
+    with_severity = [*HEADER, "严重程度"]
+    content = sheet([*row("门禁失灵"), "严重"], [*row("台账未更新"), None], header=with_severity)
+    with transaction(office) as session:
+        created = import_sheet(session, content).created + import_sheet(session, sheet(row("没有这一列"))).created
+    with transaction(office) as session:
+        assert [session.get_one(Item, item_id).severity for item_id in created] == ["严重", "一般", "一般"]
+        plan = plan_of(session, sheet([*row("问题二"), "特别严重"], [*row("问题三"), "较重"], header=with_severity))
+    (error,) = plan.errors
+    assert (error.row, error.column, error.value, error.accepted) == (3, "严重程度", "特别严重", "一般、较重、严重")
+    assert "severity" in error.message
+
+
+def test_the_export_shows_the_severity_and_a_reimport_changes_it_or_leaves_it_when_empty(
+    office: sessionmaker[Session],
+) -> None:
+    with transaction(office) as session:
+        (item_id,) = import_sheet(session, sheet(row("窗口排队时间长"))).created
+    with transaction(office) as session:
+        page = load_workbook(BytesIO(export(session))).active
+        assert page is not None
+        shown = dict(zip([cell.value for cell in page[2]], next(page.iter_rows(3, values_only=True)), strict=True))
+        assert (shown["问题类别"], shown["严重程度"]) == (None, "一般")
+        edited = exported_with(session, 严重程度="较重")
+        (update,) = plan_of(session, edited).updates
+        assert [(c.label, c.old, c.new) for c in update.changes] == [("严重程度", "一般", "较重")]
+        found, vocabulary = checked(session, edited)
+        ledger.apply(session, identity.user_by_username(session, "reporter"), found, vocabulary, TZ)
+    with transaction(office) as session:
+        assert session.get_one(Item, item_id).severity == "较重"
+        # An empty cell gives no severity: the item keeps its own.
+        assert [u.item_id for u in plan_of(session, exported_with(session, 严重程度="")).unchanged] == [item_id]
+
+
 def test_a_confirm_applies_nothing_when_the_items_changed_since_the_preview(office: sessionmaker[Session]) -> None:
     with transaction(office) as session:
         import_sheet(session, sheet(row("窗口排队时间长")))
