@@ -11,7 +11,7 @@ from alembic import op
 
 revision = "0015"
 # The lead re-chains this at the merge (0014).
-down_revision = "0012"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
