@@ -1,7 +1,7 @@
 """严重程度: every item's severity, 一般 for the items already registered
 
 Revision ID: 0015
-Revises: 0012 (0014 once 0013 and 0014 are merged: the lead re-chains this)
+Revises: 0014
 """
 
 from __future__ import annotations
