@@ -127,11 +127,12 @@ def test_a_message_starts_an_item_and_its_business_key_correlates_later_ones(
     client: FlaskClient, people: People
 ) -> None:
     deploy_example(client, people, "message_start")
-    variables = {"title": "热线反映路灯不亮", "department": "office", "channel": "12345"}
+    variables = {"title": "热线反映路灯不亮", "department": "office", "severity": "较重", "channel": "12345"}
     started = start(client, people, name="submission_accepted", variables=variables, business_key="intake-7")
     assert started.status_code == 201, started.get_data(as_text=True)
     item = started.json
     assert (item["title"], item["department"]["code"], item["status"]) == ("热线反映路灯不亮", "office", "handling")
+    assert (item["severity"], item["data"]["severity"]) == ("较重", "较重")  # an item field, and its variable
     assert item["data"]["channel"] == "12345" and item["data"]["business_key"] == "intake-7"
     created = history(client, people, item["id"])[0]
     assert (created["action"], created["actor"], created["data"]["message"]) == (
@@ -159,6 +160,9 @@ def test_a_starting_message_is_refused_naming_what_is_wrong(client: FlaskClient,
         start(client, people, name="submission_accepted", variables={"title": "t", "department": "nowhere"}), 422
     )
     assert wrong_unit["errors"][0]["field"] == "variables.department"
+    severity = {"title": "t", "department": "office", "severity": "很严重"}
+    wrong_severity = assert_problem(start(client, people, name="submission_accepted", variables=severity), 422)
+    assert wrong_severity["errors"][0]["field"] == "variables.severity"
     assert_problem(start(client, people, user="manager", name="submission_accepted", variables={}), 403)
     # Through POST /items its start event would wait for ever: refused, naming the message.
     direct = client.post(

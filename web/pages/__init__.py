@@ -15,6 +15,7 @@ from engine.identity import permissions
 from engine.identity.identity import Role
 from engine.items import due
 from engine.items.notifications import unread_count
+from engine.store import severity
 from engine.store.models import User
 from web import browser_session, db
 from web.pages import (
@@ -82,7 +83,9 @@ def init_pages(app: Flask) -> None:
         moment=text.moment,
         pick=_pick,
         due_state=lambda item: due.state(item, db.today()) or "",
+        severity=lambda value: _pick(severity.label(value)),
     )
+    app.jinja_env.globals["severities"] = severity.SEVERITIES
     app.jinja_env.globals["once_token"] = once_token  # {{ once_token() }} in a form: see web.once
     app.jinja_env.globals["warning_days"] = due.WARNING_DAYS  # global: imported macros see no page context
     app.register_blueprint(account.bp)

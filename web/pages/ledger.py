@@ -38,6 +38,7 @@ def filter_labels() -> dict[str, str]:
         "department": _("责任单位"),
         "source": _("问题来源"),
         "category": _("问题类别"),
+        "severity": _("严重程度"),
         "overdue": _("逾期"),
         "deadline_from": _("时限自"),
         "deadline_to": _("时限至"),
@@ -103,7 +104,7 @@ def _new_item_page(values: dict[str, Any], errors: list[dict[str, Any]]) -> str:
 def create_item() -> Response | str:
     permissions.require_reporter(me())
     form = request.form
-    fields = ("title", "description", "source", "category", "department", "deadline")
+    fields = ("title", "description", "source", "category", "severity", "department", "deadline")
     values: dict[str, Any] = {key: form.get(key, "") for key in fields}
     values["ongoing"] = "ongoing" in form
     values["co_departments"] = form.getlist("co_departments")

@@ -66,6 +66,7 @@ def _field_labels() -> dict[str, str]:
         "co_departments": _("配合单位"),
         "source": _("问题来源"),
         "category": _("问题类别"),
+        "severity": _("严重程度"),
         "deadline": _("整改时限"),
         "ongoing": _("长期整改"),
         "note": _("进展情况"),

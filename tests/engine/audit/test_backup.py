@@ -109,6 +109,8 @@ def test_a_dump_restores_into_the_other_database_equal_and_working(
     assert [user[hidden] for user in target["user_account"]] == [None] * len(source["user_account"])
     for name in set(source) - {"api_token", "user_account"}:
         assert target[name] == source[name], name
+    severity = [column.name for column in Item.__table__.columns].index("severity")
+    assert {item[severity] for item in target["item"]} == {"一般", "较重", "严重"}  # the demo's mix, carried over
     assert [u[:hidden] for u in target["user_account"]] == [u[:hidden] for u in source["user_account"]]
     # A JSON column's SQL NULL stays SQL NULL (not the JSON text 'null', which reads the same).
     assert null_json(db_engine) == null_json(other) > 0

@@ -29,7 +29,11 @@ def test_the_demo_dates_its_items_over_three_months_up_to_today(sessions: sessio
             auditor = identity.user_by_username(session, "auditor")
             this_xun = reports.figures(session, auditor, reports.containing("dispatch", today), TZ).total
             closed = session.scalar(select(func.count()).where(Item.status == "closed"))
+            severities = {
+                row[0]: row[1] for row in session.execute(select(Item.severity, func.count()).group_by(Item.severity))
+            }
     assert (registered[0], registered[-1]) == (today - dt.timedelta(days=90), today - dt.timedelta(days=3))
     assert len(set(registered)) == 40  # spread out, not bunched on a few days
+    assert severities == {"一般": 23, "较重": 9, "严重": 8}  # as the sample's 严重程度 column says
     # One item is new in this 旬; the other 39 were open when it began (the closed ones close today).
     assert (this_xun.raised, this_xun.open_at_start, this_xun.closed) == (1, 39, closed)

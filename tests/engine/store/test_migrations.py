@@ -276,3 +276,42 @@ def test_versions_deployed_before_0008_keep_their_forms_and_redeploying_them_add
             (1, hashlib.sha256(built.xml.encode()).hexdigest()),
             (2, hashlib.sha256(RECTIFY_BUNDLE.diagram + b"\n").hexdigest()),
         ]
+
+
+# The item table's required columns as revision 0012 has them: no severity.
+ITEM_0012 = table(
+    "item",
+    column("id"),
+    column("title"),
+    column("description"),
+    column("department_id"),
+    column("ongoing"),
+    column("status"),
+    column("status_label"),
+    column("definition_id"),
+    column("created_at", UtcDateTime()),
+    column("updated_at", UtcDateTime()),
+    column("version"),
+)
+
+
+def test_items_registered_before_0015_are_of_the_normal_severity(database_url: str, tmp_path: Path) -> None:
+    at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
+    with fresh_database(database_url, tmp_path) as engine:
+        upgrade_to(engine, "0012")
+        with engine.begin() as conn:
+            conn.execute(insert(Department.__table__).values(id=1, code="office", name="办公室"))
+            conn.execute(
+                insert(DEFINITION_0007).values(
+                    id=1, key="p", version=1, name="p", bpmn_xml="", sha256="0" * 64, specs="", model={}, deployed_at=at
+                )
+            )
+            conn.execute(
+                insert(ITEM_0012).values(
+                    id=1, title="旧", description="", department_id=1, ongoing=False, status="owner",
+                    status_label="", definition_id=1, created_at=at, updated_at=at, version=1,
+                )
+            )  # fmt: skip
+        upgrade_to(engine, "0015")
+        with engine.connect() as conn:
+            assert conn.scalar(select(Item.severity)) == "一般"

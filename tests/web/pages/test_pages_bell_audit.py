@@ -223,7 +223,7 @@ def test_an_admin_corrects_an_item_and_the_timeline_shows_old_and_new(
     expect(page.locator("table.inbox")).to_contain_text("更正后的事项")
 
 
-def test_an_admin_clears_an_items_source_and_category_but_not_its_title(
+def test_an_admin_clears_an_items_source_and_category_and_raises_its_severity_but_not_its_title(
     site: Site, sessions: sessionmaker[Session]
 ) -> None:
     page = site.page
@@ -245,6 +245,8 @@ def test_an_admin_clears_an_items_source_and_category_but_not_its_title(
     page.fill("#c-title", "来源登记错了")
     page.select_option("#c-source", "")
     page.fill("#c-category", "")
+    expect(page.locator("#c-severity")).to_have_value("一般")
+    page.select_option("#c-severity", "较重")
     page.click(".item-admin details.correct button[type=submit]")
     page.wait_for_load_state("networkidle")
     expect(page.locator(".flash")).to_have_text("已更正事项")
@@ -254,4 +256,6 @@ def test_an_admin_clears_an_items_source_and_category_but_not_its_title(
     corrected = page.locator(".timeline li.event-corrected")
     expect(corrected).to_contain_text(re.compile("问题来源\\s*自查 → —"))
     expect(corrected).to_contain_text(re.compile("问题类别\\s*窗口服务 → —"))
+    expect(facts.locator("dd.severity")).to_have_text("较重")
+    expect(corrected).to_contain_text(re.compile("严重程度\\s*一般 → 较重"))
     expect(corrected).not_to_contain_text("事项标题")

@@ -129,6 +129,7 @@ def test_the_sample_ledger_imports_its_40_items_and_exports_to_excel(
     page.click("main button[type=submit]")
     page.wait_for_url(re.compile(r"/ledger/import/\w+$"))
     expect(page.locator("table.preview tbody tr")).to_have_count(40)
+    expect(page.locator("table.preview tbody td.severity").nth(2)).to_have_text("严重")  # the sample's 严重程度
     site.shot("06-import-preview")
     page.get_by_role("button", name=re.compile("确认导入")).click()
     expect(page.locator("h1 small")).to_have_text("共 40 项")

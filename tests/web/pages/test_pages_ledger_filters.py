@@ -69,3 +69,26 @@ def test_an_error_page_never_shows_a_fields_key(site: Site) -> None:
 def test_every_filter_has_its_label(app: Flask) -> None:
     with app.test_request_context():
         assert set(ledger.filter_labels()) == set(ItemPageQuerySchema().fields)
+
+
+def test_a_reporter_picks_a_severity_and_the_ledger_shows_and_filters_by_it(site: Site) -> None:
+    page = site.page
+    site.login("reporter")
+    for title, severity in (("门禁系统失灵", "严重"), ("窗口排队时间长", None)):
+        site.visit("/ledger/new")
+        expect(page.locator("#severity option")).to_have_text(["一般", "较重", "严重"])
+        expect(page.locator("#severity")).to_have_value("一般")  # preselected
+        page.fill("#title", title)
+        page.select_option("#department", "office")
+        if severity is not None:
+            page.select_option("#severity", severity)
+        page.click("main button[type=submit]")
+        expect(page.locator("dd.severity")).to_have_text(severity or "一般")
+    site.visit("/ledger")
+    page.select_option("form.filters [name=severity]", "严重")
+    page.click("form.filters button[type=submit]")
+    expect(page.locator("table.ledger tbody td.title")).to_have_text(["门禁系统失灵"])
+    expect(page.locator("table.ledger tbody td.severity")).to_have_text(["严重"])
+    site.visit("/language/en")
+    site.visit("/ledger?severity=严重")
+    expect(page.locator("table.ledger tbody td.severity")).to_have_text(["Severe"])
