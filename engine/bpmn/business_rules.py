@@ -190,8 +190,22 @@ class BusinessRuleTaskConverter(BpmnTaskSpecConverter):
         }
 
 
-def check_tasks(process: etree._Element, bundled: Container[str], deployed: Container[str], findings: Findings) -> None:
-    """Each business rule task names a decision its bundle brings or one deployed before, bound as Camunda binds."""
+def decision_refs(process: etree._Element) -> set[str]:
+    """The keys of the decisions the process's business rule tasks evaluate."""
+    return {
+        key
+        for node in process.iter(full_tag("businessRuleTask"))
+        if (key := BusinessRuleTaskParser.get_decision_ref(node))
+    }
+
+
+def check_tasks(
+    process: etree._Element, bundled: Container[str], deployed: Container[str] | None, findings: Findings
+) -> None:
+    """Each business rule task names a decision its bundle brings or one deployed before, bound as Camunda binds.
+
+    ``deployed`` None: no database to ask (``rectiflow lint``), a decision outside the bundle is not checked.
+    """
     for node in process.iter(full_tag("businessRuleTask")):
         element, key = node.get("id", ""), BusinessRuleTaskParser.get_decision_ref(node)
         binding = _attribute(node, "decisionRefBinding") or LATEST
@@ -208,7 +222,7 @@ def check_tasks(process: etree._Element, bundled: Container[str], deployed: Cont
         elif binding == DEPLOYMENT and key not in bundled:
             message = f"流程包中没有决策 {key!r} {element!r} binds the decision of its deployment: the bundle has none"
             findings.error("decision-unknown", element, message)
-        elif key not in bundled and key not in deployed:
+        elif deployed is not None and key not in bundled and key not in deployed:
             message = (
                 f"决策 {key!r} 未部署 {element!r} evaluates decision {key!r}: it is neither in the bundle nor deployed"
             )

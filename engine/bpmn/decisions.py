@@ -142,6 +142,11 @@ class DeployedKeys:
     def __contains__(self, key: object) -> bool:
         return self.session.scalar(select(Decision.id).where(Decision.key == key).limit(1)) is not None
 
+    def outputs(self, key: str) -> list[str]:
+        """The output names of the key's latest version (none when it is not deployed): the variables it sets."""
+        decision = _latest(self.session, key)
+        return [] if decision is None else [column.name for column in table_of(decision).outputs]
+
 
 class Deployed:
     """The deployed decisions, as the business rule tasks of one process version resolve them (``DecisionSource``)."""

@@ -21,7 +21,7 @@ from engine.bpmn import dmn
 from engine.bpmn.builder import BPMN_NS
 from engine.bpmn.bundle import FormRefused, read_form
 from engine.bpmn.business_rules import MODEL_KEY as DECISIONS_MODEL_KEY
-from engine.bpmn.business_rules import check_tasks, decided_variables
+from engine.bpmn.business_rules import check_tasks, decided_variables, decision_refs
 from engine.bpmn.call_rules import check_deployed, deployed_calls
 from engine.bpmn.conditions import check_conditions
 from engine.bpmn.decisions import DeployedKeys
@@ -168,7 +168,10 @@ def examine(
     model = read_model(process, schemas, findings)
     model["name"] = name
     model["message_start"] = message_start(process)
-    check_tasks(process, bundled, DeployedKeys(session) if session is not None else (), findings)
+    deployed = DeployedKeys(session) if session is not None else None
+    check_tasks(process, bundled, deployed, findings)
+    if deployed is not None:  # the variables a deployed decision sets, for the conditions that read them
+        outputs |= {key: deployed.outputs(key) for key in decision_refs(process) - outputs.keys()}
     if bundled:  # absent otherwise: a bundle without decisions keeps the model it always had
         model[DECISIONS_MODEL_KEY] = bundled
     if called := deployed_calls(root):  # only then: the models of diagrams without calls stay as they were
