@@ -35,10 +35,11 @@ from engine.bpmn.instance import (
     reached_end_events,
     restore,
     run_engine,
+    set_variable,
 )
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
-from engine.items import assignment, called_steps, external_tasks, forms, incidents, notifications, sources
+from engine.items import assignment, called_steps, due, external_tasks, forms, incidents, notifications, sources
 from engine.notify import webhooks
 from engine.store import clock, severity
 from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
@@ -185,7 +186,9 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
         # One step, past the library's own start task, makes the start event wait; then it catches.
         workflow.do_engine_steps()
         catch_message(workflow, message.name, message.variables)
-    run = run_engine(workflow, decisions=Deployed(session, definition.model))
+    run = _propose_deadline(
+        item, workflow, timezone, run_engine(workflow, decisions=Deployed(session, definition.model))
+    )
     instance = Instance(item_id=item.id, serializer_version="", state="", data={})
     session.add(instance)
     new_tasks = store_state(session, item, instance, definition, workflow, run)
@@ -211,6 +214,19 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
     _record_run(session, item, definition, run)
     notifications.tasks_ready(session, item, new_tasks, None)
     return item
+
+
+def _propose_deadline(item: Item, workflow: BpmnWorkflow, timezone: str, run: EngineRun) -> EngineRun:
+    """An item raised without a deadline takes the one its diagram proposes (``due.proposed``), timers included."""
+    deadline = due.proposed(item, current_data(workflow), clock.today(timezone))
+    if deadline is None:
+        return run
+    item.deadline = deadline
+    set_variable(workflow, DEADLINE_VARIABLE, clock.deadline_end(deadline, timezone))
+    again = run_engine(workflow)  # the deadline watches evaluate their timers afresh: one already due fires now
+    return EngineRun(
+        run.fired + again.fired, run.failure or again.failure, again.state, run.decisions + again.decisions
+    )
 
 
 def authorize_task(session: Session, actor: User, task_id: int) -> Task:

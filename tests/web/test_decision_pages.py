@@ -43,7 +43,7 @@ def post(client: FlaskClient, path: str, body: bytes | str, kind: str = "applica
 
 
 def evaluate(client: FlaskClient, body: Any) -> Any:
-    return post(client, "/designer/decisions/deadline_rule/evaluate", json.dumps(body))
+    return post(client, "/designer/decisions/example_deadline/evaluate", json.dumps(body))
 
 
 def test_the_draft_sent_is_evaluated_not_the_deployed_version(client: FlaskClient) -> None:
@@ -59,7 +59,7 @@ def test_the_draft_sent_is_evaluated_not_the_deployed_version(client: FlaskClien
     tried = evaluate(client, {"inputs": inputs, "dmn": draft})
     assert tried.status_code == 200
     assert tried.json == {
-        "key": "deadline_rule",
+        "key": "example_deadline",
         "version": None,
         "hit_policy": "UNIQUE",
         "matched_rules": ["safety_high"],
@@ -68,7 +68,7 @@ def test_the_draft_sent_is_evaluated_not_the_deployed_version(client: FlaskClien
     }
     none = evaluate(client, {"inputs": {"category": "safety", "severity": "unknown"}, "dmn": draft})
     assert (none.json["outputs"], none.json["matched_rules"]) == (None, [])
-    assert "No rule of decision 'deadline_rule' matches" in none.json["problem"]
+    assert "No rule of decision 'example_deadline' matches" in none.json["problem"]
 
 
 @pytest.mark.parametrize(
@@ -78,15 +78,18 @@ def test_the_draft_sent_is_evaluated_not_the_deployed_version(client: FlaskClien
         ([1, 2], ("field", "body")),
         ({"inputs": "safety"}, ("field", "inputs")),
         ({"inputs": {}, "dmn": "<definitions"}, ("code", "dmn-invalid")),
-        ({"inputs": {}, "dmn": EXAMPLE.replace('hitPolicy="UNIQUE"', 'hitPolicy="ANY"')}, ("element", "deadline_rule")),
-        ({"inputs": {}, "dmn": EXAMPLE.replace('id="deadline_rule"', 'id="renamed"')}, ("field", "dmn")),
+        (
+            {"inputs": {}, "dmn": EXAMPLE.replace('hitPolicy="UNIQUE"', 'hitPolicy="ANY"')},
+            ("element", "example_deadline"),
+        ),
+        ({"inputs": {}, "dmn": EXAMPLE.replace('id="example_deadline"', 'id="renamed"')}, ("field", "dmn")),
     ],
 )
 def test_a_bad_trial_is_refused_naming_its_field_or_element(
     client: FlaskClient, body: Any, names: tuple[str, str]
 ) -> None:
     response = post(
-        client, "/designer/decisions/deadline_rule/evaluate", json.dumps(body) if body != "not json" else body
+        client, "/designer/decisions/example_deadline/evaluate", json.dumps(body) if body != "not json" else body
     )
     assert (response.status_code, response.mimetype) == (422, PROBLEM_JSON)
     kind, name = names
@@ -105,7 +108,7 @@ def test_a_deploy_makes_a_new_version_and_logs_it_and_a_refusal_names_the_elemen
 ) -> None:
     refused = post(
         client,
-        "/designer/decisions/deploy?key=deadline_rule",
+        "/designer/decisions/deploy?key=example_deadline",
         EXAMPLE.replace("<text>7</text>", "<text>7 +</text>"),
         "application/xml",
     )
@@ -123,12 +126,12 @@ def test_a_deploy_makes_a_new_version_and_logs_it_and_a_refusal_names_the_elemen
     again = post(
         client, "/designer/decisions/deploy", EXAMPLE.replace("<text>7</text>", "<text>5</text>"), "application/xml"
     )
-    assert (again.json["key"], again.json["version"]) == ("deadline_rule", 2)  # the file's first; nothing new
+    assert (again.json["key"], again.json["version"]) == ("example_deadline", 2)  # the file's first; nothing new
     assert "相同" in again.json["message"]
     with transaction(sessions) as session:
-        assert [d.version for d in decisions.versions_of(session, "deadline_rule")] == [1, 2]
+        assert [d.version for d in decisions.versions_of(session, "example_deadline")] == [1, 2]
         logged = session.scalars(select(AdminLogEntry.target).where(AdminLogEntry.action == "decision.deploy"))
-        assert sorted(logged) == ["deadline_rule v2", "deadline_rule v2", "notify_rule v2", "notify_rule v2"]
+        assert sorted(logged) == ["example_deadline v2", "example_deadline v2", "notify_rule v2", "notify_rule v2"]
 
 
 @pytest.mark.parametrize(
@@ -137,7 +140,7 @@ def test_a_deploy_makes_a_new_version_and_logs_it_and_a_refusal_names_the_elemen
         ("", "此项为必填项"),
         ("9lives", "决策标识须以字母或下划线开头"),
         ("x" * 300, "至多"),
-        ("deadline_rule", "已存在"),
+        ("example_deadline", "已存在"),
     ],
 )
 def test_a_new_table_needs_a_usable_free_key(client: FlaskClient, key: str, said: str) -> None:

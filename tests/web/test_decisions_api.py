@@ -91,7 +91,7 @@ def test_a_file_with_several_decisions_deploys_each(client: FlaskClient, people:
     response = deploy_dmn(client, people, EXAMPLE.decisions["decision_table.dmn"])
     assert response.status_code == 201, response.json
     assert [(d["key"], d["hit_policy"], d["rules"]) for d in response.json["decisions"]] == [
-        ("deadline_rule", "UNIQUE", 4),
+        ("example_deadline", "UNIQUE", 4),
         ("notify_rule", "COLLECT", 3),
     ]
 
@@ -134,10 +134,10 @@ def test_a_table_that_cannot_be_used_is_refused_naming_its_element(client: Flask
 
 def test_designers_try_a_table_deployed_or_draft_on_inputs(client: FlaskClient, people: People) -> None:
     deploy_dmn(client, people, EXAMPLE.decisions["decision_table.dmn"])
-    unique = evaluate(client, people, "deadline_rule", inputs={"category": "safety", "severity": "high"})
+    unique = evaluate(client, people, "example_deadline", inputs={"category": "safety", "severity": "high"})
     assert unique.status_code == 200, unique.json
     assert unique.json == {
-        "key": "deadline_rule",
+        "key": "example_deadline",
         "version": 1,
         "hit_policy": "UNIQUE",
         "inputs": {"类别 Category": "safety", "严重程度 Severity": "high"},
@@ -150,7 +150,7 @@ def test_designers_try_a_table_deployed_or_draft_on_inputs(client: FlaskClient, 
         ["notify_office", "notify_heads"],
         [{"notify": "office"}, {"notify": "unit_heads"}],
     )
-    none = evaluate(client, people, "deadline_rule", inputs={"category": "safety", "severity": "unknown"})
+    none = evaluate(client, people, "example_deadline", inputs={"category": "safety", "severity": "unknown"})
     assert (none.status_code, none.json["outputs"], none.json["matched_rules"]) == (200, None, [])
     assert "No rule" in none.json["problem"]
 
@@ -171,11 +171,11 @@ def test_designers_try_a_table_deployed_or_draft_on_inputs(client: FlaskClient, 
     assert several.json["matched_rules"] == ["any", "high"] and "UNIQUE" in several.json["problem"]
     assert client.get(f"{API}/decisions/days_rule", headers=people.auth("designer")).status_code == 404  # not stored
 
-    missing_input = evaluate(client, people, "deadline_rule", inputs={"category": "safety"})
+    missing_input = evaluate(client, people, "example_deadline", inputs={"category": "safety"})
     assert missing_input.status_code == 422
     assert missing_input.json["errors"][0]["field"] == "inputs" and "severity" in missing_input.json["detail"]
-    assert evaluate(client, people, "deadline_rule", inputs=[1]).status_code == 422
-    assert evaluate(client, people, "deadline_rule", inputs={}, version=5).status_code == 404
+    assert evaluate(client, people, "example_deadline", inputs=[1]).status_code == 422
+    assert evaluate(client, people, "example_deadline", inputs={}, version=5).status_code == 404
     assert evaluate(client, people, "nothing", inputs={}).status_code == 404
     draft_refused = evaluate(
         client, people, "days_rule", inputs={}, dmn=table(rule("evil", "__import__('os')", "1")).decode()
@@ -227,7 +227,7 @@ def test_the_example_deploys_as_a_bundle_and_runs_to_the_end(client: FlaskClient
     assert deployed.status_code == 201, deployed.json
     versions = client.get(f"{API}/decisions", headers=people.auth("designer")).json["decisions"]
     assert [(d["key"], d["version"], d["deployed_with"]) for d in versions] == [
-        ("deadline_rule", 1, {"key": "decision_table", "version": 1}),
+        ("example_deadline", 1, {"key": "decision_table", "version": 1}),
         ("notify_rule", 1, {"key": "decision_table", "version": 1}),
     ]
     assert deploy_bundle(client, people, EXAMPLE).status_code == 200  # the same bundle: nothing new
@@ -255,7 +255,7 @@ def test_the_example_deploys_as_a_bundle_and_runs_to_the_end(client: FlaskClient
     decided = [e for e in history(client, people, item["id"]) if e["action"] == "decision"]
     assert [(e["task"], e["actor"]) for e in decided] == [("decide_deadline", None), ("decide_notify", None)]
     assert decided[0]["data"] == {
-        "decision": "deadline_rule",
+        "decision": "example_deadline",
         "version": 1,
         "hit_policy": "UNIQUE",
         "inputs": {"类别 Category": "safety", "严重程度 Severity": "high"},
@@ -289,7 +289,7 @@ def test_a_bundle_downloads_with_its_decisions_and_a_result_variable_holds_the_o
 def diagram(binding: str = "") -> bytes:
     """The example's diagram with ``decide_deadline`` bound by ``binding`` (Camunda's attributes, as written)."""
     return EXAMPLE.diagram.replace(
-        b'camunda:decisionRef="deadline_rule"', f'camunda:decisionRef="deadline_rule" {binding}'.encode()
+        b'camunda:decisionRef="example_deadline"', f'camunda:decisionRef="example_deadline" {binding}'.encode()
     )
 
 
@@ -331,7 +331,7 @@ def test_version_and_deployment_bindings_keep_their_version(client: FlaskClient,
         e["task"]: e["data"]["version"] for e in history(client, people, item["id"]) if e["action"] == "decision"
     }
     assert decided == {"decide_deadline": 1, "decide_notify": 1}
-    assert evaluate(client, people, "deadline_rule", inputs={"category": "safety", "severity": "high"}).json[
+    assert evaluate(client, people, "example_deadline", inputs={"category": "safety", "severity": "high"}).json[
         "outputs"
     ] == {"days": 5, "second_approver": True}
 
@@ -364,7 +364,9 @@ def test_no_matching_rule_is_an_incident_of_the_task_and_a_retry_with_data_resol
     item = start(client, people)
     stuck = complete(client, people, item, {"category": "safety", "severity": "medium"}, "manager").json
     assert stuck["incident"]["element"] == "decide_deadline"
-    assert stuck["incident"]["message"].startswith("脚本或表达式出错 没有规则匹配 No rule of decision 'deadline_rule'")
+    assert stuck["incident"]["message"].startswith(
+        "脚本或表达式出错 没有规则匹配 No rule of decision 'example_deadline'"
+    )
     assert stuck["tasks"] == []
     incident = stuck["incident"]["id"]
     retried = client.post(

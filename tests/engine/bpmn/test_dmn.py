@@ -106,6 +106,6 @@ def test_what_cannot_be_used_is_refused_naming_the_element() -> None:
 def test_the_example_holds_two_decisions() -> None:
     tables = dmn.parse(EXAMPLE.decisions["decision_table.dmn"])
     assert [(t.key, t.hit_policy, len(t.rules)) for t in tables] == [
-        ("deadline_rule", "UNIQUE", 4),
+        ("example_deadline", "UNIQUE", 4),
         ("notify_rule", "COLLECT", 3),
     ]

@@ -53,7 +53,7 @@ def test_a_designer_edits_a_cell_tries_the_draft_and_deploys_version_2(
     site.login("designer")
     site.visit("/designer")
     page.locator("header nav").get_by_role("link", name="决策表").click()
-    row = page.locator('tr[data-decision="deadline_rule"]')
+    row = page.locator('tr[data-decision="example_deadline"]')
     expect(row).to_contain_text("整改时限")
     expect(row).to_contain_text("v1")
     expect(row).to_contain_text("UNIQUE")
@@ -95,13 +95,13 @@ def test_a_designer_edits_a_cell_tries_the_draft_and_deploys_version_2(
     site.console_errors.clear()
 
     page.click("[data-deploy]")
-    page.wait_for_url("**/designer/decisions/deadline_rule?version=2")
+    page.wait_for_url("**/designer/decisions/example_deadline?version=2")
     expect(page.locator(READY)).to_be_visible()
-    expect(page.locator(".flash")).to_contain_text("已部署 deadline_rule 版本 2")
+    expect(page.locator(".flash")).to_contain_text("已部署 example_deadline 版本 2")
     expect(page.locator(".crumbs")).to_contain_text("v2")
     expect(page.locator(cell(page, "safety_high", "output_days"))).to_have_text("5")
     site.visit("/designer/decisions")
-    expect(page.locator('tr[data-decision="deadline_rule"]')).to_contain_text("v2")
+    expect(page.locator('tr[data-decision="example_deadline"]')).to_contain_text("v2")
     assert elsewhere == []
 
 
@@ -177,13 +177,13 @@ def test_only_designers_open_the_decision_pages(site: Site, sessions: sessionmak
     for person in ("approver", "admin", "auditor"):
         site.login(person)
         expect(page.locator("header nav")).not_to_contain_text("决策表")
-        for path in ("/designer/decisions", "/designer/decisions/deadline_rule", "/designer/decisions?key=x"):
+        for path in ("/designer/decisions", "/designer/decisions/example_deadline", "/designer/decisions?key=x"):
             refused = page.request.get(site.url(path))
             assert (refused.status, "没有权限" in refused.text()) == (403, True), (person, path)
         # The page's endpoints, posted from the person's session with its CSRF token, as the page's script does.
         headers = {"X-CSRFToken": page.locator("meta[name=csrf-token]").get_attribute("content") or ""}
         tried = page.request.post(
-            site.url("/designer/decisions/deadline_rule/evaluate"),
+            site.url("/designer/decisions/example_deadline/evaluate"),
             data={"inputs": {"category": "safety", "severity": "high"}},
             headers={**headers, "Content-Type": "application/json"},
         )
@@ -199,4 +199,4 @@ def test_only_designers_open_the_decision_pages(site: Site, sessions: sessionmak
     unsigned = page.request.post(site.url("/designer/decisions/deploy"), data=EXAMPLE.read_text())
     assert unsigned.status == 400
     with transaction(sessions) as session:
-        assert [d.version for d in decisions.versions_of(session, "deadline_rule")] == [1]
+        assert [d.version for d in decisions.versions_of(session, "example_deadline")] == [1]
