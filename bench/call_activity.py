@@ -65,8 +65,9 @@ def run(url: str, rounds: int) -> None:
             sizes[n] = size()
     window = max(1, min(50, rounds // 10))
     print(f"{url.split(':')[0]}: {rounds} rounds through the call activity")
-    print(f"  ms per round, rounds 1-{window}: {statistics.median(times[:window]):.1f}")
-    print(f"  ms per round, last {window}: {statistics.median(times[-window:]):.1f}")
+    first, last = statistics.median(times[:window]), statistics.median(times[-window:])
+    print(f"  ms per round, rounds 1-{window}: {first:.1f}")
+    print(f"  ms per round, last {window}: {last:.1f} ({last / first:.2f}x the first; target at most 1.5x)")
     print(f"  state bytes at round 10: {sizes.get(10)}, at round {rounds}: {sizes[rounds]}")
     engine.dispose()
 
