@@ -22,12 +22,14 @@ def test_auditors_verify_the_history_and_see_its_hashes(client: FlaskClient, peo
     task = item["tasks"][0]["id"]
     client.post(f"{API}/tasks/{task}/complete", json={"data": {"measures": "m"}}, headers=people.auth("manager"))
     report = client.get(f"{API}/audit/verify", headers=people.auth("auditor"))
-    assert (report.status_code, report.json) == (200, {"ok": True, "checked": 2, "problem_count": 0, "problems": []})
+    assert (report.status_code, report.json) == (200, {"ok": True, "checked": 3, "problem_count": 0, "problems": []})
     for user in ("reporter", "manager", "approver", "designer", "admin"):
         assert client.get(f"{API}/audit/verify", headers=people.auth(user)).status_code == 403
     events = client.get(f"{API}/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
     assert events[0]["prev_hash"] == "0" * 64
+    assert [event["action"] for event in events] == ["created", "decision", "completed"]
     assert events[1]["prev_hash"] == events[0]["hash"] != events[1]["hash"]
+    assert events[2]["prev_hash"] == events[1]["hash"] != events[2]["hash"]
 
 
 def test_the_auditor_exports_the_history_across_items_filtered_with_hashes(client: FlaskClient, people: People) -> None:
@@ -49,21 +51,27 @@ def test_the_auditor_exports_the_history_across_items_filtered_with_hashes(clien
         assert response.status_code == 200, response.json
         return [(e["item_id"], e["seq"], e["actor"], e["action"]) for e in response.json["events"]]
 
+    # Each item's deadline decision is recorded by no one, right after it was raised.
     assert export("") == [
         (early["id"], 1, "reporter", "created"),
+        (early["id"], 2, None, "decision"),
         (late["id"], 1, "reporter", "created"),
-        (late["id"], 2, "works_manager", "completed"),
+        (late["id"], 2, None, "decision"),
+        (late["id"], 3, "works_manager", "completed"),
     ]
-    assert export("actor=works_manager") == [(late["id"], 2, "works_manager", "completed")]
+    assert export("actor=works_manager") == [(late["id"], 3, "works_manager", "completed")]
     assert export("action=created&department=office") == [(early["id"], 1, "reporter", "created")]
+    assert export("action=decision") == [(early["id"], 2, None, "decision"), (late["id"], 2, None, "decision")]
     assert export("since=2026-11-15") == [
         (late["id"], 1, "reporter", "created"),
-        (late["id"], 2, "works_manager", "completed"),
+        (late["id"], 2, None, "decision"),
+        (late["id"], 3, "works_manager", "completed"),
     ]
-    assert export("until=2026-11-10") == [(early["id"], 1, "reporter", "created")]
+    assert export("until=2026-11-10") == [(early["id"], 1, "reporter", "created"), (early["id"], 2, None, "decision")]
     assert export(f"item_id={late['id']}") == [
         (late["id"], 1, "reporter", "created"),
-        (late["id"], 2, "works_manager", "completed"),
+        (late["id"], 2, None, "decision"),
+        (late["id"], 3, "works_manager", "completed"),
     ]
     assert client.get(f"{API}/audit/history?since=yesterday", headers=people.auth("auditor")).status_code == 422
     assert client.get(f"{API}/audit/history", headers=people.auth("manager")).status_code == 403
@@ -86,7 +94,8 @@ def test_the_workbook_shows_control_characters_it_cannot_hold(client: FlaskClien
     response = client.get(f"{API}/audit/history.xlsx", headers=people.auth("auditor"))
     assert response.status_code == 200, response.get_data(as_text=True)
     sheet = load_workbook(io.BytesIO(response.data)).active
-    assert [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["窗口\ufffd服务\t排队"]
+    # Both of its events (created, decision) name the item by its title.
+    assert [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["窗口\ufffd服务\t排队"] * 2
 
 
 def test_a_malformed_event_is_reported_not_a_server_error(

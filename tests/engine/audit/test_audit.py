@@ -23,7 +23,7 @@ from web.cli import main
 
 
 def build(sessions: sessionmaker[Session], count: int = 2) -> list[int]:
-    """Items with a few events each: created, measures defined, owner assigned."""
+    """Items with four events each: created, the deadline decision, measures defined, owner assigned."""
     ids = []
     for n in range(count):
         with transaction(sessions) as session:
@@ -60,7 +60,7 @@ def test_an_untouched_history_verifies(sessions: sessionmaker[Session], people: 
     build(sessions)
     with transaction(sessions) as session:
         report = audit.verify(session)
-    assert (report.ok, report.checked) == (True, 6)
+    assert (report.ok, report.checked) == (True, 8)
 
 
 def test_an_edited_field_is_located(sessions: sessionmaker[Session], people: People, db_engine: Engine) -> None:
@@ -85,13 +85,14 @@ def test_a_deleted_event_is_located(sessions: sessionmaker[Session], people: Peo
 def test_two_reordered_events_are_located(sessions: sessionmaker[Session], people: People, db_engine: Engine) -> None:
     first, _ = build(sessions)
     with tampering(db_engine) as conn:
-        for old, new in ((2, 100), (3, 2), (100, 3)):
+        # The last two events (measures defined, owner assigned) trade places.
+        for old, new in ((3, 100), (4, 3), (100, 4)):
             conn.execute(
                 text("UPDATE history_event SET seq = :n WHERE item_id = :i AND seq = :o"),
                 {"n": new, "o": old, "i": first},
             )
     found = problems(sessions)
-    assert {(item, seq) for item, seq, _ in found} == {(first, 2), (first, 3)}
+    assert {(item, seq) for item, seq, _ in found} == {(first, 3), (first, 4)}
 
 
 def test_a_whole_deleted_item_is_detected(sessions: sessionmaker[Session], people: People, db_engine: Engine) -> None:
@@ -126,7 +127,7 @@ def test_the_cli_reports_and_exits_1_on_a_problem(
     first, _ = build(sessions)
     runner = CliRunner(env={"RECTIFLOW_DATABASE_URL": database_url})
     ok = runner.invoke(main, ["audit", "verify"])
-    assert (ok.exit_code, ok.output.splitlines()[-1]) == (0, "OK: 6 events checked, 0 problems")
+    assert (ok.exit_code, ok.output.splitlines()[-1]) == (0, "OK: 8 events checked, 0 problems")
     with tampering(db_engine) as conn:
         conn.execute(text("UPDATE history_event SET data = '{}' WHERE item_id = :i AND seq = 3"), {"i": first})
     bad = runner.invoke(main, ["audit", "verify"])
@@ -160,10 +161,16 @@ def test_an_item_whose_closing_event_was_deleted_is_reported(
 ) -> None:
     build(sessions, 1)
     closed = closed_item(sessions)
+    with transaction(sessions) as session:
+        closing = session.scalars(
+            select(HistoryEvent).where(HistoryEvent.item_id == closed).order_by(HistoryEvent.seq.desc()).limit(1)
+        ).one()
+        assert (closing.action, closing.status_to) == ("completed", "closed")
+        last = closing.seq
     with tampering(db_engine) as conn:
-        conn.execute(text("DELETE FROM history_event WHERE item_id = :i AND seq = 5"), {"i": closed})
+        conn.execute(text("DELETE FROM history_event WHERE item_id = :i AND seq = :s"), {"i": closed, "s": last})
     found = problems(sessions)
-    assert {(item, seq) for item, seq, _ in found} == {(closed, 4)}
+    assert {(item, seq) for item, seq, _ in found} == {(closed, last - 1)}
     reasons = " | ".join(reason for _, _, reason in found)
     assert "its last event leaves it" in reasons
     assert "later events were removed" in reasons
@@ -231,4 +238,4 @@ def test_problems_are_listed_up_to_a_bound_and_all_counted(
     monkeypatch.setattr(audit, "MAX_SHOWN", 4)
     with transaction(sessions) as session:
         report = audit.verify(session)
-    assert (report.ok, report.problem_count, len(report.problems)) == (False, 9, 4)
+    assert (report.ok, report.problem_count, len(report.problems)) == (False, 12, 4)

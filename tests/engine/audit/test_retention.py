@@ -82,7 +82,7 @@ def test_without_configuration_nothing_is_removed(
         retention.prune(
             session, retention_days=None, today=dt.date(2027, 1, 1), timezone=TZ, archive_dir=tmp_path, actor="x"
         )
-    assert event_counts(sessions, *ledger) == [5, 5, 2]
+    assert event_counts(sessions, *ledger) == [6, 6, 3]
     assert not list(tmp_path.iterdir())
 
 
@@ -90,17 +90,17 @@ def test_only_items_closed_before_the_period_lose_their_history_and_everything_s
     sessions: sessionmaker[Session], ledger: tuple[int, int, int], tmp_path: Path
 ) -> None:
     old, recent, still_open = ledger
-    assert (prune(sessions, tmp_path, "2026-11-25", dry_run=True).events, event_counts(sessions, old)) == (5, [5])
+    assert (prune(sessions, tmp_path, "2026-11-25", dry_run=True).events, event_counts(sessions, old)) == (6, [6])
 
     result = prune(sessions, tmp_path, "2026-11-25")
 
-    assert (result.items, result.events) == (1, 5)
-    assert event_counts(sessions, old, recent, still_open) == [0, 5, 2]
+    assert (result.items, result.events) == (1, 6)
+    assert event_counts(sessions, old, recent, still_open) == [0, 6, 3]
     with transaction(sessions) as session:
         assert audit.verify(session).ok
         assert result.archive is not None
         archived = retention.verify_archive(session, result.archive)
-        assert (archived.ok, archived.checked) == (True, 5)
+        assert (archived.ok, archived.checked) == (True, 6)
         (entry,) = session.scalars(select(AdminLogEntry).where(AdminLogEntry.action == "history.prune"))
         assert (entry.actor, entry.detail["items"], entry.detail["retention_days"]) == ("cli:tester", 1, 30)
     # A second run finds nothing more to do.
@@ -114,7 +114,7 @@ def test_a_pruned_item_that_records_again_continues_its_chain(
     prune(sessions, tmp_path, "2026-11-25")
     with transaction(sessions) as session:
         event = history.record_change(session, session.get_one(Item, old), actor="auditor", action="note", data={})
-        assert event.seq == 6
+        assert event.seq == 7
     with transaction(sessions) as session:
         assert audit.verify(session).ok
 
@@ -144,7 +144,7 @@ def test_the_append_only_trigger_is_back_after_pruning(
                 conn.execute(text("DELETE FROM history_event"))
         else:
             # SQLite has no such trigger: the hash chains are its protection.
-            assert conn.execute(text("DELETE FROM history_event")).rowcount == 7
+            assert conn.execute(text("DELETE FROM history_event")).rowcount == 9
             conn.rollback()
 
 
@@ -156,7 +156,7 @@ def test_the_item_history_says_where_pruned_events_went(
     assert archive is not None
     body = client.get(f"/api/v1/items/{old}/history", headers=people.auth("approver")).get_json()
     assert body["events"] == []
-    assert (body["pruned"]["through_seq"], body["pruned"]["archive"]) == (5, archive.name)
+    assert (body["pruned"]["through_seq"], body["pruned"]["archive"]) == (6, archive.name)
     assert client.get(f"/api/v1/items/{recent}/history", headers=people.auth("approver")).get_json()["pruned"] is None
 
 
@@ -174,10 +174,10 @@ def test_the_command_refuses_without_configuration_and_prunes_with_it(
     with time_machine.travel("2026-11-25T02:00:00+00:00", tick=False):
         done = runner.invoke(main, ["audit", "prune"])
     assert done.exit_code == 0, done.output
-    assert "removed 5 events of 1 items" in done.output
+    assert "removed 6 events of 1 items" in done.output
     (archive,) = (tmp_path / "archive").iterdir()
     checked = runner.invoke(main, ["audit", "verify-archive", str(archive)])
-    assert (checked.exit_code, checked.output.splitlines()[-1]) == (0, "OK: 5 events checked, 0 problems")
+    assert (checked.exit_code, checked.output.splitlines()[-1]) == (0, "OK: 6 events checked, 0 problems")
 
 
 def test_retention_must_be_a_number_of_days() -> None:

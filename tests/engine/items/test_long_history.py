@@ -54,8 +54,9 @@ def test_a_thousand_reject_rounds_keep_state_bounded_and_history_whole(
     with transaction(sessions) as session:
         count = session.scalar(select(func.count()).where(HistoryEvent.item_id == item_id))
         rejection = session.scalar(
-            select(HistoryEvent).where(HistoryEvent.item_id == item_id, HistoryEvent.seq == 3 + 2 * 500)
+            select(HistoryEvent).where(HistoryEvent.item_id == item_id, HistoryEvent.seq == 4 + 2 * 500)
         )
-    assert count == 1 + 2 + 2 * ROUNDS + 2
+    # Created, the deadline decision, measures and owner; two events a round; the last result and approval.
+    assert count == 2 + 2 + 2 * ROUNDS + 2
     assert rejection is not None
     assert rejection.data == {"decision": "reject", "comment": "第500次退回"}
