@@ -52,6 +52,8 @@ PINYIN = {
 STAFF = {
     "reporter": ("office", ["reporter"], "问题登记员 Reporter"),
     "approver": ("office", ["approver"], "审核人 Approver"),
+    # A second approver: severe items need one other than the reviewer to sign off (head_review).
+    "office_head": ("office", ["approver"], "办公室主任 Office head"),
     "auditor": (None, ["auditor"], "审计员 Auditor"),
     "designer": (None, ["designer"], "流程设计员 Designer"),
     "admin": (None, ["admin"], "管理员 Administrator"),
@@ -145,7 +147,7 @@ def _drive(session: Session, row: LedgerRow, timezone: str) -> None:
 
 
 def _drive_single(session: Session, item: Item, row: LedgerRow) -> None:
-    """未开始: measures agreed; 正在整改: owner at work; 已完成: reviewed and closed."""
+    """未开始: measures agreed; 正在整改: owner at work; 已完成: reviewed (severe: signed off twice) and closed."""
     manager = f"{row.department}_manager"
     if row.measures:
         _complete(session, item, manager, {"measures": row.measures})
@@ -156,6 +158,8 @@ def _drive_single(session: Session, item: Item, row: LedgerRow) -> None:
     if row.progress == "已完成":
         _complete(session, item, owner, {"result": "已按整改措施完成整改"})
         _complete(session, item, "approver", {"decision": "approve", "comment": "整改到位，同意销号"})
+        if item.status == "head_review":  # the lifecycle's decision table asked for a second sign-off
+            _complete(session, item, "office_head", {"decision": "approve", "comment": "复核同意销号"})
 
 
 def _drive_joint(session: Session, item: Item, row: LedgerRow) -> None:

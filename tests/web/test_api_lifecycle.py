@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import time_machine
 from flask.testing import FlaskClient
 
 from tests.conftest import People
@@ -57,15 +59,17 @@ def test_item_goes_from_identified_to_closed_through_a_rejection(client: FlaskCl
     events = client.get(f"/api/v1/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
     assert [(e["seq"], e["actor"], e["action"], e["task"]) for e in events] == [
         (1, "reporter", "created", None),
-        (2, "manager", "completed", "define_measures"),
-        (3, "manager", "completed", "assign_owner"),
-        (4, "owner", "completed", "rectify"),
-        (5, "approver", "completed", "review"),
-        (6, "owner", "completed", "rectify"),
-        (7, "approver2", "completed", "review"),
+        (2, None, "decision", "decide_deadline"),  # 一般: no second sign-off, so the first approval closes it
+        (3, "manager", "completed", "define_measures"),
+        (4, "manager", "completed", "assign_owner"),
+        (5, "owner", "completed", "rectify"),
+        (6, "approver", "completed", "review"),
+        (7, "owner", "completed", "rectify"),
+        (8, "approver2", "completed", "review"),
     ]
-    assert events[4]["data"] == {"decision": "reject", "comment": "缺少照片佐证"}
-    assert (events[4]["status_from"], events[4]["status_to"]) == ("review", "owner")
+    assert events[1]["data"]["outputs"] == {"deadline_days": 60, "second_approver": False}
+    assert events[5]["data"] == {"decision": "reject", "comment": "缺少照片佐证"}
+    assert (events[5]["status_from"], events[5]["status_to"]) == ("review", "owner")
     assert events[-1]["status_to"] == "closed"
 
 
@@ -145,13 +149,21 @@ def test_an_item_is_raised_with_each_severity_and_its_process_starts_with_it(
     client: FlaskClient, people: People
 ) -> None:
     auth = people.auth("auditor")
-    assert create(client, people)["severity"] == "一般"  # not given
-    for severity in ("一般", "较重", "严重"):
-        item = create(client, people, severity=severity, category="作风建设" if severity == "严重" else None)
-        assert item["severity"] == severity
-        assert (item["data"]["severity"], item["data"]["category"]) == (severity, item["category"] or "")
-        (created,) = client.get(f"/api/v1/items/{item['id']}/history", headers=auth).json["events"]
-        assert created["data"]["severity"] == severity
+    with time_machine.travel("2026-11-25T02:00:00+00:00", tick=False):
+        assert create(client, people)["severity"] == "一般"  # not given
+        # Its decision table gives each severity its deadline (days from today) and says who signs off.
+        for severity, days, second in (("一般", 60, False), ("较重", 30, False), ("严重", 15, True)):
+            item = create(client, people, severity=severity, category="作风建设" if severity == "严重" else None)
+            assert item["severity"] == severity
+            assert (item["data"]["severity"], item["data"]["category"]) == (severity, item["category"] or "")
+            assert item["deadline"] == (dt.date(2026, 11, 25) + dt.timedelta(days=days)).isoformat()
+            created, decided = client.get(f"/api/v1/items/{item['id']}/history", headers=auth).json["events"]
+            assert (created["data"]["severity"], created["data"]["deadline"]) == (severity, item["deadline"])
+            assert decided["data"]["inputs"] == {
+                "问题类别 Category": item["category"] or "",
+                "严重程度 Severity": severity,
+            }
+            assert decided["data"]["outputs"] == {"deadline_days": days, "second_approver": second}
     body = {"title": "t", "department": "office", "severity": "很严重"}
     refused = client.post("/api/v1/items", json=body, headers=people.auth("reporter"))
     assert refused.status_code == 422

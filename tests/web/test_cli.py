@@ -91,6 +91,17 @@ def test_demo_loads_the_sample_ledger_at_its_stages(rectiflow: CliRunner, client
     detail = client.get(f"/api/v1/items/{joint['id']}", headers=auditor).json
     assert [d["name"] for d in detail["co_departments"]] == ["市公安局出入境管理支队", "干部教育科"]
     assert (detail["status"], detail["progress"]) == ("closed", {"done": 3, "total": 3})
+    # A severe item of the default lifecycle reported done was signed off twice: by the reviewer, then by another
+    # approver (a joint task has no second sign-off).
+    severe = [item for item in items if (item["status"], item["severity"]) == ("closed", "严重")]
+    (single,) = [
+        item
+        for item in severe
+        if client.get(f"/api/v1/items/{item['id']}", headers=auditor).json["process"]["key"] == "rectification_item"
+    ]
+    events = client.get(f"/api/v1/items/{single['id']}/history", headers=auditor).json["events"]
+    signed = [(e["actor"], e["task"]) for e in events if e["task"] in ("review", "head_review")]
+    assert signed == [("approver", "review"), ("office_head", "head_review")]
 
     again = invoke(rectiflow, "demo")
     assert "demo data already present: 40 items" in again.output

@@ -100,6 +100,7 @@ def test_progress_updates_by_the_owner_and_the_unit_are_kept_and_shown(client: F
     assert detail["status"] == "identified"  # no task was completed
     events = client.get(f"{API}/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
     assert [(e["action"], e["actor"], e["data"].get("note")) for e in events[1:]] == [
+        ("decision", None, None),  # the lifecycle's deadline rule, before anyone reported
         ("progress", "manager", "已完成现场勘查"),
         ("progress", "owner", "方案已报审"),
     ]

@@ -77,7 +77,8 @@ def test_deploying_versions_a_decision_and_an_identical_file_repeats_the_latest(
     assert deploy_dmn(client, people, V1).json["decisions"][0]["version"] == 3
 
     listed = client.get(f"{API}/decisions", headers=people.auth("approver")).json["decisions"]
-    assert [(d["key"], d["version"]) for d in listed] == [("days_rule", 3)]
+    # The latest version of each key: ours, and the default lifecycle's own table, deployed with it.
+    assert [(d["key"], d["version"]) for d in listed] == [("days_rule", 3), ("deadline_rule", 1)]
     versions = client.get(f"{API}/decisions/days_rule", headers=people.auth("designer")).json["versions"]
     assert [v["version"] for v in versions] == [1, 2, 3]
     xml = client.get(f"{API}/decisions/days_rule/2/dmn", headers=people.auth("designer"))
@@ -129,7 +130,9 @@ def test_a_table_that_cannot_be_used_is_refused_naming_its_element(client: Flask
     assert refused(client, people, bad_input)["errors"][0]["element"] == "in_bad"
     feel_range = refused(client, people, table(rule("range", "[1..5]", "1")))
     assert feel_range["errors"][0]["element"] == "range" and "1 <= ? <= 5" in feel_range["detail"]
-    assert client.get(f"{API}/decisions", headers=people.auth("designer")).json["decisions"] == []
+    # Nothing refused was stored: only the default lifecycle's own table is there.
+    listed = client.get(f"{API}/decisions", headers=people.auth("designer")).json["decisions"]
+    assert [(d["key"], d["version"]) for d in listed] == [("deadline_rule", 1)]
 
 
 def test_designers_try_a_table_deployed_or_draft_on_inputs(client: FlaskClient, people: People) -> None:
@@ -227,6 +230,7 @@ def test_the_example_deploys_as_a_bundle_and_runs_to_the_end(client: FlaskClient
     assert deployed.status_code == 201, deployed.json
     versions = client.get(f"{API}/decisions", headers=people.auth("designer")).json["decisions"]
     assert [(d["key"], d["version"], d["deployed_with"]) for d in versions] == [
+        ("deadline_rule", 1, {"key": "rectification_item", "version": 1}),  # the default lifecycle's
         ("example_deadline", 1, {"key": "decision_table", "version": 1}),
         ("notify_rule", 1, {"key": "decision_table", "version": 1}),
     ]

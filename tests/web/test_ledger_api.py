@@ -75,9 +75,14 @@ def test_the_sample_ledger_previews_then_imports_its_40_items(client: FlaskClien
     assert [task["name"] for task in item["tasks"]] == ["rectify"]
     assert item["latest_progress"]["note"] == first["item"]["progress"]
     events = client.get(f"/api/v1/items/{item['id']}/history", headers=people.auth("auditor")).json["events"]
-    imported_events = [(event["action"], event["task"]) for event in events if event["action"] == "imported"]
-    assert imported_events == [("imported", None), ("imported", "define_measures"), ("imported", "assign_owner")]
-    assert events[1]["data"]["row"] == 3
+    assert [(event["action"], event["task"]) for event in events] == [
+        ("created", None),
+        ("decision", "decide_deadline"),  # the lifecycle's deadline rule, as for any new item
+        ("imported", None),
+        ("imported", "define_measures"),
+        ("imported", "assign_owner"),
+    ]
+    assert events[2]["data"]["row"] == 3
 
 
 def test_row_errors_are_shown_and_refuse_the_whole_file(client: FlaskClient, people: People, units: None) -> None:
