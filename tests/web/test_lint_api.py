@@ -58,6 +58,7 @@ def test_the_shipped_diagram_is_valid(client: FlaskClient, people: People) -> No
         data={
             "file": (io.BytesIO(shipped.diagram), "rectification_item.bpmn"),
             "form": [(io.BytesIO(content), key) for key, content in shipped.forms.items()],
+            "decision": [(io.BytesIO(content), name) for name, content in shipped.decisions.items()],
         },
         content_type="multipart/form-data",
         headers=people.auth("designer"),
@@ -118,9 +119,10 @@ def test_the_lint_command_exits_0_on_clean_diagrams_and_warnings_alone(tmp_path:
             b'<camunda:property name="status_label" value="\xe5\xae\xa1\xe6\xa0\xb8\xe4\xb8\xad In review" />', b""
         )
     )
-    shipped = from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms").forms
-    forms = [str(tmp_path / name) for name in shipped]
-    for name, content in shipped.items():
+    # Its decision table lies beside it, as the shipped one does.
+    shipped = from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms")
+    forms = [str(tmp_path / name) for name in shipped.forms]
+    for name, content in {**shipped.forms, **shipped.decisions}.items():
         (tmp_path / name).write_bytes(content)
     result = runner.invoke(main, ["lint", str(warned), *forms])
     assert result.exit_code == 0, result.output

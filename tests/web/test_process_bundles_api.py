@@ -15,6 +15,7 @@ from lxml import etree
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
+from engine.bpmn.bundle import from_folder
 from tests.conftest import RECTIFY_FORMS, People, deployment
 from tests.web.test_processes_api import (
     API,
@@ -112,11 +113,15 @@ def test_a_zip_deploys_and_its_download_is_byte_exact_and_deploys_as_the_same_ve
 
 
 def test_the_bundled_version_downloads_with_the_forms_init_deployed(client: FlaskClient, people: People) -> None:
+    """And with its decision table, which ``rectiflow init`` deploys with it."""
+    shipped = from_folder(BUNDLED, BUNDLED.parent / "forms")
+    assert list(shipped.decisions) == ["deadline_rule.dmn"]
     download = client.get(f"{API}/processes/{KEY}/1/bundle.zip", headers=people.auth("auditor"))
     with zipfile.ZipFile(io.BytesIO(download.data)) as archive:
         assert {name: archive.read(name) for name in archive.namelist()} == {
             f"{KEY}.bpmn": BUNDLED.read_bytes(),
-            **{f"forms/{key}": data for key, data in RECTIFY_FORMS.items()},
+            **shipped.decisions,
+            **{f"forms/{key}": data for key, data in shipped.forms.items()},
         }
     assert_problem(client.get(f"{API}/processes/{KEY}/9/bundle.zip", headers=people.auth("auditor")), 404)
     assert_problem(client.get(f"{API}/processes/{KEY}/1/bundle.zip"), 401)

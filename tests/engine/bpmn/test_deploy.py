@@ -20,8 +20,9 @@ from engine.store.errors import InvalidDiagram
 PROCESSES = REPO_ROOT / "processes"
 FORMS = PROCESSES / "forms"
 BUNDLED = (PROCESSES / "rectification_item.bpmn").read_bytes()
-# The forms the default lifecycle names, as ``rectiflow init`` reads them.
-RECTIFY_FORMS = dict(from_folder(PROCESSES / "rectification_item.bpmn", FORMS).forms)
+# The forms and the decision table the default lifecycle names, as ``rectiflow init`` reads them.
+SHIPPED = from_folder(PROCESSES / "rectification_item.bpmn", FORMS)
+RECTIFY_FORMS, DECISIONS = dict(SHIPPED.forms), dict(SHIPPED.decisions)
 KEY = "rectification_item"
 THEN_Y = '<bpmn:sequenceFlow id="xy" sourceRef="x" targetRef="y"/><bpmn:task id="y"/>'
 MESSAGE = '<bpmn:message id="m" name="m"/>'
@@ -57,13 +58,15 @@ def test_the_engine_imports_no_flask() -> None:
 def test_versions_are_per_key_and_identical_bytes_are_not_stored_twice(sessions: sessionmaker[Session]) -> None:
     changed = BUNDLED.replace("整改落实 Rectify".encode(), "整改落实 Rectify it".encode())
     with transaction(sessions) as session:
-        first, created = deploy.deploy(session, Bundle(BUNDLED, RECTIFY_FORMS), actor="designer")
+        first, created = deploy.deploy(session, Bundle(BUNDLED, RECTIFY_FORMS, DECISIONS), actor="designer")
         assert (first.version, created) == (1, False)  # the bundled diagram, deployed by the fixture
-        second, created = deploy.deploy(session, Bundle(changed, RECTIFY_FORMS), actor="designer")
+        second, created = deploy.deploy(session, Bundle(changed, RECTIFY_FORMS, DECISIONS), actor="designer")
         assert (second.key, second.version, created) == (KEY, 2, True)
-        assert second.sha256 == digest(changed, {key: read_form(key, form) for key, form in RECTIFY_FORMS.items()})
+        assert second.sha256 == digest(
+            changed, {key: read_form(key, form) for key, form in RECTIFY_FORMS.items()}, DECISIONS
+        )
         assert second.deployed_by == "designer"
-        again, created = deploy.deploy(session, Bundle(changed, RECTIFY_FORMS), actor="someone else")
+        again, created = deploy.deploy(session, Bundle(changed, RECTIFY_FORMS, DECISIONS), actor="someone else")
         assert (again.id, created) == (second.id, False)
     with transaction(sessions) as session:
         assert deploy.latest(session, KEY).version == 2
@@ -74,7 +77,7 @@ def test_versions_are_per_key_and_identical_bytes_are_not_stored_twice(sessions:
 def test_the_xml_declaration_cannot_turn_utf8_text_into_mojibake() -> None:
     """The bytes were checked to be UTF-8, so they are read as UTF-8 whatever encoding the file declares."""
     latin = BUNDLED.replace(b'encoding="UTF-8"', b'encoding="ISO-8859-1"')
-    built = deploy.build(Bundle(latin, RECTIFY_FORMS))
+    built = deploy.build(Bundle(latin, RECTIFY_FORMS, DECISIONS))
     assert built.model["tasks"]["rectify"]["title"] == "整改落实 Rectify"
     assert built.name == "整改事项 Rectification item"
 
@@ -195,14 +198,16 @@ def test_a_changed_form_alone_makes_a_new_version_and_a_reformatted_one_does_not
 ) -> None:
     rectify = json.loads(RECTIFY_FORMS["rectify.json"])
     with transaction(sessions) as session:
-        same, created = deploy.deploy(session, Bundle(BUNDLED, RECTIFY_FORMS), actor="designer")
+        same, created = deploy.deploy(session, Bundle(BUNDLED, RECTIFY_FORMS, DECISIONS), actor="designer")
         assert (same.version, created) == (1, False)
         laid_out = json.dumps(rectify, indent=4, sort_keys=True).encode()
-        again, created = deploy.deploy(session, Bundle(BUNDLED, {**RECTIFY_FORMS, "rectify.json": laid_out}), None)
+        again, created = deploy.deploy(
+            session, Bundle(BUNDLED, {**RECTIFY_FORMS, "rectify.json": laid_out}, DECISIONS), None
+        )
         assert (again.version, created) == (1, False)
         rectify["properties"]["result"]["maxLength"] = 200
         edited = {**RECTIFY_FORMS, "rectify.json": json.dumps(rectify).encode()}
-        changed, created = deploy.deploy(session, Bundle(BUNDLED, edited), actor="designer")
+        changed, created = deploy.deploy(session, Bundle(BUNDLED, edited, DECISIONS), actor="designer")
         assert (changed.version, created) == (2, True)
         assert changed.model["tasks"]["rectify"]["form"]["properties"]["result"]["maxLength"] == 200
         assert {form.key: form.content.encode() for form in changed.forms} == edited

@@ -61,8 +61,11 @@ def test_a_new_version_lists_what_it_adds_removes_and_changes_and_the_items_wait
         ],
         "deadline_warning": [("timer", None, "days_before(deadline_end, 3)", "days_before(deadline_end, 5)")],
         "review": [("candidates", None, "approvers", "independent_approvers")],
-        "review_decision": [("outgoing", None, ["closed", "rectify"], ["rectify", "site_check"])],
-        "closed": [("incoming", None, ["review_decision"], ["site_check"])],
+        # The second sign-off (head_review) stays as it was: severe items still go there, then close.
+        "review_decision": [
+            ("outgoing", None, ["closed", "head_review", "rectify"], ["head_review", "rectify", "site_check"])
+        ],
+        "closed": [("incoming", None, ["head_decision", "review_decision"], ["head_decision", "site_check"])],
         "flow_approve": [("target", None, "closed", "site_check")],
     }
     # Every open item: the deadline watches changed (the warning's timer) and went (the overdue watch),

@@ -152,7 +152,7 @@ def test_a_gateway_without_default_must_cover_every_choice_of_the_form(
 def test_the_shipped_diagrams_lint_clean() -> None:
     for path in sorted(PROCESSES.glob("*.bpmn")):
         shipped = from_folder(path, PROCESSES / "forms")
-        assert lint(shipped.diagram, shipped.forms) == [], path.name
+        assert lint(shipped.diagram, shipped.forms, shipped.decisions) == [], path.name
 
 
 def test_schema_errors_warn_with_their_line_and_element() -> None:
@@ -161,7 +161,8 @@ def test_schema_errors_warn_with_their_line_and_element() -> None:
         .read_bytes()
         .replace(b'<bpmn:sequenceFlow id="flow_to_owner"', b'<bpmn:sequenceFlow bogus="1" id="flow_to_owner"')
     )
-    problems = lint(content, from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms").forms)
+    bundle = from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms")
+    problems = lint(content, bundle.forms, bundle.decisions)
     (problem,) = problems
     assert (problem.element, problem.code, problem.severity) == ("flow_to_owner", "xml-schema", Severity.WARNING)
     assert "bogus" in problem.message and problem.line == content[: content.index(b"bogus")].count(b"\n") + 1

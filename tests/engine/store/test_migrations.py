@@ -37,7 +37,6 @@ from tests.conftest import AUDIT_KEY, PROCESSES, postgres_database
 from tests.engine.audit.test_audit import plain_sha256
 
 KEY = AUDIT_KEY.encode()
-RECTIFY_BUNDLE = from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms")
 
 
 def test_migrated_schema_matches_the_models(db_engine: Engine) -> None:
@@ -234,7 +233,10 @@ def test_notifications_written_before_0007_read_as_stored_and_the_downgrade_give
 def test_versions_deployed_before_0008_keep_their_forms_and_redeploying_them_adds_no_version(
     database_url: str, tmp_path: Path
 ) -> None:
-    built = deploy.build(from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms"))
+    # A diagram with forms and no decision table, as every diagram then was (decisions came with 0013).
+    bundle = from_folder(PROCESSES / "joint_task.bpmn", PROCESSES / "forms")
+    assert bundle.forms and not bundle.decisions
+    built = deploy.build(bundle)
     with fresh_database(database_url, tmp_path) as engine:
         upgrade_to(engine, "0007")
         with engine.begin() as conn:
@@ -260,11 +262,9 @@ def test_versions_deployed_before_0008_keep_their_forms_and_redeploying_them_add
             assert {form.key: json.loads(form.content) for form in old.forms} == {
                 key: json.loads(text) for key, text in built.forms.items()
             }
-            again, created = deploy.deploy(session, RECTIFY_BUNDLE, actor="designer")
+            again, created = deploy.deploy(session, bundle, actor="designer")
             assert (again.id, created) == (1, False)
-            with_note, created = deploy.deploy(
-                session, Bundle(RECTIFY_BUNDLE.diagram + b"\n", RECTIFY_BUNDLE.forms), "d", "改"
-            )
+            with_note, created = deploy.deploy(session, Bundle(bundle.diagram + b"\n", bundle.forms), "d", "改")
             assert (with_note.version, with_note.note, created) == (2, "改", True)
 
         downgrade_to(engine, "0007")
@@ -274,7 +274,7 @@ def test_versions_deployed_before_0008_keep_their_forms_and_redeploying_them_add
             assert "process_form" not in inspect(conn).get_table_names()
         assert rows == [
             (1, hashlib.sha256(built.xml.encode()).hexdigest()),
-            (2, hashlib.sha256(RECTIFY_BUNDLE.diagram + b"\n").hexdigest()),
+            (2, hashlib.sha256(bundle.diagram + b"\n").hexdigest()),
         ]
 
 
