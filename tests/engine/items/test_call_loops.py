@@ -16,6 +16,9 @@ from engine.store.models import Instance, Item
 from tests.conftest import PROCESSES, People
 
 ROUNDS = 1000
+# Bytes a flat state may differ by between two rounds: the tasks' timestamps are floats whose text varies in
+# length (a round that kept anything would add hundreds of bytes).
+JITTER = 64
 EXAMPLES = PROCESSES / "examples"
 CALLED = from_folder(EXAMPLES / "called_review.bpmn", EXAMPLES / "forms")
 CALLER = from_folder(EXAMPLES / "call_activity.bpmn", EXAMPLES / "forms")
@@ -90,7 +93,7 @@ def test_a_thousand_reject_rounds_inside_a_called_process_keep_the_state_flat(
         )
         if n in (10, ROUNDS):
             sizes[n] = state_size(sessions, item_id)
-    assert abs(sizes[ROUNDS] - sizes[10]) <= 8
+    assert abs(sizes[ROUNDS] - sizes[10]) <= JITTER
     step(sessions, item_id, "manager", {})
     assert step(sessions, item_id, "approver", {"decision": "approve"}) == ("", "closed")
 
@@ -104,6 +107,6 @@ def test_rounds_that_call_again_keep_the_state_flat(sessions: sessionmaker[Sessi
         assert step(sessions, item_id, "approver", {"decision": "approve", "comment": "again"})[0] == "revise"
         if n in (10, 30):
             sizes[n] = state_size(sessions, item_id)
-    assert abs(sizes[30] - sizes[10]) <= 8
+    assert abs(sizes[30] - sizes[10]) <= JITTER
     step(sessions, item_id, "manager", {})
     assert step(sessions, item_id, "approver", {"decision": "approve", "comment": "好"}) == ("", "closed")

@@ -68,8 +68,8 @@ def test_a_long_title_wraps_in_its_column_and_an_overdue_item_shows_its_state(
     row = page.locator("table.ledger tbody tr", has_text=LONG_TITLE[:20])
     expect(row).to_have_class("overdue")
     # Beside a 200-character title the short columns keep their text on one line, never broken into a
-    # column a character or two wide: 责任单位 (办公室), 整改时限 and 状态.
-    for column in (5, 7, 8):
+    # column a character or two wide: 严重程度 (一般), 责任单位 (办公室), 整改时限 and 状态.
+    for column in (5, 6, 8, 9):
         cell = row.locator("td").nth(column - 1)
         assert cell.evaluate(LINES) == 1, (column, cell.inner_text())
         box = cell.bounding_box()
