@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -553,3 +554,31 @@ class Decision(Base):
     # The process version whose bundle brought this version (None: deployed on its own).
     process_definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
     process_definition: Mapped[ProcessDefinition | None] = relationship(lazy="joined")
+
+
+class Attachment(Base):
+    """An evidence file (佐证材料): its bytes live in the file store under their SHA-256 (``engine.evidence``).
+
+    Rows are never deleted: a removed file leaves the list (``removed_at``) but stays in the item's
+    history and on file, so the evidence an approver once saw can still be proven.
+    """
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: the file belongs to something other than an item (a submission's or a measure's document).
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"), index=True)
+    # The task it was uploaded for (None: for the item as a whole); removable only while that task is open.
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    # Sniffed from the content, never taken from the name or the client.
+    media_type: Mapped[str] = mapped_column(String(100))
+    # The original name, sanitised (``engine.evidence.names``).
+    filename: Mapped[str] = mapped_column(String(255))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id], lazy="joined")
