@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from engine.audit import keys
+from engine.evidence import storage
 from engine.items import notifications
 from engine.store.config import Settings
 from engine.store.db import make_engine
@@ -38,6 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app, make_engine(settings.database_url), keys.load(settings))
     # Notifications made in requests are e-mailed (by the worker) when SMTP is configured.
     notifications.enable_mail(app.extensions["rectiflow_sessions"], settings.mail)
+    app.extensions["rectiflow_files"] = storage.open_store(settings.evidence, settings.instance_path)
     uploads.init_app(app)
     init_api(app)
     app.register_blueprint(browser_session.blp)

@@ -25,6 +25,7 @@ from engine.bpmn.findings import Severity
 from engine.bpmn.lint import lint
 from engine.bpmn.model import form_keys
 from engine.deadlines.worker import Worker
+from engine.evidence import storage
 from engine.identity import administration, identity
 from engine.ledger import demo
 from engine.store import clock, migrate
@@ -255,9 +256,9 @@ def audit() -> None:
 @audit.command("verify")
 @click.pass_obj
 def audit_verify(settings: Settings) -> None:
-    """Recompute every hash chain; exit 1 naming each broken event."""
+    """Recompute every hash chain and every evidence file's hash; exit 1 naming each broken event or file."""
     with _unit_of_work(settings) as session:
-        report = history_audit.verify(session)
+        report = history_audit.verify(session, _files(settings))
     _print_report(report)
 
 
@@ -303,6 +304,10 @@ def audit_verify_archive(settings: Settings, archive: Path) -> None:
     _print_report(report)
 
 
+def _files(settings: Settings) -> storage.FileStore:
+    return storage.open_store(settings.evidence, settings.instance_path)
+
+
 def _counts(counts: dict[str, int]) -> None:
     for table, rows in counts.items():
         click.echo(f"  {table:<20} {rows:>9}")
@@ -312,9 +317,10 @@ def _counts(counts: dict[str, int]) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.pass_obj
 def export_command(settings: Settings, file: Path) -> None:
-    """Write a consistent backup of the whole database to FILE (without tokens, passwords and the audit key)."""
+    """Write a consistent backup of the whole database and its evidence files to FILE
+    (without tokens, passwords and the audit key)."""
     with _database(settings) as engine:
-        summary = backup.export(engine, file)
+        summary = backup.export(engine, file, _files(settings))
     click.echo(f"exported to {file} (schema revision {summary.schema_revision}):")
     _counts(summary.counts)
 
@@ -323,10 +329,11 @@ def export_command(settings: Settings, file: Path) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_obj
 def import_command(settings: Settings, file: Path) -> None:
-    """Restore FILE into an empty database, all or nothing; refused when its history does not verify."""
+    """Restore FILE into an empty database, all or nothing, its evidence files into the file store;
+    refused when its history or a file does not verify."""
     key = keys.load(settings)
     with _database(settings) as engine:
-        restored = backup.restore(engine, file, key)
+        restored = backup.restore(engine, file, key, _files(settings))
     click.echo(f"imported {file} (schema revision {restored.summary.schema_revision}):")
     _counts(restored.summary.counts)
     click.echo(f"audit verify: OK: {restored.verified.checked} events checked, 0 problems")

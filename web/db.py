@@ -18,6 +18,7 @@ from flask import Flask, Response, current_app, g, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from engine.evidence.storage import FileStore
 from engine.store import clock
 from engine.store.config import Settings
 from engine.store.db import if_free, make_session_factory, reading, transaction
@@ -88,6 +89,12 @@ def apart() -> Iterator[Session]:
         g.db_session.rollback()
     with transaction(current_app.extensions["rectiflow_sessions"]) as own:
         yield own
+
+
+def files() -> FileStore:
+    """Where evidence files' bytes live (``RECTIFLOW_STORAGE_URL``), built once with the app."""
+    store: FileStore = current_app.extensions["rectiflow_files"]
+    return store
 
 
 def settings() -> Settings:

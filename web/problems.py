@@ -26,6 +26,8 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.Forbidden: 403,
     errors.InvalidInput: 422,
     errors.TooLarge: 413,
+    errors.UnsupportedType: 415,
+    errors.EvidenceLocked: 409,
     errors.AlreadyExists: 409,
     errors.InvalidDiagram: 422,
     errors.TaskNotReady: 409,

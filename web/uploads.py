@@ -1,4 +1,4 @@
-"""Upload routes that read a workbook: their own body cap, and their parse with no transaction open."""
+"""Upload routes with their own body cap: a workbook (parsed with no transaction open), an evidence file."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from web import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "rectiflow_workbook_body"
+_EVIDENCE = "rectiflow_evidence_body"
+# Room for a multipart body's boundaries, part headers and small fields around the one file.
+MULTIPART_SLACK = 64 * 1024
 
 
 def workbook_body(view: F) -> F:
@@ -22,19 +25,30 @@ def workbook_body(view: F) -> F:
     return view
 
 
-def _too_large(limit: int) -> TooLarge:
-    message = f"文件过大 Too large: the upload is over {limit:,} bytes (RECTIFLOW_IMPORT_MAX_BYTES)"
+def evidence_body(view: F) -> F:
+    """Mark a route taking one evidence file, as large as ``RECTIFLOW_EVIDENCE_MAX_FILE_BYTES``."""
+    setattr(view, _EVIDENCE, True)
+    return view
+
+
+def _too_large(limit: int, variable: str) -> TooLarge:
+    message = f"文件过大 Too large: the upload is over {limit:,} bytes ({variable})"
     return TooLarge(message, errors=[{"field": "file", "message": message}])
 
 
 def _body_cap() -> None:
     """Set before any hook reads the body (the pages' CSRF check reads the form)."""
-    if not db.route_marked(_MARK):
+    if db.route_marked(_MARK):
+        limit, variable = db.settings().imports.max_bytes, "RECTIFLOW_IMPORT_MAX_BYTES"
+        request.max_content_length = limit
+    elif db.route_marked(_EVIDENCE):
+        limit, variable = db.settings().evidence.max_file_bytes, "RECTIFLOW_EVIDENCE_MAX_FILE_BYTES"
+        request.max_content_length = limit + MULTIPART_SLACK
+    else:
         return
-    limit = db.settings().imports.max_bytes
-    request.max_content_length = limit
-    if request.content_length is not None and request.content_length > limit:
-        raise _too_large(limit)
+    # A declared length over the cap is refused before a byte is read (werkzeug's parser stops the rest).
+    if request.content_length is not None and request.content_length > (request.max_content_length or limit):
+        raise _too_large(limit, variable)
 
 
 def init_app(app: Flask) -> None:

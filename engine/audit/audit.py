@@ -7,7 +7,8 @@ after editing it. Each item's first event is linked into one global chain of ``A
 so deleting a whole item shows; each item row carries a ``history_seal``, an HMAC over its last
 event (seq, hash) and its status and version, kept current in the transaction that changes them
 (``engine.audit.history``), so removing the latest events, or the item's status moving without an
-event, shows too.
+event, shows too. Given the file store, it also checks that every evidence file's stored bytes
+still hash to the SHA-256 its row (and its upload's event) names: a file swapped or missing shows.
 
 ``verify`` walks item by item, a page of items and a stream of their events at a time, so its
 memory does not grow with the history; a malformed row (not JSON, NULLs, wrong types) is a
@@ -30,7 +31,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.audit import keys
-from engine.store.models import AuditAnchor, HistoryEvent, HistoryPrune, Item
+from engine.evidence.storage import FileStore
+from engine.store.models import Attachment, AuditAnchor, HistoryEvent, HistoryPrune, Item
 
 GENESIS = "0" * 64
 PAGE = 500
@@ -138,6 +140,7 @@ class Report:
 
     checked: int = 0
     problems: list[dict[str, Any]] = field(default_factory=list)
+    files_checked: int = 0
     problem_count: int = 0
 
     @property
@@ -294,12 +297,33 @@ def _walk_anchors(session: Session, key: bytes, report: Report) -> None:
         prev = link_hash
 
 
-def verify(session: Session) -> Report:
-    """Every chain, the global chain and every item's seal, in memory that does not grow with the history."""
+def _walk_files(session: Session, files: FileStore, report: Report) -> None:
+    """Every evidence file, removed ones too, against its SHA-256; the same bytes are read once."""
+    found: dict[str, str | None] = {}
+    query = select(Attachment.id, Attachment.item_id, Attachment.sha256, Attachment.filename).order_by(Attachment.id)
+    for attachment_id, item_id, sha256, filename in session.execute(query.execution_options(yield_per=1000)):
+        report.files_checked += 1
+        if sha256 not in found:
+            try:
+                found[sha256] = files.digest(sha256)
+            except ValueError:  # not a SHA-256 at all: the row was altered
+                found[sha256] = ""
+        named = f"evidence file {attachment_id} {filename!r} (sha256 {str(sha256)[:12]}…)"
+        if found[sha256] is None:
+            report.problem(item_id, None, f"{named} is missing from the file store")
+        elif found[sha256] != sha256:
+            report.problem(item_id, None, f"{named}: the stored bytes do not match it (swapped or altered)")
+
+
+def verify(session: Session, files: FileStore | None = None) -> Report:
+    """Every chain, the global chain and every item's seal, in memory that does not grow with the history;
+    with ``files``, every evidence file's bytes too (the product's callers always pass it)."""
     key = keys.of(session)
     report = Report()
     _walk_anchors(session, key, report)
     _walk_items(session, key, report)
+    if files is not None:
+        _walk_files(session, files, report)
     return report
 
 

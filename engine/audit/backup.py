@@ -3,7 +3,9 @@
 The file is gzip-compressed JSON lines. Line 1 is the header: ``format``, ``format_version``,
 ``schema_revision`` (the Alembic revision of the database it came from), ``exported_at`` and, for
 each table in foreign-key order, its exported ``columns`` and ``rows`` count. Every further line is
-one row, ``[table, [value, ...]]`` in the header's column order. Timestamps are aware UTC ISO
+one row, ``[table, [value, ...]]`` in the header's column order. After the rows come the evidence
+files (``engine.audit.backup_files``: header ``files``, ``{"count", "bytes"}``), each checked
+against its SHA-256 when restored; a backup is therefore as large as the files it holds. Timestamps are aware UTC ISO
 strings, dates ISO dates, JSON columns JSON, so values come back the same on SQLite and PostgreSQL.
 
 Tables come from the ORM metadata, so a new table is backed up without anyone remembering to; only
@@ -41,14 +43,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.audit import audit
+from engine.audit import audit, backup_files
+from engine.evidence.storage import FileStore
 from engine.store import migrate
 from engine.store.db import Base, make_session_factory, snapshot, transaction
 from engine.store.errors import BackupRefused
 from engine.store.models import UtcDateTime, utcnow
 
 FORMAT = "rectiflow-backup"
-FORMAT_VERSION = 1
+# 2: evidence files follow the rows.
+FORMAT_VERSION = 2
 BATCH = 1000
 
 # The audit key is never in the database, so never in a backup. Other secrets never leave the database.
@@ -92,20 +96,21 @@ class Summary:
     counts: dict[str, int]
 
 
-def export(engine: Engine, path: Path) -> Summary:
-    """Write the whole database, as one consistent state, to ``path`` (replaced only once complete)."""
+def export(engine: Engine, path: Path, files: FileStore | None = None) -> Summary:
+    """Write the whole database, as one consistent state, and the evidence files in ``files`` to ``path``
+    (replaced only once complete). ``files`` may be left out only while there are no evidence files."""
     partial = path.with_name(path.name + ".partial")
     # Level 6 (zlib's default) rather than gzip's 9: far less time for a slightly larger file.
     try:
         with snapshot(engine) as connection, gzip.open(partial, "wt", encoding="utf-8", compresslevel=6) as out:
-            summary = _write(connection, out)
+            summary = _write(connection, out, files)
         os.replace(partial, path)
     finally:
         partial.unlink(missing_ok=True)
     return summary
 
 
-def _write(connection: Connection, out: IO[str]) -> Summary:
+def _write(connection: Connection, out: IO[str], files: FileStore | None) -> Summary:
     revision = migrate.current(connection)
     if revision != migrate.head():
         raise BackupRefused(
@@ -119,6 +124,7 @@ def _write(connection: Connection, out: IO[str]) -> Summary:
         "schema_revision": revision,
         "exported_at": utcnow().isoformat(),
         "tables": {t.name: {"columns": [c.name for c in columns(t)], "rows": counts[t.name]} for t in tables()},
+        "files": backup_files.count(connection),
     }
     out.write(_line(header))
     for table in tables():
@@ -128,6 +134,7 @@ def _write(connection: Connection, out: IO[str]) -> Summary:
         for row in connection.execution_options(yield_per=BATCH).execute(query):
             values = [None if value is None else encode(value) for encode, value in zip(encoders, row, strict=True)]
             out.write(_line([table.name, values]))
+    backup_files.write(connection, files, out, _line)
     return Summary(revision, counts)
 
 
@@ -141,12 +148,13 @@ class Restored:
     verified: audit.Report
 
 
-def restore(engine: Engine, path: Path, audit_key: bytes) -> Restored:
+def restore(engine: Engine, path: Path, audit_key: bytes, files: FileStore | None = None) -> Restored:
     """Restore a backup into an empty database (migrated to the newest schema first): all or nothing.
 
     Refused, with nothing written, when the database holds any row, when the file is not a backup
     this code can read, or when the restored history does not verify under ``audit_key`` (which must
-    be the key of the instance that exported it: the key is never in the backup).
+    be the key of the instance that exported it: the key is never in the backup). Its evidence files go to
+    ``files``, each only once it hashes to its name; every attachment's bytes are verified there after.
     """
     try:
         with gzip.open(path, "rt", encoding="utf-8") as lines:
@@ -155,9 +163,9 @@ def restore(engine: Engine, path: Path, audit_key: bytes) -> Restored:
             migrate.upgrade(engine, audit_key)
             with transaction(make_session_factory(engine, audit_key)) as session:
                 _require_empty(session)
-                counts = _insert(session, header, lines)
+                counts = _insert(session, header, lines, backup_files.Sink(files))
                 _restart_sequences(session)
-                report = audit.verify(session)
+                report = audit.verify(session, files)
                 _require_verified(report)
     # ValueError: not JSON, not UTF-8, or a value that is not what its column holds.
     except (OSError, EOFError, ValueError) as exc:
@@ -190,6 +198,8 @@ def _header(line: str) -> dict[str, Any]:
     expected = {table.name: [c.name for c in columns(table)] for table in tables()}
     if {name: spec.get("columns") for name, spec in header.get("tables", {}).items()} != expected:
         raise BackupRefused("备份的表或列与数据库结构不符 The backup's tables or columns differ from the schema")
+    if not isinstance(header.get("files"), dict) or not isinstance(header["files"].get("count"), int):
+        raise BackupRefused("备份缺少文件清单 The backup's header does not count its files")
     return header
 
 
@@ -232,14 +242,20 @@ class _Target:
         return dict(zip(self.keys, decoded, strict=True))
 
 
-def _insert(session: Session, header: dict[str, Any], lines: Iterator[str]) -> dict[str, int]:
-    """Insert every row, ids kept, in the file's order (parents first), a batch at a time."""
+def _insert(session: Session, header: dict[str, Any], lines: Iterator[str], sink: backup_files.Sink) -> dict[str, int]:
+    """Insert every row, ids kept, in the file's order (parents first), a batch at a time; files to ``sink``."""
     targets = {table.name: _Target.of(table) for table in tables()}
     counts = dict.fromkeys(targets, 0)
     batch: list[dict[str, Any]] = []
     current: _Target | None = None
     for line in lines:
-        name, values = json.loads(line)
+        name, *rest = json.loads(line)
+        if name == backup_files.FILE_LINE:
+            sink.add(rest)
+            continue
+        if len(rest) != 1 or not isinstance(rest[0], list):
+            raise BackupRefused(f"备份行不符 A line of {name!r} is not a row")
+        values = rest[0]
         if name not in targets:
             raise BackupRefused(f"备份含有未知的表 The backup holds rows of an unknown table {name!r}")
         if current is None or name != current.table.name or len(batch) == BATCH:
@@ -248,9 +264,12 @@ def _insert(session: Session, header: dict[str, Any], lines: Iterator[str]) -> d
         batch.append(current.row(values))
         counts[name] += 1
     _flush(session, current, batch)
+    sink.finish()
     expected = {name: spec["rows"] for name, spec in header["tables"].items()}
     if counts != expected:
         raise BackupRefused(f"备份不完整 The backup's rows do not add up to its header: {counts} != {expected}")
+    if sink.stored != header["files"]["count"]:
+        raise BackupRefused(f"备份不完整 The backup holds {sink.stored} files, its header {header['files']['count']}")
     return counts
 
 

@@ -125,3 +125,14 @@ def require_progress_reporter(session: Session, user_id: int, item: Item) -> Use
     if in_unit and user.roles & {Role.MANAGER, Role.MEMBER}:
         return user
     raise Forbidden("只有责任人和参与单位可以报送进展 Only the owner and the units taking part report progress")
+
+
+# Who adds evidence files to an item they may see: the people who work items. An auditor reads and
+# downloads them but adds none; a designer (diagrams) and a worker (a program) add none either.
+EVIDENCE_UPLOADERS = frozenset({Role.REPORTER, Role.MANAGER, Role.MEMBER, Role.APPROVER, Role.ADMIN})
+
+
+def require_evidence_uploader(user: User) -> None:
+    """The one rule for adding evidence; which items (those the user may see) is the caller's check."""
+    if not user.roles & EVIDENCE_UPLOADERS:
+        raise Forbidden("您无权上传佐证材料 You may not add evidence files (auditors read them only)")

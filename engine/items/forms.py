@@ -1,8 +1,10 @@
 """Task forms: JSON Schema files beside the diagram, validated before the engine sees the data.
 
-Three formats tie a field to the product's people and units, checked against the item at hand:
+Four formats tie a field to the product's people, units and files, checked against the item at hand:
 ``username`` (an active user), ``department-member`` (an active user of the item's responsible
-department) and ``item-unit`` (the code of a unit taking part in the item).
+department), ``item-unit`` (the code of a unit taking part in the item) and ``attachment`` (the id
+of an evidence file of the item, not removed). A form asks for files with
+``{"type": "array", "items": {"type": "integer", "format": "attachment"}, "minItems": 1}``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.store.errors import InvalidInput
-from engine.store.models import Department, Item, ItemUnit, User
+from engine.store.models import Attachment, Department, Item, ItemUnit, User
 from engine.store.text import bilingual, unstorable
 
 # A task without a form accepts no fields at all.
@@ -80,6 +82,15 @@ def _format_checker(session: Session, item: Item) -> FormatChecker:
             return True
         user = active_user(value)
         return user is not None and user.department_id == item.department_id
+
+    @checker.checks("attachment")
+    def _is_attachment(value: object) -> bool:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return True
+        live = select(Attachment.id).where(
+            Attachment.id == value, Attachment.item_id == item.id, Attachment.removed_at.is_(None)
+        )
+        return session.scalar(live) is not None
 
     return checker
 
@@ -189,6 +200,8 @@ def _message(error: ValidationError, item: Item, schema: dict[str, Any], field: 
         return f"不是责任单位 {item.department.name} 的人员 {error.instance!r} is not a member of the responsible unit"
     if error.validator == "format" and error.validator_value == "item-unit":
         return f"不是本事项的单位 {error.instance!r} is not a unit of this item"
+    if error.validator == "format" and error.validator_value == "attachment":
+        return f"不是本事项的有效附件 {error.instance!r} is not a file of this item (or it was removed)"
     if error.validator == "format" and error.validator_value == "username":
         return f"用户不存在 Unknown user {error.instance!r}"
     zh_title, en_title = _title(schema, field.split(".")[1:])

@@ -150,6 +150,41 @@ class ImportLimits:
         return cls(**given)
 
 
+@dataclass(frozen=True)
+class EvidenceSettings:
+    """Evidence files (佐证材料, ``engine.evidence``): where their bytes live and how many may come.
+
+    - ``RECTIFLOW_STORAGE_URL``: unset: the local folder ``<instance>/files``; ``file:///abs/path``: another
+      local folder; ``s3://bucket/prefix``: an S3-compatible object store (needs ``pip install 'rectiflow[s3]'``;
+      credentials and region from the standard ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
+      ``AWS_DEFAULT_REGION``, read by boto3 itself).
+    - ``RECTIFLOW_S3_ENDPOINT_URL``: the store's address when it is not Amazon S3 (MinIO, Ceph, an OSS...).
+    - ``RECTIFLOW_EVIDENCE_MAX_FILE_BYTES``: largest file (default 20 MB); the body cap of the upload route is
+      raised to this (plus room for the form's parts), whatever ``RECTIFLOW_MAX_UPLOAD_BYTES`` says.
+    - ``RECTIFLOW_EVIDENCE_MAX_ITEM_BYTES``: all of an item's files together (default 200 MB).
+    - ``RECTIFLOW_EVIDENCE_MAX_FILES``: files per item (default 50). Removed files count for neither limit.
+    """
+
+    storage_url: str = ""
+    s3_endpoint_url: str | None = None
+    max_file_bytes: int = 20 * 1024 * 1024
+    max_item_bytes: int = 200 * 1024 * 1024
+    max_files: int = 50
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> EvidenceSettings:
+        url = env.get("RECTIFLOW_STORAGE_URL", "").strip()
+        if url and not url.startswith(("s3://", "file:///")):
+            raise ValueError(f"RECTIFLOW_STORAGE_URL must be s3://bucket/prefix or file:///path, not {url!r}")
+        limits = {
+            name: _positive(env, f"RECTIFLOW_EVIDENCE_{name.upper()}")
+            for name in ("max_file_bytes", "max_item_bytes", "max_files")
+            if env.get(f"RECTIFLOW_EVIDENCE_{name.upper()}", "").strip()
+        }
+        endpoint = env.get("RECTIFLOW_S3_ENDPOINT_URL", "").strip() or None
+        return cls(storage_url=url, s3_endpoint_url=endpoint, **limits)
+
+
 def _positive(env: Mapping[str, str], name: str) -> int:
     value = env[name].strip().replace("_", "")
     if not value.isdigit() or int(value) < 1:
@@ -206,6 +241,8 @@ class Settings:
     - ``RECTIFLOW_PROCESSES_PATH``: the bundled diagrams and their forms (default ``processes/``).
     - ``RECTIFLOW_MAX_UPLOAD_BYTES``: largest request body accepted (default 5 MB).
     - ``RECTIFLOW_IMPORT_*``: how big a ledger workbook may be, see ``ImportLimits``.
+    - ``RECTIFLOW_STORAGE_URL``, ``RECTIFLOW_S3_ENDPOINT_URL``, ``RECTIFLOW_EVIDENCE_*``: evidence files, see
+      ``EvidenceSettings``.
     - ``RECTIFLOW_TIMEZONE``: the office's time zone, for deadlines and report periods (default Asia/Shanghai).
     - ``RECTIFLOW_SMTP_*``: notification e-mail, see ``MailSettings`` (``mail`` is None: no e-mail).
     - ``RECTIFLOW_HISTORY_RETENTION_DAYS``: how long the history of a *closed* item is kept; unset or
@@ -244,6 +281,7 @@ class Settings:
     processes_path: Path = BUNDLED_PROCESSES
     max_upload_bytes: int = 5 * 1024 * 1024
     imports: ImportLimits = ImportLimits()
+    evidence: EvidenceSettings = EvidenceSettings()
     timezone: str = "Asia/Shanghai"
     mail: MailSettings | None = None
     history_retention_days: int | None = None
@@ -270,6 +308,7 @@ class Settings:
             processes_path=Path(env.get("RECTIFLOW_PROCESSES_PATH", str(BUNDLED_PROCESSES))),
             max_upload_bytes=int(env.get("RECTIFLOW_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
             imports=ImportLimits.from_env(env),
+            evidence=EvidenceSettings.from_env(env),
             timezone=env.get("RECTIFLOW_TIMEZONE", "Asia/Shanghai"),
             mail=MailSettings.from_env(env),
             history_retention_days=_retention_days(env.get("RECTIFLOW_HISTORY_RETENTION_DAYS", "")),

@@ -37,6 +37,14 @@ class TooLarge(RectiflowError):
     """文件太大 The upload is larger than this service reads."""
 
 
+class UnsupportedType(RectiflowError):
+    """不支持的文件类型 This kind of file is not accepted."""
+
+
+class EvidenceLocked(RectiflowError):
+    """佐证材料已锁定 The evidence can no longer be removed: its task or its item is finished."""
+
+
 class AlreadyExists(RectiflowError):
     """已存在 That already exists."""
 

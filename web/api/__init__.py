@@ -11,6 +11,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.wrappers import Response
 
 from web.api import (
+    attachments,
     audit,
     auth,
     decisions,
@@ -124,6 +125,7 @@ def init_api(app: Flask) -> None:
                 messages,
                 external_tasks,
                 webhooks,
+                attachments,
             )
         ),
         auth.login_blp,

@@ -23,7 +23,7 @@ blp = Blueprint("audit", __name__, url_prefix="/audit", description="审计 Audi
 @blp.response(200, AuditReportSchema)
 @blp.problems(403)
 def verify() -> dict[str, Any]:
-    report = audit.verify(db.session())
+    report = audit.verify(db.session(), db.files())
     return {
         "ok": report.ok,
         "checked": report.checked,

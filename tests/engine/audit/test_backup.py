@@ -247,7 +247,7 @@ def a_column_more(header: dict[str, Any], body: Lines) -> None:
     [
         (newer_revision, "schema revision 9999 is newer than this Rectiflow knows"),
         (older_revision, "older schema revision 0001"),
-        (next_format_version, "Backup format version 2"),
+        (next_format_version, f"Backup format version {backup.FORMAT_VERSION + 1}"),
         (another_format, "not a Rectiflow backup"),
         (a_column_more, "tables or columns differ"),
     ],
