@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
-from werkzeug.wsgi import wrap_file
+from flask import Response
 
 from engine.evidence import attachments
-from engine.evidence.storage import FileStore
+from engine.evidence.storage import FileStore, chunks
 from engine.store.errors import NotFound
 from engine.store.models import Attachment
 from web import db
@@ -72,8 +71,8 @@ def _stream(store: FileStore, found: Attachment) -> Any:
 def download(attachment_id: int) -> Response:
     """The file as uploaded, always as a download (never shown inline), of the type its content was found to be."""
     found = attachments.readable(db.session(), current_user(), attachment_id)
-    body = wrap_file(request.environ, _stream(db.files(), found))
-    response = Response(body, mimetype=found.media_type, direct_passthrough=True)
+    # Streamed a chunk at a time and closed at the end, from a local file or an object store alike.
+    response = Response(chunks(_stream(db.files(), found)), mimetype=found.media_type)
     response.headers["Content-Disposition"] = disposition(found.filename)
     response.headers["Content-Length"] = str(found.size)
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -23,7 +23,7 @@ from engine.evidence import names
         ('what?<is>"this".pdf', "what__is__this_.pdf"),
         ("CON.txt", "_CON.txt"),
         ("report. . .", "report"),
-        ("=SUM(1+1)\"x\".txt", "=SUM(1+1)_x_.txt"),
+        ('=SUM(1+1)"x".txt', "=SUM(1+1)_x_.txt"),
     ],
 )
 def test_a_name_is_made_safe(given: str, kept: str) -> None:
