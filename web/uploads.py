@@ -14,11 +14,18 @@ from web import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "rectiflow_workbook_body"
+_INTAKE = "rectiflow_intake_body"
 
 
 def workbook_body(view: F) -> F:
     """Mark a route whose request body may be as large as ``RECTIFLOW_IMPORT_MAX_BYTES``."""
     setattr(view, _MARK, True)
+    return view
+
+
+def intake_body(view: F) -> F:
+    """Mark a public form's route: its body may be no larger than ``RECTIFLOW_INTAKE_MAX_BYTES``."""
+    setattr(view, _INTAKE, True)
     return view
 
 
@@ -29,6 +36,12 @@ def _too_large(limit: int) -> TooLarge:
 
 def _body_cap() -> None:
     """Set before any hook reads the body (the pages' CSRF check reads the form)."""
+    if db.route_marked(_INTAKE):
+        limit = db.settings().intake_max_bytes
+        request.max_content_length = limit
+        if request.content_length is not None and request.content_length > limit:
+            message = f"内容过长 Too large: over {limit:,} bytes (RECTIFLOW_INTAKE_MAX_BYTES)"
+            raise TooLarge(message, errors=[{"field": "body", "message": message}])
     if not db.route_marked(_MARK):
         return
     limit = db.settings().imports.max_bytes
