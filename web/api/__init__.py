@@ -68,7 +68,12 @@ MEANING = {
 }
 HEADERS = {
     401: {"WWW-Authenticate": {"description": '`Bearer realm="rectiflow"`', "schema": {"type": "string"}}},
-    429: {"Retry-After": {"description": "seconds until a login (or a public submission) may be tried again", "schema": {"type": "integer"}}},
+    429: {
+        "Retry-After": {
+            "description": "seconds until a login (or a public submission) may be tried again",
+            "schema": {"type": "integer"},
+        }
+    },
 }
 
 

@@ -119,3 +119,19 @@ class PublicStatusSchema(Schema):
     status = fields.String(metadata={"description": "new, accepted, merged or declined"})
     item_status = fields.String(allow_none=True)
     item_status_label = fields.String(allow_none=True)
+
+
+class SourceFiguresSchema(Schema):
+    source = fields.String(metadata={"description": "问题来源 (empty in the total)"})
+    raised = fields.Integer(metadata={"description": "submissions raised in the period"})
+    became_items = fields.Integer(metadata={"description": "of those, accepted or merged into items by now"})
+    median_days_to_triage = fields.Float(allow_none=True, metadata={"description": "null when none is triaged"})
+
+
+class IntakeReportSchema(Schema):
+    period = fields.Function(lambda report: report.period.code)
+    start = fields.Function(lambda report: report.period.start.isoformat())
+    end = fields.Function(lambda report: report.period.end.isoformat())
+    unit = fields.Nested(DepartmentRefSchema, allow_none=True)
+    sources = fields.List(fields.Nested(SourceFiguresSchema))
+    total = fields.Nested(SourceFiguresSchema)
