@@ -37,6 +37,7 @@ STATUS: dict[type[errors.RectiflowError], int] = {
     errors.StaleVersion: 412,
     errors.MessageUncorrelated: 409,
     errors.StateTooLarge: 422,
+    errors.TooManySubmissions: 429,
 }
 
 PROBLEM_JSON = "application/problem+json"
@@ -104,6 +105,8 @@ def _domain(exc: errors.RectiflowError) -> Response:
         detail = {"name": exc.name, "variables": exc.variables, "reason": exc.detail}
         trail.record_apart("message.undelivered", exc.target, actor=actor, **detail)
     response = problem(status, HTTP_STATUS_CODES[status], exc.detail, exc.errors)
+    if isinstance(exc, errors.TooManySubmissions):
+        response.headers["Retry-After"] = str(exc.retry_after)
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="rectiflow"'
     return response

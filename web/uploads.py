@@ -15,6 +15,7 @@ from web import db
 F = TypeVar("F", bound=Callable[..., Any])
 _MARK = "rectiflow_workbook_body"
 _EVIDENCE = "rectiflow_evidence_body"
+_INTAKE = "rectiflow_intake_body"
 # Room for a multipart body's boundaries, part headers and small fields around the one file.
 MULTIPART_SLACK = 64 * 1024
 
@@ -31,24 +32,34 @@ def evidence_body(view: F) -> F:
     return view
 
 
-def _too_large(limit: int, variable: str) -> TooLarge:
-    message = f"文件过大 Too large: the upload is over {limit:,} bytes ({variable})"
-    return TooLarge(message, errors=[{"field": "file", "message": message}])
+def intake_body(view: F) -> F:
+    """Mark a public form's route: its body may be no larger than ``RECTIFLOW_INTAKE_MAX_BYTES``."""
+    setattr(view, _INTAKE, True)
+    return view
+
+
+def _too_large(limit: int, variable: str, field: str) -> TooLarge:
+    what = "文件过大 Too large: the upload" if field == "file" else "内容过长 Too large: the request"
+    message = f"{what} is over {limit:,} bytes ({variable})"
+    return TooLarge(message, errors=[{"field": field, "message": message}])
 
 
 def _body_cap() -> None:
     """Set before any hook reads the body (the pages' CSRF check reads the form)."""
     if db.route_marked(_MARK):
-        limit, variable = db.settings().imports.max_bytes, "RECTIFLOW_IMPORT_MAX_BYTES"
+        limit, variable, field = db.settings().imports.max_bytes, "RECTIFLOW_IMPORT_MAX_BYTES", "file"
         request.max_content_length = limit
     elif db.route_marked(_EVIDENCE):
-        limit, variable = db.settings().evidence.max_file_bytes, "RECTIFLOW_EVIDENCE_MAX_FILE_BYTES"
+        limit, variable, field = db.settings().evidence.max_file_bytes, "RECTIFLOW_EVIDENCE_MAX_FILE_BYTES", "file"
         request.max_content_length = limit + MULTIPART_SLACK
+    elif db.route_marked(_INTAKE):
+        limit, variable, field = db.settings().intake_max_bytes, "RECTIFLOW_INTAKE_MAX_BYTES", "body"
+        request.max_content_length = limit
     else:
         return
     # A declared length over the cap is refused before a byte is read (werkzeug's parser stops the rest).
     if request.content_length is not None and request.content_length > (request.max_content_length or limit):
-        raise _too_large(limit, variable)
+        raise _too_large(limit, variable, field)
 
 
 def init_app(app: Flask) -> None:

@@ -16,6 +16,38 @@ def require_reporter(user: User) -> None:
         raise Forbidden("只有填报人可以登记问题 Only reporters may raise items")
 
 
+def require_raiser(user: User, department_id: int, from_submission: bool) -> None:
+    """Reporters raise any item; a unit's manager raises one for their own unit when accepting a submission."""
+    if Role.REPORTER in user.roles:
+        return
+    if from_submission and Role.MANAGER in user.roles and user.department_id == department_id:
+        return
+    raise Forbidden("只有填报人可以登记问题 Only reporters may raise items")
+
+
+# 受理反映: the office that keeps the problem list is its reporters (they raise items); a unit's managers
+# triage what concerns their unit.
+def may_triage(user: User, department_id: int) -> bool:
+    if Role.REPORTER in user.roles:
+        return True
+    return Role.MANAGER in user.roles and user.department_id == department_id
+
+
+def require_triager(user: User, department_id: int | None = None) -> None:
+    """The office (reporters) triages every submission; a unit's managers those about their unit.
+
+    ``department_id`` None: the queue itself, which the office and any manager may open.
+    """
+    allowed = (
+        bool(user.roles & {Role.REPORTER, Role.MANAGER}) if department_id is None else may_triage(user, department_id)
+    )
+    if not allowed:
+        raise Forbidden(
+            "只有办公室（填报人）和所涉单位负责人可以处理反映 "
+            "Only the office (reporters) and the managers of the unit concerned triage submissions"
+        )
+
+
 def require_designer(user: User) -> None:
     """Designers deploy diagrams."""
     if Role.DESIGNER not in user.roles:

@@ -16,7 +16,8 @@ from engine.store.errors import AlreadyExists, InvalidInput, NotFound
 from engine.store.models import Source, User
 from engine.store.text import unstorable
 
-DEFAULTS = ("自查", "走访调研", "群众反映", "上级督查", "巡察", "审计", "其他")
+# 献一策: staff suggestions (我为…献一策), a source of the intake channel (``engine.intake``).
+DEFAULTS = ("自查", "走访调研", "群众反映", "献一策", "上级督查", "巡察", "审计", "其他")
 MAX_NAME = 50
 
 

@@ -89,6 +89,8 @@ class NewItem:
     # None: the joint-task diagram when there are co-units, else the default lifecycle.
     process: str | None = None
     business_key: str | None = None
+    # The intake submission this item is accepted from (``engine.intake``): its created event names it.
+    submission: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,13 +144,15 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
 
     ``message``: the message its process's start event waits for (``engine.items.messages.start``).
     """
-    permissions.require_reporter(actor)
+    if new.submission is None:
+        permissions.require_reporter(actor)
     if new.ongoing and new.deadline is not None:
         raise _field_error("deadline", "长期坚持的事项没有整改时限 An ongoing item has no deadline")
     sources.require_active(session, new.source)
     severity.require_known(new.severity)
     units = _units(session, new)
     department = units[0]
+    permissions.require_raiser(actor, department.id, from_submission=new.submission is not None)
     definition = _definition(session, new, message)
     item = Item(
         title=new.title,
@@ -209,6 +213,7 @@ def create_item(session: Session, actor: User, new: NewItem, timezone: str, mess
             "co_departments": codes[1:],
             "process": {"key": definition.key, "version": definition.version},
             **({"message": message.name, "business_key": new.business_key} if message else {}),
+            **({"submission": new.submission} if new.submission is not None else {}),
         },
     )
     _record_run(session, item, definition, run)

@@ -269,6 +269,10 @@ class Settings:
       With N, the client address (per-address login limit, admin log), scheme and host are taken from
       the last N ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` entries; with 0 those headers are ignored.
       Set it to exactly the number of proxies: more lets a client forge its address.
+    - ``RECTIFLOW_INTAKE_PUBLIC_LIMIT``: submissions one client address may make through the public form
+      (when an administrator opens it) per window (default ``5 per hour``, a `limits` string); counted in
+      the database, so every process on it shares the count.
+    - ``RECTIFLOW_INTAKE_MAX_BYTES``: the largest request body the public form reads (default 65536).
     - ``RECTIFLOW_AUDIT_KEY``: the key (at least 32 characters) the history's hashes are keyed with
       (HMAC-SHA-256). Unset: the key in ``<instance>/audit.key``, made (mode 0600) by ``rectiflow init``.
       It is never in the database nor in ``rectiflow export``: keep a copy apart from the backups (a
@@ -295,6 +299,8 @@ class Settings:
     login_address_limit: str = "30 per minute"
     ratelimit_storage_uri: str = "memory://"
     trusted_proxies: int = 0
+    intake_public_limit: str = "5 per hour"
+    intake_max_bytes: int = 64 * 1024
     audit_key: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -322,5 +328,7 @@ class Settings:
             login_address_limit=env.get("RECTIFLOW_LOGIN_ADDRESS_LIMIT", "30 per minute"),
             ratelimit_storage_uri=env.get("RECTIFLOW_RATELIMIT_STORAGE_URI", "memory://"),
             trusted_proxies=_count(env, "RECTIFLOW_TRUSTED_PROXIES"),
+            intake_public_limit=env.get("RECTIFLOW_INTAKE_PUBLIC_LIMIT", "5 per hour"),
+            intake_max_bytes=int(env.get("RECTIFLOW_INTAKE_MAX_BYTES", str(64 * 1024))),
             audit_key=env.get("RECTIFLOW_AUDIT_KEY") or None,
         )

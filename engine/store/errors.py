@@ -74,6 +74,18 @@ class AlreadyDecided(RectiflowError):
     """已处理 This request was already confirmed or declined."""
 
 
+class AlreadyTriaged(AlreadyDecided):
+    """此反映已处理 This submission was already triaged."""
+
+
+class TooManySubmissions(RectiflowError):
+    """提交过于频繁，请稍后再试 Too many submissions from this address: try again later."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
 class TaskNotReady(RectiflowError):
     """此任务已办结或已取消 This task is no longer ready: it was completed or cancelled."""
 

@@ -582,3 +582,47 @@ class Attachment(Base):
     removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     uploaded_by: Mapped[User | None] = relationship(foreign_keys=[uploaded_by_id], lazy="joined")
+
+
+class Submission(Base):
+    """A problem or suggestion raised through intake (``engine.intake``), and what its triage made of it.
+
+    The text is stored as given (plain text, never rendered as HTML). A public submission keeps no
+    address, only its keyed hash (for the rate limit), and no receipt code, only the code's SHA-256.
+    """
+
+    __tablename__ = "submission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(50), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    contact: Mapped[str | None] = mapped_column(String(200))
+    # None: raised through the public form.
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    raised_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    address_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    receipt_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # new, accepted (into a new item), merged (into an existing one) or declined (with a reason).
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    triaged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    triaged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+
+    department: Mapped[Department] = relationship(lazy="joined")
+    raised_by: Mapped[User | None] = relationship(foreign_keys=[raised_by_id], lazy="joined")
+    triaged_by: Mapped[User | None] = relationship(foreign_keys=[triaged_by_id], lazy="joined")
+    item: Mapped[Item | None] = relationship(lazy="joined")
+
+
+class OfficeSetting(Base):
+    """A switch an administrator sets in the application (not the environment): shared by every web process."""
+
+    __tablename__ = "office_setting"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    changed_by: Mapped[str | None] = mapped_column(String(64))

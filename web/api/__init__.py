@@ -27,6 +27,7 @@ from web.api import (
     processes,
     reports,
     sources,
+    submissions,
     tasks,
     webhooks,
 )
@@ -64,11 +65,16 @@ MEANING = {
     404: "No such resource",
     409: "Conflict with the current state",
     422: "Invalid data; `errors` names each field or BPMN element at fault",
-    429: "Too many failed logins: wait for `Retry-After` seconds",
+    429: "Too many failed logins, or public submissions: wait for `Retry-After` seconds",
 }
 HEADERS = {
     401: {"WWW-Authenticate": {"description": '`Bearer realm="rectiflow"`', "schema": {"type": "string"}}},
-    429: {"Retry-After": {"description": "seconds until a login may be tried again", "schema": {"type": "integer"}}},
+    429: {
+        "Retry-After": {
+            "description": "seconds until a login (or a public submission) may be tried again",
+            "schema": {"type": "integer"},
+        }
+    },
 }
 
 
@@ -122,12 +128,14 @@ def init_api(app: Flask) -> None:
                 audit,
                 incidents,
                 sources,
+                submissions,
                 messages,
                 external_tasks,
                 webhooks,
                 attachments,
             )
         ),
+        submissions.public_blp,
         auth.login_blp,
         auth.blp,
         people.users_blp,

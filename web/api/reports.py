@@ -12,10 +12,12 @@ from flask import Response
 from marshmallow import Schema, ValidationError
 
 from engine.identity import permissions
+from engine.intake import figures
 from engine.reports import report_xlsx, reports
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
+from web.api.intake_schemas import IntakeReportSchema
 from web.api.language import requested_language
 from web.api.schemas import FiguresReportSchema, Text, WeekPlanSchema
 from web.auth import check_first, current_user
@@ -126,3 +128,28 @@ def week(query: dict[str, Any]) -> reports.Report | reports.WeekPlan:
 @blp.problems(403)
 def week_xlsx(query: dict[str, Any]) -> Response:
     return _xlsx(query["week"], query)
+
+
+def _sources(period: reports.Period, query: dict[str, Any]) -> figures.IntakeReport:
+    session = db.session()
+    return figures.report(session, period, db.settings().timezone, reports.scope(session, query.get("unit")))
+
+
+@blp.route("/sources/dispatch", methods=["GET"])
+@check_first(permissions.require_report_reader)
+@blp.arguments(DispatchQuerySchema, location="query")
+@blp.response(
+    200, IntakeReportSchema, description="反映 per 问题来源 in a 旬: raised, became items, median days to triage"
+)
+@blp.problems(403)
+def sources_dispatch(query: dict[str, Any]) -> figures.IntakeReport:
+    return _sources(query["period"], query)
+
+
+@blp.route("/sources/monthly", methods=["GET"])
+@check_first(permissions.require_report_reader)
+@blp.arguments(MonthlyQuerySchema, location="query")
+@blp.response(200, IntakeReportSchema, description="反映 per 问题来源 in a month: raised, became items, median days")
+@blp.problems(403)
+def sources_monthly(query: dict[str, Any]) -> figures.IntakeReport:
+    return _sources(query["month"], query)

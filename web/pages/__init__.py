@@ -27,6 +27,7 @@ from web.pages import (
     decision_tables,
     designer,
     inbox,
+    intake,
     item,
     ledger,
     migrations,
@@ -43,6 +44,7 @@ NAV_ROLES = {
     "admin.people": {Role.ADMIN},
     "report_pages.index": permissions.REPORT_READERS,
     "auditor.history": {Role.AUDITOR},
+    "intake.queue": {Role.REPORTER, Role.MANAGER},
 }
 
 
@@ -102,5 +104,7 @@ def init_pages(app: Flask) -> None:
         admin,
         notifications,
         audit,
+        intake,
     ):
         app.register_blueprint(module.bp)
+    app.register_blueprint(intake.public_bp)

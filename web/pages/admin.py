@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from engine.identity import administration, identity, permissions
 from engine.identity.identity import Role
+from engine.intake import public
 from engine.items import sources
 from web import db
 from web.pages.base import me, require_login
@@ -38,12 +39,21 @@ def _page(editing: str | None = None) -> str:
         editing=user,
         tokens=identity.tokens_of(session, user) if user else [],
         sources=sources.listed(session),
+        public_intake=public.enabled(session),
     )
 
 
 @bp.get("")
 def people() -> str:
     return _page(request.args.get("user"))
+
+
+@bp.post("/public-intake")
+def switch_public_intake() -> Response:
+    """公众反映渠道: open or close the public form (in the admin log as ``intake.public``)."""
+    on = public.set_enabled(db.session(), me(), request.form.get("enabled") == "on", request.remote_addr)
+    flash(_("公众反映渠道已开放") if on else _("公众反映渠道已关闭"))
+    return redirect(url_for(".people"))
 
 
 @bp.post("/departments")

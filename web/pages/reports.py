@@ -15,6 +15,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from engine.identity import identity, permissions
+from engine.intake import figures
 from engine.reports import report_xlsx, reports
 from engine.store.errors import InvalidInput
 from web import db
@@ -97,6 +98,9 @@ def _page(kind: str, choice: Choice) -> str:
         figure_values=report_xlsx.figure_values,
         total=report_xlsx.say(report_xlsx.TOTAL, language),
         departments=identity.departments(db.session()),
+        intake=None
+        if kind == "week"
+        else figures.report(db.session(), choice.period, db.settings().timezone, choice.unit),
     )
 
 

@@ -1,0 +1,177 @@
+"""反映 Intake: raise (signed in, or the public form when open), triage, one's own, the public receipt."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import limits
+from flask import request
+
+from engine.identity import permissions
+from engine.intake import public, submissions, triage
+from engine.store.models import Submission, User
+from web import db
+from web.api.blueprint import Blueprint
+from web.api.intake_schemas import (
+    AcceptSchema,
+    DeclineSchema,
+    MergeSchema,
+    PublicFormSchema,
+    PublicStatusSchema,
+    QueueQuerySchema,
+    ReceiptSchema,
+    SubmissionCreateSchema,
+    SubmissionListSchema,
+    SubmissionSchema,
+    TriageListSchema,
+    TriageSubmissionSchema,
+)
+from web.auth import check_first, current_user
+from web.uploads import intake_body
+
+blp = Blueprint("submissions", __name__, url_prefix="/submissions", description="反映 Intake: problems and suggestions")
+public_blp = Blueprint(
+    "public_submissions",
+    __name__,
+    url_prefix="/public/submissions",
+    protected=False,
+    description="公众反映 The public form (no login), when an administrator opens it",
+)
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(SubmissionCreateSchema)
+@blp.response(201, SubmissionSchema)
+@blp.problems(400, 413)
+def raise_submission(body: dict[str, Any]) -> tuple[Submission, int]:
+    """Anyone signed in raises a problem or a suggestion; they follow it under `GET /submissions/mine`."""
+    return submissions.raise_signed_in(db.session(), current_user(), submissions.NewSubmission(**body)), 201
+
+
+def _queue_reader(user: User) -> None:
+    permissions.require_triager(user)
+
+
+@blp.route("", methods=["GET"])
+@check_first(_queue_reader)
+@blp.arguments(QueueQuerySchema, location="query")
+@blp.response(200, TriageListSchema)
+@blp.problems(403)
+def queue(query: dict[str, Any]) -> dict[str, Any]:
+    """待处理反映: the office (reporters) sees every submission, a unit's managers those about their unit."""
+    return {"submissions": submissions.queue(db.session(), current_user(), query["status"])}
+
+
+@blp.route("/mine", methods=["GET"])
+@blp.response(200, SubmissionListSchema)
+@blp.problems()
+def mine() -> dict[str, Any]:
+    """我的反映: what I raised, its outcome, and the status of the item it became (not its history)."""
+    return {"submissions": submissions.mine(db.session(), current_user())}
+
+
+def _triager(user: User, submission_id: int) -> None:
+    submissions.get_for_triage(db.session(), user, submission_id)
+
+
+TRIAGE_PROBLEMS = {409: "Already triaged: a submission is triaged once"}
+
+
+@blp.route("/<int:submission_id>/accept", methods=["POST"])
+@check_first(_triager)
+@blp.arguments(AcceptSchema)
+@blp.response(200, TriageSubmissionSchema)
+@blp.problems(400, 403, 404, 413, described=TRIAGE_PROBLEMS)
+def accept(body: dict[str, Any], submission_id: int) -> Submission:
+    """受理立项: a new item prefilled from the submission (a manager may raise it for their own unit only)."""
+    change = triage.Acceptance(**body)
+    return triage.accept(
+        db.session(), current_user(), submission_id, change, db.settings().timezone, request.remote_addr
+    )
+
+
+@blp.route("/<int:submission_id>/merge", methods=["POST"])
+@check_first(_triager)
+@blp.arguments(MergeSchema)
+@blp.response(200, TriageSubmissionSchema)
+@blp.problems(400, 403, 404, 413, described=TRIAGE_PROBLEMS)
+def merge(body: dict[str, Any], submission_id: int) -> Submission:
+    """并入: the submission joins an open item; the item's history records it."""
+    return triage.merge(db.session(), current_user(), submission_id, body["item"], request.remote_addr)
+
+
+@blp.route("/<int:submission_id>/decline", methods=["POST"])
+@check_first(_triager)
+@blp.arguments(DeclineSchema)
+@blp.response(200, TriageSubmissionSchema)
+@blp.problems(400, 403, 404, 413, described=TRIAGE_PROBLEMS)
+def decline(body: dict[str, Any], submission_id: int) -> Submission:
+    """不予采纳, with a reason the submitter reads."""
+    return triage.decline(db.session(), current_user(), submission_id, body["reason"], request.remote_addr)
+
+
+@blp.route("/public-form", methods=["GET"])
+@blp.response(200, PublicFormSchema)
+@blp.problems()
+def public_form() -> dict[str, bool]:
+    return {"enabled": public.enabled(db.session())}
+
+
+def _admin(user: User) -> None:
+    permissions.require_admin(user)
+
+
+@blp.route("/public-form", methods=["PUT"])
+@check_first(_admin)
+@blp.arguments(PublicFormSchema)
+@blp.response(200, PublicFormSchema)
+@blp.problems(400, 403)
+def set_public_form(body: dict[str, Any]) -> dict[str, bool]:
+    """Open or close the public form (closed by default); in the admin log as `intake.public`."""
+    return {"enabled": public.set_enabled(db.session(), current_user(), body["enabled"], request.remote_addr)}
+
+
+def raise_public(new: submissions.NewSubmission) -> tuple[Submission, str]:
+    """The public form's rules, for the API and the page: open, within the address's limit."""
+    session = db.session()
+    public.require_enabled(session)
+    limit = limits.parse(db.settings().intake_public_limit)
+    hashed = public.address_hash(session, request.remote_addr or "-")
+    public.check_rate(session, hashed, limit.amount, dt.timedelta(seconds=limit.get_expiry()))
+    return submissions.raise_public(session, new, hashed)
+
+
+@public_blp.route("", methods=["POST"])
+@intake_body
+@public_blp.arguments(SubmissionCreateSchema)
+@public_blp.response(201, ReceiptSchema)
+@public_blp.problems(
+    400,
+    413,
+    described={
+        404: "The public form is closed",
+        429: "Too many submissions from this address: wait for `Retry-After` seconds",
+    },
+)
+def raise_public_submission(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """No login: a submission through the public form, and its receipt code to look up its outcome."""
+    row, receipt = raise_public(submissions.NewSubmission(**body))
+    return {"receipt": receipt, "kind": row.kind, "status": row.status}, 201
+
+
+def public_status(row: Submission) -> dict[str, Any]:
+    return {
+        "kind": row.kind,
+        "status": row.status,
+        "item_status": row.item.status if row.item else None,
+        "item_status_label": row.item.status_label if row.item else None,
+    }
+
+
+@public_blp.route("/<receipt>", methods=["GET"])
+@public_blp.response(200, PublicStatusSchema)
+@public_blp.problems(404)
+def status(receipt: str) -> dict[str, Any]:
+    """A receipt's outcome: kind, outcome, and the status of the item it became; nothing else."""
+    return public_status(submissions.by_receipt(db.session(), receipt))
