@@ -439,7 +439,16 @@ def serve(settings: Settings, host: str, port: int, threads: int, worker: bool) 
         engine = make_engine(settings.database_url)
         background = _worker(engine, settings, f"{socket.gethostname()}:{os.getpid()}:serve", 60.0, 10, False)
         threading.Thread(target=background.run_until, args=(threading.Event(), 1.0), daemon=True).start()
-    server = create_server(create_app(), host=host, port=port, threads=threads, ident="rectiflow")
+    # Behind RECTIFLOW_TRUSTED_PROXIES proxies the app's ProxyFix reads X-Forwarded-*: waitress must pass them on
+    # (it drops them by default, and every client would look like the proxy).
+    server = create_server(
+        create_app(),
+        host=host,
+        port=port,
+        threads=threads,
+        ident="rectiflow",
+        clear_untrusted_proxy_headers=not settings.trusted_proxies,
+    )
     # Printed once the socket listens, so scripts can wait for this line instead of polling.
     click.echo(f"Rectiflow listening on http://{host}:{server.effective_port}/api/v1/docs", nl=True)
     sys.stdout.flush()
