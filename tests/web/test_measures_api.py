@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.store.db import transaction
+from engine.store.models import Attachment
 from tests.conftest import People
 from tests.measures_ledger import at, build
 
@@ -190,3 +192,28 @@ def test_the_monthly_summary_lists_the_measures_adopted_that_month(
     sheet = load_workbook(BytesIO(response.data))["制度性措施"]
     cell = next(c for row in sheet.iter_rows() for c in row if c.value == title)
     assert cell.data_type == "s" and cell.quotePrefix  # text, never a formula
+
+
+def test_the_document_is_an_evidence_file_the_proposer_may_see(
+    client: FlaskClient, people: People, ledger: list[int], sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        files = [
+            Attachment(item_id=item_id, sha256="ab" * 32, size=3, media_type="application/pdf", filename=name)
+            for item_id, name in [(ledger[5], "档案室巡查制度.pdf"), (ledger[0], "路灯.pdf"), (ledger[5], "旧稿.pdf")]
+        ]
+        files[2].removed_at = at("2026-03-06 09:00")
+        session.add_all(files)
+        session.flush()
+        own, other_unit, removed = (file.id for file in files)
+    body = {"title": "档案室巡查制度", "kind": "rule", "department": "office", "items": [ledger[5]]}
+    measure = post(client, people, "manager", API, body).get_json()["id"]
+    url = f"{API}/{measure}/document"
+    set_own = client.put(url, json={"document": own}, headers=people.auth("manager"))
+    assert set_own.status_code == 200 and set_own.get_json()["document"]["filename"] == "档案室巡查制度.pdf"
+    for refused in (other_unit, removed, 999):
+        response = client.put(url, json={"document": refused}, headers=people.auth("manager"))
+        assert response.status_code == 422 and response.get_json()["errors"][0]["field"] == "document", refused
+    assert client.put(url, json={"document": own}, headers=people.auth("works_manager")).status_code == 403
+    cleared = client.put(url, json={"document": None}, headers=people.auth("manager"))
+    assert cleared.status_code == 200 and cleared.get_json()["document"] is None
