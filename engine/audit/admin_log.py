@@ -6,7 +6,8 @@ username), ``user.create``, ``user.update``, ``user.roles``, ``user.password`` (
 ``process.deploy``, ``process.default``, ``process.default_cleared``, ``process.retire`` and
 ``process.reinstate`` (``key vN``), ``item.withdraw`` (``item N``, by an administrator or a diagram's
 withdrawal message), ``message.undelivered`` (a message nothing took; target ``item N``, or ``processes``
-for a starting message), ``webhook.create`` and ``webhook.delete`` (``webhook N``). The actor is a
+for a starting message), ``webhook.create`` and ``webhook.delete`` (``webhook N``), ``measure.propose``,
+``measure.link``, ``measure.document``, ``measure.adopt`` and ``measure.repeal`` (``measure N``). The actor is a
 username, ``cli:<OS user>`` for the command line, or None when nobody is known (a failed login).
 """
 

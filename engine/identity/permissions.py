@@ -168,3 +168,27 @@ def require_evidence_uploader(user: User) -> None:
     """The one rule for adding evidence; which items (those the user may see) is the caller's check."""
     if not user.roles & EVIDENCE_UPLOADERS:
         raise Forbidden("您无权上传佐证材料 You may not add evidence files (auditors read them only)")
+
+
+# 制度性措施: those who sign items off (approvers) and the units' managers distil measures from them; a
+# manager speaks for their own unit only. Adopting (施行) or repealing (废止) binds the whole office, so it is
+# the approvers' (the leaders who sign off items), not a unit's.
+def may_propose_measure(user: User, department_id: int | None = None) -> bool:
+    if Role.APPROVER in user.roles:
+        return True
+    return Role.MANAGER in user.roles and (department_id is None or user.department_id == department_id)
+
+
+def require_measure_proposer(user: User, department_id: int | None = None) -> None:
+    """Approvers propose a measure for any unit, a manager for their own unit; both link items to it."""
+    if not may_propose_measure(user, department_id):
+        raise Forbidden(
+            "只有审核人和本单位负责人可以提出制度性措施 "
+            "Only approvers and the owning unit's managers may propose or change a measure"
+        )
+
+
+def require_measure_adopter(user: User) -> None:
+    """Approvers adopt (施行) and repeal (废止) measures."""
+    if Role.APPROVER not in user.roles:
+        raise Forbidden("只有审核人可以施行或废止制度性措施 Only approvers may adopt or repeal a measure")

@@ -22,6 +22,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from engine.measures.catalog import KIND_LABELS, STATUS_LABELS
 from engine.reports.reports import Figures, Period, Report, Unit, WeekPlan
 from engine.store import xlsx
 from engine.store.text import Label, say
@@ -164,7 +165,46 @@ def figures_workbook(report: Report, language: str | None = None) -> bytes:
         for n, unit in enumerate(report.units, 1)
     ]
     _rows(sheet, [*rows, [None, say(TOTAL, language), *figure_values(report.total)]], FIGURE_FORMATS)
+    if report.period.kind == "monthly":
+        _measures_sheet(book, report, language)
     return _saved(book)
+
+
+MEASURES_SHEET = ("制度性措施", "Measures")
+MEASURE_COLUMNS = (
+    (NUMBER, 6),
+    (("措施名称", "Measure"), 40),
+    (("种类", "Kind"), 10),
+    (("牵头单位", "Owning unit"), 22),
+    (("施行日期", "Adopted on"), 12),
+    (("状态", "Status"), 10),
+)
+
+
+def _measures_sheet(book: Workbook, report: Report, language: str | None) -> None:
+    """月总结's second sheet: the measures adopted in the month, by adoption date, then their count."""
+    sheet = book.create_sheet(MEASURES_SHEET[1] if language == "en" else MEASURES_SHEET[0])
+    for number, (label, width) in enumerate(MEASURE_COLUMNS, start=1):
+        cell = xlsx.write(sheet, 1, number, say(label, language, "\n"))
+        cell.font, cell.fill, cell.border, cell.alignment = Font(bold=True), _FILL, _BORDER, _WRAP
+        sheet.column_dimensions[get_column_letter(number)].width = width
+    for row, measure in enumerate(report.adopted, start=2):
+        values = [
+            row - 1,
+            measure.title,
+            say(KIND_LABELS[measure.kind], language),
+            measure.department.name,
+            measure.adopted_on,
+            say(STATUS_LABELS[measure.status], language),
+        ]
+        for number, value in enumerate(values, start=1):
+            cell = xlsx.write(sheet, row, number, value)
+            cell.border = _BORDER
+            if isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+    xlsx.write(sheet, len(report.adopted) + 2, 2, f"{say(TOTAL, language)}: {len(report.adopted)}").font = Font(
+        bold=True
+    )
 
 
 WEEK_COLUMNS = (

@@ -27,6 +27,9 @@ Withdrawn items (撤销, registered by mistake: ``engine.items.corrections``) co
 Every unit with an item open during the period is listed, ordered by department code. The
 figures are SQL aggregates (one ``GROUP BY`` query), not items loaded into Python.
 
+The monthly summary (月总结) also lists the measures (制度性措施) adopted in the month, by adoption date
+(``engine.measures.figures.adopted``).
+
 Week plan: for each item (grouped by its lead unit) with progress updates made in the week that
 carry a non-blank ``plan``, the latest such plan: what the unit will do the next week.
 """
@@ -45,9 +48,10 @@ from sqlalchemy.orm import Session
 from engine.identity.identity import department_by_code
 from engine.items.corrections import counted_clause
 from engine.items.items import visible_clause
+from engine.measures.figures import adopted
 from engine.store.clock import day_start
 from engine.store.errors import InvalidInput
-from engine.store.models import Department, Item, ProgressUpdate, User
+from engine.store.models import Department, Item, Measure, ProgressUpdate, User
 
 KINDS = ("week", "dispatch", "monthly")
 XUN = ("上旬", "中旬", "下旬")
@@ -204,6 +208,7 @@ class Report:
     units: list[Figures]
     total: Figures
     unit: Unit | None = None  # the one unit it was narrowed to
+    adopted: tuple[Measure, ...] = ()  # 月总结: the measures adopted in the month
 
 
 def _days_open(dialect: str) -> ColumnElement[Any]:
@@ -241,7 +246,9 @@ def figures(session: Session, user: User, period: Period, timezone: str, unit: U
         Figures(Unit(code, name), float(days or 0), *(int(n) for n in counts))
         for code, name, *counts, days in session.execute(query)
     ]
-    return Report(period, following, units, sum(units, Figures()), unit)
+    monthly = period.kind == "monthly"
+    measures = adopted(session, (period.start, period.stop), unit.code if unit else None) if monthly else []
+    return Report(period, following, units, sum(units, Figures()), unit, tuple(measures))
 
 
 @dataclass(frozen=True)

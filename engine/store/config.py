@@ -273,6 +273,8 @@ class Settings:
       (when an administrator opens it) per window (default ``5 per hour``, a `limits` string); counted in
       the database, so every process on it shares the count.
     - ``RECTIFLOW_INTAKE_MAX_BYTES``: the largest request body the public form reads (default 65536).
+    - ``RECTIFLOW_RECURRENCE_MONTHS``: a new item "came back" (此问题曾整改过) when it looks like an item
+      closed in this many months before it was raised (default 12; ``engine.measures.recurrence``).
     - ``RECTIFLOW_AUDIT_KEY``: the key (at least 32 characters) the history's hashes are keyed with
       (HMAC-SHA-256). Unset: the key in ``<instance>/audit.key``, made (mode 0600) by ``rectiflow init``.
       It is never in the database nor in ``rectiflow export``: keep a copy apart from the backups (a
@@ -301,6 +303,7 @@ class Settings:
     trusted_proxies: int = 0
     intake_public_limit: str = "5 per hour"
     intake_max_bytes: int = 64 * 1024
+    recurrence_months: int = 12
     audit_key: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -330,5 +333,8 @@ class Settings:
             trusted_proxies=_count(env, "RECTIFLOW_TRUSTED_PROXIES"),
             intake_public_limit=env.get("RECTIFLOW_INTAKE_PUBLIC_LIMIT", "5 per hour"),
             intake_max_bytes=int(env.get("RECTIFLOW_INTAKE_MAX_BYTES", str(64 * 1024))),
+            recurrence_months=_positive(env, "RECTIFLOW_RECURRENCE_MONTHS")
+            if env.get("RECTIFLOW_RECURRENCE_MONTHS", "").strip()
+            else 12,
             audit_key=env.get("RECTIFLOW_AUDIT_KEY") or None,
         )

@@ -626,3 +626,45 @@ class OfficeSetting(Base):
     value: Mapped[Any] = mapped_column(JSON)
     changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
     changed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Measure(Base):
+    """An institutional measure (制度性措施, 长效机制): a rule, checklist, handbook or ledger distilled from items.
+
+    Proposed as a draft (草案), adopted (施行, with its adoption date) or repealed (废止); its document is an
+    evidence file (``attachment``) and its items are those it came from (``measure_item``).
+    """
+
+    __tablename__ = "measure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    # rule, checklist, handbook, ledger or other (``engine.measures.catalog.Kind``).
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    # draft, in_force or repealed (``engine.measures.catalog.Status``).
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    adopted_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    repealed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # The measure points at its document (not the attachment at the measure): the evidence files stay one
+    # table owned by ``engine.evidence``, and a measure may cite a file already on one of its items.
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    proposed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+    department: Mapped[Department] = relationship(lazy="joined")
+    proposed_by: Mapped[User | None] = relationship(lazy="joined")
+    document: Mapped[Attachment | None] = relationship(lazy="joined")
+
+
+class MeasureItem(Base):
+    """A measure came (in part) from this item."""
+
+    __tablename__ = "measure_item"
+
+    measure_id: Mapped[int] = mapped_column(ForeignKey("measure.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), primary_key=True, index=True)
+    linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    linked_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -20,6 +20,7 @@ from web.api import (
     health,
     incidents,
     items,
+    measures,
     messages,
     migrations,
     notifications,
@@ -129,6 +130,7 @@ def init_api(app: Flask) -> None:
                 incidents,
                 sources,
                 submissions,
+                measures,
                 messages,
                 external_tasks,
                 webhooks,
@@ -136,6 +138,7 @@ def init_api(app: Flask) -> None:
             )
         ),
         submissions.public_blp,
+        measures.item_blp,
         auth.login_blp,
         auth.blp,
         people.users_blp,

@@ -13,12 +13,14 @@ from marshmallow import Schema, ValidationError
 
 from engine.identity import permissions
 from engine.intake import figures
+from engine.measures import figures as lasting
 from engine.reports import report_xlsx, reports
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
 from web.api.intake_schemas import IntakeReportSchema
 from web.api.language import requested_language
+from web.api.measure_schemas import LastingReportSchema
 from web.api.schemas import FiguresReportSchema, Text, WeekPlanSchema
 from web.auth import check_first, current_user
 
@@ -153,3 +155,37 @@ def sources_dispatch(query: dict[str, Any]) -> figures.IntakeReport:
 @blp.problems(403)
 def sources_monthly(query: dict[str, Any]) -> figures.IntakeReport:
     return _sources(query["month"], query)
+
+
+def lasting_report(period: reports.Period, unit_code: str | None) -> dict[str, Any]:
+    """长效机制 figures of the period (the reports page shows them too)."""
+    session = db.session()
+    unit = reports.scope(session, unit_code)
+    settings = db.settings()
+    found = lasting.report(
+        session,
+        current_user(),
+        (period.start, period.stop),
+        settings.timezone,
+        settings.recurrence_months,
+        unit.code if unit else None,
+    )
+    return {"start": period.start, "end": period.end, **found.__dict__}
+
+
+@blp.route("/lasting/dispatch", methods=["GET"])
+@check_first(permissions.require_report_reader)
+@blp.arguments(DispatchQuerySchema, location="query")
+@blp.response(200, LastingReportSchema, description="长效机制 in a 旬: closed with/without a measure, recurring")
+@blp.problems(403)
+def lasting_dispatch(query: dict[str, Any]) -> dict[str, Any]:
+    return lasting_report(query["period"], query.get("unit"))
+
+
+@blp.route("/lasting/monthly", methods=["GET"])
+@check_first(permissions.require_report_reader)
+@blp.arguments(MonthlyQuerySchema, location="query")
+@blp.response(200, LastingReportSchema, description="长效机制 in a month: closed with/without a measure, recurring")
+@blp.problems(403)
+def lasting_monthly(query: dict[str, Any]) -> dict[str, Any]:
+    return lasting_report(query["month"], query.get("unit"))

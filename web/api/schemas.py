@@ -524,6 +524,10 @@ class FiguresReportSchema(Schema):
     units = fields.List(fields.Nested(ReportUnitFiguresSchema))
     total = fields.Nested(ReportFiguresSchema)
     unit = fields.Nested(DepartmentRefSchema, allow_none=True, metadata={"description": "the unit asked for, or null"})
+    adopted = fields.List(
+        fields.Nested("MeasureSchema"),
+        metadata={"description": "月总结: the measures (制度性措施) adopted in the month; empty for a 旬"},
+    )
 
 
 class WeekPlanItemSchema(Schema):

@@ -30,6 +30,7 @@ from web.pages import (
     intake,
     item,
     ledger,
+    measures,
     migrations,
     notifications,
     reports,
@@ -105,6 +106,7 @@ def init_pages(app: Flask) -> None:
         notifications,
         audit,
         intake,
+        measures,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(intake.public_bp)

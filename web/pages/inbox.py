@@ -14,6 +14,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from engine.audit import history
+from engine.identity import permissions
 from engine.items import due, forms, items, migrations, review, workflow
 from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
@@ -93,6 +94,9 @@ def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str,
         updates=updates,
         fields=task_form.fields(session, task_form.of_item(session, item), form, values, errors),
         events=timeline.lines(session, item, history.events(session, item.id)),
+        # A review noting 长效机制 is where a measure is proposed from the item.
+        propose_measure="mechanism" in (form or {}).get("properties", {})
+        and permissions.may_propose_measure(me(), item.department_id),
     )
 
 

@@ -16,11 +16,12 @@ from flask_babel import gettext as _
 
 from engine.identity import identity, permissions
 from engine.intake import figures
+from engine.measures import figures as lasting
 from engine.reports import report_xlsx, reports
 from engine.store.errors import InvalidInput
 from web import db
 from web.api.reports import workbook_response
-from web.pages import text
+from web.pages import measures, text
 from web.pages.base import me, require_login
 from web.pages.errors import handle_on
 
@@ -101,7 +102,15 @@ def _page(kind: str, choice: Choice) -> str:
         intake=None
         if kind == "week"
         else figures.report(db.session(), choice.period, db.settings().timezone, choice.unit),
+        lasting=None if kind == "week" else _lasting(choice),
+        **measures.labels(),
     )
+
+
+def _lasting(choice: Choice) -> lasting.LastingReport:
+    settings, days = db.settings(), (choice.period.start, choice.period.stop)
+    unit = choice.unit.code if choice.unit else None
+    return lasting.report(db.session(), me(), days, settings.timezone, settings.recurrence_months, unit)
 
 
 @bp.get("", defaults={"kind": "dispatch"})

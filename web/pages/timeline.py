@@ -275,6 +275,14 @@ class _Presenter:
             "withdrawn": lambda e, d: (_("撤销了事项"), set()),
             "message_received": lambda e, d: (_("发来消息“%(name)s”", name=d.get("message", "")), {"message"}),
             "corrected": lambda e, d: (_("更正了登记信息"), set()),
+            "measure_linked": lambda e, d: (
+                _("关联了制度性措施“%(title)s”", title=d.get("title", "")),
+                {"measure", "title", "kind", "status"},
+            ),
+            "measure_adopted": lambda e, d: (
+                _("制度性措施“%(title)s”开始施行", title=d.get("title", "")),
+                {"measure", "title", "kind", "status"},
+            ),
         }
         known = sentences.get(event.action)
         if known is None:

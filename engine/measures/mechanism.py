@@ -1,0 +1,60 @@
+"""长效机制 at close-out: the review forms' optional ``mechanism``, and which closed items have a lasting measure.
+
+A review (processes/forms/review.json, joint_review.json) may note ``measure_adopted`` (已建立长效机制) or
+``none_needed`` (无需建立长效机制). An item's mechanism is the one its latest review noting one said.
+A closed item counts *with* a lasting measure when that is ``measure_adopted``, or when a measure in
+force (施行) is linked to it; every other closed item counts *without*.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy.orm import Session
+
+from engine.store.models import Item, Measure, MeasureItem, Task
+from engine.store.text import Label
+
+FIELD = "mechanism"
+ADOPTED, NONE_NEEDED = "measure_adopted", "none_needed"
+LABELS: dict[str, Label] = {
+    ADOPTED: ("已建立长效机制", "Lasting measure adopted"),
+    NONE_NEEDED: ("无需建立长效机制", "No mechanism needed"),
+}
+
+
+def _noted() -> ColumnElement[Any]:
+    """The item's latest noted mechanism (a correlated subquery on ``Item``)."""
+    value = Task.data[FIELD].as_string()
+    return (
+        select(value)
+        .where(Task.item_id == Item.id, Task.state == "completed", value.is_not(None))
+        .order_by(Task.id.desc())
+        .limit(1)
+        .correlate(Item)
+        .scalar_subquery()
+    )
+
+
+def in_force_linked() -> ColumnElement[bool]:
+    return exists().where(
+        MeasureItem.item_id == Item.id, MeasureItem.measure_id == Measure.id, Measure.status == "in_force"
+    )
+
+
+def lasting_clause() -> ColumnElement[bool]:
+    """Of a closed item: it was closed with a lasting measure (noted, or a measure in force linked)."""
+    return or_(_noted() == ADOPTED, in_force_linked())
+
+
+def of_item(session: Session, item_id: int) -> str | None:
+    """The mechanism the item's reviews noted last, or None."""
+    value = Task.data[FIELD].as_string()
+    query = (
+        select(value)
+        .where(Task.item_id == item_id, Task.state == "completed", value.is_not(None))
+        .order_by(Task.id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)

@@ -1,0 +1,145 @@
+"""Recurring problems (此问题曾整改过): a new item that looks like an item closed in the months before it.
+
+An earlier item matches a newer one when it was closed (not withdrawn) within ``months`` before the newer
+one was raised, and either has the same unit and the same category, or a similar title:
+
+- on PostgreSQL with pg_trgm (migration 0018 creates it where the role may): ``similarity(a, b)`` of the
+  two titles is at least :data:`TRIGRAM_THRESHOLD` (pg_trgm's own default), in SQL;
+- elsewhere (SQLite, or PostgreSQL without the extension): the titles' character bigrams overlap with a
+  Dice coefficient of at least :data:`OVERLAP_THRESHOLD`, in Python, over at most :data:`CANDIDATES` of the
+  most recently closed items (bigrams, not words: Chinese titles have no spaces to split on).
+
+Both read only the items the reader may see. The months are ``Settings.recurrence_months``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy.orm import Session, aliased
+
+from engine.items.corrections import counted_clause
+from engine.items.items import visible_clause
+from engine.store.models import Item, User
+
+TRIGRAM, OVERLAP = "trigram", "overlap"
+TRIGRAM_THRESHOLD = 0.3
+OVERLAP_THRESHOLD = 0.5
+CANDIDATES = 2000
+SAME_UNIT_CATEGORY, SIMILAR_TITLE = "same_unit_category", "similar_title"
+
+
+@dataclass(frozen=True)
+class Earlier:
+    item: Item
+    why: str  # SAME_UNIT_CATEGORY or SIMILAR_TITLE
+
+
+def method(session: Session) -> str:
+    """How titles are compared on this database: ``trigram`` where pg_trgm is installed, else ``overlap``."""
+    if session.get_bind().dialect.name != "postgresql":
+        return OVERLAP
+    installed = session.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'"))
+    return TRIGRAM if installed else OVERLAP
+
+
+def months_before(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same instant ``months`` calendar months earlier (the 31st becomes the month's last day)."""
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    month += 1
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    last_day = (following - dt.timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
+
+
+def _bigrams(title: str) -> set[str]:
+    kept = "".join(char for char in title.casefold() if char.isalnum())
+    return {kept[i : i + 2] for i in range(len(kept) - 1)} or ({kept} if kept else set())
+
+
+def overlap(a: str, b: str) -> float:
+    """Dice coefficient of the two titles' character bigrams (letters and digits only, any case)."""
+    first, second = _bigrams(a), _bigrams(b)
+    if not first or not second:
+        return 0.0
+    return 2 * len(first & second) / (len(first) + len(second))
+
+
+def _earlier_than(newer: Any, months: int) -> ColumnElement[bool]:
+    """Of ``Item`` (the earlier one) against ``newer`` (an alias): closed in the window before it, and alike."""
+    same = and_(newer.category.is_not(None), Item.category == newer.category, Item.department_id == newer.department_id)
+    return and_(
+        Item.id != newer.id,
+        Item.closed_at < newer.created_at,
+        Item.closed_at >= newer.created_at - func.make_interval(0, months),
+        or_(same, func.similarity(Item.title, newer.title) >= TRIGRAM_THRESHOLD),
+    )
+
+
+def _closed(user: User) -> list[ColumnElement[bool]]:
+    return [Item.closed_at.is_not(None), visible_clause(user), counted_clause()]
+
+
+def earlier(session: Session, user: User, item: Item, months: int, how: str | None = None) -> list[Earlier]:
+    """The items closed in the ``months`` before ``item`` was raised that look like it, latest closed first."""
+    found = _matches(session, user, [item], months, how or method(session))
+    return found.get(item.id, [])
+
+
+def came_back(session: Session, user: User, new: Sequence[Item], months: int, how: str | None = None) -> set[int]:
+    """The ids of the items among ``new`` that look like an earlier closed item (see the module)."""
+    return set(_matches(session, user, new, months, how or method(session)))
+
+
+def _matches(session: Session, user: User, new: Sequence[Item], months: int, how: str) -> dict[int, list[Earlier]]:
+    if not new:
+        return {}
+    if how == TRIGRAM:
+        return _by_trigram(session, user, new, months)
+    return _by_overlap(session, user, new, months)
+
+
+def _why(old: Item, new: Item) -> str:
+    same = new.category is not None and (old.category, old.department_id) == (new.category, new.department_id)
+    return SAME_UNIT_CATEGORY if same else SIMILAR_TITLE
+
+
+def _by_trigram(session: Session, user: User, new: Sequence[Item], months: int) -> dict[int, list[Earlier]]:
+    newer = aliased(Item)
+    query = (
+        select(newer.id, Item)
+        .join(Item, _earlier_than(newer, months))
+        .where(newer.id.in_([item.id for item in new]), *_closed(user))
+        .order_by(newer.id, Item.closed_at.desc(), Item.id.desc())
+    )
+    by_id = {item.id: item for item in new}
+    found: dict[int, list[Earlier]] = {}
+    for new_id, old in session.execute(query):
+        found.setdefault(new_id, []).append(Earlier(old, _why(old, by_id[new_id])))
+    return found
+
+
+def _by_overlap(session: Session, user: User, new: Sequence[Item], months: int) -> dict[int, list[Earlier]]:
+    """One query for the candidates (the most recently closed, bounded), then titles compared in Python."""
+    start = months_before(min(item.created_at for item in new), months)
+    query = (
+        select(Item)
+        .where(*_closed(user), Item.closed_at >= start, Item.closed_at < max(item.created_at for item in new))
+        .order_by(Item.closed_at.desc(), Item.id.desc())
+        .limit(CANDIDATES)
+    )
+    candidates = list(session.scalars(query))
+    found: dict[int, list[Earlier]] = {}
+    for item in new:
+        window = months_before(item.created_at, months)
+        for old in candidates:
+            if old.id == item.id or old.closed_at is None or not window <= old.closed_at < item.created_at:
+                continue
+            why = _why(old, item)
+            if why == SAME_UNIT_CATEGORY or overlap(old.title, item.title) >= OVERLAP_THRESHOLD:
+                found.setdefault(item.id, []).append(Earlier(old, why))
+    return found
