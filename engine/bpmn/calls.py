@@ -20,6 +20,7 @@ process is deployed, the call goes through.
 from __future__ import annotations
 
 import json
+from copy import deepcopy
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
@@ -189,6 +190,13 @@ class DeployedCall(CallActivity):
                 my_task.error()
                 return None
         return super()._update_hook(my_task)
+
+    def copy_data(self, my_task: SpiffTask, subworkflow: Any) -> None:
+        """As SpiffWorkflow's, but a deep copy: the called process's lists are its own (a multi-instance task
+        writing its collection back would otherwise change the caller's, and the next call's)."""
+        super().copy_data(my_task, subworkflow)
+        start = subworkflow.get_next_task(spec_name="Start")
+        start.data = deepcopy(start.data)
 
     def start_workflow(self, my_task: SpiffTask) -> None:
         """As SpiffWorkflow's, on the spec resolved when the call was reached."""

@@ -1,8 +1,9 @@
 """Task forms: JSON Schema files beside the diagram, validated before the engine sees the data.
 
-Three formats tie a field to the product's people and units, checked against the item at hand:
+Four formats tie a field to the product's people and units, checked against the item at hand:
 ``username`` (an active user), ``department-member`` (an active user of the item's responsible
-department) and ``item-unit`` (the code of a unit taking part in the item).
+department), ``item-unit`` (the code of a unit taking part in the item) and ``department`` (the code
+of any unit, e.g. a co-unit a manager asks to join).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from engine.store.errors import InvalidInput
 from engine.store.models import Department, Item, ItemUnit, User
 from engine.store.text import bilingual, unstorable
 
+# The formats whose values are unit codes (shown by the unit's name).
+UNIT_FORMATS = frozenset({"item-unit", "department"})
 # A task without a form accepts no fields at all.
 EMPTY_FORM: dict[str, Any] = {"type": "object", "additionalProperties": False}
 
@@ -73,6 +76,10 @@ def _format_checker(session: Session, item: Item) -> FormatChecker:
     def _is_unit(value: object) -> bool:
         units = select(Department.code).join(ItemUnit, ItemUnit.department_id == Department.id)
         return not isinstance(value, str) or value in session.scalars(units.where(ItemUnit.item_id == item.id))
+
+    @checker.checks("department")
+    def _is_department(value: object) -> bool:
+        return not isinstance(value, str) or session.scalar(select(Department.id).where(Department.code == value)) is not None
 
     @checker.checks("department-member")
     def _is_member(value: object) -> bool:
