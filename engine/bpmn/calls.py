@@ -20,8 +20,8 @@ process is deployed, the call goes through.
 from __future__ import annotations
 
 import json
-from copy import deepcopy
 from collections.abc import Callable
+from copy import deepcopy
 from typing import Any
 from uuid import UUID
 

@@ -79,7 +79,8 @@ def _format_checker(session: Session, item: Item) -> FormatChecker:
 
     @checker.checks("department")
     def _is_department(value: object) -> bool:
-        return not isinstance(value, str) or session.scalar(select(Department.id).where(Department.code == value)) is not None
+        known = select(Department.id).where(Department.code == value)
+        return not isinstance(value, str) or session.scalar(known) is not None
 
     @checker.checks("department-member")
     def _is_member(value: object) -> bool:

@@ -190,7 +190,9 @@ def test_a_manager_naming_co_units_grows_the_default_item_a_joint_stage(client: 
     item = step(client, units, "approver", task_for(item, "joint_review"), reject)
     assert [(t["name"], t["unit"]) for t in item["tasks"]] == [("unit_contribution", "works")]
     assert [p[1] for p in parts(item)] == ["done", "pending", "done"]
-    item = step(client, units, "works_manager", task_for(item, "unit_contribution", "works"), {"contribution": "已分流"})
+    item = step(
+        client, units, "works_manager", task_for(item, "unit_contribution", "works"), {"contribution": "已分流"}
+    )
     item = step(client, units, "manager", task_for(item, "consolidate"), {"summary": "已整改"})
     item = step(client, units, "approver", task_for(item, "joint_review"), {"decision": "approve"})
     assert (item["status"], item["tasks"], item["progress"]) == ("closed", [], {"done": 3, "total": 3})
@@ -207,7 +209,11 @@ def test_a_second_sign_off_sends_a_joint_item_back_to_its_lead_unit(client: Flas
     body = {"title": "危房排查", "department": "office", "severity": "严重"}
     item = client.post(f"{API}/items", json=body, headers=units.auth("reporter")).json
     item = step(
-        client, units, "manager", task_for(item, "define_measures"), {"measures": "联合排查", "co_departments": ["works"]}
+        client,
+        units,
+        "manager",
+        task_for(item, "define_measures"),
+        {"measures": "联合排查", "co_departments": ["works"]},
     )
     for user, unit in (("manager", "office"), ("works_manager", "works")):
         item = step(client, units, user, task_for(item, "unit_contribution", unit), {"contribution": "已排查"})
@@ -224,6 +230,16 @@ def test_a_second_sign_off_sends_a_joint_item_back_to_its_lead_unit(client: Flas
     item = step(client, units, "approver", task_for(item, "joint_review"), {"decision": "approve"})
     item = step(client, units, "lead_boss", task_for(item, "head_review"), {"decision": "approve"})
     assert item["status"] == "closed"
+
+
+def test_no_item_starts_on_the_joint_stage_itself(client: FlaskClient, people: People) -> None:
+    body = {"title": "只走联动阶段", "department": "office", "co_departments": ["works"], "process": "joint_stage"}
+    refused = client.post(f"{API}/items", json=body, headers=people.auth("reporter"))
+    assert refused.status_code == 422
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.json["errors"][0]["field"] == "process"
+    assert "isStartableInTasklist" in refused.json["errors"][0]["message"]
+    assert client.get(f"{API}/items", headers=people.auth("auditor")).json["total"] == 0
 
 
 def test_an_external_unit_sees_only_what_it_takes_part_in(client: FlaskClient, units: People) -> None:
