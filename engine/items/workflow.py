@@ -73,6 +73,19 @@ CATEGORY_VARIABLE = "category"
 SEVERITY_VARIABLE = "severity"
 # The workflow variable with the key a sender gave the item when a message started it (e.g. an intake id).
 BUSINESS_KEY_VARIABLE = "business_key"
+# The item's own variables, set by the item (its creation, a correction, the owner's form): neither an external
+# worker nor a message may overwrite them.
+ITEM_VARIABLES = frozenset(
+    {
+        "department",
+        UNITS_VARIABLE,
+        DEADLINE_VARIABLE,
+        OWNER_VARIABLE,
+        CATEGORY_VARIABLE,
+        SEVERITY_VARIABLE,
+        BUSINESS_KEY_VARIABLE,
+    }
+)
 TIMER_JOB = "timer"
 
 
