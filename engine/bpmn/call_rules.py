@@ -22,6 +22,8 @@ from engine.bpmn.findings import Findings, Problem
 from engine.bpmn.model import NS
 
 _CALL = f"{{{BPMN_NS}}}callActivity"
+# The model's mark of a process that only runs when called (``camunda:isStartableInTasklist="false"``).
+CALLED_ONLY = "called_only"
 
 
 def _processes(root: etree._Element) -> dict[str, etree._Element]:
@@ -102,6 +104,11 @@ def check_calls(root: etree._Element, findings: Findings) -> None:
             in_cycles.update(cycle)
             chain = " → ".join(cycle)
             findings.error("call-recursive", key, f"递归调用 Process {key!r} calls itself: {chain}")
+
+
+def called_only(process: etree._Element) -> bool:
+    """Whether the process is only a stage other processes call: no item starts on it by itself."""
+    return camunda_attribute(process, "isStartableInTasklist").lower() == "false"
 
 
 def deployed_calls(root: etree._Element) -> dict[str, dict[str, Any]]:

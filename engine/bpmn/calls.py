@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from copy import deepcopy
 from typing import Any
 from uuid import UUID
 
@@ -44,7 +45,8 @@ _LIBRARY = "rectiflow_library"
 # A call task's internal data: the called spec's name once resolved, or why it did not resolve.
 _CALLED, _UNRESOLVED = "called", "unresolved"
 _MAX_CACHED = 256
-_renamed_by_id: dict[int, str] = {}
+# By definition id and content hash: an id alone is another definition in another database (one restored, a test's).
+_renamed: dict[tuple[int, str], str] = {}
 
 
 def called_name(definition: ProcessDefinition) -> str:
@@ -110,10 +112,11 @@ def _library(workflow: BpmnWorkflow) -> Library:
 def renamed_specs(definition: ProcessDefinition) -> dict[str, Any]:
     """``definition``'s specs, serialized, under their called names (``key@<id>``, ``key@<id>/<sub>``).
 
-    Immutable per definition id, so the renamed text is cached; each caller gets its own parsed copy
+    Immutable per definition, so the renamed text is cached; each caller gets its own parsed copy
     (restoring a spec consumes its dict).
     """
-    text = _renamed_by_id.get(definition.id)
+    cached = (definition.id, definition.sha256)
+    text = _renamed.get(cached)
     if text is None:
         specs = json.loads(definition.specs)
         prefix = called_name(definition)
@@ -127,9 +130,9 @@ def renamed_specs(definition: ProcessDefinition) -> dict[str, Any]:
                 # Only the file's own sub-processes: a deployed call's ``spec`` is a key, resolved when reached.
                 if task_spec.get("spec") in subs:
                     task_spec["spec"] = f"{prefix}{_IN}{task_spec['spec']}"
-        if len(_renamed_by_id) >= _MAX_CACHED:
-            _renamed_by_id.clear()
-        text = _renamed_by_id[definition.id] = json.dumps(renamed)
+        if len(_renamed) >= _MAX_CACHED:
+            _renamed.clear()
+        text = _renamed[cached] = json.dumps(renamed)
     found: dict[str, Any] = json.loads(text)
     return found
 
@@ -189,6 +192,13 @@ class DeployedCall(CallActivity):
                 my_task.error()
                 return None
         return super()._update_hook(my_task)
+
+    def copy_data(self, my_task: SpiffTask, subworkflow: Any) -> None:
+        """As SpiffWorkflow's, but a deep copy: the called process's lists are its own (a multi-instance task
+        writing its collection back would otherwise change the caller's, and the next call's)."""
+        super().copy_data(my_task, subworkflow)
+        start = subworkflow.get_next_task(spec_name="Start")
+        start.data = deepcopy(start.data)
 
     def start_workflow(self, my_task: SpiffTask) -> None:
         """As SpiffWorkflow's, on the spec resolved when the call was reached."""

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.bpmn import dmn
+from engine.bpmn import dmn, next_version
 from engine.bpmn.builder import script_engine
 from engine.bpmn.business_rules import DEPLOYMENT, MODEL_KEY, VERSION, DecisionRef, sandboxed
 from engine.store.errors import InvalidInput, NotFound
@@ -44,13 +43,10 @@ def _latest(session: Session, key: str) -> Decision | None:
 def _store(
     session: Session, table: dmn.Table, xml: str, sha256: str, actor: str | None, process: ProcessDefinition | None
 ) -> tuple[Decision, bool]:
-    for _attempt in range(50):  # as ``deploy.deploy``: a concurrent deployment's commit makes progress
-        current = _latest(session, table.key)
-        if current is not None and current.sha256 == sha256:
-            return current, False
-        decision = Decision(
+    def new(version: int) -> Decision:
+        return Decision(
             key=table.key,
-            version=(current.version if current else 0) + 1,
+            version=version,
             name=table.name,
             hit_policy=table.hit_policy,
             dmn_xml=xml,
@@ -58,14 +54,17 @@ def _store(
             deployed_by=actor,
             process_definition=process,
         )
-        try:
-            with session.begin_nested():
-                session.add(decision)
-        except IntegrityError:
-            continue
+
+    decision, created = next_version.store(
+        session,
+        lambda: _latest(session, table.key),
+        lambda current: current.sha256 == sha256,
+        new,
+        f"decision {table.key!r}",
+    )
+    if created:
         _tables[(decision.key, sha256)] = table
-        return decision, True
-    raise RuntimeError(f"could not store a new version of decision {table.key!r}: too many concurrent deployments")
+    return decision, created
 
 
 def deploy(

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.bpmn import decisions
+from engine.bpmn import decisions, next_version
 from engine.bpmn.bundle import FORMS, Bundle, digest, from_folder, to_zip
 from engine.bpmn.document import executable_process, parse_xml, process_key
 from engine.bpmn.findings import refusal
@@ -104,13 +103,10 @@ def deploy(
 def _store(
     session: Session, built: BuiltDefinition, actor: str | None, note: str | None
 ) -> tuple[ProcessDefinition, bool]:
-    for _attempt in range(50):  # each retry follows another deployment's commit: progress is certain
-        current = _latest(session, built.key)
-        if current is not None and current.sha256 == built.sha256 and current.model == built.model:
-            return current, False
-        definition = ProcessDefinition(
+    def new(version: int) -> ProcessDefinition:
+        return ProcessDefinition(
             key=built.key,
-            version=(current.version if current else 0) + 1,
+            version=version,
             name=built.name,
             bpmn_xml=built.xml,
             sha256=built.sha256,
@@ -121,13 +117,11 @@ def _store(
             retired=False,
             forms=[ProcessForm(key=form, content=text) for form, text in built.forms.items()],
         )
-        try:
-            with session.begin_nested():
-                session.add(definition)
-        except IntegrityError:
-            continue
-        return definition, True
-    raise RuntimeError(f"could not store a new version of {built.key!r}: too many concurrent deployments")
+
+    def repeats(current: ProcessDefinition) -> bool:
+        return current.sha256 == built.sha256 and current.model == built.model
+
+    return next_version.store(session, lambda: _latest(session, built.key), repeats, new, repr(built.key))
 
 
 def deploy_bundled(session: Session, processes_path: Path) -> list[tuple[ProcessDefinition, bool]]:

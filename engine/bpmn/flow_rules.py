@@ -7,6 +7,7 @@ from typing import Any
 from lxml import etree
 
 from engine.bpmn.builder import BPMN_NS
+from engine.bpmn.call_rules import CALLED_ONLY
 from engine.bpmn.document import describe
 from engine.bpmn.findings import Findings
 from engine.bpmn.flow_graph import FlowGraph, reach, starts
@@ -61,7 +62,8 @@ def check_statuses(process: etree._Element, graph: FlowGraph, model: dict[str, A
     """A status shows while a user task is open and once an end event is reached; set it there, and only there.
 
     End events after a non-interrupting boundary event (a deadline's escalation) do not end the item: no status;
-    nor do a sub-process's own end events (the flow goes on after the sub-process).
+    nor do a sub-process's own end events (the flow goes on after the sub-process), nor those of a process that is
+    only called (its caller goes on).
     """
     for element, task in model["tasks"].items():
         if not task["status"]:
@@ -75,7 +77,7 @@ def check_statuses(process: etree._Element, graph: FlowGraph, model: dict[str, A
     for element in ending:
         node = graph.nodes.get(element)
         ends_item = node is not None and node.tag == _tag("endEvent") and node.getparent() is process
-        if ends_item and element not in model["statuses"]:
+        if ends_item and not model.get(CALLED_ONLY) and element not in model["statuses"]:
             findings.warning(
                 "status-missing",
                 element,

@@ -378,11 +378,27 @@ def _compact_loops(workflow: BpmnWorkflow) -> bool:
         ancestor = task.parent
         while ancestor is not None:
             if ancestor.task_spec is task.task_spec and ancestor.state == TaskState.COMPLETED:
-                workflow.reset_from_task_id(ancestor.id, data=dict(task.data))
+                _reset_onto(workflow, ancestor, task.data)
                 restarted = restarted or calls_again
                 break
             ancestor = ancestor.parent
     return restarted
+
+
+def _reset_onto(workflow: BpmnWorkflow, earlier: SpiffTask, data: dict[str, Any]) -> None:
+    """Reset onto ``earlier`` with the data the task is reached with now.
+
+    SpiffWorkflow's reset then merges in the data of ``earlier``'s parent, as it stood on the first round: a value
+    changed since (``stage_units = list(redo_departments)``) would go back to it, and a list would only ever grow.
+    So the parent shows the new data while the reset task inherits it.
+    """
+    parent = earlier.parent
+    kept = parent.data
+    parent.data = deepcopy(data)
+    try:
+        workflow.reset_from_task_id(earlier.id, data=deepcopy(data))
+    finally:
+        parent.data = kept
 
 
 def live_user_tasks(workflow: BpmnWorkflow) -> Iterator[SpiffTask]:

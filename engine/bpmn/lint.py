@@ -22,7 +22,7 @@ from engine.bpmn.builder import BPMN_NS
 from engine.bpmn.bundle import FormRefused, read_form
 from engine.bpmn.business_rules import MODEL_KEY as DECISIONS_MODEL_KEY
 from engine.bpmn.business_rules import check_tasks, decided_variables, decision_refs
-from engine.bpmn.call_rules import check_deployed, deployed_calls
+from engine.bpmn.call_rules import CALLED_ONLY, called_only, check_deployed, deployed_calls
 from engine.bpmn.conditions import check_conditions
 from engine.bpmn.decisions import DeployedKeys
 from engine.bpmn.document import decode, executable_process, parse_xml, process_key
@@ -168,6 +168,8 @@ def examine(
     model = read_model(process, schemas, findings)
     model["name"] = name
     model["message_start"] = message_start(process)
+    if called_only(process):  # only then: the models of other diagrams stay as they were
+        model[CALLED_ONLY] = True
     deployed = DeployedKeys(session) if session is not None else None
     check_tasks(process, bundled, deployed, findings)
     if deployed is not None:  # the variables a deployed decision sets, for the conditions that read them

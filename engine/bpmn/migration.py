@@ -122,16 +122,14 @@ def _parts(workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any]
     return parts
 
 
-def plan(
-    workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any], mapping: dict[str, str]
-) -> tuple[Outcome, dict[SpiffTask, TaskSpec]]:
-    """What moving ``workflow`` onto the process spec ``target`` does, and the new spec of each task that keeps one."""
-    outcome = Outcome()
+def plan(parts: list[Part], mapping: dict[str, str], outcome: Outcome) -> dict[SpiffTask, TaskSpec]:
+    """What moving the ``parts`` onto their new specs does (into ``outcome``), and the new spec of each task that
+    keeps one."""
     aligned: dict[SpiffTask, TaskSpec] = {}
-    for part, spec in _parts(workflow, target, subprocess_specs, outcome):
+    for part, spec in parts:
         _plan_part(part, spec, mapping, outcome, aligned)
     outcome.armed = [_element(spec) for task, spec in _splits_gaining(aligned) for spec in _new_boundaries(task, spec)]
-    return outcome, aligned
+    return aligned
 
 
 def _plan_part(
@@ -198,11 +196,12 @@ def _is_event_spec(spec: TaskSpec) -> bool:
 
 def migrate(workflow: BpmnWorkflow, target: Any, subprocess_specs: dict[str, Any], mapping: dict[str, str]) -> Outcome:
     """Move ``workflow`` onto ``target`` in place, unless something blocks it (then it is left untouched)."""
-    outcome, aligned = plan(workflow, target, subprocess_specs, mapping)
+    outcome = Outcome()
+    parts = _parts(workflow, target, subprocess_specs, outcome)
+    aligned = plan(parts, mapping, outcome)
     if outcome.blockers:
         return outcome
     splits = _splits_gaining(aligned)
-    parts = _parts(workflow, target, subprocess_specs, outcome)
     for part, spec in parts:
         _repoint(part, aligned)
         part.spec = spec

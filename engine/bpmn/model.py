@@ -169,7 +169,10 @@ def _check_lane(element: str, lane: dict[str, str] | None, decides: bool, findin
             f"用户任务不在任何泳道中 User task {element!r} is in no lane: nobody could complete it",
         )
         return {"id": "", "name": "", "rule": "", "explicit": ""}
-    if decides and lane["rule"] not in set(LaneRule):
+    reported = any(
+        problem.code == "lane-rule-unknown" and problem.element == lane["id"] for problem in findings.problems
+    )
+    if decides and lane["rule"] not in set(LaneRule) and not reported:  # once per lane, naming its first task
         known = ", ".join(sorted(LaneRule))
         if lane["explicit"]:
             message = (

@@ -45,13 +45,22 @@ def _version(session: Session, key: str, version: int, side: str) -> ProcessDefi
 
 
 def affected_items(session: Session, before: ProcessDefinition, diff: VersionDiff) -> list[AffectedItem]:
-    """One row per item and step it waits at, in item order; one query whatever the number of items."""
+    """One row per item and step it waits at, in item order; one query whatever the number of items.
+
+    Only the item's own steps: a step of a process its call activity called is an element of that process
+    (``Task.definition_id``), which may share its id with one of ``before`` and is not what ``diff`` compares.
+    """
     if not diff.reasons:
         return []
     rows = session.execute(
         select(Task.item_id, Item.title, Task.name, Task.title)
         .join(Item, Item.id == Task.item_id)
-        .where(Item.definition_id == before.id, Task.state.in_(_WAITING), Task.name.in_(diff.reasons))
+        .where(
+            Item.definition_id == before.id,
+            Task.definition_id.is_(None),
+            Task.state.in_(_WAITING),
+            Task.name.in_(diff.reasons),
+        )
         .distinct()
         .order_by(Task.item_id, Task.name)
     )

@@ -29,10 +29,6 @@ from engine.items import external_tasks, incidents, workflow
 from engine.store.errors import InvalidInput, LockLost, NotFound, TaskNotReady
 from engine.store.models import ExternalTask, Instance, Item, ProcessDefinition, User, utcnow
 
-# Item variables the product keeps itself (changed by a correction, or by the owner's form): a worker
-# sets anything else.
-RESERVED = frozenset({"department", workflow.UNITS_VARIABLE, workflow.DEADLINE_VARIABLE, workflow.OWNER_VARIABLE})
-
 
 @dataclass(frozen=True)
 class Fetch:
@@ -107,7 +103,7 @@ def complete(
 ) -> ExternalTask:
     """The worker did the task: ``variables`` join the item's data and the diagram goes on from it."""
     permissions.require_worker(actor)
-    reserved = sorted(RESERVED & variables.keys())
+    reserved = sorted(workflow.ITEM_VARIABLES & variables.keys())
     if reserved:
         message = f"这些变量由系统维护 Variables kept by the product cannot be set: {', '.join(reserved)}"
         raise InvalidInput(message, errors=[{"field": f"variables.{name}", "message": message} for name in reserved])

@@ -1,9 +1,10 @@
 """Task forms: JSON Schema files beside the diagram, validated before the engine sees the data.
 
-Four formats tie a field to the product's people, units and files, checked against the item at hand:
+Five formats tie a field to the product's people, units and files, checked against the item at hand:
 ``username`` (an active user), ``department-member`` (an active user of the item's responsible
-department), ``item-unit`` (the code of a unit taking part in the item) and ``attachment`` (the id
-of an evidence file of the item, not removed). A form asks for files with
+department), ``item-unit`` (the code of a unit taking part in the item), ``department`` (the code
+of any unit, e.g. a co-unit a manager asks to join) and ``attachment`` (the id of an evidence file
+of the item, not removed). A form asks for files with
 ``{"type": "array", "items": {"type": "integer", "format": "attachment"}, "minItems": 1}``.
 """
 
@@ -23,6 +24,8 @@ from engine.store.errors import InvalidInput
 from engine.store.models import Attachment, Department, Item, ItemUnit, User
 from engine.store.text import bilingual, unstorable
 
+# The formats whose values are unit codes (shown by the unit's name).
+UNIT_FORMATS = frozenset({"item-unit", "department"})
 # A task without a form accepts no fields at all.
 EMPTY_FORM: dict[str, Any] = {"type": "object", "additionalProperties": False}
 
@@ -75,6 +78,11 @@ def _format_checker(session: Session, item: Item) -> FormatChecker:
     def _is_unit(value: object) -> bool:
         units = select(Department.code).join(ItemUnit, ItemUnit.department_id == Department.id)
         return not isinstance(value, str) or value in session.scalars(units.where(ItemUnit.item_id == item.id))
+
+    @checker.checks("department")
+    def _is_department(value: object) -> bool:
+        known = select(Department.id).where(Department.code == value)
+        return not isinstance(value, str) or session.scalar(known) is not None
 
     @checker.checks("department-member")
     def _is_member(value: object) -> bool:

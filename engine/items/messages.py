@@ -27,22 +27,12 @@ from engine.items.workflow import Message
 from engine.store.errors import InvalidInput, MessageUncorrelated, MessageUnknown, NotFound
 from engine.store.models import Instance, Item, ProcessDefinition, User
 
-# The item's own variables: set by the item (its units, deadline, owner), never by a message.
-RESERVED = frozenset(
-    {
-        "department",
-        workflow.UNITS_VARIABLE,
-        workflow.DEADLINE_VARIABLE,
-        workflow.OWNER_VARIABLE,
-        workflow.BUSINESS_KEY_VARIABLE,
-    }
-)
 # The variables of a starting message that make the item (as POST /items takes them), not its process data.
 ITEM_FIELDS = ("title", "description", "source", "category", "severity", "department", "deadline", "ongoing")
 
 
 def _check_variables(variables: dict[str, Any]) -> None:
-    clash = sorted(RESERVED & variables.keys())
+    clash = sorted(workflow.ITEM_VARIABLES & variables.keys())
     if clash:
         message = f"变量 {clash[0]!r} 由事项设定 Variable {clash[0]!r} belongs to the item: a message cannot set it"
         raise InvalidInput(message, errors=[{"field": f"variables.{name}", "message": message} for name in clash])

@@ -59,10 +59,11 @@ def what_to_judge(session: Session, task: Task) -> Judged:
     """
     item = session.get_one(Item, task.item_id)
     unit_names = {unit.department.code: unit.department.name for unit in items.units(session, item)}
-    latest: dict[tuple[str, str | None], Task] = {}
+    latest: dict[tuple[int | None, str, str | None], Task] = {}
+    # A step is an element of its definition: a called process's may have the id of one of the item's own.
     for done in _completed(session, [item.id]):
-        if done.id < task.id and done.name != task.name and not is_rejection(done.data):
-            latest[(done.name, done.instance_key)] = done  # a dict keeps the place of the first answer
+        if done.id < task.id and _step(done) != _step(task) and not is_rejection(done.data):
+            latest[(*_step(done), done.instance_key)] = done  # a dict keeps the place of the first answer
     submissions = [
         Submission(
             task=done,
@@ -72,6 +73,10 @@ def what_to_judge(session: Session, task: Task) -> Judged:
         for done in latest.values()
     ]
     return Judged(submissions, progress.updates(session, item))
+
+
+def _step(task: Task) -> tuple[int | None, str]:
+    return task.definition_id, task.name
 
 
 def _sent_back(session: Session, tasks: list[Task]) -> dict[int, tuple[int, int]]:
@@ -89,6 +94,7 @@ def _sent_back(session: Session, tasks: list[Task]) -> dict[int, tuple[int, int]
             answer.item_id == asked.item_id,
             answer.state == "completed",
             answer.id < asked.id,
+            answer.definition_id.is_not_distinct_from(asked.definition_id),
             answer.name == asked.name,
             answer.instance_key.is_not_distinct_from(asked.instance_key),
         )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, history
 from engine.bpmn import versions
+from engine.bpmn.call_rules import CALLED_ONLY
 from engine.bpmn.calls import definition_id_of
 from engine.bpmn.decisions import Deployed
 from engine.bpmn.instance import (
@@ -72,6 +73,19 @@ CATEGORY_VARIABLE = "category"
 SEVERITY_VARIABLE = "severity"
 # The workflow variable with the key a sender gave the item when a message started it (e.g. an intake id).
 BUSINESS_KEY_VARIABLE = "business_key"
+# The item's own variables, set by the item (its creation, a correction, the owner's form): neither an external
+# worker nor a message may overwrite them.
+ITEM_VARIABLES = frozenset(
+    {
+        "department",
+        UNITS_VARIABLE,
+        DEADLINE_VARIABLE,
+        OWNER_VARIABLE,
+        CATEGORY_VARIABLE,
+        SEVERITY_VARIABLE,
+        BUSINESS_KEY_VARIABLE,
+    }
+)
 TIMER_JOB = "timer"
 
 
@@ -128,6 +142,12 @@ def _definition(session: Session, new: NewItem, message: Message | None) -> Proc
         definition = versions.for_new_items(session, key)
     except NotFound as exc:
         raise _field_error("process", exc.detail) from exc
+    if definition.model.get(CALLED_ONLY):
+        raise _field_error(
+            "process",
+            f"流程 {key!r} 只能由其他流程调用 Process {key!r} is a stage other processes call "
+            '(camunda:isStartableInTasklist="false"): no item starts on it',
+        )
     starts_on = definition.model.get("message_start")
     if starts_on is not None and message is None:
         # Its start event would wait for ever: such an item starts when its message arrives.
@@ -480,6 +500,7 @@ def store_state(
     """Write the workflow's state (as ``run`` measured it) into the item, its tasks and its instance."""
     data = current_data(workflow)
     _sync_owner(session, item, data)
+    _sync_units(session, item, data)
     status_from, was_closed = item.status, item.closed_at is not None
     item.status, item.status_label = _status(session, definition, workflow)
     now = utcnow()
@@ -499,6 +520,23 @@ def _sync_owner(session: Session, item: Item, data: dict[str, Any]) -> None:
     username = data.get(OWNER_VARIABLE)
     if isinstance(username, str) and (item.owner is None or item.owner.username != username):
         item.owner = session.scalar(select(User).where(User.username == username))
+
+
+def _sync_units(session: Session, item: Item, data: dict[str, Any]) -> None:
+    """Units the diagram adds to ``units`` (co-units a manager names on the way) take part from now on: they see
+    the item and have their part of it. A unit never leaves an item (a redo round lists only some of them)."""
+    codes = data.get(UNITS_VARIABLE)
+    if not isinstance(codes, list) or len(codes) < 2:  # the lead unit alone is there from the start
+        return
+    taking_part = session.scalars(select(ItemUnit).where(ItemUnit.item_id == item.id)).all()
+    known = {unit.department.code for unit in taking_part}
+    position = len(taking_part)
+    for code in codes:
+        department = department_by_code(session, code) if isinstance(code, str) and code not in known else None
+        if department is not None:  # an unknown code has no part to give (a form names only known units)
+            session.add(ItemUnit(item_id=item.id, department=department, role="co", position=position))
+            position += 1
+            known.add(department.code)
 
 
 def _status(session: Session, definition: ProcessDefinition, workflow: BpmnWorkflow) -> tuple[str, str]:

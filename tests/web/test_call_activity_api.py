@@ -175,6 +175,25 @@ def test_a_call_the_deployment_cannot_make_is_refused_naming_the_element(client:
     assert [(e["element"], e["code"]) for e in refused["errors"]] == [("revise", "call-recursive")]
 
 
+def test_a_new_caller_version_concerns_no_item_inside_the_called_process_at_a_step_of_the_same_id(
+    client: FlaskClient, people: People
+) -> None:
+    # The called process's first step has the id of the caller's first step: two different steps.
+    deploy(client, people, renamed(CALLED, "revise", "prepare"))
+    deploy(client, people, CALLER)
+    inside = complete(client, people, create(client, people, title="在被调用流程中"), "manager", {})
+    assert step(inside) == ("prepare", "整改 Revise", "revising")
+    at_prepare = create(client, people, title="在准备步骤")
+    assert step(at_prepare)[0] == "prepare"
+    deploy(client, people, renamed(CALLER, 'name="准备 Prepare"', 'name="准备材料 Prepare"'))
+
+    diff = client.get(f"{API}/processes/call_activity/diff?from=1&to=2", headers=people.auth("designer"))
+    assert diff.status_code == 200, diff.json
+    assert [(row["item_id"], row["element"], row["name"]) for row in diff.json["affected"]] == [
+        (at_prepare["id"], "prepare", "准备 Prepare")
+    ]
+
+
 @pytest.mark.usefixtures("deployed")
 def test_timers_inside_the_called_process_are_scheduled_and_fire(
     client: FlaskClient, people: People, sessions: sessionmaker[Session]

@@ -32,7 +32,7 @@ def test_init_is_idempotent(rectiflow: CliRunner) -> None:
     first = invoke(rectiflow, "init")
     second = invoke(rectiflow, "init")
     assert first.exit_code == second.exit_code == 0
-    assert second.output == "joint_task v1: unchanged\nrectification_item v1: unchanged\n"
+    assert second.output == "joint_stage v1: unchanged\njoint_task v1: unchanged\nrectification_item v1: unchanged\n"
 
 
 def test_people_and_a_token_that_works_over_http(rectiflow: CliRunner, client: FlaskClient) -> None:

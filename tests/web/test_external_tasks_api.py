@@ -19,6 +19,7 @@ from engine.identity import identity
 from engine.store.db import transaction
 from engine.store.models import ExternalTask, utcnow
 from tests.conftest import PROCESSES, People, deployment, serve
+from tests.web.test_permissions import assert_problem
 
 API = "/api/v1"
 EXAMPLES = PROCESSES / "examples"
@@ -211,6 +212,20 @@ def test_variables_the_product_keeps_are_refused_naming_them(
     assert refused.status_code == 422
     assert [e["field"] for e in refused.json["errors"]] == ["variables.owner"]
     assert post(client, robot, 99999, "complete", worker_id="w1").status_code == 404
+
+
+@pytest.mark.usefixtures("example")
+def test_a_worker_cannot_change_the_items_severity_or_category(
+    client: FlaskClient, people: People, robot: dict[str, str]
+) -> None:
+    item = waiting_item(client, people)
+    (task,) = fetch(client, robot)
+    for variables in ({"severity": "严重"}, {"category": "消防安全"}):
+        refused = assert_problem(post(client, robot, task["id"], "complete", worker_id="w1", variables=variables), 422)
+        assert [e["field"] for e in refused["errors"]] == [f"variables.{name}" for name in variables]
+    kept = client.get(f"{API}/items/{item['id']}", headers=people.auth("reporter")).json
+    assert (kept["severity"], kept["data"]["severity"], kept["data"]["category"]) == ("一般", "一般", "")
+    assert post(client, robot, task["id"], "complete", worker_id="w1", variables={"lat": 1}).status_code == 200
 
 
 @pytest.mark.usefixtures("example")

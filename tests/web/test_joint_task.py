@@ -160,6 +160,88 @@ def test_a_joint_task_from_parts_to_close_out_with_a_partial_send_back(client: F
     assert events[6]["data"]["redo_departments"] == ["works"]
 
 
+def test_a_manager_naming_co_units_grows_the_default_item_a_joint_stage(client: FlaskClient, units: People) -> None:
+    body = {"title": "老旧小区管网改造", "department": "office"}
+    item = client.post(f"{API}/items", json=body, headers=units.auth("reporter")).json
+    assert (item["process"]["key"], item["co_departments"], item["progress"]) == ("rectification_item", [], None)
+    url = f"{API}/items/{item['id']}"
+    assert client.get(url, headers=units.auth("civil_clerk")).status_code == 404
+
+    measures = task_for(item, "define_measures")
+    unknown = complete(client, units, "manager", measures, {"measures": "分段改造", "co_departments": ["nowhere"]})
+    assert (unknown.status_code, unknown.json["errors"][0]["field"]) == (422, "data.co_departments.0")
+    # The lead unit named among its co-units takes part once.
+    data = {"measures": "分段改造", "co_departments": ["works", "office", "civil"]}
+    item = step(client, units, "manager", measures, data)
+    assert (item["process"]["key"], item["status"]) == ("rectification_item", "units")
+    assert [d["code"] for d in item["co_departments"]] == ["works", "civil"]
+    assert [p[:2] for p in parts(item)] == [("office", "pending"), ("works", "pending"), ("civil", "pending")]
+    assert task_for(item, "unit_contribution", "civil")["candidates"] == ["civil_chief"]
+    # A co-unit now sees the item it takes part in, and has its part in the inbox.
+    assert client.get(url, headers=units.auth("civil_clerk")).status_code == 200
+    inbox = client.get(f"{API}/tasks", headers=units.auth("civil_chief")).json["tasks"]
+    assert [(t["item_id"], t["name"]) for t in inbox] == [(item["id"], "unit_contribution")]
+
+    for user, unit in (("manager", "office"), ("works_manager", "works"), ("civil_chief", "civil")):
+        item = step(client, units, user, task_for(item, "unit_contribution", unit), {"contribution": f"{unit} 已改造"})
+    item = step(client, units, "manager", task_for(item, "consolidate"), {"summary": "三单位均已完成"})
+    assert (item["status"], [t["name"] for t in item["tasks"]]) == ("review", ["joint_review"])
+    reject = {"decision": "reject", "comment": "雨污未分流", "redo_departments": ["works"]}
+    item = step(client, units, "approver", task_for(item, "joint_review"), reject)
+    assert [(t["name"], t["unit"]) for t in item["tasks"]] == [("unit_contribution", "works")]
+    assert [p[1] for p in parts(item)] == ["done", "pending", "done"]
+    item = step(
+        client, units, "works_manager", task_for(item, "unit_contribution", "works"), {"contribution": "已分流"}
+    )
+    item = step(client, units, "manager", task_for(item, "consolidate"), {"summary": "已整改"})
+    item = step(client, units, "approver", task_for(item, "joint_review"), {"decision": "approve"})
+    assert (item["status"], item["tasks"], item["progress"]) == ("closed", [], {"done": 3, "total": 3})
+
+    events = client.get(f"{url}/history", headers=units.auth("auditor")).json["events"]
+    named = [e for e in events if e["task"] == "define_measures"]
+    assert named[0]["data"]["co_departments"] == ["works", "office", "civil"]
+    called = {e["data"]["called"]["key"] for e in events if e["task"] in ("unit_contribution", "consolidate")}
+    assert called == {"joint_stage"}
+    assert [e["task"] for e in events if e["task"] in ("rectify", "assign_owner")] == []
+
+
+def test_a_second_sign_off_sends_a_joint_item_back_to_its_lead_unit(client: FlaskClient, units: People) -> None:
+    body = {"title": "危房排查", "department": "office", "severity": "严重"}
+    item = client.post(f"{API}/items", json=body, headers=units.auth("reporter")).json
+    item = step(
+        client,
+        units,
+        "manager",
+        task_for(item, "define_measures"),
+        {"measures": "联合排查", "co_departments": ["works"]},
+    )
+    for user, unit in (("manager", "office"), ("works_manager", "works")):
+        item = step(client, units, user, task_for(item, "unit_contribution", unit), {"contribution": "已排查"})
+    item = step(client, units, "manager", task_for(item, "consolidate"), {"summary": "排查完毕"})
+    item = step(client, units, "approver", task_for(item, "joint_review"), {"decision": "approve"})
+    assert (item["status"], [t["name"] for t in item["tasks"]]) == ("head_review", ["head_review"])
+    item = step(
+        client, units, "lead_boss", task_for(item, "head_review"), {"decision": "reject", "comment": "缺少台账"}
+    )
+    # Back to the lead unit's consolidation: no unit redoes its part, and no owner appears.
+    assert (item["status"], [t["name"] for t in item["tasks"]]) == ("consolidating", ["consolidate"])
+    assert [p[1] for p in parts(item)] == ["done", "done"]
+    item = step(client, units, "manager", task_for(item, "consolidate"), {"summary": "补充台账"})
+    item = step(client, units, "approver", task_for(item, "joint_review"), {"decision": "approve"})
+    item = step(client, units, "lead_boss", task_for(item, "head_review"), {"decision": "approve"})
+    assert item["status"] == "closed"
+
+
+def test_no_item_starts_on_the_joint_stage_itself(client: FlaskClient, people: People) -> None:
+    body = {"title": "只走联动阶段", "department": "office", "co_departments": ["works"], "process": "joint_stage"}
+    refused = client.post(f"{API}/items", json=body, headers=people.auth("reporter"))
+    assert refused.status_code == 422
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.json["errors"][0]["field"] == "process"
+    assert "isStartableInTasklist" in refused.json["errors"][0]["message"]
+    assert client.get(f"{API}/items", headers=people.auth("auditor")).json["total"] == 0
+
+
 def test_an_external_unit_sees_only_what_it_takes_part_in(client: FlaskClient, units: People) -> None:
     joint = create(client, units, ["civil"], title="联合整治")
     other = create(client, units, ["works"], title="别的事项")

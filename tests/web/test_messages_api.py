@@ -119,6 +119,17 @@ def test_who_may_send_and_what(client: FlaskClient, people: People) -> None:
     assert client.get(f"{API}/items/{item['id']}", headers=people.auth("approver")).json["tasks"] == []
 
 
+def test_a_message_cannot_change_the_items_category_or_severity(client: FlaskClient, people: People) -> None:
+    deploy_example(client, people, "message_receive")
+    item = create(client, people, "message_receive")
+    for variables in ({"category": "消防安全"}, {"severity": "严重"}):
+        refused = assert_problem(send(client, people, item["id"], "site_report", **variables), 422)
+        assert [e["field"] for e in refused["errors"]] == [f"variables.{name}" for name in variables]
+        assert next(iter(variables)) in refused["detail"]
+    kept = client.get(f"{API}/items/{item['id']}", headers=people.auth("approver")).json
+    assert (kept["status"], kept["data"]["category"], kept["data"]["severity"]) == ("active", "", "一般")
+
+
 def start(client: FlaskClient, people: People, user: str = "reporter", **body: Any) -> TestResponse:
     return client.post(f"{API}/messages", json=body, headers=people.auth(user))
 

@@ -256,7 +256,7 @@ def test_auditors_read_everything(client: FlaskClient, people: People) -> None:
     assert (tasks.status_code, tasks.json["tasks"]) == (200, [])  # an inbox: auditors have nothing to do
     processes = client.get(f"{API}/processes", headers=auditor)
     assert processes.status_code == 200
-    assert [p["key"] for p in processes.json["processes"]] == ["joint_task", "rectification_item"]
+    assert [p["key"] for p in processes.json["processes"]] == ["joint_stage", "joint_task", "rectification_item"]
     xml = client.get(f"{API}/processes/rectification_item/1/bpmn", headers=auditor)
     assert xml.status_code == 200
     assert xml.data == BPMN.read_bytes()

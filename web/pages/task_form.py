@@ -60,6 +60,8 @@ def _choices(session: Session, scope: Scope, spec: dict[str, Any]) -> list[tuple
         return [(user.username, f"{user.display_name} ({user.username})") for user in session.scalars(people)]
     if spec.get("format") == "item-unit":
         return scope.units
+    if spec.get("format") == "department":
+        return [(unit.code, unit.name) for unit in session.scalars(select(Department).order_by(Department.code))]
     return None
 
 

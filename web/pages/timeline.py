@@ -107,7 +107,7 @@ def _strings(records: Iterable[_Record]) -> tuple[set[str], set[str]]:
             spec = spec.get("items", spec) if isinstance(spec, dict) else {}
             if key in PEOPLE_KEYS or spec.get("format") in PEOPLE_FORMATS:
                 people.update(v for v in values if isinstance(v, str))
-            elif key in UNIT_KEYS or spec.get("format") == "item-unit":
+            elif key in UNIT_KEYS or spec.get("format") in forms.UNIT_FORMATS:
                 units.update(v for v in values if isinstance(v, str))
     return people, units
 
@@ -182,7 +182,7 @@ class _Presenter:
             return self.pick(choice)
         if key in PEOPLE_KEYS or spec.get("format") in PEOPLE_FORMATS:
             return self.names.person(str(value))
-        if key in UNIT_KEYS or spec.get("format") == "item-unit":
+        if key in UNIT_KEYS or spec.get("format") in forms.UNIT_FORMATS:
             return self.names.unit(str(value))
         if key in DATE_KEYS or spec.get("format") == "date":
             try:

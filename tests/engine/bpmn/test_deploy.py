@@ -71,7 +71,12 @@ def test_versions_are_per_key_and_identical_bytes_are_not_stored_twice(sessions:
     with transaction(sessions) as session:
         assert deploy.latest(session, KEY).version == 2
         assert deploy.get(session, KEY, 1).bpmn_xml.encode() == BUNDLED
-        assert [(d.key, d.version) for d in deploy.all_definitions(session)] == [("joint_task", 1), (KEY, 1), (KEY, 2)]
+        assert [(d.key, d.version) for d in deploy.all_definitions(session)] == [
+            ("joint_stage", 1),
+            ("joint_task", 1),
+            (KEY, 1),
+            (KEY, 2),
+        ]
 
 
 def test_the_xml_declaration_cannot_turn_utf8_text_into_mojibake() -> None:

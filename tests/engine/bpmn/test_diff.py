@@ -61,11 +61,19 @@ def test_a_new_version_lists_what_it_adds_removes_and_changes_and_the_items_wait
         ],
         "deadline_warning": [("timer", None, "days_before(deadline_end, 3)", "days_before(deadline_end, 5)")],
         "review": [("candidates", None, "approvers", "independent_approvers")],
+        "joint_review": [("candidates", None, "approvers", "independent_approvers")],
         # The second sign-off (head_review) stays as it was: severe items still go there, then close.
         "review_decision": [
             ("outgoing", None, ["closed", "head_review", "rectify"], ["head_review", "rectify", "site_check"])
         ],
-        "closed": [("incoming", None, ["head_decision", "review_decision"], ["head_decision", "site_check"])],
+        "closed": [
+            (
+                "incoming",
+                None,
+                ["head_decision", "joint_review_decision", "review_decision"],
+                ["head_decision", "joint_review_decision", "site_check"],
+            )
+        ],
         "flow_approve": [("target", None, "closed", "site_check")],
     }
     # Every open item: the deadline watches changed (the warning's timer) and went (the overdue watch),
@@ -149,12 +157,12 @@ def test_an_element_whose_id_changed_is_paired_with_its_new_self_by_spiffworkflo
 
 
 def test_an_executable_change_no_aspect_names_is_still_reported(session: Session) -> None:
-    content = (PROCESSES / "joint_task.bpmn").read_text(encoding="utf-8")
+    content = (PROCESSES / "joint_stage.bpmn").read_text(encoding="utf-8")
     deploy_version(
         session, content.replace('camunda:elementVariable="unit"', 'camunda:elementVariable="part"').encode(), FORMS
     )
 
-    diff = affected.compare_versions(session, "joint_task", 1, 2).diff
+    diff = affected.compare_versions(session, "joint_stage", 1, 2).diff
 
     assert [(element.id, [c.aspect for c in element.changes]) for element in diff.changed] == [
         ("unit_contribution", [Aspect.EXECUTION])

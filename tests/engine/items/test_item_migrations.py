@@ -51,15 +51,16 @@ def default_v2(forms: Path) -> bytes:
     with ``assign_owner`` renamed ``appoint_owner`` and ``define_measures`` removed (start leads to the owner)."""
     root = etree.fromstring(second_version(forms))
     _renamed(root, "assign_owner", "appoint_owner")
-    _node(root, "flow_to_measures").set("targetRef", "appoint_owner")
-    _remove(root, "define_measures", "flow_to_owner")
+    _node(root, "flow_to_measures").set("targetRef", "joint_or_single")
+    _remove(root, "define_measures", "gather_units", "flow_to_gather", "flow_to_route")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def joint_v2() -> bytes:
-    """The joint task with ``consolidate`` renamed ``lead_summary`` and the units' warning 5 days before."""
+    """The joint task with ``review`` renamed ``final_review`` and the warning 5 days before (its joint stage, a
+    called process, stays as it is)."""
     root = etree.fromstring((PROCESSES / "joint_task.bpmn").read_bytes())
-    _renamed(root, "consolidate", "lead_summary")
+    _renamed(root, "review", "final_review")
     _node(root, "deadline_warning").find(
         f"{BPMN}timerEventDefinition/{BPMN}timeDate"
     ).text = "days_before(deadline_end, 5)"
@@ -158,7 +159,8 @@ def run_jobs(session: Session) -> int:
     return batches
 
 
-RENAMED = {"define_measures": "appoint_owner", "assign_owner": "appoint_owner", "consolidate": "lead_summary"}
+RENAMED = {"define_measures": "appoint_owner", "assign_owner": "appoint_owner"}
+JOINT_RENAMED = {"review": "final_review"}
 
 
 def kept(session: Session, item_id: int) -> tuple[list[tuple[str, str | None, str]], dict[str, Any]]:
@@ -166,10 +168,12 @@ def kept(session: Session, item_id: int) -> tuple[list[tuple[str, str | None, st
     return waiting(session, item_id), dict(session.get_one(Instance, item_id).data)
 
 
-def assert_moved(session: Session, item_id: int, before: tuple[Any, dict[str, Any]], targets: set[int]) -> None:
+def assert_moved(
+    session: Session, item_id: int, before: tuple[Any, dict[str, Any]], target: int, renamed: dict[str, str]
+) -> None:
     tasks, data = before
-    assert session.get_one(Item, item_id).definition_id in targets
-    assert waiting(session, item_id) == [(RENAMED.get(step, step), unit, state) for step, unit, state in tasks]
+    assert session.get_one(Item, item_id).definition_id == target
+    assert waiting(session, item_id) == [(renamed.get(step, step), unit, state) for step, unit, state in tasks]
     assert session.get_one(Instance, item_id).data.items() >= data.items()
     migrated = session.scalars(
         select(HistoryEvent).where(HistoryEvent.item_id == item_id, HistoryEvent.action == "migrated")
@@ -185,7 +189,8 @@ def finish(session: Session, item_id: int) -> None:
         "appoint_owner": ("manager", {"owner": "owner"}),
         "rectify": ("owner", {"result": "r", "evidence": "e"}),
         "site_check": ("approver2", {"finding": "属实"}),
-        "lead_summary": ("manager", {"summary": "s"}),
+        "consolidate": ("manager", {"summary": "s"}),
+        "final_review": ("approver", APPROVE),
     }
     for _ in range(10):
         item = session.get_one(Item, item_id)
@@ -255,15 +260,17 @@ def test_thirty_items_at_every_step_move_to_a_redesigned_version_and_finish_on_i
     ).all()
     assert logged == ["migration.request", "migration.confirm", "migration.done"]
 
-    joint_ask = migrations.Ask(to_version=2, from_version=1, mapping={"consolidate": "lead_summary"})
+    joint_ask = migrations.Ask(to_version=2, from_version=1, mapping=JOINT_RENAMED)
     joint = migrations.confirm(session, approver, JOINT, migrations.request(session, designer, JOINT, joint_ask).id)
     run_jobs(session)
     assert [row["outcome"] for row in joint.report] == ["moved"] * 10
 
     for name, ids in placed.items():
         for item_id in ids:
-            if name != "closed":
-                assert_moved(session, item_id, before[item_id], {v2.id, joint2.id})
+            if name.startswith("joint"):
+                assert_moved(session, item_id, before[item_id], joint2.id, JOINT_RENAMED)
+            elif name != "closed":
+                assert_moved(session, item_id, before[item_id], v2.id, RENAMED)
     assert waiting(session, placed["closed"][0]) == []
 
     # Inside the joint task: the part already done stays done, the other unit's part is still its own.

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.bpmn import deploy
+from engine.bpmn.bundle import Bundle, from_folder
 from engine.identity.identity import user_by_username
 from engine.items import items, progress, review, workflow
 from engine.store.models import Item, Task
-from tests.conftest import People
+from tests.conftest import PROCESSES, People
 
 
 @pytest.fixture
@@ -128,3 +130,19 @@ def test_the_inbox_marks_exactly_the_tasks_sent_back_among_many_items(session: S
     tasks = [again, ready(session, fresh, "define_measures"), first]
     assert review.returned(session, tasks) == {again.id}
     assert review.returned(session, []) == set()
+
+
+def test_a_called_step_with_the_id_of_one_of_the_callers_is_judged_as_a_step_of_its_own(session: Session) -> None:
+    examples = PROCESSES / "examples"
+    called = from_folder(examples / "called_review.bpmn", examples / "forms")
+    # The called process's first step gets the id of the caller's first step ("prepare"): two steps all the same.
+    deploy.deploy(session, Bundle(called.diagram.replace(b"revise", b"prepare"), called.forms), actor=None)
+    deploy.deploy(session, from_folder(examples / "call_activity.bpmn", examples / "forms"), actor=None)
+    new = workflow.NewItem(title="调用活动", department="office", process="call_activity")
+    item = workflow.create_item(session, user_by_username(session, "reporter"), new, "UTC")
+    do(session, item, "manager", "prepare", {})
+    do(session, item, "manager", "prepare", {})
+
+    judged = review.what_to_judge(session, ready(session, item, "check"))
+
+    assert shown(judged) == [("准备 Prepare", None, []), ("整改 Revise", None, [])]

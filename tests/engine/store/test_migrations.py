@@ -234,7 +234,7 @@ def test_versions_deployed_before_0008_keep_their_forms_and_redeploying_them_add
     database_url: str, tmp_path: Path
 ) -> None:
     # A diagram with forms and no decision table, as every diagram then was (decisions came with 0013).
-    bundle = from_folder(PROCESSES / "joint_task.bpmn", PROCESSES / "forms")
+    bundle = from_folder(PROCESSES / "joint_stage.bpmn", PROCESSES / "forms")
     assert bundle.forms and not bundle.decisions
     built = deploy.build(bundle)
     with fresh_database(database_url, tmp_path) as engine:

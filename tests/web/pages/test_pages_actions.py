@@ -196,6 +196,31 @@ def test_a_units_manager_hands_its_part_to_a_member_who_finds_it_in_the_inbox_an
     expect(works).to_contain_text("工务科已调整窗口排班")
 
 
+def test_a_manager_names_a_co_unit_with_the_measures_and_the_item_grows_a_joint_stage(
+    site: Site, sessions: sessionmaker[Session]
+) -> None:
+    page = site.page
+    item_id = raise_item(sessions, steps=0)
+    site.login("manager")
+    site.visit("/inbox")
+    page.locator("table.inbox tbody tr").get_by_role("link").first.click()
+    expect(page.locator(".task-form h2")).to_have_text("制定整改措施")
+    co_units = page.locator("#f-co_departments label")
+    expect(co_units).to_have_text(["办公室", "工务科"])  # every unit, by name
+    page.fill("#f-measures", "联合工务科调整窗口布局")
+    page.check("input[name=co_departments][value=works]")
+    page.click(".task-form button[type=submit]")
+    expect(page.locator(".flash")).to_contain_text("已提交")
+
+    site.login("works_manager")
+    tasks = page.locator("table.inbox tbody tr")
+    expect(tasks).to_have_count(1)
+    expect(tasks).to_contain_text("各单位办理")
+    site.visit(f"/items/{item_id}")
+    expect(page.locator("table.parts tbody tr")).to_have_count(2)
+    expect(page.locator(".timeline")).to_contain_text("工务科")
+
+
 def test_who_may_not_act_sees_no_form_and_a_direct_post_is_refused(site: Site, sessions: sessionmaker[Session]) -> None:
     page = site.page
     at_measures = raise_item(sessions, steps=0)

@@ -86,7 +86,7 @@ def test_the_mapping_editor_offers_the_missing_steps_and_the_dry_run_says_item_b
     assert form.xpath("//select[@name='mapping.assign_owner']/option[@selected]/@value") == ["appoint_owner"]
     assert form.xpath("//select[@name='mapping.define_measures']/option[@selected]/@value") == []
     targets = form.xpath("//select[@name='mapping.define_measures']/option/@value")
-    assert targets == ["", "appoint_owner", "rectify", "review", "head_review", "site_check"]
+    assert targets == ["", "appoint_owner", "rectify", "review", "joint_review", "head_review", "site_check"]
 
     tried = post_ask(client, "dry_run", **{"mapping.assign_owner": "appoint_owner", "mapping.define_measures": ""})
     rows = {int(row.get("data-item")): row for row in tried.xpath("//section[@data-dry-run]//tbody/tr")}
