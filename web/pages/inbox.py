@@ -91,7 +91,7 @@ def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str,
         notice=notice,
         submitted=submitted,
         updates=updates,
-        fields=task_form.fields(session, task_form.of_item(session, item), form, values, errors),
+        fields=task_form.fields(session, task_form.of_item(session, item, me(), task), form, values, errors),
         events=timeline.lines(session, item, history.events(session, item.id)),
     )
 

@@ -17,7 +17,7 @@ from engine.identity.identity import Role
 from engine.items import corrections, due, incidents, items, progress, sources, workflow
 from engine.store.models import Item, ProcessDefinition, Task
 from web import db
-from web.pages import item_actions, timeline
+from web.pages import evidence, item_actions, timeline
 from web.pages.base import me, once_url, require_login
 from web.pages.errors import handle_on
 
@@ -62,6 +62,8 @@ def render(item_id: int, sent: item_actions.Sent | None = None) -> str:
         etag=workflow.etag(item),
         departments=identity.departments(session) if Role.ADMIN in me().roles else [],
         sources=sources.active(session),
+        files=evidence.listed(session, me(), item),
+        may_add_files=evidence.may_add(me(), item),
     )
 
 
