@@ -56,6 +56,12 @@ document.querySelectorAll("[data-evidence-upload]").forEach((control) => {
       if (etag && etag.value === answer.etag.from) etag.value = answer.etag.to;
       into.querySelector(".empty")?.remove();
       into.insertAdjacentHTML("beforeend", answer[control.dataset.insert]);
+      // A new row's remove button asks first, as those drawn with the page do (pages.js).
+      into.lastElementChild?.querySelectorAll("form[data-confirm]").forEach((form) => {
+        form.addEventListener("submit", (event) => {
+          if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+        });
+      });
       into.closest("[hidden]")?.removeAttribute("hidden");
     });
     request.addEventListener("error", () => {

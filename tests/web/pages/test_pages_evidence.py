@@ -44,6 +44,23 @@ def png(width: int = 24, height: int = 16) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
+def pdf() -> bytes:
+    """A real one-page PDF (a viewer opens it), its cross-reference table counted as it is written."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 100] >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    table = b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    xref = b"xref\n0 %d\n0000000000 65535 f \n%s" % (len(objects) + 1, table)
+    trailer = b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, len(out))
+    return out + xref + trailer
+
+
 def file(name: str, content: bytes, mime: str = "application/octet-stream") -> FilePayload:
     return {"name": name, "mimeType": mime, "buffer": content}
 
@@ -79,7 +96,7 @@ def test_the_owner_uploads_and_ticks_evidence_and_the_approver_judges_it_with_pr
     upload(page, ".task-form", file("现场照片.png", png(), "image/png"))
     expect(control.locator(".upload-status")).to_have_text("上传完成：现场照片.png")
     expect(control.locator("progress")).to_have_js_property("value", 100)
-    upload(page, ".task-form", file("整改通知.pdf", samples.PDF, "application/pdf"))
+    upload(page, ".task-form", file("整改通知.pdf", pdf(), "application/pdf"))
     expect(control.locator(".upload-status")).to_have_text("上传完成：整改通知.pdf")
     expect(control.locator("progress")).to_have_js_property("value", 100)
     # Each file uploaded here is listed as a box of the field, ticked already.
@@ -127,16 +144,23 @@ def test_a_refused_file_says_why_beside_the_control_and_nothing_is_listed(
     control = page.locator(".task-form [data-evidence-upload]")
     refusal = control.locator(".upload-refusal")
 
-    upload(page, ".task-form", file("整改报告.pdf", samples.EXE, "application/pdf"))  # a program, renamed
-    expect(refusal).to_have_text(re.compile("^不支持的文件类型"))
-    upload(page, ".task-form", file("全景.png", png() + b"\x00" * LIMIT, "image/png"))
-    expect(refusal).to_have_text(re.compile("^文件过大"))
+    refused = {
+        "整改报告.pdf": samples.EXE,  # a program, renamed
+        "全景.png": png() + b"\x00" * LIMIT,  # read to its limit, then refused
+        "航拍.png": png() + b"\x00" * 3 * LIMIT,  # refused by its declared length, unread
+    }
+    for name, content in refused.items():
+        with page.expect_response(re.compile(r"/items/\d+/files$")) as answer:
+            upload(page, ".task-form", file(name, content))
+        expected = "不支持的文件类型" if name.endswith(".pdf") else "文件过大"
+        assert answer.value.status == (415 if name.endswith(".pdf") else 413)
+        expect(refusal).to_have_text(re.compile(f"^{expected}"))
     expect(control.locator("progress")).to_be_hidden()
     expect(page.locator("#f-evidence_files label.choice")).to_have_count(0)
 
     # The browser logs each refused request; they were expected.
     expected = re.compile(r"status of (413|415) ")
-    assert len([e for e in site.console_errors if expected.search(e)]) == 2
+    assert len([e for e in site.console_errors if expected.search(e)]) == 3
     site.console_errors[:] = [e for e in site.console_errors if not expected.search(e)]
 
     # A good file afterwards clears the message.
