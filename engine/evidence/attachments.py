@@ -105,6 +105,13 @@ def _event(attachment: Attachment, task: Task | None) -> dict[str, Any]:
     }
 
 
+def require_addable(user: User, item: Item) -> None:
+    """Whether ``user`` may add files to ``item`` (one they may see): a page offers its upload by this."""
+    permissions.require_evidence_uploader(user)
+    if _closed(item):
+        raise _refused(InvalidInput, "事项已办结，不能再添加材料 The item is closed: no more files", "item")
+
+
 def add(
     session: Session,
     user: User,
@@ -116,11 +123,9 @@ def add(
     files: FileStore,
 ) -> Attachment:
     """Add an uploaded file to an item the user may see; nothing is stored when it is refused."""
-    items.get_visible(session, user, item_id)
-    permissions.require_evidence_uploader(user)
+    require_addable(user, items.get_visible(session, user, item_id))
     item = lock_item(session, item_id)
-    if _closed(item):
-        raise _refused(InvalidInput, "事项已办结，不能再添加材料 The item is closed: no more files", "item")
+    require_addable(user, item)  # again under the lock: the item may have closed meanwhile
     task = _open_task(session, item, task_id) if task_id is not None else None
     name = names.clean(filename)
     if not name:
@@ -178,17 +183,23 @@ def readable(session: Session, user: User, attachment_id: int) -> Attachment:
     return attachment
 
 
+def require_removable(session: Session, user: User, attachment: Attachment, item: Item) -> Task | None:
+    """Whether ``user`` may remove ``attachment`` of ``item`` now (a page offers its button by this); its task."""
+    if attachment.uploaded_by_id != user.id:
+        raise Forbidden("只有上传人可以删除此文件 Only the person who uploaded a file may remove it")
+    task = session.get(Task, attachment.task_id) if attachment.task_id is not None else None
+    if _closed(item) or (task is not None and task.state not in OPEN_TASK_STATES):
+        raise EvidenceLocked()
+    return task
+
+
 def remove(session: Session, user: User, attachment_id: int) -> Attachment:
     """Removed by its uploader while the task it came for is open (and the item not closed): a mark, not a delete."""
     attachment = readable(session, user, attachment_id)
     if attachment.removed_at is not None or attachment.item_id is None:
         raise NotFound(f"附件不存在 No file {attachment_id}")
-    if attachment.uploaded_by_id != user.id:
-        raise Forbidden("只有上传人可以删除此文件 Only the person who uploaded a file may remove it")
     item = lock_item(session, attachment.item_id)
-    task = session.get(Task, attachment.task_id) if attachment.task_id is not None else None
-    if _closed(item) or (task is not None and task.state not in OPEN_TASK_STATES):
-        raise EvidenceLocked()
+    task = require_removable(session, user, attachment, item)
     attachment.removed_at = utcnow()
     attachment.removed_by_id = user.id
     history.record_change(

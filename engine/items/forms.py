@@ -62,6 +62,22 @@ def answers(schema: dict[str, Any] | None, data: dict[str, Any]) -> list[Answer]
     return found
 
 
+def is_files(spec: dict[str, Any]) -> bool:
+    """Whether a form field holds evidence files (an ``attachment`` id, or an array of them)."""
+    inner = spec.get("items") if spec.get("type") == "array" else spec
+    return isinstance(inner, dict) and inner.get("format") == "attachment"
+
+
+def file_ids(answers: Iterable[Answer]) -> list[int]:
+    """The evidence files' ids the answers name, in order, each once."""
+    found: list[int] = []
+    for answer in answers:
+        if is_files(answer.spec):
+            values = answer.value if isinstance(answer.value, list) else [answer.value]
+            found += [v for v in values if isinstance(v, int) and not isinstance(v, bool) and v not in found]
+    return found
+
+
 def _format_checker(session: Session, item: Item) -> FormatChecker:
     checker = FormatChecker()
 

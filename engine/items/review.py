@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from engine.items import forms, items, progress
 from engine.items.review_form import DECISION, REJECT, is_rejection, reason
-from engine.store.models import Item, ProgressUpdate, Task, User
+from engine.store.models import Attachment, Item, ProgressUpdate, Task, User
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Submission:
     task: Task  # completed: its title, who (``completed_by``) and when (``completed_at``)
     unit: str | None  # the unit's name when the step is one unit's part
     answers: list[forms.Answer]
+    files: list[Attachment]  # the evidence files its answers name (form fields of format ``attachment``)
 
 
 @dataclass(frozen=True)
@@ -64,19 +65,25 @@ def what_to_judge(session: Session, task: Task) -> Judged:
     for done in _completed(session, [item.id]):
         if done.id < task.id and _step(done) != _step(task) and not is_rejection(done.data):
             latest[(*_step(done), done.instance_key)] = done  # a dict keeps the place of the first answer
-    submissions = [
-        Submission(
-            task=done,
-            unit=unit_names.get(done.instance_key, done.instance_key) if done.instance_key else None,
-            answers=forms.answers(forms.form_of(items.task_model(session, item, done), done.name), done.data or {}),
-        )
-        for done in latest.values()
-    ]
+    submissions = []
+    for done in latest.values():
+        answers = forms.answers(forms.form_of(items.task_model(session, item, done), done.name), done.data or {})
+        unit = unit_names.get(done.instance_key, done.instance_key) if done.instance_key else None
+        submissions.append(Submission(done, unit, answers, _files(session, item, forms.file_ids(answers))))
     return Judged(submissions, progress.updates(session, item))
 
 
 def _step(task: Task) -> tuple[int | None, str]:
     return task.definition_id, task.name
+
+
+def _files(session: Session, item: Item, ids: list[int]) -> list[Attachment]:
+    """The item's files by id, in the order named (a removed one too: it is what was submitted)."""
+    if not ids:
+        return []
+    query = select(Attachment).where(Attachment.id.in_(ids), Attachment.item_id == item.id)
+    found = {attachment.id: attachment for attachment in session.scalars(query)}
+    return [found[i] for i in ids if i in found]
 
 
 def _sent_back(session: Session, tasks: list[Task]) -> dict[int, tuple[int, int]]:

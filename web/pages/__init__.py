@@ -26,6 +26,7 @@ from web.pages import (
     dashboard,
     decision_tables,
     designer,
+    evidence,
     inbox,
     intake,
     item,
@@ -84,6 +85,7 @@ def init_pages(app: Flask) -> None:
     app.jinja_env.filters.update(
         day=text.day,
         moment=text.moment,
+        filesize=text.size,
         pick=_pick,
         due_state=lambda item: due.state(item, db.today()) or "",
         severity=lambda value: _pick(severity.label(value)),
@@ -106,7 +108,9 @@ def init_pages(app: Flask) -> None:
         notifications,
         audit,
         intake,
+        evidence,
         measures,
     ):
         app.register_blueprint(module.bp)
+    app.register_blueprint(evidence.upload_bp)
     app.register_blueprint(intake.public_bp)

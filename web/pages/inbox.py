@@ -92,7 +92,7 @@ def _task_page(task: Task, values: dict[str, Any] | None, errors: list[dict[str,
         notice=notice,
         submitted=submitted,
         updates=updates,
-        fields=task_form.fields(session, task_form.of_item(session, item), form, values, errors),
+        fields=task_form.fields(session, task_form.of_item(session, item, me(), task), form, values, errors),
         events=timeline.lines(session, item, history.events(session, item.id)),
         # A review noting 长效机制 is where a measure is proposed from the item.
         propose_measure="mechanism" in (form or {}).get("properties", {})

@@ -17,7 +17,7 @@ from engine.identity.identity import Role
 from engine.items import corrections, due, incidents, items, progress, sources, workflow
 from engine.store.models import Item, ProcessDefinition, Task
 from web import db
-from web.pages import item_actions, measures, timeline
+from web.pages import evidence, item_actions, measures, timeline
 from web.pages.base import me, once_url, require_login
 from web.pages.errors import handle_on
 
@@ -64,6 +64,8 @@ def render(item_id: int, sent: item_actions.Sent | None = None) -> str:
         sources=sources.active(session),
         lasting=measures.item_lasting(session, me(), item),
         **measures.labels(),
+        files=evidence.listed(session, me(), item),
+        may_add_files=evidence.may_add(me(), item),
     )
 
 

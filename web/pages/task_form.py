@@ -1,7 +1,8 @@
 """A task's JSON Schema form as HTML fields, and the posted fields back as the JSON the schema checks.
 
-Only the shapes our forms use are drawn (strings, enums, numbers, booleans, arrays of choices, and
-the people/unit formats); the schema itself stays the one judge of what is valid (``engine.items.forms``).
+Only the shapes our forms use are drawn (strings, enums, numbers, booleans, arrays of choices, the
+people/unit formats, and evidence files: the item's files to tick, with an upload control); the schema
+itself stays the one judge of what is valid (``engine.items.forms``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from engine.items import items
-from engine.store.models import Department, Item, User
+from engine.items import forms, items
+from engine.store.models import Department, Item, Task, User
+from web.pages import evidence
 
 LONG_TEXT = 200  # longer strings get a text area
 
@@ -23,12 +25,14 @@ LONG_TEXT = 200  # longer strings get a text area
 class Field:
     name: str
     title: str
-    kind: str  # text, textarea, choice, multi, number, checkbox, date
+    kind: str  # text, textarea, choice, multi, number, checkbox, date, files
     required: bool
     description: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
     value: Any = None
     errors: list[dict[str, str]] = field(default_factory=list)  # web.pages.base.field_errors's
+    files: list[evidence.Shown] = field(default_factory=list)  # files: the item's, to tick
+    upload: tuple[int, int] | None = None  # files: (item id, task id) a new file goes to; None: no upload
 
 
 @dataclass(frozen=True)
@@ -37,11 +41,14 @@ class Scope:
 
     department_id: int | None  # department-member: the active users of this department
     units: list[tuple[str, str]]  # item-unit: (code, name) of each unit taking part
+    files: list[evidence.Shown] = field(default_factory=list)  # attachment: the item's live files
+    upload: tuple[int, int] | None = None  # attachment: (item id, task id) when the person may add files
 
 
-def of_item(session: Session, item: Item) -> Scope:
+def of_item(session: Session, item: Item, user: User, task: Task) -> Scope:
     units = [(unit.department.code, unit.department.name) for unit in items.units(session, item)]
-    return Scope(item.department_id, units)
+    upload = (item.id, task.id) if evidence.may_add(user, item) else None
+    return Scope(item.department_id, units, evidence.listed(session, user, item), upload)
 
 
 def of_unit(unit: Department | None) -> Scope:
@@ -67,6 +74,8 @@ def _choices(session: Session, scope: Scope, spec: dict[str, Any]) -> list[tuple
 
 def _kind(spec: dict[str, Any], options: list[tuple[str, str]] | None) -> str:
     kind = spec.get("type")
+    if forms.is_files(spec):
+        return "files"
     if kind == "array":
         return "multi"
     if options is not None:
@@ -90,16 +99,21 @@ def fields(
     for name, spec in schema.get("properties", {}).items():
         inner = spec.get("items", {}) if spec.get("type") == "array" else spec
         options = _choices(session, scope, inner)
+        kind = _kind(spec, options)
+        value = values.get(name, spec.get("default"))
         drawn.append(
             Field(
                 name=name,
                 title=spec.get("title", name),
-                kind=_kind(spec, options),
+                kind=kind,
                 required=name in required,
                 description=spec.get("description", ""),
                 options=options or [],
-                value=values.get(name, spec.get("default")),
+                # The boxes' values are text: ids as the answer holds them are ticked by their text too.
+                value=[str(v) for v in value or []] if kind == "files" else value,
                 errors=[e for e in errors if e["field"] == name],
+                files=scope.files if kind == "files" else [],
+                upload=scope.upload if kind == "files" else None,
             )
         )
     return drawn
@@ -117,7 +131,11 @@ def parse(schema: dict[str, Any] | None, form: MultiDict[str, str]) -> dict[str,
     data: dict[str, Any] = {}
     for name, spec in (schema or {}).get("properties", {}).items():
         if spec.get("type") == "array":
-            data[name] = [value for value in form.getlist(name) if value]
+            inner = spec.get("items") if isinstance(spec.get("items"), dict) else {}
+            chosen = [value for value in form.getlist(name) if value]
+            # Files are ticked by id: numbers for the schema (a box's value is text).
+            numeric = inner.get("type") in ("integer", "number")
+            data[name] = [_number(value, inner) for value in chosen] if numeric else chosen
         elif spec.get("type") == "boolean":
             data[name] = name in form
         elif form.get(name, "").strip():

@@ -32,3 +32,12 @@ def moment(value: dt.datetime | None) -> str:
         return ""
     local = value.astimezone(ZoneInfo(db.settings().timezone))
     return f"{day(local.date())} {local:%H:%M}"
+
+
+def size(value: int) -> str:
+    """A file's size as people read it: 834 B, 12.5 KB, 3.2 MB (units of 1024, as file managers count)."""
+    if value < 1024:
+        return f"{value} B"
+    if value < 1024 * 1024:
+        return f"{value / 1024:.1f} KB"
+    return f"{value / (1024 * 1024):.1f} MB"

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn import deploy
 from engine.items import called_steps, corrections, forms, items, review, review_form
-from engine.store.models import Department, HistoryEvent, Item, ProcessDefinition, ProgressUpdate, User
-from web.pages import text
+from engine.store.models import Attachment, Department, HistoryEvent, Item, ProcessDefinition, ProgressUpdate, User
+from web.pages import evidence, text
 
 # Kept in the history for the audit, meaningless to a reader of the page.
 HIDDEN = {"process", "definition", "incident", "request", "row", "data", "resolved", "message", called_steps.CALLED}
@@ -31,6 +31,8 @@ UNIT_KEYS = {"department", "co_departments", "unit"}
 # A correction's data: ``{field: {"from": old, "to": new}}``.
 CHANGES = "changes"
 DATE_KEYS = {"deadline", "current_deadline", "new_deadline"}
+# An evidence file's event: its sentence names the file and its size; the hash is shown short.
+FILE_KEYS = {"attachment_id", "filename", "size", "media_type", "task_id", "task"}
 PEOPLE_FORMATS = {"username", "department-member"}
 
 
@@ -50,6 +52,10 @@ class Line:
 class _Names:
     people: dict[str, tuple[str, str]]  # username -> (display name, unit name)
     units: dict[str, str]  # code -> name
+    files: dict[int, str] = field(default_factory=dict)  # evidence file id -> its name
+
+    def file(self, value: object) -> str:
+        return self.files.get(value, f"#{value}") if isinstance(value, int) else str(value)
 
     def person(self, username: str) -> str:
         return self.people.get(username, (username, ""))[0]
@@ -86,6 +92,7 @@ def _field_labels() -> dict[str, str]:
         "inputs": _("决策依据"),
         "outputs": _("决策结果"),
         "matched_rules": _("命中规则"),
+        "sha256": "SHA-256",
     }
 
 
@@ -137,6 +144,11 @@ def _names(session: Session, people: set[str], units: set[str]) -> _Names:
     return _Names(found, codes)
 
 
+def _file_names(session: Session, item: Item) -> dict[int, str]:
+    """The item's evidence files' names by id, removed ones too (the history names them): one query."""
+    return dict(session.execute(select(Attachment.id, Attachment.filename).where(Attachment.item_id == item.id)).all())
+
+
 def _task_form(model: dict[str, Any], task: str | None) -> dict[str, Any]:
     form: dict[str, Any] = (model.get("tasks", {}).get(task) or {}).get("form") or {}
     return form
@@ -184,13 +196,21 @@ class _Presenter:
             return self.names.person(str(value))
         if key in UNIT_KEYS or spec.get("format") in forms.UNIT_FORMATS:
             return self.names.unit(str(value))
+        if spec.get("format") == "attachment":
+            return self.names.file(value)
         if key in DATE_KEYS or spec.get("format") == "date":
             try:
                 return text.day(dt.date.fromisoformat(str(value)))
             except ValueError:
                 return str(value)
+        return self.plain(key, value)
+
+    def plain(self, key: str, value: Any) -> str:
+        """A value of no form format: a percentage, a file's hash (its short form), a text."""
         if key == "percent":
             return f"{value}%"
+        if key == "sha256":
+            return f"{str(value)[:12]}…"
         return self.pick(value)
 
     def fields(self, answers: list[forms.Answer], skip: set[str] | None = None) -> list[tuple[str, str]]:
@@ -283,11 +303,17 @@ class _Presenter:
                 _("制度性措施“%(title)s”开始施行", title=d.get("title", "")),
                 {"measure", "title", "kind", "status"},
             ),
+            "attachment_added": lambda e, d: (_("上传了佐证材料“%(name)s”（%(size)s）", **self._file(d)), FILE_KEYS),
+            "attachment_removed": lambda e, d: (_("删除了佐证材料“%(name)s”（%(size)s）", **self._file(d)), FILE_KEYS),
         }
         known = sentences.get(event.action)
         if known is None:
             return _("记录了“%(action)s”", action=event.action.replace("_", " ")), set()
         return known(event, data)
+
+    def _file(self, data: dict[str, Any]) -> dict[str, str]:
+        size = data.get("size")
+        return {"name": str(data.get("filename", "")), "size": text.size(size) if isinstance(size, int) else ""}
 
     def _day(self, data: dict[str, Any], key: str) -> str:
         return self.value(key, {}, data.get(key) or "")
@@ -349,6 +375,7 @@ def lines(session: Session, item: Item, events: list[HistoryEvent]) -> list[Line
         models[called] = deploy.get(session, *called).model or {}
     records = ((event.actor, _form(models[_called(event)], event), event.data) for event in events)
     names, locale = _names(session, *_strings(records)), str(get_locale())
+    names.files = _file_names(session, item)
     presenters = {called: _Presenter(model, names, locale) for called, model in models.items()}
     return [presenters[_called(event)].line(event) for event in events]
 
@@ -362,6 +389,7 @@ class Section:
     who: str
     at: dt.datetime | None
     details: list[tuple[str, str]]
+    files: list[evidence.Shown] = field(default_factory=list)  # shown with their previews, not in ``details``
 
 
 def _progress_data(update: ProgressUpdate) -> dict[str, Any]:
@@ -377,13 +405,15 @@ def judged(session: Session, item: Item, found: review.Judged) -> tuple[list[Sec
     ]
     people, units = _strings(records)
     presenter = _Presenter(model, _names(session, people, units), str(get_locale()))
+    presenter.names.files = _file_names(session, item)
     submitted = [
         Section(
             step=presenter.pick(s.task.title),  # the step's own title, a called process's too
             unit=s.unit or (presenter.names.people.get(who, ("", ""))[1] if who else ""),
             who=presenter.names.person(who) if who else "",
             at=s.task.completed_at,
-            details=presenter.fields(s.answers),
+            details=presenter.fields(s.answers, {a.key for a in s.answers if forms.is_files(a.spec)}),
+            files=evidence.read_only(s.files),
         )
         for s, who in steps
     ]

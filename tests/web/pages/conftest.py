@@ -102,10 +102,21 @@ def cast(sessions: sessionmaker[Session]) -> None:
 
 
 @pytest.fixture
+def site_env() -> dict[str, str]:
+    """More ``RECTIFLOW_*`` variables for the server under test: a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture
 def site(
-    browser: Browser, database_url: str, sessions: sessionmaker[Session], cast: None, tmp_path: Path
+    browser: Browser,
+    database_url: str,
+    sessions: sessionmaker[Session],
+    cast: None,
+    tmp_path: Path,
+    site_env: dict[str, str],
 ) -> Iterator[Site]:
-    with serve(database_url, tmp_path, {"RECTIFLOW_COOKIE_SECURE": "false"}) as base:
+    with serve(database_url, tmp_path, {"RECTIFLOW_COOKIE_SECURE": "false", **site_env}) as base:
         context = browser.new_context(base_url=base, locale="zh-CN", accept_downloads=True)
         page = context.new_page()
         site = Site(base, page)
