@@ -212,6 +212,15 @@ def get(session: Session, measure_id: int) -> Measure:
     return found
 
 
+def document(session: Session, measure_id: int) -> Attachment:
+    """A measure's document: whoever may read the library reads it, as the measure binds the whole office
+    (even when the file came from an item the reader may not see)."""
+    found = get(session, measure_id).document
+    if found is None:
+        raise NotFound(f"制度性措施 {measure_id} 没有制度文件 Measure {measure_id} has no document")
+    return found
+
+
 def linked_items(session: Session, measure: Measure) -> list[int]:
     query = select(MeasureItem.item_id).where(MeasureItem.measure_id == measure.id).order_by(MeasureItem.item_id)
     return list(session.scalars(query))

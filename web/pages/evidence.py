@@ -97,7 +97,7 @@ def may_add(user: User, item: Item) -> bool:
     return _may(partial(attachments.require_addable, user, item))
 
 
-def _send(found: Attachment, inline: bool) -> Response:
+def send(found: Attachment, inline: bool) -> Response:
     try:
         stream = db.files().open(found.sha256)
     except FileNotFoundError:
@@ -117,14 +117,14 @@ def _send(found: Attachment, inline: bool) -> Response:
 @bp.get("/files/<int:attachment_id>")
 def download(attachment_id: int) -> Response:
     """The file as uploaded, always as a download."""
-    return _send(attachments.readable(db.session(), me(), attachment_id), inline=False)
+    return send(attachments.readable(db.session(), me(), attachment_id), inline=False)
 
 
 @bp.get("/files/<int:attachment_id>/preview")
 def preview(attachment_id: int) -> Response:
     """An image or a PDF shown in the page (sandboxed); any other kind downloads, as from ``download``."""
     found = attachments.readable(db.session(), me(), attachment_id)
-    return _send(found, inline=found.media_type in INLINE)
+    return send(found, inline=found.media_type in INLINE)
 
 
 @bp.post("/files/<int:attachment_id>/remove")

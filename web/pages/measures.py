@@ -23,6 +23,7 @@ from engine.store.errors import InvalidInput
 from engine.store.models import Item, User
 from web import db
 from web.api.measure_schemas import LinkSchema, MeasureCreateSchema, MeasureQuerySchema, StatusChangeSchema
+from web.pages import evidence
 from web.pages.base import field_errors, me, once_form, once_url, require_login
 from web.pages.errors import handle_on
 
@@ -76,6 +77,12 @@ def library() -> str:
         may_propose=permissions.may_propose_measure(me()),
         **labels(),
     )
+
+
+@bp.get("/<int:measure_id>/document")
+def document(measure_id: int) -> Response:
+    """The measure's document, as a download."""
+    return evidence.send(catalog.document(db.session(), measure_id), inline=False)
 
 
 @bp.get("/<int:measure_id>")

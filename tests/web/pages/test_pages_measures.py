@@ -3,10 +3,19 @@ with 已建立长效机制, and the library shows the measure linked to the item
 
 from __future__ import annotations
 
+import io
+
+from flask import Flask
 from playwright.sync_api import expect
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.identity import identity
+from engine.items import workflow
+from engine.measures import catalog
+from engine.store.db import transaction
 from tests.web.pages.conftest import Site
+from tests.web.pages.test_pages_language import csrf
+from tests.web.pages.test_pages_migration_forms import log_in
 from tests.web.pages.test_pages_review import TITLE, open_task, rectified_item, submit
 
 HOSTILE = '<img src=x onerror="alert(1)">每日巡查取号机'
@@ -81,3 +90,42 @@ def test_a_member_sees_the_library_but_no_propose_form(site: Site, sessions: ses
     assert page.request.post(site.url("/measures/new"), form=form, max_redirects=0).status == 403
     site.visit("/measures")
     expect(page.locator(".empty")).to_have_text("没有符合条件的制度性措施。")
+
+
+def test_the_document_of_a_measure_downloads_for_every_reader_of_the_library(
+    app: Flask, cast: None, sessions: sessionmaker[Session]
+) -> None:
+    with transaction(sessions) as session:
+        reporter = identity.user_by_username(session, "reporter")
+        item = workflow.create_item(
+            session, reporter, workflow.NewItem(title="档案室无巡查", department="office"), "UTC"
+        )
+        item_id = item.id
+    manager = log_in(app, "manager")
+    token = csrf(manager.get(f"/items/{item_id}", follow_redirects=True).get_data(as_text=True))
+    text = "档案室每周巡查一次，记录在册。\n".encode()
+    uploaded = manager.post(
+        f"/items/{item_id}/files",
+        data={"csrf_token": token, "file": (io.BytesIO(text), "=巡查制度.txt")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201, uploaded.get_data(as_text=True)
+    with transaction(sessions) as session:
+        measure = catalog.propose(
+            session,
+            identity.user_by_username(session, "manager"),
+            catalog.NewMeasure(title="档案室巡查制度", kind="rule", department="office", items=(item_id,)),
+        )
+        catalog.set_document(session, identity.user_by_username(session, "manager"), measure.id, uploaded.json["id"])
+        measure_id = measure.id
+
+    # A member of another unit may not see the item, but reads the library and the measure's document.
+    outsider = log_in(app, "outsider")
+    assert outsider.get(f"/files/{uploaded.json['id']}").status_code == 404
+    shown = outsider.get(f"/measures/{measure_id}").get_data(as_text=True)
+    assert f'href="/measures/{measure_id}/document"' in shown
+    document = outsider.get(f"/measures/{measure_id}/document")
+    assert (document.status_code, document.data) == (200, text)
+    assert document.headers["Content-Disposition"].startswith("attachment")
+    assert document.headers["X-Content-Type-Options"] == "nosniff"
+    assert outsider.get("/measures/999999/document").status_code == 404
