@@ -64,7 +64,9 @@ def _webargs_errors(messages: Any) -> list[dict[str, Any]]:
             for key, value in node.items():
                 walk(value, [*path, str(key)])
         elif isinstance(node, list) and all(isinstance(m, str) for m in node):
-            names = path[1:] if path and path[0] in {"json", "query", "files", "form", "headers"} else path
+            names = (
+                path[1:] if path and path[0] in {"json", "json_or_form", "query", "files", "form", "headers"} else path
+            )
             # marshmallow's "_schema" is the whole object (e.g. a JSON array sent instead of an object).
             field = ".".join(name for name in names if name != "_schema")
             found.extend({"field": field or "body", "message": message} for message in node)

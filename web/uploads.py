@@ -1,4 +1,5 @@
-"""Upload routes with their own body cap: a workbook (parsed with no transaction open), an evidence file."""
+"""Upload routes with their own body cap: a workbook (parsed with no transaction open), an evidence file,
+a submission (with its files)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any, BinaryIO, TypeVar
 
 from flask import Flask, request
 
+from engine.intake import files
 from engine.ledger import ledger
 from engine.ledger.ledger_import import LedgerPreview
 from engine.store.errors import TooLarge
@@ -33,7 +35,7 @@ def evidence_body(view: F) -> F:
 
 
 def intake_body(view: F) -> F:
-    """Mark a public form's route: its body may be no larger than ``RECTIFLOW_INTAKE_MAX_BYTES``."""
+    """Mark a submission's route: its body may be no larger than ``RECTIFLOW_INTAKE_MAX_BYTES``, plus its files'."""
     setattr(view, _INTAKE, True)
     return view
 
@@ -54,6 +56,9 @@ def _body_cap() -> None:
         request.max_content_length = limit + MULTIPART_SLACK
     elif db.route_marked(_INTAKE):
         limit, variable, field = db.settings().intake_max_bytes, "RECTIFLOW_INTAKE_MAX_BYTES", "body"
+        if request.mimetype == "multipart/form-data":
+            # Room for the files a submission carries; each is held to the evidence limit as it is read.
+            limit += files.MAX_FILES * (db.settings().evidence.max_file_bytes + MULTIPART_SLACK)
         request.max_content_length = limit
     else:
         return

@@ -22,6 +22,7 @@ from engine.audit import history
 from engine.evidence import names, sniffing
 from engine.evidence.storage import CHUNK, FileStore
 from engine.identity import permissions
+from engine.intake import submissions
 from engine.items import items
 from engine.items.workflow import lock_item
 from engine.store.config import EvidenceSettings
@@ -112,6 +113,23 @@ def require_addable(user: User, item: Item) -> None:
         raise _refused(InvalidInput, "事项已办结，不能再添加材料 The item is closed: no more files", "item")
 
 
+def accepted(upload: Received, filename: str) -> tuple[str, str]:
+    """The name a received file is kept under and its sniffed media type; refused (422/415) as unfit evidence."""
+    name = names.clean(filename)
+    if not name:
+        raise _refused(InvalidInput, "文件名无效 The file has no usable name")
+    if upload.size == 0:
+        raise _refused(InvalidInput, "文件为空 The file is empty")
+    media_type = sniffing.sniff(upload.path)
+    if media_type is None:
+        raise _refused(
+            UnsupportedType,
+            "不支持的文件类型 Only PDF, images (PNG, JPEG, GIF, WebP), Office/WPS/OpenDocument documents "
+            "and plain text are accepted",
+        )
+    return names.fitted(name, media_type), media_type
+
+
 def add(
     session: Session,
     user: User,
@@ -127,18 +145,7 @@ def add(
     item = lock_item(session, item_id)
     require_addable(user, item)  # again under the lock: the item may have closed meanwhile
     task = _open_task(session, item, task_id) if task_id is not None else None
-    name = names.clean(filename)
-    if not name:
-        raise _refused(InvalidInput, "文件名无效 The file has no usable name")
-    if upload.size == 0:
-        raise _refused(InvalidInput, "文件为空 The file is empty")
-    media_type = sniffing.sniff(upload.path)
-    if media_type is None:
-        raise _refused(
-            UnsupportedType,
-            "不支持的文件类型 Only PDF, images (PNG, JPEG, GIF, WebP), Office/WPS/OpenDocument documents "
-            "and plain text are accepted",
-        )
+    filename, media_type = accepted(upload, filename)
     _check_room(session, item, upload.size, limits)
     files.put(upload.sha256, upload.path)
     attachment = Attachment(
@@ -147,7 +154,7 @@ def add(
         sha256=upload.sha256,
         size=upload.size,
         media_type=media_type,
-        filename=names.fitted(name, media_type),
+        filename=filename,
         uploaded_by_id=user.id,
         uploaded_at=utcnow(),
     )
@@ -164,6 +171,19 @@ def add(
     return attachment
 
 
+def adopt(session: Session, actor: User, attachment: Attachment, item: Item, **why: Any) -> None:
+    """A file already on file (a submission's) becomes evidence of ``item`` (locked by the caller), in its history.
+
+    The item's count and total limits are not asked: they bound what is uploaded to an item, and these
+    files were checked, stored and bounded when they came; refusing them would refuse the triage.
+    """
+    attachment.item_id = item.id
+    session.flush()
+    history.record_change(
+        session, item, actor=actor.username, action="attachment_added", data={**_event(attachment, None), **why}
+    )
+
+
 def listed(session: Session, user: User, item_id: int) -> list[Attachment]:
     """The item's files, oldest first; removed ones are left out (their history stays)."""
     item = items.get_visible(session, user, item_id)
@@ -172,15 +192,25 @@ def listed(session: Session, user: User, item_id: int) -> list[Attachment]:
 
 
 def readable(session: Session, user: User, attachment_id: int) -> Attachment:
-    """A file of an item the user may see, removed or not (the history names removed ones too)."""
+    """A file of an item the user may see, removed or not (the history names removed ones too), or of a
+    submission they raised or triage (still theirs to read after it became an item's). Else: none."""
     attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.item_id is None:
-        raise NotFound(f"附件不存在 No file {attachment_id}")
+    if attachment is not None and (
+        _visible_item(session, user, attachment) is not None
+        or (attachment.submission_id is not None and submissions.reads_files(session, user, attachment.submission_id))
+    ):
+        return attachment
+    raise NotFound(f"附件不存在 No file {attachment_id}")
+
+
+def _visible_item(session: Session, user: User, attachment: Attachment) -> int | None:
+    """The id of the item the file is evidence of, when the user may see that item."""
+    if attachment.item_id is None:
+        return None
     try:
-        items.get_visible(session, user, attachment.item_id)
+        return items.get_visible(session, user, attachment.item_id).id
     except NotFound:
-        raise NotFound(f"附件不存在 No file {attachment_id}") from None
-    return attachment
+        return None
 
 
 def require_removable(session: Session, user: User, attachment: Attachment, item: Item) -> Task | None:
@@ -195,10 +225,12 @@ def require_removable(session: Session, user: User, attachment: Attachment, item
 
 def remove(session: Session, user: User, attachment_id: int) -> Attachment:
     """Removed by its uploader while the task it came for is open (and the item not closed): a mark, not a delete."""
-    attachment = readable(session, user, attachment_id)
-    if attachment.removed_at is not None or attachment.item_id is None:
+    attachment = session.get(Attachment, attachment_id)
+    # Only on the item: a submission's reader who may not see the item it became removes nothing of it.
+    item_id = _visible_item(session, user, attachment) if attachment is not None else None
+    if attachment is None or attachment.removed_at is not None or item_id is None:
         raise NotFound(f"附件不存在 No file {attachment_id}")
-    item = lock_item(session, attachment.item_id)
+    item = lock_item(session, item_id)
     task = require_removable(session, user, attachment, item)
     attachment.removed_at = utcnow()
     attachment.removed_by_id = user.id

@@ -165,6 +165,14 @@ def get_for_triage(session: Session, user: User, submission_id: int) -> Submissi
     return found
 
 
+def reads_files(session: Session, user: User, submission_id: int) -> bool:
+    """A submission's files are read by who raised it (signed in) and who triages it; never the public."""
+    found = session.get(Submission, submission_id)
+    if found is None:
+        return False
+    return found.raised_by_id == user.id or permissions.may_triage(user, found.department_id)
+
+
 def first_line(text: str, limit: int = 500) -> str:
     """An item's title from a submission: its first non-blank line, cut to the title's length."""
     line = next((line.strip() for line in text.splitlines() if line.strip()), "")

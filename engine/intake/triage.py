@@ -2,7 +2,8 @@
 
 Who triages is ``permissions.require_triager``. Accepting raises the item through
 ``workflow.create_item`` (its created event names the submission); merging records a
-``submission_merged`` event on the item. Each triage is in the admin log as ``submission.<outcome>``.
+``submission_merged`` event on the item. Either way the submission's files become the item's evidence,
+each an ``attachment_added`` event. Each triage is in the admin log as ``submission.<outcome>``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, history
+from engine.intake import files
 from engine.intake.submissions import Status, first_line, get_for_triage
 from engine.items import items, workflow
 from engine.store import severity
@@ -68,6 +70,7 @@ def accept(
         submission=row.id,
     )
     item = workflow.create_item(session, user, new, timezone)
+    files.adopt(session, user, row, item)
     row.item = item
     _triaged(session, user, row, Status.ACCEPTED, remote, item=item.id)
     return row
@@ -88,6 +91,7 @@ def merge(session: Session, user: User, submission_id: int, item_id: int, remote
         action="submission_merged",
         data={"submission": row.id, "kind": row.kind, "source": row.source},
     )
+    files.adopt(session, user, row, item)
     row.item = item
     _triaged(session, user, row, Status.MERGED, remote, item=item.id)
     return row

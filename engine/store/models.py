@@ -566,10 +566,12 @@ class Attachment(Base):
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # None: the file belongs to something other than an item (a submission's or a measure's document).
+    # None: the file belongs to something other than an item (a submission's not yet triaged, a measure's document).
     item_id: Mapped[int | None] = mapped_column(ForeignKey("item.id"), index=True)
     # The task it was uploaded for (None: for the item as a whole); removable only while that task is open.
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
+    # The submission it came with (``engine.intake.files``); triage sets ``item_id`` too when it becomes an item.
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     # Sniffed from the content, never taken from the name or the client.
@@ -615,6 +617,13 @@ class Submission(Base):
     raised_by: Mapped[User | None] = relationship(foreign_keys=[raised_by_id], lazy="joined")
     triaged_by: Mapped[User | None] = relationship(foreign_keys=[triaged_by_id], lazy="joined")
     item: Mapped[Item | None] = relationship(lazy="joined")
+    # Shown to who reads the submission (its submitter, its triagers), never on the public receipt.
+    files: Mapped[list[Attachment]] = relationship(
+        lazy="selectin",
+        order_by="Attachment.id",
+        primaryjoin="and_(Attachment.submission_id == Submission.id, Attachment.removed_at.is_(None))",
+        viewonly=True,
+    )
 
 
 class OfficeSetting(Base):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import flask_smorest
 
@@ -18,6 +18,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class Blueprint(flask_smorest.Blueprint):
     """A blueprint of ``/api/v1``; a ``protected`` one needs a bearer token on every request."""
+
+    # A body read as JSON or as a form (a submission with files is multipart): documented as its JSON.
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING: ClassVar[dict[str, str]] = {
+        **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "json_or_form": "application/json",
+    }
 
     def __init__(self, *args: Any, protected: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

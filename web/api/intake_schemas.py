@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
+from engine.intake.files import MAX_FILES
 from engine.intake.submissions import MAX_CONTACT, MAX_TEXT, Kind, Status
 from engine.store import severity
 from web.api.schemas import REASON, DepartmentRefSchema, Severity, Text
@@ -28,6 +30,26 @@ class SubmissionCreateSchema(Schema):
     contact = Text(load_default=None, allow_none=True, validate=validate.Length(max=MAX_CONTACT))
 
 
+class SubmissionFilesSchema(Schema):
+    files = fields.List(
+        Upload(),
+        load_default=list,
+        metadata={
+            "description": f"multipart only: up to {MAX_FILES} files, each as an evidence file may be (PDF, images, "
+            "Office/WPS documents, text; at most RECTIFLOW_EVIDENCE_MAX_FILE_BYTES); one refused refuses all"
+        },
+    )
+
+
+class SubmissionFileSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    size = fields.Integer()
+    media_type = fields.String()
+    sha256 = fields.String()
+    url = fields.Function(lambda a: f"/api/v1/attachments/{a.id}")
+
+
 class ItemStateSchema(Schema):
     """What a submitter may know of the item: its id and status, never its history or people."""
 
@@ -48,6 +70,7 @@ class SubmissionSchema(Schema):
     reason = fields.String(allow_none=True, metadata={"description": "why it was declined"})
     triaged_at = fields.DateTime(allow_none=True)
     item = fields.Nested(ItemStateSchema, allow_none=True)
+    files = fields.List(fields.Nested(SubmissionFileSchema), metadata={"description": "the files it came with"})
 
 
 class TriageSubmissionSchema(SubmissionSchema):

@@ -9,7 +9,7 @@ import limits
 from flask import request
 
 from engine.identity import permissions
-from engine.intake import public, submissions, triage
+from engine.intake import files, public, submissions, triage
 from engine.store.models import Submission, User
 from web import db
 from web.api.blueprint import Blueprint
@@ -22,6 +22,7 @@ from web.api.intake_schemas import (
     QueueQuerySchema,
     ReceiptSchema,
     SubmissionCreateSchema,
+    SubmissionFilesSchema,
     SubmissionListSchema,
     SubmissionSchema,
     TriageListSchema,
@@ -40,13 +41,35 @@ public_blp = Blueprint(
 )
 
 
+FILES_REFUSED = {
+    413: "the body, or one file, is too large (`errors` names `body` or `file`); nothing was stored",
+    415: "a file of a kind not accepted, judged by its content (`errors` names `file`); nothing was stored",
+}
+
+
+def uploads(given: dict[str, Any]) -> list[files.Upload]:
+    return [files.Upload(upload.stream, upload.filename or "") for upload in given["files"]]
+
+
+def raise_signed_in(user: User, new: submissions.NewSubmission, sent: list[files.Upload]) -> Submission:
+    """A signed-in submission with its files, for the API and the page."""
+    session = db.session()
+    files.check_count(sent)
+    row = submissions.raise_signed_in(session, user, new)
+    files.attach(session, row, sent, db.settings().evidence, db.files())
+    return row
+
+
 @blp.route("", methods=["POST"])
-@blp.arguments(SubmissionCreateSchema)
+@intake_body
+@blp.arguments(SubmissionCreateSchema, location="json_or_form")
+@blp.arguments(SubmissionFilesSchema, location="files")
 @blp.response(201, SubmissionSchema)
-@blp.problems(400, 413)
-def raise_submission(body: dict[str, Any]) -> tuple[Submission, int]:
-    """Anyone signed in raises a problem or a suggestion; they follow it under `GET /submissions/mine`."""
-    return submissions.raise_signed_in(db.session(), current_user(), submissions.NewSubmission(**body)), 201
+@blp.problems(400, described=FILES_REFUSED)
+def raise_submission(body: dict[str, Any], given: dict[str, Any]) -> tuple[Submission, int]:
+    """Anyone signed in raises a problem or a suggestion (JSON, or multipart with `files`); they follow it under
+    `GET /submissions/mine`."""
+    return raise_signed_in(current_user(), submissions.NewSubmission(**body), uploads(given)), 201
 
 
 def _queue_reader(user: User) -> None:
@@ -132,31 +155,36 @@ def set_public_form(body: dict[str, Any]) -> dict[str, bool]:
     return {"enabled": public.set_enabled(db.session(), current_user(), body["enabled"], request.remote_addr)}
 
 
-def raise_public(new: submissions.NewSubmission) -> tuple[Submission, str]:
-    """The public form's rules, for the API and the page: open, within the address's limit."""
+def raise_public(new: submissions.NewSubmission, sent: list[files.Upload]) -> tuple[Submission, str]:
+    """The public form's rules, for the API and the page: open, within the address's limit; with its files."""
     session = db.session()
     public.require_enabled(session)
+    files.check_count(sent)
     limit = limits.parse(db.settings().intake_public_limit)
     hashed = public.address_hash(session, request.remote_addr or "-")
     public.check_rate(session, hashed, limit.amount, dt.timedelta(seconds=limit.get_expiry()))
-    return submissions.raise_public(session, new, hashed)
+    row, receipt = submissions.raise_public(session, new, hashed)
+    files.attach(session, row, sent, db.settings().evidence, db.files())
+    return row, receipt
 
 
 @public_blp.route("", methods=["POST"])
 @intake_body
-@public_blp.arguments(SubmissionCreateSchema)
+@public_blp.arguments(SubmissionCreateSchema, location="json_or_form")
+@public_blp.arguments(SubmissionFilesSchema, location="files")
 @public_blp.response(201, ReceiptSchema)
 @public_blp.problems(
     400,
-    413,
     described={
+        **FILES_REFUSED,
         404: "The public form is closed",
         429: "Too many submissions from this address: wait for `Retry-After` seconds",
     },
 )
-def raise_public_submission(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """No login: a submission through the public form, and its receipt code to look up its outcome."""
-    row, receipt = raise_public(submissions.NewSubmission(**body))
+def raise_public_submission(body: dict[str, Any], given: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """No login: a submission through the public form (JSON, or multipart with `files`), and its receipt code to
+    look up its outcome."""
+    row, receipt = raise_public(submissions.NewSubmission(**body), uploads(given))
     return {"receipt": receipt, "kind": row.kind, "status": row.status}, 201
 
 

@@ -5,7 +5,7 @@ The engine's rules are the API's (``engine.intake``); the public form answers 40
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,15 +14,16 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from engine.identity import identity
-from engine.intake import public, submissions, triage
+from engine.intake import files, public, submissions, triage
 from engine.intake.submissions import KIND_LABELS, STATUS_LABELS
 from engine.items import sources
-from engine.store.errors import InvalidInput
+from engine.store.errors import InvalidInput, TooLarge, UnsupportedType
 from web import db
 from web.api.intake_schemas import AcceptSchema, DeclineSchema, MergeSchema, SubmissionCreateSchema
-from web.api.submissions import public_status, raise_public
+from web.api.submissions import public_status, raise_public, raise_signed_in
 from web.pages.base import field_errors, me, once_form, once_url, require_login
 from web.pages.errors import handle_on
+from web.problems import status_of
 from web.security import csrf
 from web.uploads import intake_body
 
@@ -52,9 +53,16 @@ def _form_page(template: str, values: dict[str, Any], errors: list[dict[str, Any
         errors=errors,
         sources=sources.active(session),
         departments=identity.departments(session),
+        max_files=files.MAX_FILES,
         **_labels(),
         **more,
     )
+
+
+def _sent() -> list[files.Upload]:
+    """The files chosen in the form (a browser sends one empty part when none is)."""
+    chosen = request.files.getlist("files")
+    return [files.Upload(cast(BinaryIO, upload.stream), upload.filename or "") for upload in chosen if upload.filename]
 
 
 def _posted() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -69,18 +77,20 @@ def new_form() -> str:
 
 
 @bp.post("/new")
+@intake_body
 @once_form(_l("已提交，未重复提交"))
-def create() -> Response | str:
+def create() -> Response | str | tuple[str, int]:
     values, body = _posted()
     try:
-        submissions.raise_signed_in(
-            db.session(), me(), submissions.NewSubmission(**SubmissionCreateSchema().load(body))
-        )
+        raise_signed_in(me(), submissions.NewSubmission(**SubmissionCreateSchema().load(body)), _sent())
     except ValidationError as exc:
         return _form_page("intake_new.html", values, field_errors(exc))
     except InvalidInput as exc:
         db.session().rollback()
         return _form_page("intake_new.html", values, exc.errors)
+    except (TooLarge, UnsupportedType) as exc:
+        db.session().rollback()
+        return _form_page("intake_new.html", values, exc.errors), status_of(exc)
     flash(_("已提交反映"))
     return redirect(url_for("intake.mine"))
 
@@ -142,12 +152,12 @@ def public_create() -> str | tuple[str, int]:
     public.require_enabled(db.session())
     values, body = _posted()
     try:
-        row, receipt = raise_public(submissions.NewSubmission(**SubmissionCreateSchema().load(body)))
+        row, receipt = raise_public(submissions.NewSubmission(**SubmissionCreateSchema().load(body)), _sent())
     except ValidationError as exc:
         return _form_page("intake_public.html", values, field_errors(exc)), 422
-    except InvalidInput as exc:
+    except (InvalidInput, TooLarge, UnsupportedType) as exc:
         db.session().rollback()
-        return _form_page("intake_public.html", values, exc.errors), 422
+        return _form_page("intake_public.html", values, exc.errors), status_of(exc)
     return render_template("intake_receipt.html", receipt=receipt, row=row, **_labels())
 
 
