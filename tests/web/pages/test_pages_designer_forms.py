@@ -24,11 +24,11 @@ def test_a_field_required_on_reject_is_edited_previewed_deployed_and_asked_for(
     preview = page.locator("[data-form-preview]")
     expect(preview.locator("label[for=f-decision]")).to_have_text("审核结论 *")
 
-    page.get_by_role("button", name="添加字段").click()
-    page.fill('[name="root[fields][2][key]"]', "reason")
-    page.fill('[name="root[fields][2][title_zh]"]', "退回原因")
-    page.fill('[name="root[fields][2][title_en]"]', "Reason for return")
-    page.select_option('[name="root[fields][2][kind]"]', "textarea")
+    page.get_by_role("button", name="添加字段").click()  # after decision, comment and mechanism
+    page.fill('[name="root[fields][3][key]"]', "reason")
+    page.fill('[name="root[fields][3][title_zh]"]', "退回原因")
+    page.fill('[name="root[fields][3][title_en]"]', "Reason for return")
+    page.select_option('[name="root[fields][3][kind]"]', "textarea")
     page.get_by_role("button", name="添加条件").click()
     page.select_option('[name="root[conditions][1][field]"]', "reason")
     page.select_option('[name="root[conditions][1][when]"]', "decision")
@@ -42,7 +42,7 @@ def test_a_field_required_on_reject_is_edited_previewed_deployed_and_asked_for(
     page.wait_for_url("**/designer/rectification_item/2")
     bundle = zipfile.ZipFile(io.BytesIO(page.request.get(site.url("/designer/rectification_item/2.zip")).body()))
     form = json.loads(bundle.read("forms/review.json"))
-    assert list(form["properties"]) == ["decision", "comment", "reason"]
+    assert list(form["properties"]) == ["decision", "comment", "mechanism", "reason"]
     assert form["properties"]["reason"] == {"type": "string", "title": "退回原因 Reason for return", "maxLength": 5000}
     assert form["if"] == {"properties": {"decision": {"const": "reject"}}, "required": ["decision"]}
     assert form["then"]["required"] == ["comment", "reason"]
