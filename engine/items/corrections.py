@@ -26,11 +26,10 @@ from engine.bpmn.instance import dump, restore, set_variable
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
 from engine.items import assignment, external_tasks, incidents, items, sources, workflow
+from engine.items.items import WITHDRAWN
 from engine.store import clock, severity
 from engine.store.errors import InvalidInput, StaleVersion
 from engine.store.models import ExtensionRequest, Instance, Item, Job, ProcessDefinition, Task, User, utcnow
-
-WITHDRAWN = ("withdrawn", "已撤销 Withdrawn")
 
 
 def counted_clause() -> ColumnElement[bool]:

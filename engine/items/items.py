@@ -12,11 +12,14 @@ from sqlalchemy.orm import Session, joinedload
 
 from engine.identity.identity import Role
 from engine.items import assignment, due, incidents
+from engine.measures import mechanism
 from engine.store.errors import NotFound
 from engine.store.models import Department, Instance, Item, ItemUnit, ProcessDefinition, Task, User
 
 # Roles whose work spans every unit: they read every item.
 GLOBAL_READERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN, Role.DESIGNER})
+# The status of an item withdrawn (撤销, ``corrections``): it has a closed_at but was never closed.
+WITHDRAWN = ("withdrawn", "已撤销 Withdrawn")
 
 
 # How a ledger may be sorted: name -> column; "-name" sorts descending.
@@ -45,6 +48,7 @@ class ItemFilter:
     deadline_to: dt.date | None = None
     sort: str = "-id"
     incident: bool | None = None
+    lasting: bool | None = None  # closed (not withdrawn) with a lasting measure (长效机制), or without one
     page: int = 1
     per_page: int = 20
 
@@ -89,6 +93,10 @@ def _state_filters(query: Select[Item], flt: ItemFilter, on: dt.date) -> Select[
         query = query.where(Item.ongoing.is_(flt.ongoing))
     if flt.incident is not None:
         query = query.where(incidents.open_clause() if flt.incident else ~incidents.open_clause())
+    if flt.lasting is not None:
+        lasting = mechanism.lasting_clause()
+        closed = (Item.closed_at.is_not(None), Item.status != WITHDRAWN[0])
+        query = query.where(*closed, lasting if flt.lasting else ~lasting)
     if flt.deadline_from is not None:
         query = query.where(Item.deadline >= flt.deadline_from)
     if flt.deadline_to is not None:

@@ -1,8 +1,12 @@
 """The ledger (台账) as an ``.xlsx`` workbook: exactly the items a filter selects, in its order.
 
 The columns carry the names ``ledger_import`` recognises, so an exported ledger can be read back;
-the import ignores the columns it does not know (状态, 是否逾期, 办结时间, 撤销理由). A withdrawn item
-(撤销) was never closed: its 办结时间 is blank, its status says so and 撤销理由 says why.
+the import ignores the columns it does not know (状态, 是否逾期, 办结时间, 撤销理由 and the 长效机制
+columns after them). A withdrawn item (撤销) was never closed: its 办结时间 is blank, its status says so
+and 撤销理由 says why. The 长效机制 columns (``engine.ledger.lasting``) come last, so that ledgers kept
+from before them still line up: whether a closed item was closed with a lasting measure (and what its
+review noted), the measures linked to it, the earlier items it looks like (曾整改过) and the
+submissions it came from (来源反映).
 Written in openpyxl's write-only mode: rows stream out, a ledger of 100,000 items fits in memory.
 """
 
@@ -24,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from engine.items import due, items
 from engine.items.corrections import WITHDRAWN, is_withdrawn
+from engine.ledger import lasting
+from engine.measures import catalog, mechanism
 from engine.store import xlsx
 from engine.store.models import Department, HistoryEvent, Instance, Item, ItemUnit, ProgressUpdate, User
 from engine.store.text import bilingual
@@ -47,6 +53,10 @@ COLUMNS = (
     ("办结时间", 18),
     ("备注", 30),
     ("撤销理由", 30),
+    ("长效机制", 22),
+    ("制度性措施", 30),
+    ("曾整改过", 12),
+    ("来源反映", 12),
 )
 TITLE = "问题清单台账"
 _HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
@@ -105,6 +115,21 @@ def _closed_at(item: Item, zone: ZoneInfo) -> dt.datetime | None:
     return item.closed_at.astimezone(zone).replace(tzinfo=None)
 
 
+def _lasting_cells(found: lasting.Lasting) -> list[str | None]:
+    """长效机制, 制度性措施, 曾整改过 and 来源反映 of one item, in Chinese as the rest of the workbook."""
+    verdict = None
+    if found.lasting is not None:
+        verdict = "有长效机制" if found.lasting else "无长效机制"
+        if found.mechanism in mechanism.LABELS:
+            verdict += f"（{mechanism.LABELS[found.mechanism][0]}）"
+    titles = [
+        m.title if m.status == catalog.Status.IN_FORCE else f"{m.title}（{catalog.STATUS_LABELS[m.status][0]}）"
+        for m in found.measures
+    ]
+    numbers = [found.earlier, found.submissions]
+    return [verdict, "、".join(titles) or None, *("、".join(f"#{n}" for n in listed) or None for listed in numbers)]
+
+
 def _header(sheet: Worksheet, values: Iterable[Any]) -> list[Cell]:
     cells = xlsx.cells(sheet, values)
     for cell in cells:
@@ -124,8 +149,11 @@ def _batches(found: Iterable[Item], size: int = 500) -> Iterable[list[Item]]:
         yield batch
 
 
-def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: str) -> bytes:
-    """The items as a ledger workbook: a title row, the header row, one row per item."""
+def workbook(session: Session, user: User, found: Iterable[Item], today: dt.date, timezone: str, months: int) -> bytes:
+    """The items as a ledger workbook: a title row, the header row, one row per item.
+
+    ``user`` reads it (曾整改过 names only earlier items they may see); ``months``: ``Settings.recurrence_months``.
+    """
     book = Workbook(write_only=True)
     sheet = book.create_sheet(TITLE)
     for index, (_, width) in enumerate(COLUMNS, start=1):
@@ -140,6 +168,7 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
         co, measures, notes = _co_units(session, ids), _measures(session, ids), _progress(session, ids)
         owners = _owner_names(session, {item.owner_id for item in batch if item.owner_id is not None})
         reasons = _withdrawal_reasons(session, batch)
+        marks = lasting.of_items(session, user, batch, months)
         for item in batch:
             number += 1
             sheet.append(
@@ -164,6 +193,7 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
                         _closed_at(item, zone),
                         item.description or None,
                         reasons.get(item.id) or None,
+                        *_lasting_cells(marks[item.id]),
                     ],
                 )
             )
@@ -172,5 +202,5 @@ def workbook(session: Session, found: Iterable[Item], today: dt.date, timezone: 
     return out.getvalue()
 
 
-def export(session: Session, user: User, flt: items.ItemFilter, today: dt.date, timezone: str) -> bytes:
-    return workbook(session, items.all_items(session, user, flt, today), today, timezone)
+def export(session: Session, user: User, flt: items.ItemFilter, today: dt.date, timezone: str, months: int) -> bytes:
+    return workbook(session, user, items.all_items(session, user, flt, today), today, timezone, months)

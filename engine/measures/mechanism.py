@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.store.models import Item, Measure, MeasureItem, Task
@@ -24,7 +24,7 @@ LABELS: dict[str, Label] = {
 }
 
 
-def _noted() -> ColumnElement[Any]:
+def noted() -> ColumnElement[Any]:
     """The item's latest noted mechanism (a correlated subquery on ``Item``)."""
     value = Task.data[FIELD].as_string()
     return (
@@ -44,8 +44,11 @@ def in_force_linked() -> ColumnElement[bool]:
 
 
 def lasting_clause() -> ColumnElement[bool]:
-    """Of a closed item: it was closed with a lasting measure (noted, or a measure in force linked)."""
-    return or_(_noted() == ADOPTED, in_force_linked())
+    """Of a closed item: it was closed with a lasting measure (noted, or a measure in force linked).
+
+    Never NULL (nothing noted is not adopted), so that its negation selects the items closed without one.
+    """
+    return or_(func.coalesce(noted(), NONE_NEEDED) == ADOPTED, in_force_linked())
 
 
 def of_item(session: Session, item_id: int) -> str | None:

@@ -92,7 +92,14 @@ def earlier(session: Session, user: User, item: Item, months: int, how: str | No
 
 def came_back(session: Session, user: User, new: Sequence[Item], months: int, how: str | None = None) -> set[int]:
     """The ids of the items among ``new`` that look like an earlier closed item (see the module)."""
-    return set(_matches(session, user, new, months, how or method(session)))
+    return set(earlier_of(session, user, new, months, how))
+
+
+def earlier_of(
+    session: Session, user: User, new: Sequence[Item], months: int, how: str | None = None
+) -> dict[int, list[Earlier]]:
+    """:func:`earlier` of each item among ``new`` in one go (a page, an export batch): only those that came back."""
+    return _matches(session, user, new, months, how or method(session))
 
 
 def _matches(session: Session, user: User, new: Sequence[Item], months: int, how: str) -> dict[int, list[Earlier]]:

@@ -9,12 +9,12 @@ from flask import Response, jsonify, request
 from engine.audit import history
 from engine.identity import permissions
 from engine.items import corrections, items, messages, progress, workflow
-from engine.ledger import ledger, ledger_export
+from engine.ledger import lasting, ledger, ledger_export
 from engine.store.models import ProgressUpdate, User
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
-from web.api.presenters import item_payload, item_summary
+from web.api.presenters import item_payload, ledger_row
 from web.api.schemas import (
     CorrectionSchema,
     HistorySchema,
@@ -48,8 +48,9 @@ def list_items(query: dict[str, Any]) -> dict[str, Any]:
     session, today = db.session(), db.today()
     found, total = items.list_items(session, current_user(), flt, today)
     counts = items.status_counts(session, current_user(), flt, today)
+    marks = lasting.of_items(session, current_user(), found, db.settings().recurrence_months)
     return {
-        "items": [item_summary(item, today) for item in found],
+        "items": [ledger_row(item, marks[item.id], today) for item in found],
         "total": total,
         "page": flt.page,
         "per_page": flt.per_page,
@@ -63,8 +64,9 @@ def list_items(query: dict[str, Any]) -> dict[str, Any]:
 @blp.problems()
 def export_ledger(query: dict[str, Any]) -> Response:
     settings = db.settings()
+    flt = items.ItemFilter(**query)
     content = ledger_export.export(
-        db.session(), current_user(), items.ItemFilter(**query), db.today(), settings.timezone
+        db.session(), current_user(), flt, db.today(), settings.timezone, settings.recurrence_months
     )
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(f"台账-{db.today()}.xlsx")})
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.items import assignment, due, incidents, items, progress
+from engine.ledger.lasting import Lasting
 from engine.store.models import Department, Item, Task
 
 
@@ -47,6 +48,16 @@ def item_summary(item: Item, today: dt.date) -> dict[str, Any]:
         "created_at": item.created_at,
         "updated_at": item.updated_at,
         "closed_at": item.closed_at,
+    }
+
+
+def ledger_row(item: Item, lasting: Lasting, today: dt.date) -> dict[str, Any]:
+    """An item as the ledger lists it: its summary and its 长效机制 marks."""
+    return {
+        **item_summary(item, today),
+        "lasting": lasting.lasting,
+        "came_back": lasting.came_back,
+        "submissions": list(lasting.submissions),
     }
 
 

@@ -102,6 +102,12 @@ class ItemQuerySchema(Schema):
     )
     ongoing = fields.Boolean(metadata={"description": "长期坚持 items"})
     incident = fields.Boolean(metadata={"description": "items with an open incident (a failed script or expression)"})
+    lasting = fields.Boolean(
+        metadata={
+            "description": "长效机制: true, the items closed with a lasting measure; false, those closed without one "
+            "(as `/reports/lasting` counts them)"
+        }
+    )
     source = Text(validate=validate.Length(max=50), metadata={"description": "问题来源"})
     category = Text(validate=validate.Length(max=100), metadata={"description": "问题类别"})
     severity = Severity()
@@ -258,8 +264,27 @@ class StatusCountSchema(Schema):
     count = fields.Integer()
 
 
+class LedgerRowSchema(ItemSummarySchema):
+    lasting = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "长效机制: closed with a lasting measure (its review noted 已建立长效机制, or a measure in "
+            "force is linked), false: closed without one; null: not closed (open or withdrawn)"
+        },
+    )
+    came_back = fields.Boolean(
+        metadata={
+            "description": "曾整改过: it looks like an item closed in the `RECTIFLOW_RECURRENCE_MONTHS` before it "
+            "was raised (`GET /items/{id}/measures` names them)"
+        }
+    )
+    submissions = fields.List(
+        fields.Integer(), metadata={"description": "来源反映: the intake submissions accepted as it or merged into it"}
+    )
+
+
 class ItemPageSchema(Schema):
-    items = fields.List(fields.Nested(ItemSummarySchema))
+    items = fields.List(fields.Nested(LedgerRowSchema))
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from engine.identity import identity, permissions
 from engine.items import items, sources, workflow
-from engine.ledger import ledger, ledger_export
+from engine.ledger import lasting, ledger, ledger_export
 from engine.store.errors import InvalidInput, StaleVersion
 from web import db
 from web.api.downloads import XLSX, attachment
@@ -46,6 +46,7 @@ def filter_labels() -> dict[str, str]:
         "due_within": _("几天内到期"),
         "ongoing": _("长期坚持"),
         "incident": _("有异常"),
+        "lasting": _("长效机制"),
         "page": _("页码"),
         "per_page": _("每页条数"),
     }
@@ -68,11 +69,13 @@ def index() -> str:
     flt, args, errors = _filter()
     session, today = db.session(), db.today()
     # A list under a filter that could not be applied would pass for the filtered one: none until it is fixed.
-    listed: dict[str, Any] = {"items": [], "total": 0, "counts": {}, "pages": 1}
+    listed: dict[str, Any] = {"items": [], "total": 0, "counts": {}, "pages": 1, "marks": {}}
     if flt is not None:
         found, total = items.list_items(session, me(), flt, today)
         counts = items.status_counts(session, me(), flt, today)
-        listed = {"items": found, "total": total, "counts": counts, "pages": max(1, -(-total // flt.per_page))}
+        pages = max(1, -(-total // flt.per_page))
+        marks = lasting.of_items(session, me(), found, db.settings().recurrence_months)
+        listed = {"items": found, "total": total, "counts": counts, "pages": pages, "marks": marks}
     return render_template(
         "ledger.html",
         flt=flt,
@@ -81,6 +84,7 @@ def index() -> str:
         departments=identity.departments(session),
         sources=[source.name for source in sources.listed(session)],  # old items keep a source taken off the list
         sorts=list(items.SORTS),
+        months=db.settings().recurrence_months,
         **listed,
     )
 
@@ -133,7 +137,8 @@ def export() -> Response:
     if flt is None:
         raise InvalidInput(_("筛选条件无效"), errors=errors)
     today = db.today()
-    content = ledger_export.export(db.session(), me(), flt, today, db.settings().timezone)
+    settings = db.settings()
+    content = ledger_export.export(db.session(), me(), flt, today, settings.timezone, settings.recurrence_months)
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(f"台账-{today}.xlsx")})
 
 

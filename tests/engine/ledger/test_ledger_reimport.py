@@ -77,7 +77,7 @@ def plan_of(session: Session, content: bytes) -> ledger.Plan:
 
 def export(session: Session) -> bytes:
     approver = identity.user_by_username(session, "approver")
-    return ledger_export.export(session, approver, items.ItemFilter(sort="id"), dt.date(2026, 11, 30), TZ)
+    return ledger_export.export(session, approver, items.ItemFilter(sort="id"), dt.date(2026, 11, 30), TZ, 12)
 
 
 @pytest.fixture
