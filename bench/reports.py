@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.bpmn import deploy
 from engine.identity import identity
+from engine.intake import figures as intake
+from engine.measures import figures as lasting
 from engine.reports import report_xlsx, reports
 from engine.store import migrate
 from engine.store.config import REPO_ROOT
@@ -137,7 +139,11 @@ def run(engine: Engine, repeat: int) -> None:
                     summary = f"{len(week.units)} units, {week.total} plans"
                 else:
                     ms, report = timed(lambda s=session, u=user, p=period: reports.figures(s, u, p, TZ), repeat)
-                    xlsx_ms, _ = timed(lambda r=report: report_xlsx.figures_workbook(r), repeat)
+                    days = (period.start, period.stop)
+                    companions = report_xlsx.Companions(
+                        intake.report(session, period, TZ), lasting.report(session, user, days, TZ, 12)
+                    )
+                    xlsx_ms, _ = timed(lambda r=report, c=companions: report_xlsx.figures_workbook(r, c), repeat)
                     t = report.total
                     summary = (
                         f"{len(report.units)} units; open {t.open_at_start} raised {t.raised} closed {t.closed} "

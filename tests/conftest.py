@@ -7,6 +7,7 @@ for the run and dropped after). Locally an unreachable server skips the PostgreS
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -29,7 +30,7 @@ from engine.bpmn import deploy
 from engine.bpmn.bundle import from_folder
 from engine.identity import identity
 from engine.store import migrate
-from engine.store.config import REPO_ROOT
+from engine.store.config import REPO_ROOT, EvidenceSettings
 from engine.store.db import Base, make_engine, make_session_factory, scratch_database, transaction
 from web import create_app, db
 
@@ -146,6 +147,16 @@ def app(database_url: str, sessions: sessionmaker[Session], tmp_path: Path) -> I
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def small(database_url: str, people: People, tmp_path: Path) -> Iterator[Flask]:
+    """The app with small evidence limits: 1,000 bytes a file, 1,500 an item, 2 files an item."""
+    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": tmp_path, "TESTING": True})
+    limits = EvidenceSettings(max_file_bytes=1000, max_item_bytes=1500, max_files=2)
+    app.config["RECTIFLOW_SETTINGS"] = dataclasses.replace(app.config["RECTIFLOW_SETTINGS"], evidence=limits)
+    yield app
+    db.dispose(app)
 
 
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,22 +76,30 @@ def _open_task(session: Session, item: Item, task_id: int) -> Task:
     return task
 
 
-def _check_room(session: Session, item: Item, size: int, limits: EvidenceSettings) -> None:
-    count, total = session.execute(
-        select(func.count(), func.coalesce(func.sum(Attachment.size), 0)).where(
-            Attachment.item_id == item.id, Attachment.removed_at.is_(None)
+def check_room(
+    session: Session, item: Item | None, sizes: Sequence[int], limits: EvidenceSettings, field: str = "file"
+) -> None:
+    """Refused (413 naming ``field``) when files of ``sizes`` would take the item (None: one not raised yet)
+    over its count or its total: an upload's rule, and a submission's files joining an item at triage."""
+    count, total = (0, 0)
+    if item is not None:
+        count, total = session.execute(
+            select(func.count(), func.coalesce(func.sum(Attachment.size), 0)).where(
+                Attachment.item_id == item.id, Attachment.removed_at.is_(None)
+            )
+        ).one()
+    if count + len(sizes) > limits.max_files:
+        message = (
+            f"附件数量超限 The item would have {count + len(sizes)} files, over the {limits.max_files} allowed "
+            "(RECTIFLOW_EVIDENCE_MAX_FILES)"
         )
-    ).one()
-    if count >= limits.max_files:
-        raise _refused(
-            TooLarge, f"附件数量已达上限 The item has {count} files, as many as allowed (RECTIFLOW_EVIDENCE_MAX_FILES)"
-        )
-    if total + size > limits.max_item_bytes:
-        raise _refused(
-            TooLarge,
+        raise _refused(TooLarge, message, field)
+    if total + sum(sizes) > limits.max_item_bytes:
+        message = (
             f"事项附件总量超限 The item's files would exceed {limits.max_item_bytes:,} bytes together "
-            "(RECTIFLOW_EVIDENCE_MAX_ITEM_BYTES)",
+            "(RECTIFLOW_EVIDENCE_MAX_ITEM_BYTES)"
         )
+        raise _refused(TooLarge, message, field)
 
 
 def _event(attachment: Attachment, task: Task | None) -> dict[str, Any]:
@@ -104,6 +112,36 @@ def _event(attachment: Attachment, task: Task | None) -> dict[str, Any]:
         "task_id": attachment.task_id,
         "task": task.name if task else None,
     }
+
+
+def _record(
+    session: Session, item: Item, actor: User, action: str, attachment: Attachment, task: Task | None, **why: Any
+) -> None:
+    """A file added to or removed from ``item``: an event of its history (so of the tamper-evident chain)."""
+    history.record_change(
+        session,
+        item,
+        actor=actor.username,
+        action=action,
+        task=task.name if task else None,
+        data={**_event(attachment, task), **why},
+    )
+
+
+def kept(
+    store: FileStore, upload: Received, filename: str, media_type: str, by: int | None, **owner: int | None
+) -> Attachment:
+    """A checked file put in the store, and its row (``owner``: of an item and task, or of a submission), not added."""
+    store.put(upload.sha256, upload.path)
+    return Attachment(
+        **owner,
+        sha256=upload.sha256,
+        size=upload.size,
+        media_type=media_type,
+        filename=filename,
+        uploaded_by_id=by,
+        uploaded_at=utcnow(),
+    )
 
 
 def require_addable(user: User, item: Item) -> None:
@@ -146,42 +184,22 @@ def add(
     require_addable(user, item)  # again under the lock: the item may have closed meanwhile
     task = _open_task(session, item, task_id) if task_id is not None else None
     filename, media_type = accepted(upload, filename)
-    _check_room(session, item, upload.size, limits)
-    files.put(upload.sha256, upload.path)
-    attachment = Attachment(
-        item_id=item.id,
-        task_id=task.id if task else None,
-        sha256=upload.sha256,
-        size=upload.size,
-        media_type=media_type,
-        filename=filename,
-        uploaded_by_id=user.id,
-        uploaded_at=utcnow(),
-    )
+    check_room(session, item, [upload.size], limits)
+    attachment = kept(files, upload, filename, media_type, user.id, item_id=item.id, task_id=task.id if task else None)
     session.add(attachment)
     session.flush()
-    history.record_change(
-        session,
-        item,
-        actor=user.username,
-        action="attachment_added",
-        task=task.name if task else None,
-        data=_event(attachment, task),
-    )
+    _record(session, item, user, "attachment_added", attachment, task)
     return attachment
 
 
 def adopt(session: Session, actor: User, attachment: Attachment, item: Item, **why: Any) -> None:
     """A file already on file (a submission's) becomes evidence of ``item`` (locked by the caller), in its history.
 
-    The item's count and total limits are not asked: they bound what is uploaded to an item, and these
-    files were checked, stored and bounded when they came; refusing them would refuse the triage.
+    The caller has checked that the item has room for it (``check_room``), as for an upload.
     """
     attachment.item_id = item.id
     session.flush()
-    history.record_change(
-        session, item, actor=actor.username, action="attachment_added", data={**_event(attachment, None), **why}
-    )
+    _record(session, item, actor, "attachment_added", attachment, None, **why)
 
 
 def listed(session: Session, user: User, item_id: int) -> list[Attachment]:
@@ -234,12 +252,5 @@ def remove(session: Session, user: User, attachment_id: int) -> Attachment:
     task = require_removable(session, user, attachment, item)
     attachment.removed_at = utcnow()
     attachment.removed_by_id = user.id
-    history.record_change(
-        session,
-        item,
-        actor=user.username,
-        action="attachment_removed",
-        task=task.name if task else None,
-        data=_event(attachment, task),
-    )
+    _record(session, item, user, "attachment_removed", attachment, task)
     return attachment

@@ -18,7 +18,7 @@ from engine.evidence import attachments
 from engine.evidence.storage import FileStore
 from engine.store.config import EvidenceSettings
 from engine.store.errors import InvalidInput
-from engine.store.models import Attachment, Item, Submission, User, utcnow
+from engine.store.models import Attachment, Item, Submission, User
 
 MAX_FILES = 5
 
@@ -52,20 +52,10 @@ def attach(
         for upload in uploads:
             received = spools.enter_context(attachments.receive(upload.stream, limits.max_file_bytes))
             checked.append((received, *attachments.accepted(received, upload.filename)))
-        rows = []
-        for received, filename, media_type in checked:
-            store.put(received.sha256, received.path)
-            rows.append(
-                Attachment(
-                    submission_id=submission.id,
-                    sha256=received.sha256,
-                    size=received.size,
-                    media_type=media_type,
-                    filename=filename,
-                    uploaded_by_id=submission.raised_by_id,
-                    uploaded_at=utcnow(),
-                )
-            )
+        rows = [
+            attachments.kept(store, received, name, media_type, submission.raised_by_id, submission_id=submission.id)
+            for received, name, media_type in checked
+        ]
     session.add_all(rows)
     session.flush()
     return rows
@@ -76,8 +66,16 @@ def of(session: Session, submission_id: int) -> list[Attachment]:
     return list(session.scalars(query.order_by(Attachment.id)))
 
 
+def require_room(session: Session, submission: Submission, item: Item | None, limits: EvidenceSettings) -> None:
+    """Before triage changes anything: the submission's files fit within the limits of ``item`` (None: a new one),
+    as an upload must; else 413 naming ``files``."""
+    sizes = [found.size for found in of(session, submission.id)]
+    attachments.check_room(session, item, sizes, limits, "files")
+
+
 def adopt(session: Session, actor: User, submission: Submission, item: Item) -> None:
-    """Triage made (or joined) ``item`` from ``submission``: its files become the item's evidence, each an event."""
+    """Triage made (or joined) ``item`` from ``submission`` (``require_room`` passed): its files become the item's
+    evidence, each an event."""
     for found in of(session, submission.id):
         if found.item_id is None:
             attachments.adopt(session, actor, found, item, submission=submission.id)

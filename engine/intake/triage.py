@@ -3,7 +3,8 @@
 Who triages is ``permissions.require_triager``. Accepting raises the item through
 ``workflow.create_item`` (its created event names the submission); merging records a
 ``submission_merged`` event on the item. Either way the submission's files become the item's evidence,
-each an ``attachment_added`` event. Each triage is in the admin log as ``submission.<outcome>``.
+each an ``attachment_added`` event, within the item's limits as an upload's (else refused, nothing changed).
+Each triage is in the admin log as ``submission.<outcome>``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from engine.intake import files
 from engine.intake.submissions import Status, first_line, get_for_triage
 from engine.items import items, workflow
 from engine.store import severity
+from engine.store.config import EvidenceSettings
 from engine.store.errors import AlreadyTriaged, InvalidInput
 from engine.store.models import Submission, User, utcnow
 
@@ -56,9 +58,17 @@ def _triaged(
 
 
 def accept(
-    session: Session, user: User, submission_id: int, change: Acceptance, timezone: str, remote: str | None = None
+    session: Session,
+    user: User,
+    submission_id: int,
+    change: Acceptance,
+    timezone: str,
+    limits: EvidenceSettings,
+    remote: str | None = None,
 ) -> Submission:
+    """A new item from the submission, its files the item's evidence within the item's limits."""
     row = _locked_new(session, user, submission_id)
+    files.require_room(session, row, None, limits)
     new = workflow.NewItem(
         title=change.title or first_line(row.text),
         description=row.text,
@@ -76,14 +86,18 @@ def accept(
     return row
 
 
-def merge(session: Session, user: User, submission_id: int, item_id: int, remote: str | None = None) -> Submission:
-    """Join the submission to an open item the triager may see; the item's history records it."""
+def merge(
+    session: Session, user: User, submission_id: int, item_id: int, limits: EvidenceSettings, remote: str | None = None
+) -> Submission:
+    """Join the submission to an open item the triager may see; the item's history records it. Refused, nothing
+    changed, when its files would take the item over its limits."""
     row = _locked_new(session, user, submission_id)
     items.get_visible(session, user, item_id)
     item = workflow.lock_item(session, item_id)
     if item.closed_at is not None:
         message = "只能并入未办结的事项 Only an open item takes a submission"
         raise InvalidInput(message, errors=[{"field": "item", "message": message}])
+    files.require_room(session, row, item, limits)
     history.record_change(
         session,
         item,

@@ -1,18 +1,20 @@
-"""The rhythm reports as the office hands them in: one ``.xlsx`` sheet each (openpyxl).
+"""The rhythm reports as the office hands them in: one ``.xlsx`` workbook each (openpyxl).
 
-Row 1 is the merged title naming the report, the period and the unit it is narrowed to
+On the first sheet, row 1 is the merged title naming the report, the period and the unit it is narrowed to
 (``2026年11月中旬调度表（工务科）``), row 2 the dates, row 3 the header, then one row per unit and a
-totals row. Every label is in one language (``zh`` or ``en``, the page's), or in both, Chinese over
-English, when none is asked for (``None``: the API without ``Accept-Language``). Ready to print:
-borders, wrapped text, frozen header, print area, the header repeated on each page, landscape and
-one page wide. The figures are the report's own values, the same as the JSON: a null closure rate
-or average is an empty cell.
+totals row. 旬调度 and 月总结 go on with further sheets of the same period and unit: the measures adopted
+(月总结 only), the problems' sources (问题来源) and the lasting measures (长效机制). Every label is in one
+language (``zh`` or ``en``, the page's), or in both, Chinese over English, when none is asked for (``None``:
+the API without ``Accept-Language``). Ready to print: borders, wrapped text, frozen header, print area, the
+header repeated on each page, landscape and one page wide. The figures are the report's own values, the same
+as the JSON: a null closure rate, average or median is an empty cell.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +24,10 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from engine.intake.figures import IntakeReport, SourceFigures
 from engine.measures.catalog import KIND_LABELS, STATUS_LABELS
+from engine.measures.figures import LastingReport
+from engine.measures.figures import Row as LastingRow
 from engine.reports.reports import Figures, Period, Report, Unit, WeekPlan
 from engine.store import xlsx
 from engine.store.text import Label, say
@@ -94,33 +99,50 @@ def _sheet(
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
     sheet.row_dimensions[1].height = 30
     sheet.row_dimensions[HEADER_ROW].height = 36
-    for number, (header, width) in enumerate(columns, start=1):
-        cell = xlsx.write(sheet, HEADER_ROW, number, header)
-        cell.font, cell.fill, cell.border, cell.alignment = Font(bold=True), _FILL, _BORDER, _WRAP
-        sheet.column_dimensions[get_column_letter(number)].width = width
+    _header(sheet, HEADER_ROW, [header for header, _ in columns])
+    _widths(sheet, [width for _, width in columns])
     sheet.freeze_panes = f"A{HEADER_ROW + 1}"
+    _print_setup(sheet, HEADER_ROW)
+    return book, sheet
+
+
+def _print_setup(sheet: Worksheet, header_row: int) -> None:
+    """Landscape A4, one page wide, the header row repeated on each page."""
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0  # as many pages down as the rows need
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_options.horizontalCentered = True
-    sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    return book, sheet
+    sheet.print_title_rows = f"{header_row}:{header_row}"
 
 
-def _rows(sheet: Worksheet, rows: Sequence[Sequence[Any]], formats: Sequence[str | None]) -> None:
-    """The body under the header, the last row the totals in bold; the print area ends with it."""
+def _header(sheet: Worksheet, row: int, texts: Sequence[str]) -> None:
+    for number, text in enumerate(texts, start=1):
+        cell = xlsx.write(sheet, row, number, text)
+        cell.font, cell.fill, cell.border, cell.alignment = Font(bold=True), _FILL, _BORDER, _WRAP
+
+
+def _widths(sheet: Worksheet, widths: Sequence[float]) -> None:
+    for number, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(number)].width = width
+
+
+def _rows(
+    sheet: Worksheet, rows: Sequence[Sequence[Any]], formats: Sequence[str | None], header_row: int = HEADER_ROW
+) -> int:
+    """The body under the header, the last row the totals in bold; the print area ends with it (its row)."""
     fonts = {False: Font(), True: Font(bold=True)}
     aligned = {False: Alignment(vertical="center"), True: Alignment(vertical="center", wrap_text=True)}
-    for row, values in enumerate(rows, start=HEADER_ROW + 1):
-        total = row == HEADER_ROW + len(rows)
+    last = header_row + len(rows)
+    for row, values in enumerate(rows, start=header_row + 1):
         for number, (value, number_format) in enumerate(zip(values, formats, strict=True), start=1):
             cell = xlsx.write(sheet, row, number, value)
-            cell.border, cell.font, cell.alignment = _BORDER, fonts[total], aligned[isinstance(value, str)]
+            cell.border, cell.font, cell.alignment = _BORDER, fonts[row == last], aligned[isinstance(value, str)]
             if number_format:
                 cell.number_format = number_format
-    sheet.print_area = f"A1:{get_column_letter(len(formats))}{HEADER_ROW + len(rows)}"
+    sheet.print_area = f"A1:{get_column_letter(len(formats))}{last}"
+    return last
 
 
 def _saved(book: Workbook) -> bytes:
@@ -154,8 +176,18 @@ def headers(kind: str, language: str | None) -> list[str]:
     return [say(NUMBER, language, "\n"), say(UNIT, language, "\n"), *figures]
 
 
-def figures_workbook(report: Report, language: str | None = None) -> bytes:
-    """旬调度表 or 月总结表: one row per unit, then the totals."""
+@dataclass(frozen=True)
+class Companions:
+    """The further sheets' figures of a 旬调度 or 月总结 workbook, gathered by the caller for the same period
+    and unit (and reader) as the report: the same as the JSON of ``/reports/sources/…`` and ``/reports/lasting/…``."""
+
+    sources: IntakeReport
+    lasting: LastingReport
+
+
+def figures_workbook(report: Report, companions: Companions, language: str | None = None) -> bytes:
+    """旬调度表 or 月总结表: one row per unit, then the totals; then the sheets of the measures adopted (月总结),
+    of the problems' sources and of the lasting measures."""
     widths = [6, 22, *(width for _, width in FIGURE_COLUMNS)]
     columns = list(zip(headers(report.period.kind, language), widths, strict=True))
     subtitle = _subtitle(report, ("统计时段", "Period"), ("下期", "Next"), language)
@@ -167,7 +199,37 @@ def figures_workbook(report: Report, language: str | None = None) -> bytes:
     _rows(sheet, [*rows, [None, say(TOTAL, language), *figure_values(report.total)]], FIGURE_FORMATS)
     if report.period.kind == "monthly":
         _measures_sheet(book, report, language)
+    _sources_sheet(book, companions.sources, language)
+    _lasting_sheet(book, companions.lasting, language)
     return _saved(book)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of a secondary sheet: its header, its rows in bordered cells, and a bold last row (the totals)."""
+
+    header: Sequence[Label]
+    rows: Sequence[Sequence[Any]]
+    total: Sequence[Any]
+
+
+def _secondary_sheet(
+    book: Workbook,
+    name: Label,
+    widths: Sequence[float],
+    formats: Sequence[str | None],
+    tables: Sequence[Table],
+    language: str | None,
+) -> None:
+    """A further sheet of the workbook: its tables one under the other, a blank row between, in the first sheet's
+    look (header filled and wrapped, borders, number formats), set up to print as it is."""
+    sheet = book.create_sheet(name[1] if language == "en" else name[0])
+    _widths(sheet, widths)
+    top = 1
+    for table in tables:
+        _header(sheet, top, [say(label, language, "\n") for label in table.header])
+        top = _rows(sheet, [*table.rows, table.total], formats, top) + 2
+    _print_setup(sheet, 1)
 
 
 MEASURES_SHEET = ("制度性措施", "Measures")
@@ -182,29 +244,71 @@ MEASURE_COLUMNS = (
 
 
 def _measures_sheet(book: Workbook, report: Report, language: str | None) -> None:
-    """月总结's second sheet: the measures adopted in the month, by adoption date, then their count."""
-    sheet = book.create_sheet(MEASURES_SHEET[1] if language == "en" else MEASURES_SHEET[0])
-    for number, (label, width) in enumerate(MEASURE_COLUMNS, start=1):
-        cell = xlsx.write(sheet, 1, number, say(label, language, "\n"))
-        cell.font, cell.fill, cell.border, cell.alignment = Font(bold=True), _FILL, _BORDER, _WRAP
-        sheet.column_dimensions[get_column_letter(number)].width = width
-    for row, measure in enumerate(report.adopted, start=2):
-        values = [
-            row - 1,
+    """月总结's measures adopted in the month, by adoption date, then their count."""
+    rows = [
+        [
+            n,
             measure.title,
             say(KIND_LABELS[measure.kind], language),
             measure.department.name,
             measure.adopted_on,
             say(STATUS_LABELS[measure.status], language),
         ]
-        for number, value in enumerate(values, start=1):
-            cell = xlsx.write(sheet, row, number, value)
-            cell.border = _BORDER
-            if isinstance(value, dt.date):
-                cell.number_format = "yyyy-mm-dd"
-    xlsx.write(sheet, len(report.adopted) + 2, 2, f"{say(TOTAL, language)}: {len(report.adopted)}").font = Font(
-        bold=True
-    )
+        for n, measure in enumerate(report.adopted, start=1)
+    ]
+    total = [None, f"{say(TOTAL, language)}: {len(report.adopted)}", None, None, None, None]
+    header = [label for label, _ in MEASURE_COLUMNS]
+    widths = [width for _, width in MEASURE_COLUMNS]
+    formats = (None, None, None, None, "yyyy-mm-dd", None)
+    _secondary_sheet(book, MEASURES_SHEET, widths, formats, [Table(header, rows, total)], language)
+
+
+SOURCES_SHEET = ("问题来源", "Sources")
+SOURCE_COLUMNS = (
+    (NUMBER, 6),
+    (("问题来源", "Source"), 22),
+    (("收到反映", "Raised"), 10),
+    (("转为事项", "Became items"), 10),
+    (("受理用时中位数（天）", "Median days to triage"), 14),
+)
+
+
+def _sources_sheet(book: Workbook, intake: IntakeReport, language: str | None) -> None:
+    """Per 问题来源: the submissions raised in the period, how many became items, the median days to triage."""
+
+    def values(f: SourceFigures) -> list[Any]:
+        return [f.raised, f.became_items, f.median_days_to_triage]
+
+    rows = [[n, f.source, *values(f)] for n, f in enumerate(intake.sources, start=1)]
+    table = Table([label for label, _ in SOURCE_COLUMNS], rows, [None, say(TOTAL, language), *values(intake.total)])
+    widths = [width for _, width in SOURCE_COLUMNS]
+    _secondary_sheet(book, SOURCES_SHEET, widths, (None, None, "0", "0", "0.0"), [table], language)
+
+
+LASTING_SHEET = ("长效机制", "Lasting measures")
+LASTING_FIGURES = (
+    (("销号且建立长效机制", "Closed with a lasting measure"), 16),
+    (("销号未建立长效机制", "Closed without one"), 16),
+    (("曾整改过（复发）", "Came back (recurring)"), 14),
+)
+BY_CATEGORY = ("问题类别", "Category")
+NO_CATEGORY = ("未分类", "No category")
+
+
+def _lasting_sheet(book: Workbook, lasting: LastingReport, language: str | None) -> None:
+    """Items closed with and without a lasting measure and the recurring ones: per unit, then per category."""
+
+    def values(row: LastingRow) -> list[Any]:
+        return [row.closed_with, row.closed_without, row.recurring]
+
+    def table(by: Label, rows: Sequence[LastingRow]) -> Table:
+        body = [[n, row.name or say(NO_CATEGORY, language), *values(row)] for n, row in enumerate(rows, start=1)]
+        header = [NUMBER, by, *(label for label, _ in LASTING_FIGURES)]
+        return Table(header, body, [None, say(TOTAL, language), *values(lasting.total)])
+
+    widths = [6, 22, *(width for _, width in LASTING_FIGURES)]
+    tables = [table(UNIT, lasting.units), table(BY_CATEGORY, lasting.categories)]
+    _secondary_sheet(book, LASTING_SHEET, widths, (None, None, "0", "0", "0"), tables, language)
 
 
 WEEK_COLUMNS = (
@@ -237,10 +341,3 @@ def week_workbook(report: WeekPlan, timezone: str, language: str | None = None) 
 def _local(at: dt.datetime, office: ZoneInfo) -> dt.datetime:
     """Excel keeps no time zone: the office's wall-clock time."""
     return at.astimezone(office).replace(tzinfo=None)
-
-
-def workbook(report: Report | WeekPlan, timezone: str, language: str | None = None) -> bytes:
-    """The report's workbook, whichever its kind."""
-    if isinstance(report, WeekPlan):
-        return week_workbook(report, timezone, language)
-    return figures_workbook(report, language)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine.store.config import EvidenceSettings
 from tests.conftest import PROCESSES, RECTIFY_FORMS, People, deployment
 from tests.engine.evidence import samples
-from web import create_app, db
 from web.problems import PROBLEM_JSON
 
 API = "/api/v1"
@@ -100,16 +96,6 @@ def test_a_file_goes_up_and_comes_back_with_its_chinese_name(client: FlaskClient
         added["sha256"],
         "整改照片 第1张.png",
     )
-
-
-@pytest.fixture
-def small(database_url: str, people: People, tmp_path: Path) -> Iterator[Flask]:
-    """The app with small limits: 1,000 bytes a file, 1,500 an item, 2 files an item."""
-    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": tmp_path, "TESTING": True})
-    limits = EvidenceSettings(max_file_bytes=1000, max_item_bytes=1500, max_files=2)
-    app.config["RECTIFLOW_SETTINGS"] = dataclasses.replace(app.config["RECTIFLOW_SETTINGS"], evidence=limits)
-    yield app
-    db.dispose(app)
 
 
 def test_each_limit_is_refused_and_nothing_is_stored(small: Flask, people: People, tmp_path: Path) -> None:

@@ -3,34 +3,19 @@ refused whole, and made the item's evidence (with their history events) when it 
 
 from __future__ import annotations
 
-import dataclasses
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine.store.config import EvidenceSettings
 from tests.conftest import People
 from tests.engine.evidence import samples
-from web import create_app, db
 from web.problems import PROBLEM_JSON
 
 API = "/api/v1"
 PROBLEM = {"kind": "problem", "text": "路灯不亮\n东门外三盏路灯坏了", "source": "群众反映", "department": "works"}
-
-
-@pytest.fixture
-def small(database_url: str, people: People, tmp_path: Path) -> Iterator[Flask]:
-    """The app with 1,000 bytes a file."""
-    app = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": tmp_path, "TESTING": True})
-    limits = EvidenceSettings(max_file_bytes=1000)
-    app.config["RECTIFLOW_SETTINGS"] = dataclasses.replace(app.config["RECTIFLOW_SETTINGS"], evidence=limits)
-    yield app
-    db.dispose(app)
 
 
 def send(client: FlaskClient, people: People, user: str | None, sent: list[tuple[bytes, str]]) -> Any:
@@ -122,3 +107,44 @@ def test_a_refused_file_refuses_the_whole_submission(small: Flask, people: Peopl
     # Without files, JSON as before.
     plain = client.post(f"{API}/submissions", json=PROBLEM, headers=people.auth("owner"))
     assert plain.status_code == 201 and plain.json["files"] == []
+
+
+def test_triage_keeps_the_items_limits_and_a_refusal_changes_nothing(small: Flask, people: People) -> None:
+    client = small.test_client()
+    auth = people.auth("reporter")
+
+    def triage(sent: list[tuple[bytes, str]], action: str, body: dict[str, Any]) -> tuple[int, Any]:
+        made = send(client, people, "owner", sent)
+        assert made.status_code == 201, made.json
+        return made.json["id"], client.post(f"{API}/submissions/{made.json['id']}/{action}", json=body, headers=auth)
+
+    def over(response: Any, variable: str) -> None:
+        refused(response, 413, "files")
+        assert variable in response.json["errors"][0]["message"]
+
+    def state(item_id: int) -> tuple[list[str], list[str]]:
+        listed = client.get(f"{API}/items/{item_id}/attachments", headers=auth).json["attachments"]
+        events = client.get(f"{API}/items/{item_id}/history", headers=people.auth("auditor")).json["events"]
+        return [f["filename"] for f in listed], [event["action"] for event in events]
+
+    _, accepted = triage([(b"a" * 600, "a.txt"), (b"b" * 600, "b.txt")], "accept", {})
+    assert accepted.status_code == 200, accepted.json
+    full = accepted.json["item"]["id"]
+    _, accepted = triage([(b"c" * 1000, "c.txt")], "accept", {})
+    assert accepted.status_code == 200, accepted.json
+    half = accepted.json["item"]["id"]
+    before = state(full), state(half)
+
+    third_file, response = triage([(b"d" * 10, "d.txt")], "merge", {"item": full})
+    over(response, "RECTIFLOW_EVIDENCE_MAX_FILES")
+    too_many_bytes, response = triage([(b"e" * 600, "e.txt")], "merge", {"item": half})  # 1,600 bytes
+    over(response, "RECTIFLOW_EVIDENCE_MAX_ITEM_BYTES")
+    too_big_new, response = triage([(b"f" * 800, "f.txt"), (b"g" * 800, "g.txt")], "accept", {})
+    over(response, "RECTIFLOW_EVIDENCE_MAX_ITEM_BYTES")
+
+    assert (state(full), state(half)) == before
+    waiting = client.get(f"{API}/submissions?status=new", headers=auth).json["submissions"]
+    assert sorted(row["id"] for row in waiting) == [third_file, too_many_bytes, too_big_new]
+    _, response = triage([(b"h" * 500, "h.txt")], "merge", {"item": half})  # 1,500 bytes: just fits
+    assert response.status_code == 200, response.json
+    assert state(half)[0] == ["c.txt", "h.txt"]

@@ -15,6 +15,7 @@ from engine.identity import permissions
 from engine.intake import figures
 from engine.measures import figures as lasting
 from engine.reports import report_xlsx, reports
+from engine.store.models import User
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.downloads import XLSX, attachment
@@ -65,17 +66,22 @@ def _report(period: reports.Period, query: dict[str, Any]) -> reports.Report | r
     return reports.report(session, current_user(), period, db.settings().timezone, unit)
 
 
-def workbook_response(report: reports.Report | reports.WeekPlan, language: str | None) -> Response:
-    """The report's workbook as a download named by its title (the pages send it too)."""
+def workbook_response(report: reports.Report | reports.WeekPlan, reader: User, language: str | None) -> Response:
+    """The report's workbook as a download named by its title (the pages send it too); 旬调度 and 月总结 with the
+    sources and 长效机制 sheets of the same period and unit, as ``reader`` may see them."""
     period = report.period
     name = report_xlsx.title(period, report.unit, language)
     disposition = attachment(f"{name}.xlsx", f"{period.kind}-{period.start.isoformat()}.xlsx")
-    content = report_xlsx.workbook(report, db.settings().timezone, language)
+    if isinstance(report, reports.WeekPlan):
+        content = report_xlsx.week_workbook(report, db.settings().timezone, language)
+    else:
+        companions = report_xlsx.Companions(_sources(period, report.unit), _lasting(reader, period, report.unit))
+        content = report_xlsx.figures_workbook(report, companions, language)
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": disposition})
 
 
 def _xlsx(period: reports.Period, query: dict[str, Any]) -> Response:
-    return workbook_response(_report(period, query), requested_language())
+    return workbook_response(_report(period, query), current_user(), requested_language())
 
 
 @blp.route("/dispatch", methods=["GET"])
@@ -132,9 +138,12 @@ def week_xlsx(query: dict[str, Any]) -> Response:
     return _xlsx(query["week"], query)
 
 
-def _sources(period: reports.Period, query: dict[str, Any]) -> figures.IntakeReport:
-    session = db.session()
-    return figures.report(session, period, db.settings().timezone, reports.scope(session, query.get("unit")))
+def _sources(period: reports.Period, unit: reports.Unit | None) -> figures.IntakeReport:
+    return figures.report(db.session(), period, db.settings().timezone, unit)
+
+
+def _sources_json(period: reports.Period, query: dict[str, Any]) -> figures.IntakeReport:
+    return _sources(period, reports.scope(db.session(), query.get("unit")))
 
 
 @blp.route("/sources/dispatch", methods=["GET"])
@@ -145,7 +154,7 @@ def _sources(period: reports.Period, query: dict[str, Any]) -> figures.IntakeRep
 )
 @blp.problems(403)
 def sources_dispatch(query: dict[str, Any]) -> figures.IntakeReport:
-    return _sources(query["period"], query)
+    return _sources_json(query["period"], query)
 
 
 @blp.route("/sources/monthly", methods=["GET"])
@@ -154,22 +163,18 @@ def sources_dispatch(query: dict[str, Any]) -> figures.IntakeReport:
 @blp.response(200, IntakeReportSchema, description="反映 per 问题来源 in a month: raised, became items, median days")
 @blp.problems(403)
 def sources_monthly(query: dict[str, Any]) -> figures.IntakeReport:
-    return _sources(query["month"], query)
+    return _sources_json(query["month"], query)
+
+
+def _lasting(reader: User, period: reports.Period, unit: reports.Unit | None) -> lasting.LastingReport:
+    settings, days = db.settings(), (period.start, period.stop)
+    code = unit.code if unit else None
+    return lasting.report(db.session(), reader, days, settings.timezone, settings.recurrence_months, code)
 
 
 def lasting_report(period: reports.Period, unit_code: str | None) -> dict[str, Any]:
-    """长效机制 figures of the period (the reports page shows them too)."""
-    session = db.session()
-    unit = reports.scope(session, unit_code)
-    settings = db.settings()
-    found = lasting.report(
-        session,
-        current_user(),
-        (period.start, period.stop),
-        settings.timezone,
-        settings.recurrence_months,
-        unit.code if unit else None,
-    )
+    """长效机制 figures of the period, as the workbook's sheet has them."""
+    found = _lasting(current_user(), period, reports.scope(db.session(), unit_code))
     return {"start": period.start, "end": period.end, **found.__dict__}
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import limits
 from flask import request
+from marshmallow import Schema
 
 from engine.identity import permissions
 from engine.intake import files, public, submissions, triage
@@ -39,6 +41,7 @@ public_blp = Blueprint(
     protected=False,
     description="公众反映 The public form (no login), when an administrator opens it",
 )
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 FILES_REFUSED = {
@@ -99,36 +102,48 @@ def _triager(user: User, submission_id: int) -> None:
 
 
 TRIAGE_PROBLEMS = {409: "Already triaged: a submission is triaged once"}
+FILES_OVER_LIMITS = {
+    413: "the submission's files would take the item over RECTIFLOW_EVIDENCE_MAX_FILES or _MAX_ITEM_BYTES "
+    "(`errors` names `files`), or the body is too large; nothing changed"
+}
 
 
-@blp.route("/<int:submission_id>/accept", methods=["POST"])
-@check_first(_triager)
-@blp.arguments(AcceptSchema)
-@blp.response(200, TriageSubmissionSchema)
-@blp.problems(400, 403, 404, 413, described=TRIAGE_PROBLEMS)
+def _triage(action: str, schema: type[Schema], described: dict[int, str] | None = None) -> Callable[[F], F]:
+    """A triage view: ``POST /submissions/{id}/{action}`` by a triager of the submission, answering it triaged."""
+    decorators = (
+        blp.route(f"/<int:submission_id>/{action}", methods=["POST"]),
+        check_first(_triager),
+        blp.arguments(schema),
+        blp.response(200, TriageSubmissionSchema),
+        blp.problems(400, 403, 404, 413, described={**TRIAGE_PROBLEMS, **(described or {})}),
+    )
+
+    def decorate(view: F) -> F:
+        for decorator in reversed(decorators):
+            view = decorator(view)
+        return view
+
+    return decorate
+
+
+@_triage("accept", AcceptSchema, FILES_OVER_LIMITS)
 def accept(body: dict[str, Any], submission_id: int) -> Submission:
     """受理立项: a new item prefilled from the submission (a manager may raise it for their own unit only)."""
+    settings = db.settings()
     change = triage.Acceptance(**body)
     return triage.accept(
-        db.session(), current_user(), submission_id, change, db.settings().timezone, request.remote_addr
+        db.session(), current_user(), submission_id, change, settings.timezone, settings.evidence, request.remote_addr
     )
 
 
-@blp.route("/<int:submission_id>/merge", methods=["POST"])
-@check_first(_triager)
-@blp.arguments(MergeSchema)
-@blp.response(200, TriageSubmissionSchema)
-@blp.problems(400, 403, 404, 413, described=TRIAGE_PROBLEMS)
+@_triage("merge", MergeSchema, FILES_OVER_LIMITS)
 def merge(body: dict[str, Any], submission_id: int) -> Submission:
     """并入: the submission joins an open item; the item's history records it."""
-    return triage.merge(db.session(), current_user(), submission_id, body["item"], request.remote_addr)
+    limits = db.settings().evidence
+    return triage.merge(db.session(), current_user(), submission_id, body["item"], limits, request.remote_addr)
 
 
-@blp.route("/<int:submission_id>/decline", methods=["POST"])
-@check_first(_triager)
-@blp.arguments(DeclineSchema)
-@blp.response(200, TriageSubmissionSchema)
-@blp.problems(400, 403, 404, 413, described=TRIAGE_PROBLEMS)
+@_triage("decline", DeclineSchema)
 def decline(body: dict[str, Any], submission_id: int) -> Submission:
     """不予采纳, with a reason the submitter reads."""
     return triage.decline(db.session(), current_user(), submission_id, body["reason"], request.remote_addr)

@@ -116,14 +116,17 @@ def queue() -> str:
 
 
 def _triage(action: str, submission_id: int) -> Response:
-    session, form = db.session(), request.form
+    session, form, settings = db.session(), request.form, db.settings()
     body = {key: value for key, value in form.items() if value != "" and key not in ("csrf_token", "once_token")}
     try:
         if action == "accept":
             change = triage.Acceptance(**AcceptSchema().load(body))
-            triage.accept(session, me(), submission_id, change, db.settings().timezone, request.remote_addr)
+            triage.accept(
+                session, me(), submission_id, change, settings.timezone, settings.evidence, request.remote_addr
+            )
         elif action == "merge":
-            triage.merge(session, me(), submission_id, MergeSchema().load(body)["item"], request.remote_addr)
+            item = MergeSchema().load(body)["item"]
+            triage.merge(session, me(), submission_id, item, settings.evidence, request.remote_addr)
         else:
             triage.decline(session, me(), submission_id, DeclineSchema().load(body)["reason"], request.remote_addr)
     except ValidationError as exc:

@@ -125,4 +125,4 @@ def download(kind: str) -> Response | tuple[str, int]:
     choice = _choice(kind)
     if choice.errors:
         return _page(kind, choice), 422
-    return workbook_response(_report(choice), _language())
+    return workbook_response(_report(choice), me(), _language())
