@@ -151,9 +151,19 @@ def client(app: Flask) -> FlaskClient:
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running ``rectiflow serve``: its base URL and its (first) process."""
+
+    base: str
+    process: subprocess.Popen[str]
+
+
 @contextmanager
-def serve(database_url: str, instance: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
-    """``rectiflow serve`` (waitress) in its own process on a free port; yields its base URL.
+def server_process(
+    database_url: str, instance: Path, environ: dict[str, str] | None = None, options: tuple[str, ...] = ()
+) -> Iterator[Server]:
+    """``rectiflow serve --port 0 OPTIONS`` in its own process; stopped with SIGTERM on leaving.
 
     ``environ``: more ``RECTIFLOW_*`` variables for this server.
     """
@@ -163,17 +173,24 @@ def serve(database_url: str, instance: Path, environ: dict[str, str] | None = No
         "RECTIFLOW_INSTANCE_PATH": str(instance),
         **(environ or {}),
     }
-    command = [sys.executable, "-m", "web.cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "web.cli", "serve", "--port", "0", *options]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
         try:
             assert process.stdout is not None
             # The server prints this line once its socket listens: no polling needed.
             match = LISTENING.search(process.stdout.readline())
             assert match, "the server did not start"
-            yield match.group(1)
+            yield Server(match.group(1), process)
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+@contextmanager
+def serve(database_url: str, instance: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
+    """``rectiflow serve`` (waitress, one process) on a free port; yields its base URL."""
+    with server_process(database_url, instance, environ) as server:
+        yield server.base
 
 
 @pytest.fixture
