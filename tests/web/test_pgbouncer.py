@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -17,38 +15,42 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.deadlines.worker import Worker
-from engine.store.config import Settings
+from engine.store.config import REPO_ROOT, Settings
 from engine.store.db import make_engine
-from tests.conftest import People
+from tests.conftest import People, free_port, installed
 from tests.web.test_api_lifecycle import advance, create
 from web import create_app, db
 
 on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def shipped_config(database: str, **settings: str) -> str:
+    """deploy/pgbouncer.ini with its database line and the ``settings`` named replaced."""
+    lines = []
+    for line in (REPO_ROOT / "deploy" / "pgbouncer.ini").read_text().splitlines():
+        key = line.partition("=")[0].strip()
+        lines.append(database if key == "rectiflow" else f"{key} = {settings[key]}" if key in settings else line)
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
 def pgbouncer(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """The test database's URL through a PgBouncer in transaction mode; locally a missing pgbouncer skips."""
-    binary = shutil.which("pgbouncer", path=f"{os.environ.get('PATH', '')}:/usr/sbin")  # Debian puts it there
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("pgbouncer is not installed (make browser installs it)")
-        pytest.skip("pgbouncer is not installed")
+    """The test database's URL through PgBouncer with deploy/pgbouncer.ini; locally a missing pgbouncer skips."""
+    binary = installed("pgbouncer")
     direct = make_url(database_url)
-    port = _free_port()
+    port = free_port()
     (tmp_path / "users.txt").write_text(f'"{direct.username}" ""\n')
     config = tmp_path / "pgbouncer.ini"
     config.write_text(
-        f"[databases]\n* = host={direct.host} port={direct.port}\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-        f"auth_type = trust\nauth_file = {tmp_path / 'users.txt'}\npool_mode = transaction\ndefault_pool_size = 4\n"
+        shipped_config(
+            f"{direct.database} = host={direct.host} port={direct.port} dbname={direct.database}",
+            listen_port=str(port),
+            unix_socket_dir="",
+            auth_type="trust",  # as the test server is
+            auth_file=str(tmp_path / "users.txt"),
+            logfile="",
+            pidfile="",
+        )
     )
     # PgBouncer refuses to run as root: as root it reads its files, then becomes the database server's account.
     command = [binary, *(["-u", "postgres"] if os.getuid() == 0 else []), str(config)]

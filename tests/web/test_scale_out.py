@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,21 +23,8 @@ from tests.conftest import People, Server, server_process
 
 API = "/api/v1"
 PASSWORD = "a password long enough"
-REDIS = os.environ.get("RECTIFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TWO = ("--processes", "2", "--threads", "4")
 on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """The Redis several processes count logins in; locally an unreachable one skips the test (with CI=true: fails)."""
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
-    except redis.ConnectionError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"Redis not reachable at {REDIS}: {exc}")
-    return REDIS
 
 
 def until(what: str, check: Callable[[], bool], seconds: float = 60) -> None:
