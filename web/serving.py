@@ -132,6 +132,8 @@ class _Gunicorn(BaseApplication):
 
 def many_processes(settings: Settings, host: str, port: int, processes: int, threads: int, worker: bool) -> None:
     require_shared_limits(settings)
+    # Each worker process builds the app; a missing history key would fail them all, one traceback each.
+    keys.load(settings)
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": processes,

@@ -134,14 +134,14 @@ def test_browser_sessions_and_login_limits_hold_across_processes(
         assert browser.get(f"{server.base}/auth/session", timeout=30).status_code == 401
 
 
-def serve_with_limits_in(storage_uri: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def serve_two(tmp_path: Path, storage_uri: str, **environ: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RECTIFLOW_INSTANCE_PATH": str(tmp_path), "RECTIFLOW_RATELIMIT_STORAGE_URI": storage_uri}
     command = [sys.executable, "-m", "web.cli", "serve", "--port", "0", *TWO]
-    return subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, env={**env, **environ}, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
 
 
 def test_several_processes_without_a_shared_store_for_the_login_limits_are_refused(tmp_path: Path) -> None:
-    refused = serve_with_limits_in("memory://", tmp_path)
+    refused = serve_two(tmp_path, "memory://")
     assert refused.returncode != 0
     assert "several processes need a shared store for the login limits" in refused.stderr
     assert "RECTIFLOW_RATELIMIT_STORAGE_URI" in refused.stderr
@@ -149,7 +149,14 @@ def test_several_processes_without_a_shared_store_for_the_login_limits_are_refus
 
 
 def test_a_shared_store_that_does_not_answer_is_refused(tmp_path: Path) -> None:
-    refused = serve_with_limits_in("redis://:secret@127.0.0.1:1/0", tmp_path)
+    refused = serve_two(tmp_path, "redis://:secret@127.0.0.1:1/0")
     assert refused.returncode != 0
     assert "the login limits' store redis://127.0.0.1:1 does not answer" in refused.stderr
     assert "secret" not in refused.stderr
+
+
+def test_several_processes_without_the_history_key_are_refused_once(tmp_path: Path, redis_url: str) -> None:
+    refused = serve_two(tmp_path, redis_url, RECTIFLOW_AUDIT_KEY="")
+    assert refused.returncode == 1
+    assert refused.stderr.count("No audit key") == 1
+    assert "Traceback" not in refused.stderr and "listening" not in refused.stdout
