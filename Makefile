@@ -18,11 +18,13 @@ $(TRANSLATIONS): web/translations/en/LC_MESSAGES/messages.po $(STAMP)
 
 install: $(STAMP) $(TRANSLATIONS)
 
-# Debian's Chromium and a CJK font for the browser tests, when this is a Debian machine run as root.
+# Debian's Chromium and a CJK font for the browser tests, PgBouncer and nginx for the tests of deploy/, when this is a
+# Debian machine run as root.
+APT_PACKAGES := chromium fonts-wqy-microhei pgbouncer nginx
 browser:
-	@dpkg -s chromium fonts-wqy-microhei >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei; } || \
-		echo "chromium is not installed: the browser tests skip (with CI=true they fail)"
+	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES); } || \
+		echo "$(APT_PACKAGES) not all installed: the browser and deploy/ tests skip (with CI=true they fail)"
 
 # The browser islands (bpmn-js, ECharts) from npm, bundled into web/static/dist (committed: no npm at run time).
 assets:

@@ -11,6 +11,8 @@ import dataclasses
 import io
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
@@ -38,6 +41,7 @@ PROCESSES = REPO_ROOT / "processes"
 # The forms the default lifecycle names, as ``rectiflow init`` deploys them with its diagram.
 RECTIFY_FORMS = dict(from_folder(PROCESSES / "rectification_item.bpmn", PROCESSES / "forms").forms)
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS = os.environ.get("RECTIFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # The history's key, as an operator configures it: the app, the CLI and servers started by tests read it.
 AUDIT_KEY = "test-audit-key-0123456789abcdef0123456789abcdef"
 os.environ.setdefault("RECTIFLOW_AUDIT_KEY", AUDIT_KEY)
@@ -55,6 +59,39 @@ def postgres_database() -> Iterator[str]:
                 raise
             pytest.skip(f"PostgreSQL not reachable at {server}: {exc}")
         yield url
+
+
+def unavailable(what: str) -> None:
+    """Skip the test for want of ``what``; with ``CI=true`` fail it instead."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} (CI=true: nothing may be skipped for want of it)")
+    pytest.skip(what)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis several processes count logins in (``RECTIFLOW_TEST_REDIS_URL``); locally, when down, a skip."""
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
+    except redis.ConnectionError as exc:
+        unavailable(f"Redis not reachable at {REDIS}: {exc}")
+    return REDIS
+
+
+def installed(program: str) -> str:
+    """The path of ``program`` (Debian puts servers in /usr/sbin); locally, when missing, a skip."""
+    found = shutil.which(program, path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+    if found is None:
+        unavailable(f"{program} is not installed (make browser installs it)")
+    assert found is not None
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -162,9 +199,23 @@ def small(database_url: str, people: People, tmp_path: Path) -> Iterator[Flask]:
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running ``rectiflow serve``: its base URL and its (first) process."""
+
+    base: str
+    process: subprocess.Popen[str]
+
+
 @contextmanager
-def serve(database_url: str, instance: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
-    """``rectiflow serve`` (waitress) in its own process on a free port; yields its base URL.
+def server_process(
+    database_url: str,
+    instance: Path,
+    environ: dict[str, str] | None = None,
+    options: tuple[str, ...] = (),
+    port: int = 0,
+) -> Iterator[Server]:
+    """``rectiflow serve --port PORT OPTIONS`` in its own process (port 0: a free one); SIGTERM on leaving.
 
     ``environ``: more ``RECTIFLOW_*`` variables for this server.
     """
@@ -174,17 +225,24 @@ def serve(database_url: str, instance: Path, environ: dict[str, str] | None = No
         "RECTIFLOW_INSTANCE_PATH": str(instance),
         **(environ or {}),
     }
-    command = [sys.executable, "-m", "web.cli", "serve", "--port", "0"]
+    command = [sys.executable, "-m", "web.cli", "serve", "--port", str(port), *options]
     with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
         try:
             assert process.stdout is not None
             # The server prints this line once its socket listens: no polling needed.
             match = LISTENING.search(process.stdout.readline())
             assert match, "the server did not start"
-            yield match.group(1)
+            yield Server(match.group(1), process)
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+@contextmanager
+def serve(database_url: str, instance: Path, environ: dict[str, str] | None = None) -> Iterator[str]:
+    """``rectiflow serve`` (waitress, one process) on a free port; yields its base URL."""
+    with server_process(database_url, instance, environ) as server:
+        yield server.base
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from engine.audit import keys
 from engine.evidence import storage
 from engine.items import notifications
 from engine.store.config import Settings
-from engine.store.db import make_engine
+from engine.store.db import configured_engine
 from web import browser_session, db, oidc, problems, security, uploads
 from web.api import init_api
 from web.pages import init_pages
@@ -36,7 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # No key, no app: history is never written unkeyed (``rectiflow init`` makes the instance's key).
-    db.init_app(app, make_engine(settings.database_url), keys.load(settings))
+    db.init_app(app, configured_engine(settings), keys.load(settings))
     # Notifications made in requests are e-mailed (by the worker) when SMTP is configured.
     notifications.enable_mail(app.extensions["rectiflow_sessions"], settings.mail)
     app.extensions["rectiflow_files"] = storage.open_store(settings.evidence, settings.instance_path)

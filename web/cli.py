@@ -24,21 +24,21 @@ from engine.bpmn.document import executable_process, parse_xml
 from engine.bpmn.findings import Severity
 from engine.bpmn.lint import lint
 from engine.bpmn.model import form_keys
-from engine.deadlines.worker import Worker
 from engine.evidence import storage
 from engine.identity import administration, identity
 from engine.ledger import demo
 from engine.store import clock, migrate
 from engine.store.config import Settings
-from engine.store.db import make_engine, make_session_factory, transaction
+from engine.store.db import configured_engine, make_session_factory, transaction
 from engine.store.errors import InvalidDiagram, RectiflowError
 from engine.store.models import utcnow
+from web import serving
 
 
 @contextmanager
 def _database(settings: Settings) -> Iterator[Engine]:
     settings.instance_path.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.database_url)
+    engine = configured_engine(settings)
     try:
         yield engine
     finally:
@@ -392,23 +392,6 @@ def demo_command(settings: Settings) -> None:
         click.echo(f"  {username:<28} Authorization: Bearer {secret}")
 
 
-def _worker(engine: Engine, settings: Settings, name: str, lease: float, batch: int, verbose: bool) -> Worker:
-    key = keys.load(settings)
-
-    def report(job_id: int, item_id: int | None, fired: list[str]) -> None:
-        click.echo(f"job {job_id} item {item_id} fired {','.join(fired) or '-'}")
-        sys.stdout.flush()
-
-    return Worker(
-        make_session_factory(engine, key),
-        name=name,
-        lease=dt.timedelta(seconds=lease),
-        batch=batch,
-        on_done=report if verbose else None,
-        mail=settings.mail,
-    )
-
-
 @main.command("worker")
 @click.option("--name", default=lambda: f"{socket.gethostname()}:{os.getpid()}", help="Shown on the jobs it leases.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between looks when nothing is due.")
@@ -419,40 +402,28 @@ def _worker(engine: Engine, settings: Settings, name: str, lease: float, batch: 
 def worker_command(settings: Settings, name: str, interval: float, lease: float, batch: int, until_idle: bool) -> None:
     """Fire due BPMN timers and run other background jobs."""
     with _database(settings) as engine:
-        worker = _worker(engine, settings, name, lease, batch, verbose=True)
+        worker = serving.timer_worker(engine, settings, name, lease, batch, verbose=True)
         worker.run_until(threading.Event(), interval, until_idle=until_idle)
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--worker/--no-worker", default=True, show_default=True, help="Run one worker thread beside the server.")
+@click.option(
+    "--processes", default=1, show_default=True, type=click.IntRange(1, 256), help="Web processes on the port."
+)
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 1024), help="Threads per process.")
+@click.option("--worker/--no-worker", default=True, show_default=True, help="Run a worker thread in each process.")
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, threads: int, worker: bool) -> None:
-    """Serve the API with waitress (a production WSGI server); port 0 picks a free port."""
-    from waitress.server import create_server
+def serve(settings: Settings, host: str, port: int, processes: int, threads: int, worker: bool) -> None:
+    """Serve the API: waitress in one process, gunicorn with several (``--processes``); port 0 picks a free port.
 
-    from web import create_app
-
-    if worker:
-        engine = make_engine(settings.database_url)
-        background = _worker(engine, settings, f"{socket.gethostname()}:{os.getpid()}:serve", 60.0, 10, False)
-        threading.Thread(target=background.run_until, args=(threading.Event(), 1.0), daemon=True).start()
-    # Behind RECTIFLOW_TRUSTED_PROXIES proxies the app's ProxyFix reads X-Forwarded-*: waitress must pass them on
-    # (it drops them by default, and every client would look like the proxy).
-    server = create_server(
-        create_app(),
-        host=host,
-        port=port,
-        threads=threads,
-        ident="rectiflow",
-        clear_untrusted_proxy_headers=not settings.trusted_proxies,
-    )
-    # Printed once the socket listens, so scripts can wait for this line instead of polling.
-    click.echo(f"Rectiflow listening on http://{host}:{server.effective_port}/api/v1/docs", nl=True)
-    sys.stdout.flush()
-    server.run()
+    Several processes need a shared store for the login limits (RECTIFLOW_RATELIMIT_STORAGE_URI).
+    """
+    if processes == 1:
+        serving.one_process(settings, host, port, threads, worker)
+    else:
+        serving.many_processes(settings, host, port, processes, threads, worker)
 
 
 if __name__ == "__main__":

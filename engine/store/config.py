@@ -13,6 +13,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # The bundled diagrams ship inside the package (engine/bpmn/processes links to the checkout's processes/).
 BUNDLED_PROCESSES = Path(__file__).parents[1] / "bpmn" / "processes"
 log = logging.getLogger(__name__)
+# How the service reaches PostgreSQL: straight, or through PgBouncer in transaction mode.
+DATABASE_POOLS = ("direct", "pgbouncer")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -222,6 +224,14 @@ def _count(env: Mapping[str, str], name: str) -> int:
     return int(value)
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first when unset)."""
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def _retention_days(value: str) -> int | None:
     value = value.strip().lower()
     if value in ("", "forever"):
@@ -238,6 +248,9 @@ class Settings:
     - ``RECTIFLOW_INSTANCE_PATH``: folder for the SQLite file and other local state (default ``./instance``).
     - ``RECTIFLOW_DATABASE_URL``: SQLAlchemy URL (default a SQLite file in the instance folder);
       ``postgresql://`` and ``postgresql+psycopg://`` are both accepted.
+    - ``RECTIFLOW_DATABASE_POOL``: ``direct`` (the default) or ``pgbouncer``: the URL reaches PostgreSQL
+      through PgBouncer in transaction mode, which hands each transaction any server connection, so the
+      driver prepares no statement (a prepared statement lives on one server connection only).
     - ``RECTIFLOW_PROCESSES_PATH``: the bundled diagrams and their forms (default ``processes/``).
     - ``RECTIFLOW_MAX_UPLOAD_BYTES``: largest request body accepted (default 5 MB).
     - ``RECTIFLOW_IMPORT_*``: how big a ledger workbook may be, see ``ImportLimits``.
@@ -264,7 +277,8 @@ class Settings:
     - ``RECTIFLOW_LOGIN_ADDRESS_LIMIT``: failed logins allowed per client address, whatever the names tried
       (default ``30 per minute``).
     - ``RECTIFLOW_RATELIMIT_STORAGE_URI``: where the login counters live (default ``memory://``, one count
-      per process). Several ``rectiflow serve`` processes need a shared store, e.g. ``redis://host:6379``.
+      per process). Several processes (``rectiflow serve --processes N``, several hosts) need a shared
+      store, e.g. ``redis://127.0.0.1:6379/0``: ``serve`` refuses to start N > 1 processes on ``memory://``.
     - ``RECTIFLOW_TRUSTED_PROXIES``: how many reverse proxies stand in front of the service (default 0).
       With N, the client address (per-address login limit, admin log), scheme and host are taken from
       the last N ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` entries; with 0 those headers are ignored.
@@ -284,6 +298,7 @@ class Settings:
 
     instance_path: Path
     database_url: str
+    database_pool: str = "direct"
     processes_path: Path = BUNDLED_PROCESSES
     max_upload_bytes: int = 5 * 1024 * 1024
     imports: ImportLimits = ImportLimits()
@@ -314,6 +329,7 @@ class Settings:
         return cls(
             instance_path=instance,
             database_url=url,
+            database_pool=_choice(env, "RECTIFLOW_DATABASE_POOL", DATABASE_POOLS),
             processes_path=Path(env.get("RECTIFLOW_PROCESSES_PATH", str(BUNDLED_PROCESSES))),
             max_upload_bytes=int(env.get("RECTIFLOW_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
             imports=ImportLimits.from_env(env),

@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from engine.store.config import Settings
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -45,13 +47,28 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pgbouncer: bool = False, **kwargs: Any) -> Engine:
+    """The engine for ``url``; ``pgbouncer``: PostgreSQL is reached through PgBouncer in transaction mode.
+
+    Behind such a pooler each transaction may run on another server connection, so nothing may outlive
+    a transaction on one: psycopg prepares no statement (it prepares a query run five times, and the
+    next transaction's server connection does not know it). The code holds no other session state: its
+    advisory locks are ``pg_advisory_xact_lock``, isolation levels and read-only go with each ``BEGIN``,
+    ``yield_per`` cursors are closed with their transaction; it uses no LISTEN, SET or temporary table.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
+    if pgbouncer:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def configured_engine(settings: Settings) -> Engine:
+    """The engine on the configured database (``RECTIFLOW_DATABASE_URL``, ``RECTIFLOW_DATABASE_POOL``)."""
+    return make_engine(settings.database_url, pgbouncer=settings.database_pool == "pgbouncer")
 
 
 def _configure_sqlite(engine: Engine) -> None:
