@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, backup, keys, retention
 from engine.audit import audit as history_audit
-from engine.bpmn import deploy
+from engine.bpmn import deploy, live
 from engine.bpmn.bundle import FORMS, Bundle, from_folder
 from engine.bpmn.document import executable_process, parse_xml
 from engine.bpmn.findings import Severity
@@ -394,6 +394,7 @@ def demo_command(settings: Settings) -> None:
 
 def _worker(engine: Engine, settings: Settings, name: str, lease: float, batch: int, verbose: bool) -> Worker:
     key = keys.load(settings)
+    live.pool.capacity = settings.live_workflows
 
     def report(job_id: int, item_id: int | None, fired: list[str]) -> None:
         click.echo(f"job {job_id} item {item_id} fired {','.join(fired) or '-'}")
