@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from engine.audit import keys
+from engine.bpmn import live
 from engine.evidence import storage
 from engine.items import notifications
 from engine.store.config import Settings
@@ -27,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         Settings.from_env(), **{key.lower(): value for key, value in overrides.items() if key.lower() in fields}
     )
     settings.instance_path.mkdir(parents=True, exist_ok=True)
+    live.pool.capacity = settings.live_workflows
     app.config.update(
         RECTIFLOW_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,

@@ -58,16 +58,17 @@ def current_token() -> ApiToken:
     return token
 
 
-def check_first(check: Callable[..., None]) -> Callable[[F], F]:
+def check_first(check: Callable[..., object]) -> Callable[[F], F]:
     """Run ``check(user, **view_kwargs)`` before the request body is parsed.
 
-    A caller without the right gets 403 whatever it sent, malformed or not.
+    A caller without the right gets 403 whatever it sent, malformed or not. What the check returns (the
+    row it looked at) stays referenced for the request, so the view finds it in the session, not anew.
     """
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            check(current_user(), **kwargs)
+            g.checked = check(current_user(), **kwargs)
             return view(*args, **kwargs)
 
         return cast(F, wrapper)

@@ -26,6 +26,7 @@ from limits.storage import MemoryStorage, storage_from_string
 from sqlalchemy import Engine
 
 from engine.audit import keys
+from engine.bpmn import live
 from engine.deadlines.worker import Worker
 from engine.store.config import Settings
 from engine.store.db import configured_engine, make_session_factory
@@ -33,6 +34,7 @@ from engine.store.db import configured_engine, make_session_factory
 
 def timer_worker(engine: Engine, settings: Settings, name: str, lease: float, batch: int, verbose: bool) -> Worker:
     """The background worker (BPMN timers, e-mail, webhooks...); ``verbose``: print each job it ran."""
+    live.pool.capacity = settings.live_workflows
 
     def report(job_id: int, item_id: int | None, fired: list[str]) -> None:
         click.echo(f"job {job_id} item {item_id} fired {','.join(fired) or '-'}")

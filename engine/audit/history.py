@@ -18,6 +18,8 @@ from sqlalchemy.orm.attributes import flag_modified
 from engine.audit import audit, keys
 from engine.store.models import HistoryEvent, HistoryPrune, Item, utcnow
 
+_HEADS = "rectiflow_history_heads"
+
 
 def record(
     session: Session,
@@ -48,17 +50,33 @@ def record(
     )
     event.hash = audit.event_hash(key, event)
     session.add(event)
+    # The next event of this transaction follows this one, without reading it back.
+    session.info.setdefault(_HEADS, {})[item.id] = (event.seq, event.hash)
     # A new head: the item is resealed when this flushes (``_reseal``).
     item.history_seal = None
     flag_modified(item, "history_seal")
-    # Insert now, so that a second event of the same transaction follows this one.
-    session.flush()
     if last is None:
+        session.flush()
         audit.anchor(session, event)
     return event
 
 
 def _stored_head(session: Session, item_id: int) -> tuple[int, str] | None:
+    """The item's latest event (seq, hash): read once a transaction, then kept as events are added."""
+    heads: dict[int, tuple[int, str] | None] = session.info.setdefault(_HEADS, {})
+    if item_id not in heads:
+        heads[item_id] = _read_head(session, item_id)
+    return heads[item_id]
+
+
+@orm_event.listens_for(Session, "after_commit")
+@orm_event.listens_for(Session, "after_rollback")
+def _forget_heads(session: Session) -> None:
+    """Heads are known for one transaction only: another may add events as soon as this one ends."""
+    session.info.pop(_HEADS, None)
+
+
+def _read_head(session: Session, item_id: int) -> tuple[int, str] | None:
     last = session.execute(
         select(HistoryEvent.seq, HistoryEvent.hash)
         .where(HistoryEvent.item_id == item_id)

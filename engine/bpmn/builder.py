@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import ReceiveTaskParser
 from SpiffWorkflow.bpmn.parser.task_parsers import CallActivityParser, SubprocessParser
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     CallActivity,
@@ -25,6 +26,7 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     StartEvent,
 )
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaBoundaryEventParser,
@@ -166,8 +168,7 @@ def script_engine() -> PythonScriptEngine:
     return PythonScriptEngine(environment=JailedEnvironment({"days_before": days_before}))
 
 
-@cache
-def serializer() -> BpmnWorkflowSerializer:
+def _config() -> dict[Any, Any]:
     # Copy the library's config before customising it: never edit a library's module-level state.
     config = deepcopy(CAMUNDA_CONFIG)
     config[MergedMessage] = MessageEventDefinitionConverter
@@ -175,5 +176,27 @@ def serializer() -> BpmnWorkflowSerializer:
     config[DeployedCall] = DeployedCallConverter
     config[BpmnSubWorkflow] = CalledSubWorkflowConverter
     config[BusinessRuleTask] = BusinessRuleTaskConverter
-    registry = BpmnWorkflowSerializer.configure(config)
-    return BpmnWorkflowSerializer(registry)
+    return config
+
+
+@cache
+def serializer() -> BpmnWorkflowSerializer:
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_config()))
+
+
+class _StateConverter(BpmnWorkflowConverter):
+    """A workflow without its specs, which live once on the definition: converting them is most of the work."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct: dict[str, Any] = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+@cache
+def state_serializer() -> BpmnWorkflowSerializer:
+    """Serializes an item's state only (``engine.bpmn.instance.dump``); restoring uses :func:`serializer`."""
+    config = _config()
+    config[BpmnWorkflow] = _StateConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))

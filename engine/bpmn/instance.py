@@ -32,7 +32,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine.bpmn import business_rules, calls, event_subprocesses, people
-from engine.bpmn.builder import script_engine, serializer
+from engine.bpmn.builder import script_engine, serializer, state_serializer
 from engine.bpmn.external import ExternalServiceTask
 from engine.store.clock import NEVER
 from engine.store.errors import StateTooLarge
@@ -43,7 +43,6 @@ from engine.store.models import Instance, ProcessDefinition
 MAX_ENGINE_STEPS = 500
 # JSON bytes of one item's stored state (the bundled lifecycle stores about 11 KB, however many rounds).
 MAX_STATE_BYTES = 2 * 1024 * 1024
-_SPEC_KEYS = ("spec", "subprocess_specs")
 LIVE_STATES = {TaskState.READY: "ready", TaskState.WAITING: "waiting", TaskState.STARTED: "waiting"}
 _MAX_CACHED_SPECS = 256
 _specs_by_hash: dict[str, str] = {}
@@ -103,11 +102,9 @@ def restore(definition: ProcessDefinition, instance: Instance) -> BpmnWorkflow:
 
 def dump(workflow: BpmnWorkflow) -> tuple[str, str]:
     """(serializer version, state as JSON text without the spec)."""
-    ser = serializer()
-    dct = json.loads(ser.serialize_json(workflow))
-    for key in _SPEC_KEYS:
-        dct.pop(key)
-    return str(dct.pop(ser.VERSION_KEY)), json.dumps(dct)
+    ser = state_serializer()
+    # The text carries the version too; ``restore`` goes by the stored column.
+    return ser.VERSION, ser.serialize_json(workflow)
 
 
 @dataclass(frozen=True)

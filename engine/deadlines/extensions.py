@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import history
-from engine.bpmn.instance import restore, set_variable
+from engine.bpmn.instance import set_variable
 from engine.identity.identity import Role
 from engine.items import notifications
-from engine.items.workflow import DEADLINE_VARIABLE, lock_item, store_timers
+from engine.items.workflow import DEADLINE_VARIABLE, lock_item, open_item, store_timers
 from engine.store import clock
 from engine.store.errors import Forbidden, InvalidInput, NotFound
-from engine.store.models import ExtensionRequest, Instance, Item, ProcessDefinition, User, utcnow
+from engine.store.models import ExtensionRequest, Item, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,7 @@ def decide(session: Session, actor: User, request_id: int, decision: Decision, t
 
 def move_deadline(session: Session, item: Item, deadline: dt.date | None, timezone: str) -> None:
     item.deadline = deadline
-    definition = session.get_one(ProcessDefinition, item.definition_id)
-    instance = session.get_one(Instance, item.id)
-    workflow = restore(definition, instance)
+    definition, instance, workflow = open_item(session, item)
     set_variable(workflow, DEADLINE_VARIABLE, clock.deadline_end(deadline, timezone))
     store_timers(session, item, instance, definition, workflow)
 

@@ -40,7 +40,7 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,4 +272,29 @@ def candidates_clause(task: Task) -> ColumnElement[bool]:
 
 def candidate_usernames(session: Session, task: Task) -> list[str]:
     """The people who may complete the task right now, for display."""
-    return list(session.scalars(select(User.username).where(candidates_clause(task)).order_by(User.username)))
+    return candidates_by_task(session, [task])[task.id]
+
+
+def candidates_by_task(session: Session, tasks: Sequence[Task]) -> dict[int, list[str]]:
+    """``candidate_usernames`` of each task, in one query however many tasks (an inbox, an item's steps).
+
+    The query finds everyone any of the tasks names or whose role any of them asks for; ``_admits`` (the
+    rule ``may_complete`` applies) then sorts them out per task, so the three agree by construction.
+    """
+    wanted = {task.id: stored(task) for task in tasks}
+    if not wanted:
+        return {}
+    named = {user_id for found in wanted.values() for user_id in (*found.user_ids, found.assignee_id) if user_id}
+    # One clause per distinct (roles, unit) the tasks ask for: an inbox has few, however many tasks.
+    asked = {(found.roles, found.department_id) for found in wanted.values() if found.roles}
+    in_roles = [
+        and_(
+            User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(roles))),
+            true() if department_id is None else User.department_id == department_id,
+        )
+        for roles, department_id in sorted(asked, key=repr)
+    ]
+    people = session.scalars(
+        select(User).where(User.active.is_(True), or_(User.id.in_(named), *in_roles)).order_by(User.username)
+    ).all()
+    return {task_id: [user.username for user in people if _admits(found, user)] for task_id, found in wanted.items()}

@@ -22,14 +22,14 @@ from sqlalchemy import ColumnElement, update
 from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, history
-from engine.bpmn.instance import dump, restore, set_variable
+from engine.bpmn.instance import dump, set_variable
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
 from engine.items import assignment, external_tasks, incidents, items, sources, workflow
 from engine.items.items import WITHDRAWN
 from engine.store import clock, severity
 from engine.store.errors import InvalidInput, StaleVersion
-from engine.store.models import ExtensionRequest, Instance, Item, Job, ProcessDefinition, Task, User, utcnow
+from engine.store.models import ExtensionRequest, Item, Job, ProcessDefinition, Task, User, utcnow
 
 
 def counted_clause() -> ColumnElement[bool]:
@@ -89,9 +89,7 @@ def withdraw(
     session: Session, actor: User, item_id: int, reason: str, if_match: str | None = None, remote: str | None = None
 ) -> Item:
     item = _locked_open(session, actor, item_id, if_match)
-    definition = session.get_one(ProcessDefinition, item.definition_id)
-    instance = session.get_one(Instance, item.id)
-    running = restore(definition, instance)
+    _definition, instance, running = workflow.open_item(session, item)
     running.cancel()
     instance.serializer_version, instance.state = dump(running)
     now = utcnow()
@@ -196,9 +194,7 @@ def correct(
 
 def _move(session: Session, item: Item, fix: Correction, timezone: str) -> None:
     """A new lead unit or deadline reaches the running diagram: its variables, timers and live tasks."""
-    definition = session.get_one(ProcessDefinition, item.definition_id)
-    instance = session.get_one(Instance, item.id)
-    running = restore(definition, instance)
+    definition, instance, running = workflow.open_item(session, item)
     if isinstance(fix.department, str) and fix.department != item.department.code:
         _move_lead(session, item, fix.department)
         set_variable(running, "department", fix.department)

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from engine.audit import history
 from engine.bpmn.decisions import Deployed
-from engine.bpmn.instance import Failure, find_task, restore, run_engine
+from engine.bpmn.instance import Failure, find_task, run_engine
 from engine.identity import permissions
 from engine.items import external_tasks, incidents, workflow
 from engine.store.errors import InvalidInput, LockLost, NotFound, TaskNotReady
-from engine.store.models import ExternalTask, Instance, Item, ProcessDefinition, User, utcnow
+from engine.store.models import ExternalTask, Item, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,7 @@ def complete(
         raise InvalidInput(message, errors=[{"field": f"variables.{name}", "message": message} for name in reserved])
     item, row = _lock(session, task_id)
     _require_lock(row, worker_id, now or utcnow())
-    definition = session.get_one(ProcessDefinition, item.definition_id)
-    instance = session.get_one(Instance, item.id)
-    running = restore(definition, instance)
+    definition, instance, running = workflow.open_item(session, item)
     task = find_task(running, row.spiff_id)
     if task is None or task.state != TaskState.READY:
         raise TaskNotReady()

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.identity.identity import Role
 from engine.items import assignment, due, incidents
@@ -174,7 +175,21 @@ def inbox(session: Session, user: User) -> list[Task]:
 
 
 def definition_of(session: Session, item: Item) -> ProcessDefinition:
-    return session.get_one(ProcessDefinition, item.definition_id)
+    """The item's definition, held on the item for the rest of its session (read once a request, not per use)."""
+    held: ProcessDefinition | None = item.__dict__.get("definition")
+    if held is None or held.id != item.definition_id:  # a migration moves the item to another definition
+        held = session.get_one(ProcessDefinition, item.definition_id)
+        set_committed_value(item, "definition", held)
+    return held
+
+
+def instance_of(session: Session, item: Item) -> Instance:
+    """The item's stored instance with its state, held on the item as its definition is."""
+    held: Instance | None = item.__dict__.get("instance")
+    if held is None:
+        held = session.get_one(Instance, item.id, options=[undefer(Instance.state)])
+        set_committed_value(item, "instance", held)
+    return held
 
 
 def task_model(session: Session, item: Item, task: Task) -> dict[str, Any]:
@@ -184,8 +199,7 @@ def task_model(session: Session, item: Item, task: Task) -> dict[str, Any]:
 
 
 def data_of(session: Session, item: Item) -> dict[str, object]:
-    instance = session.get_one(Instance, item.id)
-    return dict(instance.data)
+    return dict(instance_of(session, item).data)
 
 
 def units(session: Session, item: Item) -> list[ItemUnit]:

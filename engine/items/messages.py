@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine.audit import history
 from engine.bpmn import deploy, versions
 from engine.bpmn.decisions import Deployed
-from engine.bpmn.instance import catch_message, restore, run_engine, waiting_messages
+from engine.bpmn.instance import catch_message, run_engine, waiting_messages
 from engine.identity import permissions
 from engine.items import corrections, workflow
 from engine.items.workflow import Message
@@ -50,9 +50,7 @@ def deliver(session: Session, actor: User, item_id: int, message: Message, remot
 
 
 def _deliver(session: Session, actor: User, item: Item, message: Message, remote: str | None) -> Item:
-    definition = session.get_one(ProcessDefinition, item.definition_id)
-    instance = session.get_one(Instance, item.id)
-    running = restore(definition, instance)
+    definition, instance, running = workflow.open_item(session, item)
     caught = catch_message(running, message.name, message.variables)
     if not caught:
         awaited = ", ".join(sorted(waiting_messages(running))) or "nothing"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.audit import admin_log, history
-from engine.bpmn import versions
+from engine.bpmn import live, versions
 from engine.bpmn.call_rules import CALLED_ONLY
 from engine.bpmn.calls import definition_id_of
 from engine.bpmn.decisions import Deployed
@@ -34,13 +34,12 @@ from engine.bpmn.instance import (
     new_workflow,
     next_timer,
     reached_end_events,
-    restore,
     run_engine,
     set_variable,
 )
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
-from engine.items import assignment, called_steps, due, external_tasks, forms, incidents, notifications, sources
+from engine.items import assignment, called_steps, due, external_tasks, forms, incidents, items, notifications, sources
 from engine.notify import webhooks
 from engine.store import clock, severity
 from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
@@ -299,12 +298,11 @@ def _complete(
         raise Forbidden("您不是该任务的处理人 You may not complete this task")
     if if_match is not None and if_match not in ("*", etag(item)):
         raise StaleVersion(f"事项已被修改 The item changed since you read it (now {etag(item)})")
-    definition = session.get_one(ProcessDefinition, item.definition_id)
+    definition = items.definition_of(session, item)
     form = forms.form_of(called_steps.definition(session, definition, row.definition_id).model, row.name)
     forms.validate(session, item, form, data)
 
-    instance = session.get_one(Instance, item.id)
-    workflow = restore(definition, instance)
+    definition, instance, workflow = open_item(session, item)
     spiff_task = find_task(workflow, row.spiff_id)
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise TaskNotReady()
@@ -333,6 +331,12 @@ def _complete(
     return item
 
 
+def open_item(session: Session, item: Item) -> tuple[ProcessDefinition, Instance, BpmnWorkflow]:
+    """The locked item's definition, stored instance and workflow, to change and then ``store_state``."""
+    definition, instance = items.definition_of(session, item), items.instance_of(session, item)
+    return definition, instance, live.open_workflow(definition, instance)
+
+
 def fire_timers(session: Session, item_id: int) -> list[str]:
     """Fire the item's due timers (the worker's job); returns the BPMN ids that fired.
 
@@ -340,9 +344,7 @@ def fire_timers(session: Session, item_id: int) -> list[str]:
     so a second worker on the same job finds nothing to fire.
     """
     item = lock_item(session, item_id)
-    definition = session.get_one(ProcessDefinition, item.definition_id)
-    instance = session.get_one(Instance, item.id)
-    workflow = restore(definition, instance)
+    definition, instance, workflow = open_item(session, item)
     run = run_engine(workflow, decisions=Deployed(session, definition.model))
     if run.fired or run.failure:
         # A failed timer expression is stored too: the timer is then in error, no longer due.
@@ -405,9 +407,7 @@ def retry_incident(
     permissions.require_admin(actor)
     item = lock_item(session, item_id)
     incident = incidents.get_open(session, item.id, incident_id)
-    definition = session.get_one(ProcessDefinition, item.definition_id)
-    instance = session.get_one(Instance, item.id)
-    workflow = restore(definition, instance)
+    definition, instance, workflow = open_item(session, item)
     external_tasks.reoffer(session, workflow, item, incident.element, data)
     run = run_engine(workflow, retry=incident.element, data=data, decisions=Deployed(session, definition.model))
     status_from = item.status
@@ -511,6 +511,7 @@ def store_state(
     external_tasks.sync(session, item, workflow)
     instance.serializer_version, instance.state = run.state
     instance.data = data
+    live.keep_on_commit(session, instance, definition.id, workflow)
     _schedule(session, item, workflow)
     webhooks.item_changed(session, item, status_from, was_closed)
     return new_tasks

@@ -194,6 +194,16 @@ def _positive(env: Mapping[str, str], name: str) -> int:
     return int(value)
 
 
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    """A count that may be 0; ``default`` when unset."""
+    value = env.get(name, "").strip().replace("_", "")
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), not {value!r}")
+    return int(value)
+
+
 def parse_role_map(text: str) -> dict[str, frozenset[str]] | None:
     """``"admins=admin, admins=auditor, reviewers=approver"`` → ``{"admins": {"admin", "auditor"}, ...}``."""
     pairs = [pair.strip() for pair in text.split(",") if pair.strip()]
@@ -319,6 +329,8 @@ class Settings:
     intake_public_limit: str = "5 per hour"
     intake_max_bytes: int = 64 * 1024
     recurrence_months: int = 12
+    # Workflows each process keeps live between requests (``engine.bpmn.live``); 0 keeps none.
+    live_workflows: int = 256
     audit_key: str | None = field(default=None, repr=False)
 
     @classmethod
@@ -352,5 +364,6 @@ class Settings:
             recurrence_months=_positive(env, "RECTIFLOW_RECURRENCE_MONTHS")
             if env.get("RECTIFLOW_RECURRENCE_MONTHS", "").strip()
             else 12,
+            live_workflows=_whole(env, "RECTIFLOW_LIVE_WORKFLOWS", 256),
             audit_key=env.get("RECTIFLOW_AUDIT_KEY") or None,
         )

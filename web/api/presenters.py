@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,7 +13,12 @@ from engine.ledger.lasting import Lasting
 from engine.store.models import Department, Item, Task
 
 
-def task_payload(session: Session, task: Task) -> dict[str, Any]:
+def task_payloads(session: Session, tasks: Sequence[Task]) -> list[dict[str, Any]]:
+    candidates = assignment.candidates_by_task(session, tasks)
+    return [task_payload(task, candidates[task.id]) for task in tasks]
+
+
+def task_payload(task: Task, candidates: list[str]) -> dict[str, Any]:
     return {
         "id": task.id,
         "item_id": task.item_id,
@@ -21,7 +27,7 @@ def task_payload(session: Session, task: Task) -> dict[str, Any]:
         "lane": task.lane,
         "state": task.state,
         "unit": task.instance_key,
-        "candidates": assignment.candidate_usernames(session, task),
+        "candidates": candidates,
         "created_at": task.created_at,
     }
 
@@ -88,7 +94,7 @@ def item_payload(session: Session, item: Item, today: dt.date) -> dict[str, Any]
         "co_departments": [_unit(unit.department) for unit in items.units(session, item) if unit.role == "co"],
         "description": item.description,
         "process": {"key": definition.key, "version": definition.version},
-        "tasks": [task_payload(session, task) for task in items.live_tasks(session, item)],
+        "tasks": task_payloads(session, items.live_tasks(session, item)),
         "data": items.data_of(session, item),
         "incident": incidents.current(session, item),
     }

@@ -7,10 +7,10 @@ from typing import Any
 from flask import request
 
 from engine.items import delegation, items, workflow
-from engine.store.models import User
+from engine.store.models import Task, User
 from web import db
 from web.api.blueprint import Blueprint
-from web.api.presenters import item_payload, task_payload
+from web.api.presenters import item_payload, task_payloads
 from web.api.schemas import AssignSchema, CompleteSchema, ItemSchema, TaskListSchema
 from web.auth import check_first, current_user
 
@@ -23,11 +23,11 @@ blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="待办 Task
 def inbox() -> dict[str, Any]:
     session = db.session()
     tasks = items.inbox(session, current_user())
-    return {"tasks": [task_payload(session, task) for task in tasks], "total": len(tasks)}
+    return {"tasks": task_payloads(session, tasks), "total": len(tasks)}
 
 
-def _may_complete(user: User, task_id: int) -> None:
-    workflow.authorize_task(db.session(), user, task_id)
+def _may_complete(user: User, task_id: int) -> Task:
+    return workflow.authorize_task(db.session(), user, task_id)
 
 
 @blp.route("/<int:task_id>/complete", methods=["POST"])
