@@ -63,7 +63,10 @@ def _bigrams(title: str) -> set[str]:
 
 def overlap(a: str, b: str) -> float:
     """Dice coefficient of the two titles' character bigrams (letters and digits only, any case)."""
-    first, second = _bigrams(a), _bigrams(b)
+    return _dice(_bigrams(a), _bigrams(b))
+
+
+def _dice(first: set[str], second: set[str]) -> float:
     if not first or not second:
         return 0.0
     return 2 * len(first & second) / (len(first) + len(second))
@@ -140,13 +143,14 @@ def _by_overlap(session: Session, user: User, new: Sequence[Item], months: int) 
         .limit(CANDIDATES)
     )
     candidates = list(session.scalars(query))
+    grams = {old.id: _bigrams(old.title) for old in candidates}  # each title cut once, not once per pair
     found: dict[int, list[Earlier]] = {}
     for item in new:
-        window = months_before(item.created_at, months)
+        window, mine = months_before(item.created_at, months), _bigrams(item.title)
         for old in candidates:
             if old.id == item.id or old.closed_at is None or not window <= old.closed_at < item.created_at:
                 continue
             why = _why(old, item)
-            if why == SAME_UNIT_CATEGORY or overlap(old.title, item.title) >= OVERLAP_THRESHOLD:
+            if why == SAME_UNIT_CATEGORY or _dice(grams[old.id], mine) >= OVERLAP_THRESHOLD:
                 found.setdefault(item.id, []).append(Earlier(old, why))
     return found
