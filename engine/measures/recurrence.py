@@ -3,8 +3,9 @@
 An earlier item matches a newer one when it was closed (not withdrawn) within ``months`` before the newer
 one was raised, and either has the same unit and the same category, or a similar title:
 
-- on PostgreSQL with pg_trgm (migration 0018 creates it where the role may): ``similarity(a, b)`` of the
-  two titles is at least :data:`TRIGRAM_THRESHOLD` (pg_trgm's own default), in SQL;
+- on PostgreSQL with pg_trgm (migration 0018 creates it where the role may): the two titles' trigram
+  similarity is at least :data:`TRIGRAM_THRESHOLD` (pg_trgm's own default), in SQL, served by the trigram
+  index on ``item.title`` (migration 0020);
 - elsewhere (SQLite, or PostgreSQL without the extension): the titles' character bigrams overlap with a
   Dice coefficient of at least :data:`OVERLAP_THRESHOLD`, in Python, over at most :data:`CANDIDATES` of the
   most recently closed items (bigrams, not words: Chinese titles have no spaces to split on).
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from engine.items.corrections import counted_clause
@@ -72,15 +73,28 @@ def _dice(first: set[str], second: set[str]) -> float:
     return 2 * len(first & second) / (len(first) + len(second))
 
 
-def _earlier_than(newer: Any, months: int) -> ColumnElement[bool]:
-    """Of ``Item`` (the earlier one) against ``newer`` (an alias): closed in the window before it, and alike."""
-    same = and_(newer.category.is_not(None), Item.category == newer.category, Item.department_id == newer.department_id)
-    return and_(
+def _alike(newer: Any, how: str) -> ColumnElement[bool]:
+    """Of ``Item`` (the earlier one) against ``newer`` (an alias): the same unit and category, or a similar title.
+
+    ``%`` is pg_trgm's similarity operator: unlike ``similarity(a, b) >= t`` it is served by the trigram index
+    on ``item.title`` (migration 0020), so a page's items are matched without comparing every closed item.
+    """
+    if how == SAME_UNIT_CATEGORY:
+        return and_(
+            newer.category.is_not(None), Item.category == newer.category, Item.department_id == newer.department_id
+        )
+    return Item.title.op("%")(newer.title)
+
+
+def trigram_query(user: User, ids: Sequence[int], months: int, how: str) -> Select[int, Item]:
+    """The earlier items (closed in the ``months`` before each of ``ids`` was raised) that are alike by ``how``."""
+    newer = aliased(Item)
+    within = and_(
         Item.id != newer.id,
         Item.closed_at < newer.created_at,
         Item.closed_at >= newer.created_at - func.make_interval(0, months),
-        or_(same, func.similarity(Item.title, newer.title) >= TRIGRAM_THRESHOLD),
     )
+    return select(newer.id, Item).join(Item, and_(within, _alike(newer, how))).where(newer.id.in_(ids), *_closed(user))
 
 
 def _closed(user: User) -> list[ColumnElement[bool]]:
@@ -119,18 +133,20 @@ def _why(old: Item, new: Item) -> str:
 
 
 def _by_trigram(session: Session, user: User, new: Sequence[Item], months: int) -> dict[int, list[Earlier]]:
-    newer = aliased(Item)
-    query = (
-        select(newer.id, Item)
-        .join(Item, _earlier_than(newer, months))
-        .where(newer.id.in_([item.id for item in new]), *_closed(user))
-        .order_by(newer.id, Item.closed_at.desc(), Item.id.desc())
-    )
+    """Two index-served queries (same unit and category; similar title), merged: an OR would defeat the indexes."""
+    # ``%`` compares with this setting, for this transaction only (safe behind PgBouncer's transaction pooling).
+    session.execute(select(func.set_config("pg_trgm.similarity_threshold", str(TRIGRAM_THRESHOLD), True)))
+    ids = [item.id for item in new]
+    alike: dict[int, dict[int, Item]] = {}
+    for how in (SAME_UNIT_CATEGORY, SIMILAR_TITLE):
+        for new_id, old in session.execute(trigram_query(user, ids, months, how)):
+            alike.setdefault(new_id, {})[old.id] = old
     by_id = {item.id: item for item in new}
-    found: dict[int, list[Earlier]] = {}
-    for new_id, old in session.execute(query):
-        found.setdefault(new_id, []).append(Earlier(old, _why(old, by_id[new_id])))
-    return found
+    latest_first = {
+        new_id: sorted(found.values(), key=lambda old: (old.closed_at, old.id), reverse=True)
+        for new_id, found in alike.items()
+    }
+    return {new_id: [Earlier(old, _why(old, by_id[new_id])) for old in olds] for new_id, olds in latest_first.items()}
 
 
 def _by_overlap(session: Session, user: User, new: Sequence[Item], months: int) -> dict[int, list[Earlier]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
@@ -59,3 +60,38 @@ def test_months_before_keeps_the_day_where_the_month_has_it() -> None:
     assert recurrence.months_before(moment, 1) == dt.datetime(2026, 2, 28, 9, tzinfo=dt.UTC)
     assert recurrence.months_before(moment, 12) == dt.datetime(2025, 3, 31, 9, tzinfo=dt.UTC)
     assert recurrence.months_before(moment, 15) == dt.datetime(2024, 12, 31, 9, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_similar_titles_are_looked_up_through_the_trigram_index(
+    sessions: sessionmaker[Session], people: People
+) -> None:
+    """With thousands of closed items, a page's items are matched through the index on titles (migration
+    0020), not by comparing each of them with every closed item."""
+    ids = build(sessions)
+    with transaction(sessions) as session:
+        known = session.get_one(Item, ids[0])
+        closed = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+        fields = {
+            "description": "",
+            "department_id": known.department_id,
+            "severity": known.severity,
+            "ongoing": False,
+            "status": "closed",
+            "status_label": "已销号 Closed",
+            "definition_id": known.definition_id,
+            "version": 1,
+            "created_at": closed - dt.timedelta(days=30),
+            "updated_at": closed,
+            "closed_at": closed,
+        }
+        words = "路灯井盖台账公示窗口排队食堂卫生档案漏水停车收费绿化噪声"
+        rows = [{**fields, "title": f"{words[n % 29 :][:6]}问题{n}"} for n in range(5000)]
+        session.execute(insert(Item), rows)
+        session.execute(text("ANALYZE item"))
+        approver = identity.user_by_username(session, "approver")
+        query = recurrence.trigram_query(approver, ids, 12, recurrence.SIMILAR_TITLE)
+        compiled = query.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
+        found = session.connection().exec_driver_sql(f"EXPLAIN {compiled}", compiled.params)
+        plan = "\n".join(row[0] for row in found)
+    assert "ix_item_title_trgm" in plan, plan

@@ -39,9 +39,14 @@ from tests.engine.audit.test_audit import plain_sha256
 KEY = AUDIT_KEY.encode()
 
 
+def _modelled(name: str | None, kind: str, _parents: object) -> bool:
+    # Migration 0020's trigram index exists only where pg_trgm could be created: no model declares it.
+    return not (kind == "index" and name == "ix_item_title_trgm")
+
+
 def test_migrated_schema_matches_the_models(db_engine: Engine) -> None:
     with db_engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": _modelled})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
 
