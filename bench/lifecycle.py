@@ -201,8 +201,13 @@ class Floor:
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG))
         self.engine = PythonScriptEngine(environment=TaskDataEnvironment({"days_before": days_before}))
         # The data the product starts an item with (no deadline: the timers are armed but never due).
-        self.start = {"department": "office", "units": ["office"], DEADLINE_VARIABLE: NEVER, "category": ""}
-        self.start["severity"] = "一般"
+        self.start = {
+            "department": "office",
+            "units": ["office"],
+            DEADLINE_VARIABLE: NEVER,
+            "category": "",
+            "severity": "一般",
+        }
         self.steps = floor_steps()
         self.timings: list[float] = []
 

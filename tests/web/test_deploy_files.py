@@ -8,7 +8,6 @@ import shutil
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +16,17 @@ import requests
 
 from engine.store.config import REPO_ROOT
 from tests.conftest import People, free_port, installed, server_process
-from tests.web.test_scale_out import TWO, on_postgresql
+from tests.web.test_scale_out import TWO, on_postgresql, until
 
 DEPLOY = REPO_ROOT / "deploy"
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def _certificate(folder: Path) -> tuple[Path, Path]:
@@ -67,14 +74,7 @@ def nginx(tmp_path: Path) -> Iterator[tuple[int, int, int, Path]]:
     assert checked.returncode == 0, checked.stderr
     with subprocess.Popen(command, stderr=subprocess.DEVNULL) as process:
         try:
-            deadline = time.monotonic() + 30
-            while process.poll() is None:
-                try:
-                    socket.create_connection(("127.0.0.1", tls), timeout=1).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "nginx does not listen"
-                    time.sleep(0.1)
+            until("nginx listening or stopped", lambda: process.poll() is not None or _listening(tls), 30)
             assert process.poll() is None, "nginx stopped"
             yield upstream, plain, tls, cert
         finally:
