@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -119,6 +120,19 @@ def _unexpected(exc: Exception) -> Response:
     return problem(500, HTTP_STATUS_CODES[500], "服务器内部错误 Internal server error")
 
 
+def _unavailable(exc: Exception) -> Response:
+    """The database went away (restarted, failed over, a connection dropped) or stayed locked: 503, try again.
+
+    The request's transaction is rolled back. Should the connection drop during the commit itself, the
+    outcome is unknown to the server too: a creating POST or a completion sent again with the same
+    ``Idempotency-Key`` gets the first answer if it was stored, and runs if it was not.
+    """
+    log.warning("database unavailable: %s", exc)
+    response = problem(503, HTTP_STATUS_CODES[503], "数据库暂不可用，请稍后重试 The database is unavailable; try again")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def _unstorable(value: Any) -> bool:
     if isinstance(value, int):
         return value > MAX_ID
@@ -136,4 +150,6 @@ def init_app(app: Flask) -> None:
     # Registered after flask-smorest's own handler, so these win.
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(errors.RectiflowError, _domain)
+    app.register_error_handler(OperationalError, _unavailable)
+    app.register_error_handler(InterfaceError, _unavailable)
     app.register_error_handler(Exception, _unexpected)

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on the API's creating POSTs: a retry gets the first response and creates nothing."""
+"""``Idempotency-Key`` on the API's creating POSTs and completions: a retry gets the first response, does nothing."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
 from engine.store.db import transaction
-from engine.store.models import Department, ExtensionRequest, IdempotencyKey, Item, ProgressUpdate
+from engine.store.models import Department, ExtensionRequest, HistoryEvent, IdempotencyKey, Item, ProgressUpdate
 from tests import workbooks
 from tests.conftest import People
 from tests.web.test_extensions import at_rectify
@@ -129,6 +129,27 @@ def test_progress_and_extension_requests_are_made_once(
     assert count(sessions, ExtensionRequest) == 1
 
 
+def test_a_completion_sent_again_with_its_key_gets_the_first_answer_and_completes_once(
+    client: FlaskClient, people: People, sessions: sessionmaker[Session]
+) -> None:
+    """A client that lost the answer (a dropped connection, a 503 during commit) sends the completion again."""
+    item = client.post("/api/v1/items", json=ITEM, headers=people.auth("reporter")).json
+    url = f"/api/v1/tasks/{item['tasks'][0]['id']}/complete"
+    body = {"data": {"measures": "增设取号机"}}
+    first, again = (client.post(url, json=body, headers=keyed(people, "manager", "done-1")) for _ in range(2))
+    assert first.status_code == again.status_code == 200, first.json
+    assert again.get_data() == first.get_data()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert first.json["tasks"][0]["id"] != item["tasks"][0]["id"]  # the item moved on to its next task
+    # Without the key, the same completion again is refused: the task is no longer ready.
+    assert client.post(url, json=body, headers=people.auth("manager")).status_code == 409
+    with transaction(sessions) as session:
+        completions = session.scalars(
+            select(HistoryEvent.task).where(HistoryEvent.item_id == item["id"], HistoryEvent.actor == "manager")
+        ).all()
+    assert completions == [item["tasks"][0]["name"]]
+
+
 def test_an_import_sent_twice_imports_once(
     client: FlaskClient, people: People, sessions: sessionmaker[Session]
 ) -> None:
@@ -151,7 +172,12 @@ def test_an_import_sent_twice_imports_once(
 def test_the_header_is_in_the_openapi_document(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").json
     assert spec is not None
-    for path in ("/api/v1/items", "/api/v1/items/import", "/api/v1/items/{item_id}/progress"):
+    for path in (
+        "/api/v1/items",
+        "/api/v1/items/import",
+        "/api/v1/items/{item_id}/progress",
+        "/api/v1/tasks/{task_id}/complete",
+    ):
         names = [p["name"] for p in spec["paths"][path]["post"]["parameters"] if p["in"] == "header"]
         assert names == ["Idempotency-Key"], path
     listing = spec["paths"]["/api/v1/items"]["get"].get("parameters", [])

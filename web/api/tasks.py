@@ -32,6 +32,7 @@ def _may_complete(user: User, task_id: int) -> Task:
 
 @blp.route("/<int:task_id>/complete", methods=["POST"])
 @check_first(_may_complete)
+@blp.idempotent()
 @blp.arguments(CompleteSchema)
 @blp.response(200, ItemSchema)
 @blp.problems(
