@@ -39,8 +39,8 @@ from engine.store.models import AuditAnchor, HistoryEvent, Instance, Item
 STEPS = [("created", None, "identified", {}), ("complete", "measures", "owner", {"measures": "措施"})]
 
 
-def histories(engine: Engine) -> None:
-    """A real instance's state for every seeded item, and a chained, anchored history of three events."""
+def histories(engine: Engine, events_per_item: int = 3) -> None:
+    """A real instance's state for every seeded item, and a chained, anchored history of its events."""
     key = KEY.encode()
     sessions = make_session_factory(engine, key)
     with transaction(sessions) as session:
@@ -63,7 +63,7 @@ def histories(engine: Engine) -> None:
             events, anchors, seals = [], [], []
             for r in batch:
                 prev = audit.GENESIS
-                steps = [*STEPS, STEPS[1]]
+                steps = [STEPS[0], *[STEPS[1]] * (events_per_item - 1)]
                 for seq, (action, task, status, fields) in enumerate(steps, start=1):
                     # The last event leaves the item in its seeded status, as verification checks.
                     status = r["status"] if seq == len(steps) else status

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, false, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -19,6 +19,8 @@ from engine.store.models import Department, Instance, Item, ItemUnit, ProcessDef
 
 # Roles whose work spans every unit: they read every item.
 GLOBAL_READERS = frozenset({Role.APPROVER, Role.AUDITOR, Role.ADMIN, Role.DESIGNER})
+# Tasks an inbox page lists unless asked for another number.
+INBOX_PAGE = 50
 # The status of an item withdrawn (撤销, ``corrections``): it has a closed_at but was never closed.
 WITHDRAWN = ("withdrawn", "已撤销 Withdrawn")
 
@@ -169,9 +171,19 @@ def task_by_id(session: Session, task_id: int) -> Task:
     return session.get_one(Task, task_id)
 
 
-def inbox(session: Session, user: User) -> list[Task]:
-    query = select(Task).where(Task.state == "ready", assignment.inbox_clause(user)).order_by(Task.created_at, Task.id)
-    return list(session.scalars(query))
+def inbox(
+    session: Session, user: User, on: dt.date, page: int = 1, per_page: int = INBOX_PAGE
+) -> tuple[list[Task], int]:
+    """A page of the ready tasks ``user`` may complete, and how many there are in all.
+
+    Those of overdue items first (``on``: the office's date), then the oldest: what most needs doing is
+    on the first page, however long the inbox.
+    """
+    mine = select(Task).join(Item, Item.id == Task.item_id).where(Task.state == "ready", assignment.inbox_clause(user))
+    total = session.scalar(select(func.count()).select_from(mine.with_only_columns(Task.id).subquery())) or 0
+    first = case((due.overdue_clause(on), 0), else_=1)
+    query = mine.order_by(first, Task.created_at, Task.id).limit(per_page).offset((page - 1) * per_page)
+    return list(session.scalars(query)), total
 
 
 def definition_of(session: Session, item: Item) -> ProcessDefinition:

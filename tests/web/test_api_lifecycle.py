@@ -120,6 +120,29 @@ def test_inbox_lists_the_ready_tasks_the_caller_may_complete(client: FlaskClient
     assert inbox("reporter") == []
 
 
+def test_the_inbox_is_paged_with_the_overdue_items_tasks_first(client: FlaskClient, people: People) -> None:
+    first = create(client, people, title="一", deadline="2030-06-30")
+    second = create(client, people, title="二", deadline="2030-06-30")
+    late = create(client, people, title="三", deadline="2030-01-10")
+
+    def page(query: str) -> Any:
+        return client.get(f"/api/v1/tasks?{query}", headers=people.auth("manager")).json
+
+    with time_machine.travel("2030-02-01T04:00:00+00:00", tick=False):
+        one, two = page("per_page=2"), page("per_page=2&page=2")
+        everything = page("")
+    assert [t["item_id"] for t in one["tasks"]] == [late["id"], first["id"]]
+    assert (one["total"], one["page"], one["per_page"]) == (3, 1, 2)
+    assert [t["item_id"] for t in two["tasks"]] == [second["id"]]
+    assert (everything["total"], everything["per_page"], len(everything["tasks"])) == (3, 50, 3)
+    # Before the deadline passed, the oldest came first.
+    assert [t["item_id"] for t in page("")["tasks"]] == [first["id"], second["id"], late["id"]]
+    for wrong in ("per_page=0", "per_page=201", "page=0", "page=x"):
+        refused = client.get(f"/api/v1/tasks?{wrong}", headers=people.auth("manager"))
+        assert refused.status_code == 422, wrong
+        assert [e["field"] for e in refused.json["errors"]] == [wrong.partition("=")[0]]
+
+
 def test_list_items_filters_and_paginates(client: FlaskClient, people: People) -> None:
     for n in range(5):
         create(client, people, title=f"问题 {n}")

@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
 
-from engine.items.items import SORTS
+from engine.items.items import INBOX_PAGE, SORTS
 from engine.items.workflow import DEFAULT_PROCESS, JOINT_PROCESS
 from engine.store import severity
 from engine.store.idempotency import KEY_MAX
@@ -418,9 +418,18 @@ class HistorySchema(Schema):
     )
 
 
+class InboxQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = fields.Integer(load_default=INBOX_PAGE, validate=validate.Range(min=1, max=200))
+
+
 class TaskListSchema(Schema):
-    tasks = fields.List(fields.Nested(TaskSchema))
-    total = fields.Integer()
+    tasks = fields.List(
+        fields.Nested(TaskSchema), metadata={"description": "those of overdue items first, then the oldest"}
+    )
+    total = fields.Integer(metadata={"description": "ready tasks in all, on every page"})
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 class MessageSchema(Schema):

@@ -11,19 +11,21 @@ from engine.store.models import Task, User
 from web import db
 from web.api.blueprint import Blueprint
 from web.api.presenters import item_payload, task_payloads
-from web.api.schemas import AssignSchema, CompleteSchema, ItemSchema, TaskListSchema
+from web.api.schemas import AssignSchema, CompleteSchema, InboxQuerySchema, ItemSchema, TaskListSchema
 from web.auth import check_first, current_user
 
 blp = Blueprint("tasks", __name__, url_prefix="/tasks", description="待办 Tasks")
 
 
 @blp.route("", methods=["GET"])
+@blp.arguments(InboxQuerySchema, location="query")
 @blp.response(200, TaskListSchema)
 @blp.problems()
-def inbox() -> dict[str, Any]:
+def inbox(query: dict[str, Any]) -> dict[str, Any]:
+    """The tasks I may complete, a page at a time."""
     session = db.session()
-    tasks = items.inbox(session, current_user())
-    return {"tasks": task_payloads(session, tasks), "total": len(tasks)}
+    tasks, total = items.inbox(session, current_user(), db.today(), query["page"], query["per_page"])
+    return {"tasks": task_payloads(session, tasks), "total": total, **query}
 
 
 def _may_complete(user: User, task_id: int) -> Task:

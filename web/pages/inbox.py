@@ -10,6 +10,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from marshmallow import EXCLUDE, ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -19,6 +20,7 @@ from engine.items import due, forms, items, migrations, review, workflow
 from engine.store.errors import InvalidInput, StaleVersion, TaskNotReady
 from engine.store.models import Department, Item, Task
 from web import db
+from web.api.schemas import InboxQuerySchema
 from web.pages import item_actions, task_form, text, timeline
 from web.pages.base import field_errors, me, once_form, once_url, require_login
 from web.pages.errors import handle_on
@@ -59,16 +61,20 @@ def home() -> Response:
 @bp.get("/inbox")
 def list_tasks() -> str:
     session, today = db.session(), db.today()
-    tasks = items.inbox(session, me())
+    try:
+        page = InboxQuerySchema(only=("page",), unknown=EXCLUDE).load(request.args)["page"]
+    except ValidationError:
+        page = 1  # a page number that is none (an edited link): the first page
+    tasks, total = items.inbox(session, me(), today, page)
     found = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_({t.item_id for t in tasks})))}
     names = {code: name for code, name in session.execute(select(Department.code, Department.name))}
     returned = review.returned(session, tasks)
-    rows = [_row(task, found[task.item_id], names, today, task.id in returned) for task in tasks]
-    # Overdue first, then the oldest: what most needs doing is at the top.
-    rows.sort(key=lambda row: (not row.overdue, row.task.created_at, row.task.id))
     return render_template(
         "inbox.html",
-        rows=rows,
+        rows=[_row(task, found[task.item_id], names, today, task.id in returned) for task in tasks],
+        total=total,
+        page=page,
+        pages=max(1, -(-total // items.INBOX_PAGE)),
         decisions=item_actions.decisions_for(session, me()),
         migrations=migrations.awaiting(session, me()),
     )

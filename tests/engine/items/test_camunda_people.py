@@ -7,6 +7,7 @@ reached is an incident of the item that an admin retries.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -79,7 +80,7 @@ def who(session: Session, task: Task) -> list[str]:
     """Who may complete the task, asked three ways that must agree."""
     everyone = list(session.scalars(select(User).order_by(User.username)))
     may = sorted(u.username for u in everyone if assignment.may_complete(u, task))
-    inbox = sorted(u.username for u in everyone if task in items.inbox(session, u))
+    inbox = sorted(u.username for u in everyone if task in items.inbox(session, u, dt.date.today())[0])
     assert may == inbox == sorted(assignment.candidate_usernames(session, task))
     return may
 

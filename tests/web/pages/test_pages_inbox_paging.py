@@ -1,0 +1,33 @@
+"""The inbox page of a long inbox, without a browser: a page at a time, the total in the heading, links on."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.identity import identity
+from engine.items import workflow
+from engine.items.items import INBOX_PAGE
+from engine.store.db import transaction
+from tests.web.pages.test_pages_migration_forms import log_in, page, said
+
+
+def test_a_long_inbox_is_shown_a_page_at_a_time(app: Flask, sessions: sessionmaker[Session], cast: None) -> None:
+    with transaction(sessions) as session:
+        reporter = identity.user_by_username(session, "reporter")
+        for n in range(INBOX_PAGE + 2):
+            workflow.create_item(session, reporter, workflow.NewItem(title=f"问题 {n:02d}", department="office"), "UTC")
+    manager = log_in(app, "manager")
+
+    first = page(manager, "/inbox")
+    assert said(first, "//h1/small") == [str(INBOX_PAGE + 2)]
+    titles = said(first, "//table[contains(@class, 'inbox')]//td[@class='title']")
+    assert titles == [f"问题 {n:02d}" for n in range(INBOX_PAGE)]  # the oldest first
+    assert said(first, "//nav[@class='pages']/span") == ["第 1 / 2 页"]
+    assert first.xpath("//nav[@class='pages']/a[@rel='next']/@href") == ["/inbox?page=2"]
+
+    second = page(manager, "/inbox?page=2")
+    assert said(second, "//td[@class='title']") == [f"问题 {n:02d}" for n in (INBOX_PAGE, INBOX_PAGE + 1)]
+    assert second.xpath("//nav[@class='pages']/a/@rel") == ["prev"]
+    # A page number that is none (an edited link) shows the first page, not an error.
+    assert said(page(manager, "/inbox?page=x"), "//nav[@class='pages']/span") == ["第 1 / 2 页"]
