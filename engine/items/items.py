@@ -109,17 +109,34 @@ def _state_filters(query: Select[Item], flt: ItemFilter, on: dt.date) -> Select[
 
 def _ordered(query: Select[Item], sort: str) -> Select[Item]:
     column = SORTS[sort.removeprefix("-")]
-    # Items without a deadline (长期坚持) sort last either way; the id keeps pages stable.
     order = column.desc() if sort.startswith("-") else column.asc()
-    return query.order_by(order.nulls_last(), Item.id.desc() if sort.startswith("-") else Item.id.asc())
+    # Items without a deadline (长期坚持) sort last either way. Only a column that can be NULL says so: "id DESC
+    # NULLS LAST" is not the order of any index, and PostgreSQL would sort every item to show twenty.
+    if column.expression.nullable:
+        order = order.nulls_last()
+    # The id keeps pages stable.
+    return query.order_by(order, Item.id.desc() if sort.startswith("-") else Item.id.asc())
 
 
-def list_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> tuple[list[Item], int]:
-    """A page of the items ``user`` may see; ``on`` is the office's date for the deadline filters."""
-    query = _filtered(user, flt, on)
-    total = session.scalar(select(func.count()).select_from(query.with_only_columns(Item.id).subquery())) or 0
-    page = _ordered(query, flt.sort).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
-    return list(session.scalars(page)), total
+@dataclass(frozen=True)
+class Listed:
+    """A ledger page: its items, how many the filter selects, and per status its label and how many the
+    filter would select whatever the status (the ledger's tabs)."""
+
+    items: list[Item]
+    total: int
+    counts: dict[str, tuple[str, int]]
+
+
+def list_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> Listed:
+    """A page of the items ``user`` may see; ``on`` is the office's date for the deadline filters.
+
+    The total is read off the per-status counts (one pass over the items the filter selects, not two).
+    """
+    counts = status_counts(session, user, flt, on)
+    total = counts[flt.status][1] if flt.status in counts else 0 if flt.status else sum(n for _, n in counts.values())
+    page = _ordered(_filtered(user, flt, on), flt.sort).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
+    return Listed(list(session.scalars(page)), total, counts)
 
 
 def all_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> Iterator[Item]:
@@ -129,26 +146,31 @@ def all_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> Ite
 
 
 def status_counts(session: Session, user: User, flt: ItemFilter, on: dt.date) -> dict[str, tuple[str, int]]:
-    """Per status: its label and how many items the filter selects, whatever their status."""
-    unfiltered_status = _filtered(user, replace(flt, status=None), on).subquery()
-    query = select(unfiltered_status.c.status, func.max(unfiltered_status.c.status_label), func.count()).group_by(
-        unfiltered_status.c.status
-    )
-    rank = {status: index for index, status in enumerate(lifecycle(session))}
-    found = sorted(session.execute(query), key=lambda row: (rank.get(row[0], len(rank)), row[0]))
-    return {status: (label, count) for status, label, count in found}
+    """Per status: its label and how many items the filter selects, whatever their status; in lifecycle order."""
+    unfiltered_status = _filtered(user, replace(flt, status=None), on).with_only_columns(Item.status).subquery()
+    by_status = select(unfiltered_status.c.status, func.count()).group_by(unfiltered_status.c.status)
+    counted: dict[str, int] = {status: n for status, n in session.execute(by_status)}
+    labels = lifecycle(session)
+    unknown = [status for status in counted if status not in labels]  # a status no deployed diagram names now
+    if unknown:
+        stored = select(Item.status, func.max(Item.status_label)).where(Item.status.in_(unknown)).group_by(Item.status)
+        labels |= {status: label for status, label in session.execute(stored)}
+    rank = {status: index for index, status in enumerate(labels)}
+    ordered = sorted(counted, key=lambda status: (rank.get(status, len(rank)), status))
+    return {status: (labels[status], counted[status]) for status in ordered}
 
 
-def lifecycle(session: Session) -> list[str]:
-    """Every status in the order an item passes through it, as the deployed diagrams give it.
+def lifecycle(session: Session) -> dict[str, str]:
+    """Every status with its label, in the order an item passes through it, as the deployed diagrams give it.
 
-    The newest diagram decides; statuses only older versions know follow in their own order.
+    The newest diagram decides; statuses only older versions know follow in their own order. Counting by
+    status alone (labels from here, not from each item's row) lets the count read the status index only.
     """
-    order: dict[str, None] = {}
+    order: dict[str, str] = {}
     for model in session.scalars(select(ProcessDefinition.model).order_by(ProcessDefinition.id.desc())):
         for found in model.get("statuses", {}).values():
-            order.setdefault(found["status"], None)
-    return list(order)
+            order.setdefault(found["status"], found["label"])
+    return order
 
 
 def get_visible(session: Session, user: User, item_id: int) -> Item:

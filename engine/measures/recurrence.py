@@ -4,23 +4,24 @@ An earlier item matches a newer one when it was closed (not withdrawn) within ``
 one was raised, and either has the same unit and the same category, or a similar title:
 
 - on PostgreSQL with pg_trgm (migration 0018 creates it where the role may): the two titles' trigram
-  similarity is at least :data:`TRIGRAM_THRESHOLD` (pg_trgm's own default), in SQL, served by the trigram
-  index on ``item.title`` (migration 0020);
+  similarity is at least :data:`TRIGRAM_THRESHOLD` (pg_trgm's own default), in SQL, served by the GiST
+  trigram index on ``item.title`` (migration 0021);
 - elsewhere (SQLite, or PostgreSQL without the extension): the titles' character bigrams overlap with a
   Dice coefficient of at least :data:`OVERLAP_THRESHOLD`, in Python, over at most :data:`CANDIDATES` of the
   most recently closed items (bigrams, not words: Chinese titles have no spaces to split on).
 
-Both read only the items the reader may see. The months are ``Settings.recurrence_months``.
+Both read only the items the reader may see, and name at most :data:`SHOWN` earlier items an item, latest
+closed first (on PostgreSQL chosen among the nearest titles and the latest of the same unit and category;
+elsewhere the latest alike). The months are ``Settings.recurrence_months``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select, text
+from sqlalchemy import ColumnElement, Float, Select, and_, func, select, text, true
 from sqlalchemy.orm import Session, aliased
 
 from engine.items.corrections import counted_clause
@@ -31,6 +32,9 @@ TRIGRAM, OVERLAP = "trigram", "overlap"
 TRIGRAM_THRESHOLD = 0.3
 OVERLAP_THRESHOLD = 0.5
 CANDIDATES = 2000
+# Earlier items named per item, the latest closed first: a title like thousands of closed ones names the few
+# most recent (the ledger's badge, the item page, the export), not all of them.
+SHOWN = 5
 SAME_UNIT_CATEGORY, SIMILAR_TITLE = "same_unit_category", "similar_title"
 
 
@@ -73,28 +77,36 @@ def _dice(first: set[str], second: set[str]) -> float:
     return 2 * len(first & second) / (len(first) + len(second))
 
 
-def _alike(newer: Any, how: str) -> ColumnElement[bool]:
-    """Of ``Item`` (the earlier one) against ``newer`` (an alias): the same unit and category, or a similar title.
+def trigram_query(user: User, ids: Sequence[int], months: int, how: str) -> Select[int, int]:
+    """Pairs (one of ``ids``, an earlier item's id): up to ``SHOWN`` items closed in the ``months`` before it was
+    raised that are alike by ``how``, each item's looked up on its own (LATERAL): a page costs a few rows an
+    item, however many closed items look like it.
 
-    ``%`` is pg_trgm's similarity operator: unlike ``similarity(a, b) >= t`` it is served by the trigram index
-    on ``item.title`` (migration 0020), so a page's items are matched without comparing every closed item.
+    - ``SAME_UNIT_CATEGORY``: the latest closed of its unit and category.
+    - ``SIMILAR_TITLE``: the nearest titles by pg_trgm's distance (``<->``, 1 - similarity), in the order the
+      GiST trigram index hands them out (migration 0021), kept if similar enough. Not ``%`` in the WHERE: the
+      planner would take every title sharing a trigram with this one (a common word: thousands) and sort them.
     """
-    if how == SAME_UNIT_CATEGORY:
-        return and_(
-            newer.category.is_not(None), Item.category == newer.category, Item.department_id == newer.department_id
-        )
-    return Item.title.op("%")(newer.title)
-
-
-def trigram_query(user: User, ids: Sequence[int], months: int, how: str) -> Select[int, Item]:
-    """The earlier items (closed in the ``months`` before each of ``ids`` was raised) that are alike by ``how``."""
     newer = aliased(Item)
     within = and_(
         Item.id != newer.id,
         Item.closed_at < newer.created_at,
         Item.closed_at >= newer.created_at - func.make_interval(0, months),
+        *_closed(user),
     )
-    return select(newer.id, Item).join(Item, and_(within, _alike(newer, how))).where(newer.id.in_(ids), *_closed(user))
+    if how == SAME_UNIT_CATEGORY:
+        same = (newer.category.is_not(None), Item.category == newer.category, Item.department_id == newer.department_id)
+        latest = (
+            select(Item.id.label("earlier_id")).where(within, *same).order_by(Item.closed_at.desc(), Item.id.desc())
+        )
+        found = latest.limit(SHOWN).lateral()
+        joined: ColumnElement[bool] = true()
+    else:
+        distance = Item.title.op("<->", return_type=Float)(newer.title)
+        nearest = select(Item.id.label("earlier_id"), distance.label("distance")).where(within)
+        found = nearest.order_by(distance).limit(SHOWN).lateral()
+        joined = found.c.distance <= 1 - TRIGRAM_THRESHOLD
+    return select(newer.id, found.c.earlier_id).select_from(newer).join(found, joined).where(newer.id.in_(ids))
 
 
 def _closed(user: User) -> list[ColumnElement[bool]]:
@@ -134,19 +146,25 @@ def _why(old: Item, new: Item) -> str:
 
 def _by_trigram(session: Session, user: User, new: Sequence[Item], months: int) -> dict[int, list[Earlier]]:
     """Two index-served queries (same unit and category; similar title), merged: an OR would defeat the indexes."""
-    # ``%`` compares with this setting, for this transaction only (safe behind PgBouncer's transaction pooling).
-    session.execute(select(func.set_config("pg_trgm.similarity_threshold", str(TRIGRAM_THRESHOLD), True)))
     ids = [item.id for item in new]
+    pairs = [
+        pair
+        for how in (SAME_UNIT_CATEGORY, SIMILAR_TITLE)
+        for pair in session.execute(trigram_query(user, ids, months, how))
+    ]
+    olds = {old.id: old for old in session.scalars(select(Item).where(Item.id.in_({old_id for _, old_id in pairs})))}
     alike: dict[int, dict[int, Item]] = {}
-    for how in (SAME_UNIT_CATEGORY, SIMILAR_TITLE):
-        for new_id, old in session.execute(trigram_query(user, ids, months, how)):
-            alike.setdefault(new_id, {})[old.id] = old
+    for new_id, old_id in pairs:
+        alike.setdefault(new_id, {})[old_id] = olds[old_id]
     by_id = {item.id: item for item in new}
-    latest_first = {
-        new_id: sorted(found.values(), key=lambda old: (old.closed_at, old.id), reverse=True)
+    return {
+        new_id: [Earlier(old, _why(old, by_id[new_id])) for old in _latest(found.values())]
         for new_id, found in alike.items()
     }
-    return {new_id: [Earlier(old, _why(old, by_id[new_id])) for old in olds] for new_id, olds in latest_first.items()}
+
+
+def _latest(olds: Iterable[Item]) -> list[Item]:
+    return sorted(olds, key=lambda old: (old.closed_at, old.id), reverse=True)[:SHOWN]
 
 
 def _by_overlap(session: Session, user: User, new: Sequence[Item], months: int) -> dict[int, list[Earlier]]:
@@ -169,4 +187,6 @@ def _by_overlap(session: Session, user: User, new: Sequence[Item], months: int) 
             why = _why(old, item)
             if why == SAME_UNIT_CATEGORY or _dice(grams[old.id], mine) >= OVERLAP_THRESHOLD:
                 found.setdefault(item.id, []).append(Earlier(old, why))
+                if len(found[item.id]) == SHOWN:  # the candidates come latest closed first
+                    break
     return found

@@ -46,15 +46,14 @@ blp = Blueprint("items", __name__, url_prefix="/items", description="整改事�
 def list_items(query: dict[str, Any]) -> dict[str, Any]:
     flt = items.ItemFilter(**query)
     session, today = db.session(), db.today()
-    found, total = items.list_items(session, current_user(), flt, today)
-    counts = items.status_counts(session, current_user(), flt, today)
-    marks = lasting.of_items(session, current_user(), found, db.settings().recurrence_months)
+    listed = items.list_items(session, current_user(), flt, today)
+    marks = lasting.of_items(session, current_user(), listed.items, db.settings().recurrence_months)
     return {
-        "items": [ledger_row(item, marks[item.id], today) for item in found],
-        "total": total,
+        "items": [ledger_row(item, marks[item.id], today) for item in listed.items],
+        "total": listed.total,
         "page": flt.page,
         "per_page": flt.per_page,
-        "counts": [{"status": status, "label": label, "count": n} for status, (label, n) in counts.items()],
+        "counts": [{"status": status, "label": label, "count": n} for status, (label, n) in listed.counts.items()],
     }
 
 

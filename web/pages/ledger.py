@@ -71,11 +71,10 @@ def index() -> str:
     # A list under a filter that could not be applied would pass for the filtered one: none until it is fixed.
     listed: dict[str, Any] = {"items": [], "total": 0, "counts": {}, "pages": 1, "marks": {}}
     if flt is not None:
-        found, total = items.list_items(session, me(), flt, today)
-        counts = items.status_counts(session, me(), flt, today)
-        pages = max(1, -(-total // flt.per_page))
-        marks = lasting.of_items(session, me(), found, db.settings().recurrence_months)
-        listed = {"items": found, "total": total, "counts": counts, "pages": pages, "marks": marks}
+        found = items.list_items(session, me(), flt, today)
+        pages = max(1, -(-found.total // flt.per_page))
+        marks = lasting.of_items(session, me(), found.items, db.settings().recurrence_months)
+        listed = {"items": found.items, "total": found.total, "counts": found.counts, "pages": pages, "marks": marks}
     return render_template(
         "ledger.html",
         flt=flt,
