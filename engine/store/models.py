@@ -164,6 +164,8 @@ class Item(Base):
     """A rectification item (整改事项); ``version`` grows with every change and is the ETag."""
 
     __tablename__ = "item"
+    # A ledger tab (one status) newest first, and the ledger sorted by status, read straight off this index.
+    __table_args__ = (Index("ix_item_status_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(500), index=True)
@@ -177,7 +179,7 @@ class Item(Base):
     deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
     # 长期坚持: no fixed date, never due.
     ongoing: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(64))
     status_label: Mapped[str] = mapped_column(String(200))
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -3,7 +3,8 @@
 Revision ID: 0021
 Revises: 0020
 
-- ``updated_at`` and ``title``: the ledger's other sorts, served by an index as ``id`` and ``deadline`` are.
+- ``updated_at`` and ``title``: the ledger's other sorts, served by an index as ``id`` and ``deadline`` are;
+  ``(status, id)`` instead of ``status`` alone: a tab of one status newest first, and the sort by status.
 - PostgreSQL: ``deadline DESC NULLS LAST`` (items without a deadline last, as the ledger sorts): an index
   scanned backwards gives NULLS FIRST, so without it a descending deadline sort sorted every item.
 - PostgreSQL with pg_trgm: the trigram index on titles becomes GiST (migration 0020 made it GIN), which can
@@ -40,6 +41,8 @@ def _trigrams() -> bool:
 def upgrade() -> None:
     op.create_index("ix_item_updated_at", "item", ["updated_at"])
     op.create_index("ix_item_title", "item", ["title"])
+    op.create_index("ix_item_status_id", "item", ["status", "id"])
+    op.drop_index("ix_item_status", "item")
     if _postgresql():
         op.execute(f"CREATE INDEX {DEADLINE_DESCENDING} ON item (deadline DESC NULLS LAST, id DESC)")
     if _trigrams():
@@ -55,5 +58,7 @@ def downgrade() -> None:
         op.execute(f"CREATE INDEX {TITLE_TRIGRAMS} ON item USING gin (title gin_trgm_ops)")
     if _postgresql():
         op.execute(f"DROP INDEX IF EXISTS {DEADLINE_DESCENDING}")
+    op.create_index("ix_item_status", "item", ["status"])
+    op.drop_index("ix_item_status_id", "item")
     op.drop_index("ix_item_title", "item")
     op.drop_index("ix_item_updated_at", "item")

@@ -284,6 +284,19 @@ def test_a_withdrawn_item_is_neither_raised_nor_closed_in_any_figure(ledger: ses
     assert (november.raised, november.closed) == (MONTHLY_2026_11["total"][1] - 1, MONTHLY_2026_11["total"][2])
 
 
+def test_the_dashboard_trends_count_what_the_reports_count_in_every_period(ledger: sessionmaker[Session]) -> None:
+    with transaction(ledger) as session:
+        for username in ("auditor", "manager"):
+            reader = identity.user_by_username(session, username)
+            for current in (reports.month(2026, 12), reports.parse("dispatch", "2026-12-1")):
+                points = dashboard.trend(session, reader, current, TZ)
+                assert [p.period for p in points][-1] == current and len(points) == dashboard.TREND_LENGTH
+                for point in points:
+                    total = reports.figures(session, reader, point.period, TZ).total
+                    assert (point.raised, point.closed) == (total.raised, total.closed), (username, point.period)
+                assert any(point.raised for point in points) and any(point.closed for point in points)
+
+
 def test_a_report_narrowed_to_one_unit_counts_only_its_items(ledger: sessionmaker[Session]) -> None:
     with transaction(ledger) as session:
         auditor = identity.user_by_username(session, "auditor")
