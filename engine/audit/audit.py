@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, String, Text, cast, func, select, type_coerce
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.audit import keys
@@ -113,36 +112,25 @@ def seal(key: bytes, item_id: int, head: tuple[int, str], status: str, version: 
     return digest(key, {"item": item_id, "seq": head[0], "status": status, "version": version}, head[1])
 
 
-# The PostgreSQL advisory lock (transaction-level) that one transaction at a time holds to extend the global chain.
+# The PostgreSQL advisory lock (transaction-level) one transaction at a time holds to extend the global chain.
 ANCHOR_LOCK = 0x52464C57_43484E  # "RFLW" "CHN"
 
 
-def anchor(session: Session, first: HistoryEvent) -> None:
-    """Link an item's first event into the global chain.
+def anchor(session: Session, firsts: Sequence[HistoryEvent]) -> None:
+    """Link the first events of new items into the global chain, in order, as their transaction commits.
 
-    On PostgreSQL the transaction first takes ``ANCHOR_LOCK`` (held until it ends), so concurrent creations
-    queue for the next link instead of racing for it: racing, 50 users creating at once ran out of retries
-    and failed (``bench/load.py``). Elsewhere (SQLite: one writer at a time) a lost race is retried.
+    On PostgreSQL the transaction takes ``ANCHOR_LOCK`` first (held until it ends, a moment later), so
+    concurrent creations queue for the next link instead of racing for it: racing, 28 creating at once ran
+    out of retries and failed. SQLite has one writer at a time, and this transaction has written already.
     """
     key = keys.of(session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(ANCHOR_LOCK)))
-    for _attempt in range(50):
-        last = session.scalar(select(AuditAnchor.hash).order_by(AuditAnchor.id.desc()).limit(1))
-        prev = last or GENESIS
-        link = AuditAnchor(
-            item_id=first.item_id,
-            first_hash=first.hash,
-            prev_hash=prev,
-            hash=anchor_hash(key, first.item_id, first.hash, prev),
-        )
-        try:
-            with session.begin_nested():
-                session.add(link)
-        except IntegrityError:
-            continue
-        return
-    raise RuntimeError("could not extend the audit chain: too many concurrent item creations")
+    prev = session.scalar(select(AuditAnchor.hash).order_by(AuditAnchor.id.desc()).limit(1)) or GENESIS
+    for first in firsts:
+        link = AuditAnchor(item_id=first.item_id, first_hash=first.hash, prev_hash=prev)
+        link.hash = prev = anchor_hash(key, first.item_id, first.hash, prev)
+        session.add(link)  # inserted in the order added: ids follow the chain, as verification walks it
 
 
 @dataclass

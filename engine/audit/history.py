@@ -19,6 +19,7 @@ from engine.audit import audit, keys
 from engine.store.models import HistoryEvent, HistoryPrune, Item, utcnow
 
 _HEADS = "rectiflow_history_heads"
+_UNANCHORED = "rectiflow_history_unanchored"
 
 
 def record(
@@ -56,9 +57,20 @@ def record(
     item.history_seal = None
     flag_modified(item, "history_seal")
     if last is None:
-        session.flush()
-        audit.anchor(session, event)
+        # Linked into the global chain at commit (``_anchor_new_items``), not now: the link is one at a time for
+        # the whole office, and the rest of this transaction need not wait its turn with it.
+        session.info.setdefault(_UNANCHORED, []).append(event)
     return event
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _anchor_new_items(session: Session) -> None:
+    """The first events of the items this transaction created, linked into the global chain in their order."""
+    pending = session.info.pop(_UNANCHORED, [])
+    # An item created inside a savepoint that was rolled back is no longer in the session: nothing to link.
+    created = [event for event in pending if event in session]
+    if created:
+        audit.anchor(session, created)
 
 
 def _stored_head(session: Session, item_id: int) -> tuple[int, str] | None:
@@ -74,6 +86,7 @@ def _stored_head(session: Session, item_id: int) -> tuple[int, str] | None:
 def _forget_heads(session: Session) -> None:
     """Heads are known for one transaction only: another may add events as soon as this one ends."""
     session.info.pop(_HEADS, None)
+    session.info.pop(_UNANCHORED, None)
 
 
 def _read_head(session: Session, item_id: int) -> tuple[int, str] | None:
