@@ -134,7 +134,8 @@ def list_items(session: Session, user: User, flt: ItemFilter, on: dt.date) -> Li
     The total is read off the per-status counts (one pass over the items the filter selects, not two).
     """
     counts = status_counts(session, user, flt, on)
-    total = counts[flt.status][1] if flt.status in counts else 0 if flt.status else sum(n for _, n in counts.values())
+    selected = [flt.status] if flt.status else list(counts)
+    total = sum(counts[status][1] for status in selected if status in counts)
     page = _ordered(_filtered(user, flt, on), flt.sort).limit(flt.per_page).offset((flt.page - 1) * flt.per_page)
     return Listed(list(session.scalars(page)), total, counts)
 
