@@ -1,4 +1,4 @@
-"""The inbox page of a long inbox, without a browser: a page at a time, the total in the heading, links on."""
+"""The inbox and ledger pages of long lists, without a browser: a page at a time, the total, links on."""
 
 from __future__ import annotations
 
@@ -31,3 +31,21 @@ def test_a_long_inbox_is_shown_a_page_at_a_time(app: Flask, sessions: sessionmak
     assert second.xpath("//nav[@class='pages']/a/@rel") == ["prev"]
     # A page number that is none (an edited link) shows the first page, not an error.
     assert said(page(manager, "/inbox?page=x"), "//nav[@class='pages']/span") == ["第 1 / 2 页"]
+
+
+def test_the_ledger_pages_keep_the_filters_in_their_links(
+    app: Flask, sessions: sessionmaker[Session], cast: None
+) -> None:
+    with transaction(sessions) as session:
+        reporter = identity.user_by_username(session, "reporter")
+        for n in range(5):
+            workflow.create_item(session, reporter, workflow.NewItem(title=f"问题 {n}", department="office"), "UTC")
+    auditor = log_in(app, "auditor")
+
+    second = page(auditor, "/ledger?q=问题&per_page=2&page=2")
+    assert said(second, "//nav[@class='pages']/span") == ["第 2 / 3 页"]
+    links = {link.get("rel"): link.get("href") for link in second.xpath("//nav[@class='pages']/a")}
+    assert set(links) == {"prev", "next"}
+    assert "page=3" in links["next"] and "per_page=2" in links["next"] and "q=" in links["next"]
+    assert "page=1" in links["prev"]
+    assert said(page(auditor, "/ledger?per_page=20"), "//nav[@class='pages']") == []  # one page: no pager
