@@ -49,8 +49,9 @@ def histories(engine: Engine, events_per_item: int = 3) -> None:
         real = workflow.create_item(session, reporter, workflow.NewItem(title="样本", department="unit01"), "UTC")
         model = session.get_one(Instance, real.id)
         state, version, data = model.state, model.serializer_version, model.data
-        prev_anchor = session.scalars(select(AuditAnchor.hash)).one()
     with transaction(sessions) as session:
+        # The sample item joined the global chain as its transaction committed.
+        prev_anchor = session.scalars(select(AuditAnchor.hash)).one()
         items = session.execute(
             select(Item.id, Item.created_at, Item.status, Item.version).where(Item.id != real.id).order_by(Item.id)
         )
