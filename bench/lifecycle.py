@@ -66,19 +66,26 @@ def seed(url: str) -> dict[str, str]:
     return tokens
 
 
+LISTENING = re.compile(r"listening on (http://\S+?)/api")
+
+
 @contextmanager
-def server(url: str, instance: str) -> Iterator[str]:
-    env = {**os.environ, "RECTIFLOW_DATABASE_URL": url, "RECTIFLOW_INSTANCE_PATH": instance, "RECTIFLOW_AUDIT_KEY": KEY}
-    command = [sys.executable, "-m", "web.cli", "serve", "--port", "0"]
-    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
-        assert process.stdout is not None
-        match = re.search(r"listening on (http://\S+?)/api", process.stdout.readline())
-        try:
-            assert match, "server did not start"
-            yield match.group(1) + "/api/v1"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+def server(url: str, *options: str, **environ: str) -> Iterator[tuple[str, int]]:
+    """``rectiflow serve --port 0 OPTIONS`` over ``url`` in its own process, with a temporary instance folder
+    and ``environ`` besides; its base URL (no path) and pid, until it is stopped on leaving."""
+    with tempfile.TemporaryDirectory() as instance:
+        env = {**os.environ, "RECTIFLOW_DATABASE_URL": url, "RECTIFLOW_INSTANCE_PATH": instance}
+        env |= {"RECTIFLOW_AUDIT_KEY": KEY, **environ}
+        command = [sys.executable, "-m", "web.cli", "serve", "--port", "0", *options]
+        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
+            assert process.stdout is not None
+            match = LISTENING.search(process.stdout.readline())
+            try:
+                assert match, "the server did not start"
+                yield match.group(1), process.pid
+            finally:
+                process.terminate()
+                process.wait(timeout=60)
 
 
 class Client:
@@ -239,8 +246,8 @@ class Floor:
 def run(label: str, url: str, args: argparse.Namespace) -> None:
     tokens = seed(url)
     floor = Floor()
-    with tempfile.TemporaryDirectory() as instance, server(url, instance) as base:
-        client = Client(base, tokens)
+    with server(url) as (base, _pid):
+        client = Client(base + "/api/v1", tokens)
         lifecycles(client, 10, floor)  # warm-up: imports, caches, connection pool
         client.timings = {kind: [] for kind in client.timings}
         floor.timings = []

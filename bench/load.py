@@ -22,15 +22,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,12 +35,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.audit_verify import KEY
-from bench.lifecycle import PROCESSES, Floor, percentile
+from bench.lifecycle import PROCESSES, Floor, percentile, server
 from engine.bpmn import deploy
 from engine.identity import identity
 from engine.store import migrate
-from engine.store.config import REPO_ROOT
 from engine.store.db import make_engine, make_session_factory, scratch_database, transaction
 
 # Who acts at each of ``STEPS`` (the same order): the team's manager twice, its owner, its approver.
@@ -237,28 +231,6 @@ def postgres_cpu() -> float:
 
 # --- one configuration ------------------------------------------------------------------------------------------------
 
-LISTENING = re.compile(r"listening on (http://\S+?)/api")
-
-
-@contextmanager
-def server(url: str, processes: int, redis: str | None) -> Iterator[tuple[str, int]]:
-    """``rectiflow serve`` with ``processes`` web processes (waitress for one, gunicorn beyond); base URL and pid."""
-    with tempfile.TemporaryDirectory() as instance:
-        env = {**os.environ, "RECTIFLOW_DATABASE_URL": url, "RECTIFLOW_INSTANCE_PATH": instance}
-        env |= {"RECTIFLOW_AUDIT_KEY": KEY, "RECTIFLOW_LOGIN_ADDRESS_LIMIT": "100000 per minute"}
-        if redis:
-            env["RECTIFLOW_RATELIMIT_STORAGE_URI"] = redis
-        command = [sys.executable, "-m", "web.cli", "serve", "--port", "0", "--processes", str(processes)]
-        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
-            assert process.stdout is not None
-            match = LISTENING.search(process.stdout.readline())
-            try:
-                assert match, "the server did not start"
-                yield match.group(1) + "/api/v1", process.pid
-            finally:
-                process.terminate()
-                process.wait(timeout=60)
-
 
 def summary(log: Log, seconds: float) -> dict[str, Any]:
     closed = len(log.closed)
@@ -273,10 +245,15 @@ def summary(log: Log, seconds: float) -> dict[str, Any]:
 def measure(url: str, processes: int, args: argparse.Namespace) -> dict[str, Any]:
     with scratch_database(url, "rectiflow_load") as database:
         tokens = seed(database, args.users)
-        with server(database, processes, args.redis if processes > 1 else None) as (base, pid):
-            load(base, dict(list(tokens.items())[: min(4, args.users)]), lambda log: len(log.closed) >= 8)  # warm-up
+        # The login limits' store of several processes; and more logins than 50 users make at once.
+        environ = {"RECTIFLOW_LOGIN_ADDRESS_LIMIT": "100000 per minute"}
+        if processes > 1:
+            environ["RECTIFLOW_RATELIMIT_STORAGE_URI"] = args.redis
+        with server(database, "--processes", str(processes), **environ) as (base, pid):
+            api = base + "/api/v1"
+            load(api, dict(list(tokens.items())[: min(4, args.users)]), lambda log: len(log.closed) >= 8)  # warm-up
             cpu, db_cpu, started = tree_cpu(pid), postgres_cpu(), time.perf_counter()
-            log = load(base, tokens, lambda _log: time.perf_counter() - started >= args.seconds)
+            log = load(api, tokens, lambda _log: time.perf_counter() - started >= args.seconds)
             elapsed = time.perf_counter() - started
             found = summary(log, elapsed)
             lifecycles = max(1, found["lifecycles"])

@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +33,15 @@ from sqlalchemy import Engine, func, insert, select, text, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.audit_verify import KEY
 from bench.backup import histories
-from bench.lifecycle import percentile
+from bench.lifecycle import percentile, server
 from bench.reports import seed
 from engine.identity import identity
 from engine.store import migrate
-from engine.store.config import REPO_ROOT
 from engine.store.db import make_engine, make_session_factory, scratch_database, transaction
 from engine.store.models import Department, Item, Task, User
 
 PASSWORD = "a password long enough"
-LISTENING = re.compile(r"listening on (http://\S+?)/api")
 
 
 def generate(engine: Engine, count: int, events: int, inbox: int) -> None:
@@ -81,23 +74,6 @@ def generate(engine: Engine, count: int, events: int, inbox: int) -> None:
         for start in range(0, len(rows), 10_000):
             session.execute(insert(Task), rows[start : start + 10_000])
     histories(engine, events)
-
-
-@contextmanager
-def server(url: str) -> Iterator[tuple[str, int]]:
-    with tempfile.TemporaryDirectory() as instance:
-        env = {**os.environ, "RECTIFLOW_DATABASE_URL": url, "RECTIFLOW_INSTANCE_PATH": instance}
-        env |= {"RECTIFLOW_AUDIT_KEY": KEY, "RECTIFLOW_COOKIE_SECURE": "false"}
-        command = [sys.executable, "-m", "web.cli", "serve", "--port", "0", "--no-worker"]
-        with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT) as process:
-            assert process.stdout is not None
-            match = LISTENING.search(process.stdout.readline())
-            try:
-                assert match, "the server did not start"
-                yield match.group(1), process.pid
-            finally:
-                process.terminate()
-                process.wait(timeout=60)
 
 
 def peak_mb(pid: int) -> float:
@@ -222,7 +198,7 @@ def main() -> None:
     with ExitStack() as stack:
         url = args.database or stack.enter_context(scratch_database(args.postgres, "rectiflow_office"))
         prepared(url, args)
-        base, pid = stack.enter_context(server(url))
+        base, pid = stack.enter_context(server(url, "--no-worker", RECTIFLOW_COOKIE_SECURE="false"))
         measure(base, pid, args)
 
 
