@@ -42,6 +42,8 @@ STATUS: dict[type[errors.RectiflowError], int] = {
 }
 
 PROBLEM_JSON = "application/problem+json"
+UNAVAILABLE = "数据库暂不可用，请稍后重试 The database is unavailable; try again"
+RETRY_AFTER = "1"  # seconds: a restart or failover is usually over by then
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,17 @@ def _webargs_errors(messages: Any) -> list[dict[str, Any]]:
     return found
 
 
+def database_down(exc: HTTPException) -> Exception | None:
+    """The database error behind a 500 that Flask raised for an error outside the view: the commit in
+    ``web.db`` failed because the database went away. Flask hands its handlers only the 500 then."""
+    original = getattr(exc, "original_exception", None)
+    return original if isinstance(original, (OperationalError, InterfaceError)) else None
+
+
 def _http(exc: HTTPException) -> Response:
+    down = database_down(exc)
+    if down is not None:
+        return _unavailable(down)
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
     messages = data.get("messages")
@@ -128,8 +140,8 @@ def _unavailable(exc: Exception) -> Response:
     ``Idempotency-Key`` gets the first answer if it was stored, and runs if it was not.
     """
     log.warning("database unavailable: %s", exc)
-    response = problem(503, HTTP_STATUS_CODES[503], "数据库暂不可用，请稍后重试 The database is unavailable; try again")
-    response.headers["Retry-After"] = "1"
+    response = problem(503, HTTP_STATUS_CODES[503], UNAVAILABLE)
+    response.headers["Retry-After"] = RETRY_AFTER
     return response
 
 

@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.store.errors import RectiflowError
 from web import trail
-from web.problems import status_of
+from web.problems import RETRY_AFTER, UNAVAILABLE, database_down, status_of
 
 
 def _listed(error: RectiflowError) -> list[dict[str, Any]]:
@@ -24,7 +24,10 @@ def _domain(error: RectiflowError) -> tuple[str, int]:
     return render_template("error.html", status=status, detail=error.detail, errors=_listed(error)), status
 
 
-def _http(error: HTTPException) -> tuple[str, int]:
+def _http(error: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    if database_down(error) is not None:  # the commit failed: nothing was saved, and trying again may work
+        page = render_template("error.html", status=503, detail=UNAVAILABLE, errors=[])
+        return page, 503, {"Retry-After": RETRY_AFTER}
     status = error.code or 500
     return render_template("error.html", status=status, detail=error.description, errors=[]), status
 
