@@ -1,4 +1,4 @@
-"""Loops through a call activity keep the stored state flat: 1,000 reject rounds inside the called process,
+"""Loops through a call activity keep the stored state flat: 200 reject rounds inside the called process,
 and rounds that re-enter the call activity itself (each time a new called instance)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from engine.store.db import transaction
 from engine.store.models import Instance, Item
 from tests.conftest import PROCESSES, People
 
-ROUNDS = 1000
+ROUNDS = 200
 # Bytes a flat state may differ by between two rounds: the tasks' timestamps are floats whose text varies in
 # length (a round that kept anything would add hundreds of bytes).
 JITTER = 64
@@ -79,7 +79,7 @@ def state_size(sessions: sessionmaker[Session], item_id: int) -> int:
         return len(session.get_one(Instance, item_id).state)
 
 
-def test_a_thousand_reject_rounds_inside_a_called_process_keep_the_state_flat(
+def test_two_hundred_reject_rounds_inside_a_called_process_keep_the_state_flat(
     sessions: sessionmaker[Session], people: People
 ) -> None:
     item_id = start(sessions, CALLER)

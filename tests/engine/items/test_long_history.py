@@ -1,4 +1,5 @@
-"""An item that bounces between owner and reviewer 1,000 times keeps working, with all its history."""
+"""An item that bounces between owner and reviewer 200 times keeps working, with all its history (a state that
+kept anything per round would have grown by then: the check compares round 1 with round 200)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from engine.store.db import transaction
 from engine.store.models import HistoryEvent, Instance, Item
 from tests.conftest import People
 
-ROUNDS = 1000
+ROUNDS = 200
 
 
 def step(sessions: sessionmaker[Session], item_id: int, username: str, data: dict[str, str]) -> Item:
@@ -26,7 +27,7 @@ def state_size(sessions: sessionmaker[Session], item_id: int) -> int:
         return len(session.get_one(Instance, item_id).state)
 
 
-def test_a_thousand_reject_rounds_keep_state_bounded_and_history_whole(
+def test_two_hundred_reject_rounds_keep_state_bounded_and_history_whole(
     sessions: sessionmaker[Session], people: People
 ) -> None:
     with transaction(sessions) as session:
@@ -54,9 +55,9 @@ def test_a_thousand_reject_rounds_keep_state_bounded_and_history_whole(
     with transaction(sessions) as session:
         count = session.scalar(select(func.count()).where(HistoryEvent.item_id == item_id))
         rejection = session.scalar(
-            select(HistoryEvent).where(HistoryEvent.item_id == item_id, HistoryEvent.seq == 4 + 2 * 500)
+            select(HistoryEvent).where(HistoryEvent.item_id == item_id, HistoryEvent.seq == 4 + 2 * 100)
         )
     # Created, the deadline decision, measures and owner; two events a round; the last result and approval.
     assert count == 2 + 2 + 2 * ROUNDS + 2
     assert rejection is not None
-    assert rejection.data == {"decision": "reject", "comment": "第500次退回"}
+    assert rejection.data == {"decision": "reject", "comment": "第100次退回"}
