@@ -47,6 +47,7 @@ def timer_worker(engine: Engine, settings: Settings, name: str, lease: float, ba
         batch=batch,
         on_done=report if verbose else None,
         mail=settings.mail,
+        recurrence_months=settings.recurrence_months,
     )
 
 

@@ -10,8 +10,9 @@ An ``email`` job (``engine.notify.mailer``) is composed in one short transaction
 open, and marked done in a second one; a failed send takes the same retry-with-backoff path as any
 failed job. A ``webhook`` job (``engine.notify.webhooks``) takes the same path: built in a transaction,
 POSTed outside any, done on a 2xx answer; it gives up after ``webhooks.MAX_ATTEMPTS``. A ``migration``
-job moves a confirmed migration's items a batch per run. With ``mail`` set, notifications the worker's own
-jobs create (deadline escalations) enqueue e-mail too.
+job moves a confirmed migration's items a batch per run; the ``recurrence`` job compares items with the ones
+closed before them a batch per run (``engine.measures.recurrence_scans``). With ``mail`` set, notifications
+the worker's own jobs create (deadline escalations) enqueue e-mail too.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.items import migrations, notifications, workflow
+from engine.measures import recurrence_scans
 from engine.notify import mailer, webhooks
 from engine.store.config import MailSettings
 from engine.store.db import transaction
@@ -51,6 +53,8 @@ class Worker:
     on_done: Callable[[int, int | None, list[str]], None] | None = None
     # SMTP settings for email jobs; None: this worker sends no e-mail (email jobs are retried later).
     mail: MailSettings | None = None
+    # ``Settings.recurrence_months``: the months the recurrence job compares items over.
+    recurrence_months: int = 12
 
     def claim(self) -> list[int]:
         now = utcnow()
@@ -108,7 +112,18 @@ class Worker:
             return None, workflow.fire_timers(session, job.item_id)
         if job.kind == migrations.MIGRATION_JOB and job.payload is not None:
             self._next_batch(session, job)
+        if job.kind == recurrence_scans.RECURRENCE_JOB:
+            self._compare_batch(session, job)
         return None, []
+
+    def _compare_batch(self, session: Session, job: Job) -> None:
+        """Items compared a batch per run; the job rests once none waits, unless woken since it was claimed."""
+        job.attempts = 0
+        if recurrence_scans.run_batch(session, self.recurrence_months):
+            job.due_at = utcnow()
+        else:
+            # Only if its due time is still the one it ran for: a transaction that added items meanwhile moved it.
+            session.execute(update(Job).where(Job.id == job.id, Job.due_at == job.due_at).values(due_at=None))
 
     @staticmethod
     def _next_batch(session: Session, job: Job) -> None:
@@ -153,6 +168,8 @@ class Worker:
 
     def run_until(self, stop: threading.Event, interval: float, until_idle: bool = False) -> None:
         """Work until ``stop`` is set (or, with ``until_idle``, until no job is due any more)."""
+        with transaction(self.sessions) as session:
+            recurrence_scans.requeue(session, self.recurrence_months)  # as this worker compares them
         while not stop.is_set():
             if self.run_pending():
                 continue

@@ -3,7 +3,7 @@
 - closed with a lasting measure or without (``mechanism.lasting_clause``, as the reports count it), and
   what its latest review noted; None for an item still open or withdrawn;
 - the measures (制度性措施) linked to it, any status;
-- the earlier items it looks like (曾整改过, ``recurrence``: only those the reader may see);
+- the earlier items it looks like (曾整改过, ``recurrence_scans``: only those the reader may see);
 - the intake submissions (来源反映) accepted as it or merged into it.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.intake.submissions import BECAME_ITEMS
 from engine.items.corrections import is_withdrawn
-from engine.measures import mechanism, recurrence
+from engine.measures import mechanism, recurrence_scans
 from engine.store.models import Item, Measure, MeasureItem, Submission, User
 
 
@@ -53,7 +53,7 @@ def of_items(session: Session, user: User, batch: Sequence[Item], months: int) -
     )
     for joined, submission_id in session.execute(came_with.order_by(Submission.id)):
         submissions.setdefault(joined, []).append(submission_id)
-    earlier = recurrence.earlier_of(session, user, batch, months)
+    earlier = recurrence_scans.earlier_of(session, user, batch, months)
     return {
         item_id: Lasting(
             bool(with_measure) if item_id in closed else None,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from engine.items.corrections import counted_clause
 from engine.items.items import visible_clause
-from engine.measures import mechanism, recurrence
+from engine.measures import mechanism, recurrence, recurrence_scans
 from engine.store.clock import day_start
 from engine.store.models import Department, Item, Measure, User
 
@@ -78,7 +78,7 @@ def report(
             .where(Item.created_at >= start, Item.created_at < stop, *scope)
         )
     )
-    back = recurrence.came_back(session, user, raised, months)
+    back = recurrence_scans.came_back(session, user, raised, months)
     for item in raised:
         if item.id in back:
             names[item.department.code] = item.department.name

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -198,6 +199,38 @@ class Item(Base):
     instance: Mapped[Instance] = relationship(back_populates="item", lazy="raise")
 
 
+class RecurrenceScan(Base):
+    """An item compared with the items closed before it (曾整改过): how, over how many months, and which ways
+    found more alike items than were kept (``engine.measures.recurrence_scans``). No row: not compared yet, or
+    the item changed since (its title, unit, category or raising date)."""
+
+    __tablename__ = "recurrence_scan"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16))
+    months: Mapped[int] = mapped_column(Integer)
+    truncated: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class RecurrencePending(Base):
+    """An item waiting to be compared (again): raised, changed, or one that may have found a changed item."""
+
+    __tablename__ = "recurrence_pending"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), primary_key=True)
+
+
+class RecurrenceMatch(Base):
+    """An earlier item one way of comparing found alike an item, and its rank that way (0 first)."""
+
+    __tablename__ = "recurrence_match"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), primary_key=True)
+    way: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    earlier_id: Mapped[int] = mapped_column(ForeignKey("item.id", ondelete="CASCADE"), index=True)
+
+
 class ItemUnit(Base):
     """A unit taking part in an item: its lead (责任单位/牵头单位) and co-units (配合单位) of a joint task."""
 
@@ -332,6 +365,9 @@ class HistoryEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+RECURRENCE_ONLY = text("kind = 'recurrence'")
+
+
 class Job(Base):
     """Background work due at a time: claimed by one worker at a time under a lease.
 
@@ -340,7 +376,12 @@ class Job(Base):
     """
 
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_kind_item", "kind", "item_id"), Index("ix_job_due", "due_at"))
+    __table_args__ = (
+        Index("ix_job_kind_item", "kind", "item_id"),
+        Index("ix_job_due", "due_at"),
+        # One recurrence job (``engine.measures.recurrence_scans``), however many processes make it due at once.
+        Index("ux_job_recurrence", "kind", unique=True, postgresql_where=RECURRENCE_ONLY, sqlite_where=RECURRENCE_ONLY),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))

@@ -13,7 +13,7 @@ from flask import request
 
 from engine.identity import permissions
 from engine.items import items
-from engine.measures import catalog, mechanism, recurrence
+from engine.measures import catalog, mechanism, recurrence, recurrence_scans
 from engine.store.models import Item, Measure, User
 from web import db
 from web.api.blueprint import Blueprint
@@ -139,7 +139,7 @@ def item_measures(item_id: int) -> dict[str, Any]:
     item = items.get_visible(session, user, item_id)
     months = db.settings().recurrence_months
     how = recurrence.method(session)
-    earlier = recurrence.earlier(session, user, item, months, how)
+    earlier = recurrence_scans.earlier(session, user, item, months, how)
     return {
         "mechanism": mechanism.of_item(session, item.id),
         "measures": catalog.of_item(session, item.id),

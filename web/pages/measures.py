@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from engine.identity import identity, permissions
 from engine.identity.identity import Role
 from engine.items import items
-from engine.measures import catalog, mechanism, recurrence
+from engine.measures import catalog, mechanism, recurrence_scans
 from engine.store.errors import InvalidInput
 from engine.store.models import Item, User
 from web import db
@@ -53,7 +53,7 @@ def item_lasting(session: Session, user: User, item: Item) -> dict[str, Any]:
     return {
         "mechanism": mechanism.of_item(session, item.id),
         "measures": catalog.of_item(session, item.id),
-        "earlier": recurrence.earlier(session, user, item, months),
+        "earlier": recurrence_scans.earlier(session, user, item, months),
         "months": months,
         "may_propose": permissions.may_propose_measure(user, item.department_id),
     }

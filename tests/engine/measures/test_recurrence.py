@@ -10,7 +10,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.identity import identity
-from engine.measures import recurrence
+from engine.measures import recurrence, recurrence_scans
 from engine.store.db import transaction
 from engine.store.models import Item
 from tests.conftest import People
@@ -37,7 +37,7 @@ def test_both_methods_find_the_same_earlier_items(
 
         def earlier(item_id: int, months: int = 12) -> list[tuple[int, str]]:
             item = session.get_one(Item, item_id)
-            return [(e.item.id, e.why) for e in recurrence.earlier(session, approver, item, months, how)]
+            return [(e.item.id, e.why) for e in recurrence_scans.earlier(session, approver, item, months, how)]
 
         assert earlier(lamp_again) == [(lamp, recurrence.SIMILAR_TITLE)]
         assert earlier(dishes) == [(canteen, recurrence.SAME_UNIT_CATEGORY)]
@@ -45,7 +45,7 @@ def test_both_methods_find_the_same_earlier_items(
         # 东门路灯不亮 was closed 2026-02-10, 东门路灯不亮了 raised 2026-03-03: within one month, not within none.
         assert earlier(lamp_again, months=1) == [(lamp, recurrence.SIMILAR_TITLE)]
         new = [session.get_one(Item, item_id) for item_id in ids]
-        assert recurrence.came_back(session, approver, new, 12, how) == {lamp_again, dishes}
+        assert recurrence_scans.came_back(session, approver, new, 12, how) == {lamp_again, dishes}
 
 
 def test_the_overlap_of_titles() -> None:
