@@ -40,6 +40,7 @@ from engine.bpmn.instance import (
 from engine.identity import permissions
 from engine.identity.identity import department_by_code
 from engine.items import assignment, called_steps, due, external_tasks, forms, incidents, items, notifications, sources
+from engine.measures import mechanism
 from engine.notify import webhooks
 from engine.store import clock, severity
 from engine.store.errors import Forbidden, InvalidInput, NotFound, StaleVersion, TaskNotReady
@@ -314,6 +315,8 @@ def _complete(
     row.completed_at = utcnow()
     row.completed_by_id = actor.id
     row.data = data
+    if data.get(mechanism.FIELD) is not None:
+        item.mechanism = data[mechanism.FIELD]
     status_from = item.status
     new_tasks = store_state(session, item, instance, definition, workflow, run, actor)
     history.record(

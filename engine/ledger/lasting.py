@@ -41,7 +41,7 @@ def of_items(session: Session, user: User, batch: Sequence[Item], months: int) -
         return {}
     closed = {item.id for item in batch if item.closed_at is not None and not is_withdrawn(item)}
     verdicts = session.execute(
-        select(Item.id, mechanism.lasting_clause(), mechanism.noted()).where(Item.id.in_(ids))
+        select(Item.id, mechanism.lasting_clause(), Item.mechanism).where(Item.id.in_(ids))
     ).all()
     measures: dict[int, list[Measure]] = {}
     linked = select(MeasureItem.item_id, Measure).join(Measure, Measure.id == MeasureItem.measure_id)

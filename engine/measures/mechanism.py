@@ -1,19 +1,19 @@
 """长效机制 at close-out: the review forms' optional ``mechanism``, and which closed items have a lasting measure.
 
 A review (processes/forms/review.json, joint_review.json) may note ``measure_adopted`` (已建立长效机制) or
-``none_needed`` (无需建立长效机制). An item's mechanism is the one its latest review noting one said.
+``none_needed`` (无需建立长效机制). An item's mechanism is the one its latest review noting one said, kept on
+the item as each task is completed (``Item.mechanism``; migration 0023 filled it in from the tasks): the
+ledger filters 100,000 items by it without a subquery per item.
 A closed item counts *with* a lasting measure when that is ``measure_adopted``, or when a measure in
 force (施行) is linked to it; every other closed item counts *without*.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.store.models import Item, Measure, MeasureItem, Task
+from engine.store.models import Item, Measure, MeasureItem
 from engine.store.text import Label
 
 FIELD = "mechanism"
@@ -22,19 +22,6 @@ LABELS: dict[str, Label] = {
     ADOPTED: ("已建立长效机制", "Lasting measure adopted"),
     NONE_NEEDED: ("无需建立长效机制", "No mechanism needed"),
 }
-
-
-def noted() -> ColumnElement[Any]:
-    """The item's latest noted mechanism (a correlated subquery on ``Item``)."""
-    value = Task.data[FIELD].as_string()
-    return (
-        select(value)
-        .where(Task.item_id == Item.id, Task.state == "completed", value.is_not(None))
-        .order_by(Task.id.desc())
-        .limit(1)
-        .correlate(Item)
-        .scalar_subquery()
-    )
 
 
 def in_force_linked() -> ColumnElement[bool]:
@@ -48,16 +35,9 @@ def lasting_clause() -> ColumnElement[bool]:
 
     Never NULL (nothing noted is not adopted), so that its negation selects the items closed without one.
     """
-    return or_(func.coalesce(noted(), NONE_NEEDED) == ADOPTED, in_force_linked())
+    return or_(func.coalesce(Item.mechanism, NONE_NEEDED) == ADOPTED, in_force_linked())
 
 
 def of_item(session: Session, item_id: int) -> str | None:
     """The mechanism the item's reviews noted last, or None."""
-    value = Task.data[FIELD].as_string()
-    query = (
-        select(value)
-        .where(Task.item_id == item_id, Task.state == "completed", value.is_not(None))
-        .order_by(Task.id.desc())
-        .limit(1)
-    )
-    return session.scalar(query)
+    return session.scalar(select(Item.mechanism).where(Item.id == item_id))

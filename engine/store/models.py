@@ -191,6 +191,8 @@ class Item(Base):
     # HMAC over the last history event (seq, hash) and this status and version (``engine.audit.history``):
     # removing the latest events, or changing the status without an event, breaks it.
     history_seal: Mapped[str | None] = mapped_column(String(64))
+    # 长效机制: what its latest review noting one said (``engine.measures.mechanism``), kept as each is completed.
+    mechanism: Mapped[str | None] = mapped_column(String(32))
 
     department: Mapped[Department] = relationship(lazy="joined")
     owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")

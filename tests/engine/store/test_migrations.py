@@ -324,3 +324,56 @@ def test_items_registered_before_0015_are_of_the_normal_severity(database_url: s
         upgrade_to(engine, "0015")
         with engine.connect() as conn:
             assert conn.scalar(select(Item.severity)) == "一般"
+
+
+TASK_0022 = table(
+    "task",
+    column("id"),
+    column("item_id"),
+    column("spiff_id"),
+    column("name"),
+    column("title"),
+    column("state"),
+    column("created_at", UtcDateTime()),
+    column("data", JSON()),
+)
+
+
+def test_items_reviewed_before_0023_keep_the_mechanism_their_latest_review_noted(
+    database_url: str, tmp_path: Path
+) -> None:
+    at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
+    with fresh_database(database_url, tmp_path) as engine:
+        upgrade_to(engine, "0022")
+        with engine.begin() as conn:
+            conn.execute(insert(Department.__table__).values(id=1, code="office", name="办公室"))
+            conn.execute(
+                insert(DEFINITION_0007).values(
+                    id=1, key="p", version=1, name="p", bpmn_xml="", sha256="0" * 64, specs="", model={}, deployed_at=at
+                )
+            )
+            for item_id in (1, 2):
+                conn.execute(
+                    insert(ITEM_0012).values(
+                        id=item_id, title="旧", description="", department_id=1, ongoing=False, status="closed",
+                        status_label="", definition_id=1, created_at=at, updated_at=at, version=1,
+                    )
+                )  # fmt: skip
+            # Item 1 was sent back once after a review noting none was needed, then closed with one adopted;
+            # a later task that noted nothing, and a task not completed, change nothing. Item 2 noted none.
+            tasks = [
+                (1, "completed", {"decision": "reject", "mechanism": "none_needed"}),
+                (1, "completed", {"decision": "approve", "mechanism": "measure_adopted"}),
+                (1, "completed", {"result": "r", "mechanism": None}),
+                (1, "ready", {"mechanism": "none_needed"}),
+                (2, "completed", {"decision": "approve"}),
+            ]
+            for n, (item_id, state, data) in enumerate(tasks, start=1):
+                values = {"id": n, "item_id": item_id, "spiff_id": str(n), "name": "review", "title": "审核"}
+                conn.execute(insert(TASK_0022).values(**values, state=state, created_at=at, data=data))
+        upgrade_to(engine, "0023")
+        with engine.connect() as conn:
+            assert dict(conn.execute(select(Item.id, Item.mechanism).order_by(Item.id)).all()) == {
+                1: "measure_adopted",
+                2: None,
+            }
