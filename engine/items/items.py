@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -202,9 +202,10 @@ def inbox(
     Those of overdue items first (``on``: the office's date), then the oldest: what most needs doing is
     on the first page, however long the inbox.
     """
-    mine = select(Task).join(Item, Item.id == Task.item_id).where(Task.state == "ready", assignment.inbox_clause(user))
+    mine = select(Task).where(Task.state == "ready", assignment.inbox_clause(user))
     total = session.scalar(select(func.count()).select_from(mine.with_only_columns(Task.id).subquery())) or 0
-    first = case((due.overdue_clause(on), 0), else_=1)
+    # Looked up per task (the item's primary key), not joined: a join read every item to sort 5,000 tasks.
+    first = case((exists().where(Item.id == Task.item_id, due.overdue_clause(on)), 0), else_=1)
     query = mine.order_by(first, Task.created_at, Task.id).limit(per_page).offset((page - 1) * per_page)
     return list(session.scalars(query)), total
 

@@ -161,12 +161,19 @@ class ProcessDefault(Base):
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"))
 
 
+OPEN_ONLY = text("closed_at IS NULL")
+
+
 class Item(Base):
     """A rectification item (整改事项); ``version`` grows with every change and is the ETag."""
 
     __tablename__ = "item"
-    # A ledger tab (one status) newest first, and the ledger sorted by status, read straight off this index.
-    __table_args__ = (Index("ix_item_status_id", "status", "id"),)
+    __table_args__ = (
+        # A ledger tab (one status) newest first, and the ledger sorted by status, read straight off this index.
+        Index("ix_item_status_id", "status", "id"),
+        # The overdue (open, past their deadline) without reading the closed: the inbox's order, the ledger's filter.
+        Index("ix_item_open_deadline", "deadline", postgresql_where=OPEN_ONLY, sqlite_where=OPEN_ONLY),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(500), index=True)
