@@ -7,6 +7,7 @@ that records console errors; ``visit`` fails a test whose page logged one. Scree
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from openpyxl import Workbook, load_workbook
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.identity import identity
+from engine.identity import identity, passwords
 from engine.store.config import REPO_ROOT
 from engine.store.db import transaction
 from tests.conftest import CAST, serve
@@ -93,12 +94,19 @@ class Site:
 
 @pytest.fixture
 def cast(sessions: sessionmaker[Session]) -> None:
-    """The test cast (see tests/conftest.py), each with the same password."""
+    """The test cast (see tests/conftest.py), each with the same password (one real argon2 hash of it)."""
     with transaction(sessions) as session:
         identity.add_department(session, "office", "办公室")
         identity.add_department(session, "works", "工务科")
         for username, (department, roles) in CAST.items():
-            identity.add_user(session, username, department, roles, password=PASSWORD)
+            identity.add_user(session, username, department, roles).password_hash = password_hash()
+
+
+@functools.cache
+def password_hash() -> str:
+    """Made once a process: a hash costs ~0.2 s (64 MiB, by design), and eleven a test added minutes to the run.
+    Logging in still verifies the password against it."""
+    return passwords.hash_password(PASSWORD)
 
 
 @pytest.fixture
