@@ -14,7 +14,7 @@ from engine.measures import recurrence, recurrence_scans
 from engine.store.db import transaction
 from engine.store.models import Item
 from tests.conftest import People
-from tests.measures_ledger import build
+from tests.measures_ledger import build, closed_rows
 
 
 def test_each_database_compares_titles_its_own_way(sessions: sessionmaker[Session], people: People) -> None:
@@ -71,22 +71,9 @@ def test_similar_titles_are_looked_up_through_the_trigram_index(
     ids = build(sessions)
     with transaction(sessions) as session:
         known = session.get_one(Item, ids[0])
-        closed = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
-        fields = {
-            "description": "",
-            "department_id": known.department_id,
-            "severity": known.severity,
-            "ongoing": False,
-            "status": "closed",
-            "status_label": "已销号 Closed",
-            "definition_id": known.definition_id,
-            "version": 1,
-            "created_at": closed - dt.timedelta(days=30),
-            "updated_at": closed,
-            "closed_at": closed,
-        }
         words = "路灯井盖台账公示窗口排队食堂卫生档案漏水停车收费绿化噪声"
-        rows = [{**fields, "title": f"{words[n % 29 :][:6]}问题{n}"} for n in range(5000)]
+        titles = (f"{words[n % 29 :][:6]}问题{n}" for n in range(5000))
+        rows = closed_rows(known, dt.datetime(2026, 1, 5, tzinfo=dt.UTC), titles)
         session.execute(insert(Item), rows)
         session.execute(text("ANALYZE item"))
         approver = identity.user_by_username(session, "approver")

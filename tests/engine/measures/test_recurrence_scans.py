@@ -18,7 +18,7 @@ from engine.measures import recurrence, recurrence_scans
 from engine.store.db import transaction
 from engine.store.models import Item, Job, RecurrenceMatch, RecurrenceScan
 from tests.conftest import People
-from tests.measures_ledger import Spec, build
+from tests.measures_ledger import Spec, build, closed_rows
 
 READERS = ("approver", "works_manager", "manager", "outsider")
 
@@ -109,22 +109,10 @@ def test_a_reader_who_may_see_few_of_many_alike_items_is_shown_what_looking_now_
         known = session.get_one(Item, lamp)
         office = identity.user_by_username(session, "manager").department_id
         closed = dt.datetime(2026, 2, 20, tzinfo=dt.UTC)  # after the lamp closed: the latest, and as near
-        fields = {
-            "description": "",
-            "department_id": office,
-            "category": "市政设施",
-            "severity": known.severity,
-            "ongoing": False,
-            "status": "closed",
-            "status_label": "已销号 Closed",
-            "definition_id": known.definition_id,
-            "version": 1,
-            "created_at": closed - dt.timedelta(days=30),
-            "updated_at": closed,
-        }
+        titles = [f"东门路灯不亮{n}" for n in range(recurrence_scans.KEPT + 5)]
         rows = [
-            {**fields, "title": f"东门路灯不亮{n}", "closed_at": closed + dt.timedelta(hours=n)}
-            for n in range(recurrence_scans.KEPT + 5)
+            {**row, "closed_at": closed + dt.timedelta(hours=n)}
+            for n, row in enumerate(closed_rows(known, closed, titles, department_id=office, category="市政设施"))
         ]
         session.execute(insert(Item), rows)
     compare_all(sessions)

@@ -13,7 +13,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import JSON, Engine, column, insert, inspect, select, table
+from sqlalchemy import JSON, Connection, Engine, column, insert, inspect, select, table
 
 from engine.audit import audit
 from engine.bpmn import deploy
@@ -304,23 +304,30 @@ ITEM_0012 = table(
 )
 
 
-def test_items_registered_before_0015_are_of_the_normal_severity(database_url: str, tmp_path: Path) -> None:
+def old_items(conn: Connection, status: str, count: int = 1) -> dt.datetime:
+    """Items 1..``count`` of unit 1 and definition 1, with the columns revision 0012 requires; when raised."""
     at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
+    conn.execute(insert(Department.__table__).values(id=1, code="office", name="办公室"))
+    conn.execute(
+        insert(DEFINITION_0007).values(
+            id=1, key="p", version=1, name="p", bpmn_xml="", sha256="0" * 64, specs="", model={}, deployed_at=at
+        )
+    )
+    for item_id in range(1, count + 1):
+        conn.execute(
+            insert(ITEM_0012).values(
+                id=item_id, title="旧", description="", department_id=1, ongoing=False, status=status,
+                status_label="", definition_id=1, created_at=at, updated_at=at, version=1,
+            )
+        )  # fmt: skip
+    return at
+
+
+def test_items_registered_before_0015_are_of_the_normal_severity(database_url: str, tmp_path: Path) -> None:
     with fresh_database(database_url, tmp_path) as engine:
         upgrade_to(engine, "0012")
         with engine.begin() as conn:
-            conn.execute(insert(Department.__table__).values(id=1, code="office", name="办公室"))
-            conn.execute(
-                insert(DEFINITION_0007).values(
-                    id=1, key="p", version=1, name="p", bpmn_xml="", sha256="0" * 64, specs="", model={}, deployed_at=at
-                )
-            )
-            conn.execute(
-                insert(ITEM_0012).values(
-                    id=1, title="旧", description="", department_id=1, ongoing=False, status="owner",
-                    status_label="", definition_id=1, created_at=at, updated_at=at, version=1,
-                )
-            )  # fmt: skip
+            old_items(conn, "owner")
         upgrade_to(engine, "0015")
         with engine.connect() as conn:
             assert conn.scalar(select(Item.severity)) == "一般"
@@ -342,23 +349,10 @@ TASK_0022 = table(
 def test_items_reviewed_before_0023_keep_the_mechanism_their_latest_review_noted(
     database_url: str, tmp_path: Path
 ) -> None:
-    at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)
     with fresh_database(database_url, tmp_path) as engine:
         upgrade_to(engine, "0022")
         with engine.begin() as conn:
-            conn.execute(insert(Department.__table__).values(id=1, code="office", name="办公室"))
-            conn.execute(
-                insert(DEFINITION_0007).values(
-                    id=1, key="p", version=1, name="p", bpmn_xml="", sha256="0" * 64, specs="", model={}, deployed_at=at
-                )
-            )
-            for item_id in (1, 2):
-                conn.execute(
-                    insert(ITEM_0012).values(
-                        id=item_id, title="旧", description="", department_id=1, ongoing=False, status="closed",
-                        status_label="", definition_id=1, created_at=at, updated_at=at, version=1,
-                    )
-                )  # fmt: skip
+            at = old_items(conn, "closed", count=2)
             # Item 1 was sent back once after a review noting none was needed, then closed with one adopted;
             # a later task that noted nothing, and a task not completed, change nothing. Item 2 noted none.
             tasks = [
