@@ -117,9 +117,13 @@ class Worker:
         return None, []
 
     def _compare_batch(self, session: Session, job: Job) -> None:
-        """Items compared a batch per run; the job rests once none waits, unless woken since it was claimed."""
+        """Items compared a batch per run; the job rests once none waits, unless woken since it was claimed.
+
+        The job's row is written after the batch: from the first write to the commit it is locked, and a
+        transaction adding an item waits for it at its commit (``recurrence_scans.wake``)."""
+        more = recurrence_scans.run_batch(session, self.recurrence_months)
         job.attempts = 0
-        if recurrence_scans.run_batch(session, self.recurrence_months):
+        if more:
             job.due_at = utcnow()
         else:
             # Only if its due time is still the one it ran for: a transaction that added items meanwhile moved it.
